@@ -1,0 +1,65 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "leave-worker",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "leave-worker", targets: ["leave-worker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // C libraries, each wrapped once: CLibPQ by Postgres, CSodium and COpenSSL by MatrixCrypto.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
+
+        // Pure Matrix core: JSON, identifiers, room versions, PDUs, redaction, auth rules, ACLs.
+        .target(name: "MatrixCore"),
+        // Ed25519, SHA-256, signing keys, JSON and event signing, X-Matrix.
+        .target(name: "MatrixCrypto", dependencies: ["MatrixCore", "CSodium", "COpenSSL"]),
+        // libpq connections and a Dispatch-queue pool.
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        // Schema, migrations and the queries of the leave worker.
+        .target(name: "Storage", dependencies: ["Postgres", "MatrixCore", "MatrixCrypto"]),
+        // X-Matrix verification, key fetching and caching, federation client.
+        .target(name: "Federation", dependencies: [
+            "MatrixCore", "MatrixCrypto", "Storage", "Postgres",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
+        // make_leave, send_leave, event retrieval and room import.
+        .target(name: "LeaveService", dependencies: [
+            "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "Federation",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The HTTP server and the configuration shared by all commands.
+        .target(name: "WorkerApp", dependencies: [
+            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveService",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "leave-worker", dependencies: [
+            "WorkerApp",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Helpers shared by the test targets: vector files, throwaway databases, server processes.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "MatrixCoreTests", dependencies: ["MatrixCore", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// Federation module: see the issue that builds it.

@@ -1,0 +1,1 @@
+// LeaveService module: see the issue that builds it.

@@ -1,0 +1,1 @@
+// Postgres module: see the issue that builds it.

@@ -1,0 +1,1 @@
+// Storage module: see the issue that builds it.

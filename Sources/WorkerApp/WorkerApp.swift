@@ -1,0 +1,1 @@
+// WorkerApp module: see the issue that builds it.

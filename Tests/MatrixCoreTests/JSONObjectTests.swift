@@ -1,0 +1,15 @@
+import MatrixCore
+import XCTest
+
+final class JSONObjectTests: XCTestCase {
+    func testMembersStaySortedByUTF8Bytes() {
+        var object: JSONObject = ["b": 1, "a": 2]
+        object["\u{e9}"] = 3
+        object["e\u{301}"] = 4
+        XCTAssertEqual(object.keys.map { Array($0.utf8) }, [[0x61], [0x62], [0x65, 0xCC, 0x81], [0xC3, 0xA9]])
+        XCTAssertEqual(object["\u{e9}"], 3)
+        XCTAssertEqual(object["e\u{301}"], 4)
+        object["a"] = nil
+        XCTAssertEqual(object.count, 3)
+    }
+}
