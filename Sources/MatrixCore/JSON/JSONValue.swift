@@ -94,9 +94,16 @@ public struct JSONObject: Sendable, Equatable {
         for (key, value) in pairs { self[key] = value }
     }
 
-    /// Builds an object from members already sorted by key bytes with no duplicates
-    /// (the parser's fast path). Returns `nil` if two keys are equal.
+    /// Builds an object from members in any order, sorting them by key bytes (the parser's
+    /// path; members already in order are taken as they are). Returns `nil` if two keys are equal.
     public init?(sortingUniqueMembers unsorted: [Member]) {
+        let isStrictlyAscending = zip(unsorted, unsorted.dropFirst()).allSatisfy {
+            $0.0.key.utf8.lexicographicallyPrecedes($0.1.key.utf8)
+        }
+        if isStrictlyAscending {
+            members = unsorted
+            return
+        }
         var sorted = unsorted
         sorted.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         for i in sorted.indices.dropFirst() where sorted[i - 1].key.utf8.elementsEqual(sorted[i].key.utf8) {
