@@ -60,6 +60,7 @@ let package = Package(
         // Helpers shared by the test targets: vector files, throwaway databases, server processes.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MatrixCoreTests", dependencies: ["MatrixCore", "TestSupport"]),
+        .testTarget(name: "MatrixCryptoTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

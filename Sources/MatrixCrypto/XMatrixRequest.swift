@@ -1,0 +1,89 @@
+import MatrixCore
+
+/// Signing and verifying federation requests (X-Matrix): the sender signs
+/// `{method, uri, origin, destination[, content]}` as JSON under its server name.
+public enum XMatrixRequest {
+    /// The bytes an X-Matrix signature covers: canonical JSON of `{method, uri, origin, destination}`
+    /// plus `content` when the request has a JSON body (`nil` or JSON `null` = no `content` member, as
+    /// Synapse does). `uri` is the request target exactly as on the request line (path as sent, plus `?query`).
+    ///
+    /// Integers of any 64-bit size are written as plain decimals, which is what Synapse
+    /// (`canonicaljson`) and gomatrixserverlib sign, so old-room bodies with integers beyond 2^53
+    /// (depth may reach 2^63−1 in room versions 1–5) still verify. A float or an integer beyond 64 bits
+    /// anywhere in `content` throws: its signed text cannot be rebuilt portably.
+    public static func signingBytes(method: String, uri: String, origin: String, destination: String,
+                                    content: JSONValue?) throws(CanonicalJSONError) -> [UInt8] {
+        var request: JSONObject = [
+            "method": .string(method), "uri": .string(uri),
+            "origin": .string(origin), "destination": .string(destination),
+        ]
+        if let content, content != .null {
+            if let number = firstNonIntegerNumber(in: content) { throw .nonCanonicalNumber(number) }
+            request["content"] = content
+        }
+        // Only integers remain, all written in decimal: the canonical layout with 64-bit integers.
+        return request.compactBytes()
+    }
+
+    /// The parsed `Authorization` credentials for an outgoing request signed with `key`.
+    public static func authorization(method: String, uri: String, origin: String, destination: String,
+                                     content: JSONValue?, key: SigningKey) throws(CanonicalJSONError) -> XMatrixAuthorization {
+        let bytes = try signingBytes(method: method, uri: uri, origin: origin, destination: destination, content: content)
+        return XMatrixAuthorization(origin: origin, destination: destination, keyID: key.keyID,
+                                    signature: Base64.encodeUnpadded(key.privateKey.signature(for: bytes)))
+    }
+
+    /// The `Authorization` header value for an outgoing request signed with `key`.
+    public static func authorizationHeader(method: String, uri: String, origin: String, destination: String,
+                                           content: JSONValue?, key: SigningKey) throws(CanonicalJSONError) -> String {
+        try authorization(method: method, uri: uri, origin: origin, destination: destination,
+                          content: content, key: key).headerValue
+    }
+
+    /// Whether `authorization`'s signature verifies over `signingBytes` with `publicKey`.
+    public static func verify(signingBytes: [UInt8], authorization: XMatrixAuthorization,
+                              publicKey: Ed25519PublicKey) -> Bool {
+        JSONSigning.verify(signature: authorization.signature, over: signingBytes, publicKey: publicKey)
+    }
+
+    /// Authenticates a received request; returns its origin.
+    ///
+    /// Parses every `Authorization` value (``XMatrixAuthorization/parseAll(headerValues:serverName:)``),
+    /// rebuilds the signed bytes with `destination` = `serverName`, and asks `publicKey` for each
+    /// header's key (only `ed25519:` key IDs; `nil` = no usable key). Any one verifying signature
+    /// suffices. Throws ``XMatrixError`` — ``XMatrixError/badSignature(origin:keyID:)`` if a key was
+    /// found but no signature verified, else ``XMatrixError/unknownKey(origin:keyID:)`` — or whatever
+    /// `publicKey` throws (e.g. a key fetch timing out).
+    public static func authenticate<LookupError: Error>(
+        method: String, uri: String, serverName: String, content: JSONValue?, authorizationHeaders: [String],
+        publicKey: (_ origin: String, _ keyID: String) async throws(LookupError) -> Ed25519PublicKey?
+    ) async throws -> String {
+        let authorizations = try XMatrixAuthorization.parseAll(headerValues: authorizationHeaders, serverName: serverName)
+        let origin = authorizations[0].origin
+        let bytes: [UInt8]
+        do {
+            bytes = try signingBytes(method: method, uri: uri, origin: origin, destination: serverName, content: content)
+        } catch .nonCanonicalNumber(let number) {
+            throw XMatrixError.nonCanonicalBody(number)
+        }
+        var failure = XMatrixError.unknownKey(origin: origin, keyID: authorizations[0].keyID)
+        for authorization in authorizations {
+            guard SigningKey.isEd25519KeyID(authorization.keyID),
+                  let key = try await publicKey(origin, authorization.keyID)
+            else { continue }
+            if verify(signingBytes: bytes, authorization: authorization, publicKey: key) { return origin }
+            failure = .badSignature(origin: origin, keyID: authorization.keyID)
+        }
+        throw failure
+    }
+
+    /// The source text of the first number in `value` that is not a 64-bit integer, if any.
+    private static func firstNonIntegerNumber(in value: JSONValue) -> String? {
+        switch value {
+        case .null, .bool, .integer, .string: return nil
+        case .nonCanonicalNumber(let text): return text
+        case .array(let elements): return elements.lazy.compactMap(firstNonIntegerNumber).first
+        case .object(let object): return object.members.lazy.compactMap { firstNonIntegerNumber(in: $0.value) }.first
+        }
+    }
+}
