@@ -54,7 +54,8 @@ public enum XMatrixRequest {
     /// suffices. Throws ``XMatrixError`` — ``XMatrixError/badSignature(origin:keyID:)`` if a key was
     /// found but no signature verified, else ``XMatrixError/unknownKey(origin:keyID:)`` — or whatever
     /// `publicKey` throws (e.g. a key fetch timing out).
-    public static func authenticate<LookupError: Error>(
+    /// Runs on the caller's actor (`nonisolated(nonsending)`), so `publicKey` need not be `Sendable`.
+    nonisolated(nonsending) public static func authenticate<LookupError: Error>(
         method: String, uri: String, serverName: String, content: JSONValue?, authorizationHeaders: [String],
         publicKey: (_ origin: String, _ keyID: String) async throws(LookupError) -> Ed25519PublicKey?
     ) async throws -> String {

@@ -144,6 +144,15 @@ final class ServerKeyDocumentTests: XCTestCase {
         XCTAssertEqual(Array(verified.verifyKeys.keys), ["ed25519:rm1"])
     }
 
+    func testOldVerifyKeysMayBeAbsent() throws {
+        let remote = try VectorFile.signingKey(try server("remote.test"))
+        let document = try JSONSigning.sign(try document("remote.test").removing("signatures", "old_verify_keys"),
+                                            entity: "remote.test", key: remote)
+        let verified = try ServerKeyDocument.verify(document, expectedServer: "remote.test", requiredKeyID: remote.keyID)
+        XCTAssertTrue(verified.oldVerifyKeys.isEmpty)
+        XCTAssertEqual(verified.verifyKeys, [remote.keyID: remote.publicKey])
+    }
+
     func testOurOwnDocumentIsTheVectorDocumentAndVerifies() throws {
         let resident = try VectorFile.signingKey(try server("resident.test"))
         let oldKeyVector = try VectorFile.object("old_key", in: file)
