@@ -28,12 +28,13 @@ enum KeyFile {
             throw .malformedLine(line: line.number,
                                  reason: "expected \(fieldCount) fields `\(layout)`, found \(line.fields.count)")
         }
+        // Field values are not echoed: a misplaced seed must not end up in a log.
         guard line.fields[0] == algorithm else {
-            throw .malformedLine(line: line.number, reason: "unsupported algorithm \"\(line.fields[0])\" (only ed25519)")
+            throw .malformedLine(line: line.number, reason: "field 1 must be the algorithm ed25519")
         }
         let version = String(line.fields[1])
         guard SigningKey.isValidVersion(version) else {
-            throw .malformedLine(line: line.number, reason: "key version \"\(version)\" must match [a-zA-Z0-9_]+")
+            throw .malformedLine(line: line.number, reason: "field 2 (the key version) must match [a-zA-Z0-9_]+")
         }
         return "\(algorithm):\(version)"
     }
