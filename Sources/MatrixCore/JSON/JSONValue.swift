@@ -105,8 +105,8 @@ public struct JSONObject: Sendable, Equatable {
             return
         }
         var sorted = unsorted
-        sorted.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        for i in sorted.indices.dropFirst() where sorted[i - 1].key.utf8.elementsEqual(sorted[i].key.utf8) {
+        sorted.sort { UTF8Order.precedes($0.key, $1.key) }
+        for i in sorted.indices.dropFirst() where UTF8Order.equal(sorted[i - 1].key, sorted[i].key) {
             return nil
         }
         members = sorted
@@ -116,28 +116,28 @@ public struct JSONObject: Sendable, Equatable {
     public var isEmpty: Bool { members.isEmpty }
     public var keys: [String] { members.map(\.key) }
 
-    /// Index of `key` in ``members``, or where it would be inserted.
+    /// Index of `key` in ``members``, or where it would be inserted (binary search in UTF-8 byte order).
     private func position(of key: String) -> (index: Int, found: Bool) {
         var low = 0
         var high = members.count
-        let needle = key.utf8
         while low < high {
             let mid = (low + high) / 2
-            let candidate = members[mid].key.utf8
-            if candidate.lexicographicallyPrecedes(needle) {
+            let order = UTF8Order.compare(members[mid].key, key)
+            if order < 0 {
                 low = mid + 1
-            } else {
+            } else if order > 0 {
                 high = mid
+            } else {
+                return (mid, true)
             }
         }
-        let found = low < members.count && members[low].key.utf8.elementsEqual(needle)
-        return (low, found)
+        return (low, false)
     }
 
     public subscript(key: String) -> JSONValue? {
         get {
             let (index, found) = position(of: key)
-            return found ? members[index].value : nil
+            return found ? members[index].value : Optional<JSONValue>.none
         }
         set {
             let (index, found) = position(of: key)
