@@ -1,0 +1,12 @@
+import Dispatch
+
+extension Duration {
+    /// The duration as a Dispatch interval (negative durations count as zero; huge ones saturate).
+    var dispatchInterval: DispatchTimeInterval {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return .nanoseconds(0) }
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let nanoseconds = overflow ? Int64.max : scaled.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
+        return .nanoseconds(Int(clamping: max(0, nanoseconds)))
+    }
+}

@@ -1,1 +1,0 @@
-// Postgres module: see the issue that builds it.

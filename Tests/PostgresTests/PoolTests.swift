@@ -1,0 +1,218 @@
+import Postgres
+import TestSupport
+import XCTest
+
+/// Borrowing, bounded waiting, concurrency, health and closing of the pool.
+final class PoolTests: XCTestCase {
+    private var url: String!
+
+    override func setUpWithError() throws {
+        url = try TestDatabase.create(prefix: "pool")
+    }
+
+    override func tearDownWithError() throws {
+        try TestDatabase.drop(url)
+    }
+
+    func testExhaustedPoolFailsWithinTheConfiguredWait() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 1, acquireTimeout: .milliseconds(200)))
+        let borrowed = expectation(description: "long borrower holds the only connection")
+        let longBorrower = Task {
+            try await pool.withConnection { connection in
+                borrowed.fulfill()
+                return try connection.query("SELECT pg_sleep(1.5)").rowCount
+            }
+        }
+        await fulfillment(of: [borrowed], timeout: 10)
+        XCTAssertEqual(pool.statistics.inUse, 1)
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            _ = try await pool.withConnection { try $0.query("SELECT 1").rowCount }
+            XCTFail("the second borrower must not get a connection")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.kind, .poolExhausted)
+            XCTAssertTrue(error.isTransient)
+        }
+        let waited = clock.now - start
+        XCTAssertGreaterThanOrEqual(waited, .milliseconds(200))
+        XCTAssertLessThan(waited, .milliseconds(1_000))
+        XCTAssertEqual(pool.statistics.waiting, 0, "the timed-out waiter left the queue")
+
+        let longResult = try await longBorrower.value
+        XCTAssertEqual(longResult, 1)
+        let afterwards = try await pool.withConnection { try $0.query("SELECT 2")[0].int64(0) }
+        XCTAssertEqual(afterwards, 2)
+        await pool.close()
+    }
+
+    func testHundredConcurrentBorrowersShareFourConnections() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 4, acquireTimeout: .seconds(30)))
+        let results = try await withThrowingTaskGroup(of: (Int, Int64?, Int32?).self) { group in
+            for number in 0..<100 {
+                group.addTask {
+                    try await pool.withConnection { connection in
+                        let row = try connection.query("SELECT $1::int8 * 2, pg_backend_pid(), pg_sleep(0.01)", [.int(Int64(number))])[0]
+                        return (number, row.int64(0), row.int64(1).map { Int32(truncatingIfNeeded: $0) })
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(results.count, 100)
+        for (number, doubled, _) in results { XCTAssertEqual(doubled, Int64(number * 2)) }
+        let backends = Set(results.compactMap(\.2))
+        XCTAssertGreaterThan(backends.count, 1)
+        XCTAssertLessThanOrEqual(backends.count, 4)
+        let statistics = pool.statistics
+        XCTAssertEqual(statistics.size, 4)
+        XCTAssertEqual(statistics.inUse, 0)
+        XCTAssertEqual(statistics.idle, 4)
+        XCTAssertEqual(statistics.waiting, 0)
+        XCTAssertEqual(statistics.open, backends.count)
+        await pool.close()
+    }
+
+    func testConnectionsOpenLazilyAndWarmOnesAreReused() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 4))
+        XCTAssertEqual(pool.statistics.open, 0)
+        var backends = Set<Int32>()
+        for _ in 0..<5 { backends.insert(try await pool.withConnection { $0.backendProcessID }) }
+        XCTAssertEqual(backends.count, 1)
+        XCTAssertEqual(pool.statistics.open, 1)
+        await pool.close()
+    }
+
+    func testErrorsThrownByTheBodyReachTheCallerAndTransactionsLeftOpenAreRolledBack() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 1))
+        try await pool.withConnection { try $0.execute(script: "CREATE TABLE marks (n int8)") }
+        do {
+            try await pool.withConnection { connection in
+                try connection.execute(script: "BEGIN; INSERT INTO marks VALUES (1);")
+                _ = try connection.query("SELECT * FROM no_such_table")
+            }
+            XCTFail("expected the query error")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "42P01")
+        }
+        let rows = try await pool.withConnection { try $0.query("SELECT count(*) FROM marks")[0].int64(0) }
+        XCTAssertEqual(rows, 0)
+        await pool.close()
+    }
+
+    func testHealthyWhenTheServerAnswers() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 2))
+        let healthy = await pool.isHealthy(timeout: .seconds(5))
+        XCTAssertTrue(healthy)
+        await pool.close()
+    }
+
+    func testUnhealthyWithinTheTimeoutWhenTheServerIsUnreachable() async throws {
+        let closedPort = try Self.unusedLoopbackPort()
+        let pool = PostgresPool(configuration: PostgresConfiguration(
+            url: "postgresql://postgres@127.0.0.1:\(closedPort)/postgres", poolSize: 2))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let healthy = await pool.isHealthy(timeout: .seconds(1))
+        XCTAssertFalse(healthy)
+        XCTAssertLessThan(clock.now - start, .milliseconds(1_500))
+        do {
+            _ = try await pool.withConnection { try $0.query("SELECT 1").rowCount }
+            XCTFail("no server to connect to")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.kind, .connectionFailed)
+            XCTAssertTrue(error.isTransient)
+        }
+        await pool.close()
+    }
+
+    func testUnhealthyWhenAnswerTakesLongerThanTheTimeout() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 1, acquireTimeout: .seconds(5)))
+        let borrowed = expectation(description: "the only connection is busy")
+        let busy = Task {
+            try await pool.withConnection { connection in
+                borrowed.fulfill()
+                return try connection.query("SELECT pg_sleep(1)").rowCount
+            }
+        }
+        await fulfillment(of: [borrowed], timeout: 10)
+        let healthy = await pool.isHealthy(timeout: .milliseconds(100))
+        XCTAssertFalse(healthy)
+        _ = try await busy.value
+        await pool.close()
+    }
+
+    func testClosedPoolRefusesBorrowersAndFailsWaiters() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 1, acquireTimeout: .seconds(10)))
+        let borrowed = expectation(description: "the only connection is busy")
+        let busy = Task {
+            try await pool.withConnection { connection in
+                borrowed.fulfill()
+                return try connection.query("SELECT pg_sleep(0.5)").rowCount
+            }
+        }
+        await fulfillment(of: [borrowed], timeout: 10)
+        let waiter = Task { try await pool.withConnection { try $0.query("SELECT 1").rowCount } }
+        while pool.statistics.waiting == 0 { try await Task.sleep(for: .milliseconds(5)) }
+
+        await pool.close()
+        let busyResult = try await busy.value
+        XCTAssertEqual(busyResult, 1, "close waits for the borrowed connection to come back")
+        await XCTAssertPoolError(.poolClosed) { _ = try await waiter.value }
+        await XCTAssertPoolError(.poolClosed) { _ = try await pool.withConnection { try $0.query("SELECT 1").rowCount } }
+        XCTAssertEqual(pool.statistics.open, 0)
+    }
+
+    func testCancelledWaiterLeavesTheQueue() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 1, acquireTimeout: .seconds(10)))
+        let borrowed = expectation(description: "the only connection is busy")
+        let busy = Task {
+            try await pool.withConnection { connection in
+                borrowed.fulfill()
+                return try connection.query("SELECT pg_sleep(0.5)").rowCount
+            }
+        }
+        await fulfillment(of: [borrowed], timeout: 10)
+        let waiter = Task { try await pool.withConnection { try $0.query("SELECT 1").rowCount } }
+        while pool.statistics.waiting == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        waiter.cancel()
+        do {
+            _ = try await waiter.value
+            XCTFail("a cancelled waiter must not get a connection")
+        } catch {
+            XCTAssertTrue(error is CancellationError, "\(error)")
+        }
+        XCTAssertEqual(pool.statistics.waiting, 0)
+        _ = try await busy.value
+        let afterwards = try await pool.withConnection { try $0.query("SELECT 3")[0].int64(0) }
+        XCTAssertEqual(afterwards, 3)
+        await pool.close()
+    }
+
+    /// A loopback port nothing listens on (bound, then released).
+    static func unusedLoopbackPort() throws -> Int {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1]); s.close()"]
+        let output = Pipe()
+        probe.standardOutput = output
+        try probe.run()
+        probe.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return try XCTUnwrap(Int(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+}
+
+/// Asserts that `body` throws a `PostgresError` of `kind`.
+func XCTAssertPoolError(_ kind: PostgresError.Kind, file: StaticString = #filePath, line: UInt = #line,
+                        _ body: () async throws -> Void) async {
+    do {
+        try await body()
+        XCTFail("expected PostgresError(\(kind))", file: file, line: line)
+    } catch let error as PostgresError {
+        XCTAssertEqual(error.kind, kind, "\(error)", file: file, line: line)
+    } catch {
+        XCTFail("unexpected \(error)", file: file, line: line)
+    }
+}

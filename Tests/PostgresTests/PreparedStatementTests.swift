@@ -1,0 +1,56 @@
+import Postgres
+import TestSupport
+import XCTest
+
+/// Statements are prepared once per connection and SQL text, then reused.
+final class PreparedStatementTests: XCTestCase {
+    private var url: String!
+
+    override func setUpWithError() throws {
+        url = try TestDatabase.create(prefix: "prepared")
+    }
+
+    override func tearDownWithError() throws {
+        try TestDatabase.drop(url)
+    }
+
+    private func serverSideStatements(_ connection: PostgresConnection, matching pattern: String) throws -> Int64? {
+        try connection.query("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1", [.text(pattern)])[0].int64(0)
+    }
+
+    func testStatementIsPreparedOnceAndReused() throws {
+        let connection = try PostgresConnection(url: url)
+        for number in 0..<20 {
+            XCTAssertEqual(try connection.query("SELECT $1 + 1 AS reused", [.int(Int64(number))])[0].int64(0), Int64(number + 1))
+        }
+        XCTAssertEqual(connection.preparedStatementCount, 1)
+        XCTAssertEqual(try serverSideStatements(connection, matching: "%AS reused%"), 1)
+        XCTAssertEqual(connection.preparedStatementCount, 2, "the check's own statement is the second one")
+    }
+
+    func testStatementDeallocatedBehindOurBackIsPreparedAgain() throws {
+        let connection = try PostgresConnection(url: url)
+        XCTAssertEqual(try connection.query("SELECT $1::text", [.text("before")])[0].string(0), "before")
+        try connection.execute(script: "DEALLOCATE ALL")
+        XCTAssertEqual(try connection.query("SELECT $1::text", [.text("after")])[0].string(0), "after")
+        XCTAssertEqual(connection.preparedStatementCount, 1)
+    }
+
+    func testFullCacheIsResetOnClientAndServer() throws {
+        let connection = try PostgresConnection(url: url, statementCacheCapacity: 3)
+        for number in 0..<7 {
+            XCTAssertEqual(try connection.query("SELECT \(number) AS capped")[0].int64(0), Int64(number))
+        }
+        XCTAssertLessThanOrEqual(connection.preparedStatementCount, 3)
+        let onServer = try XCTUnwrap(try serverSideStatements(connection, matching: "%AS capped%"))
+        XCTAssertEqual(onServer, Int64(connection.preparedStatementCount) - 1, "server and cache agree")
+    }
+
+    func testFreshConnectionStartsWithAnEmptyCache() throws {
+        let first = try PostgresConnection(url: url)
+        _ = try first.query("SELECT 1")
+        let second = try PostgresConnection(url: url)
+        XCTAssertEqual(second.preparedStatementCount, 0)
+        XCTAssertEqual(try second.query("SELECT 1")[0].int64(0), 1)
+    }
+}
