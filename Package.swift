@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSodium", path: "Sources/CSodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
+        // libresolv, for SRV lookups in server discovery (Federation).
+        .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
 
         // Pure Matrix core: JSON, identifiers, room versions, PDUs, redaction, auth rules, ACLs.
         .target(name: "MatrixCore"),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["Postgres", "MatrixCore", "MatrixCrypto"]),
         // X-Matrix verification, key fetching and caching, federation client.
         .target(name: "Federation", dependencies: [
-            "MatrixCore", "MatrixCrypto", "Storage", "Postgres",
+            "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "CResolv",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -51,6 +53,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(name: "leave-worker", dependencies: [
             "WorkerApp",

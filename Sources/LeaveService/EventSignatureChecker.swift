@@ -1,0 +1,56 @@
+import Federation
+import MatrixCore
+import MatrixCrypto
+
+/// Checks the signatures an event must carry (events-and-room-versions §5): the sender's server
+/// and, in v1–v2, the server of the `event_id`. Keys come from this server's own keys or the
+/// ``KeyFetcher``. As Synapse does, every signature of a required server whose key can be had must
+/// verify, and at least one must.
+struct EventSignatureChecker: Sendable {
+    /// Why an event's signatures are not acceptable.
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let ownServer: String
+    let ownKeys: [String: Ed25519PublicKey]
+    let fetcher: KeyFetcher
+
+    /// The servers whose signatures `event` needs.
+    static func requiredServers(of event: PDU) -> [String] {
+        var servers: [String] = []
+        if let user = UserID(event.sender, historical: true) { servers.append(user.server) }
+        if let explicit = event.explicitEventID, let server = EventID(explicit)?.server, !servers.contains(server) {
+            servers.append(server)
+        }
+        return servers
+    }
+
+    /// Verifies the required signatures over `signingBytes` (the redacted event's canonical bytes).
+    func verify(_ event: PDU, signingBytes: [UInt8]) async throws(Failure) {
+        let signatures = event.json["signatures"]?.objectValue
+        let use = KeyUse.event(originServerTS: event.originServerTS, enforcesKeyValidity: event.roomVersion.enforcesKeyValidity)
+        for server in Self.requiredServers(of: event) {
+            guard let serverSignatures = signatures?[server]?.objectValue else {
+                throw Failure(description: "event is not signed by \(server)")
+            }
+            var verified = 0
+            for member in serverSignatures.members where member.key.hasPrefix("ed25519:") {
+                guard let text = member.value.stringValue, let signature = Base64.decode(text) else {
+                    throw Failure(description: "signature \(member.key) of \(server) is not base64")
+                }
+                guard let key = await publicKey(server: server, keyID: member.key, use: use) else { continue }
+                guard key.isValidSignature(signature, for: signingBytes) else {
+                    throw Failure(description: "signature \(member.key) of \(server) does not verify")
+                }
+                verified += 1
+            }
+            if verified == 0 { throw Failure(description: "no verifiable signature of \(server) with a known key") }
+        }
+    }
+
+    func publicKey(server: String, keyID: String, use: KeyUse) async -> Ed25519PublicKey? {
+        if server == ownServer { return ownKeys[keyID] }
+        return try? await fetcher.publicKey(server: server, keyID: keyID, use: use)
+    }
+}

@@ -1,0 +1,75 @@
+import MatrixCore
+import MatrixCrypto
+import Storage
+
+extension LeaveService {
+    /// `GET /_matrix/federation/v1/make_leave/{roomId}/{userId}`: a leave template built on the
+    /// room's current state, after the same checks Synapse makes, in its order — server ACL, user
+    /// on the origin server, room known, auth rules (the user's membership must allow a leave).
+    public func makeLeave(roomID: String, userID: String, origin: String) async throws(MatrixError) -> JSONObject {
+        let version: RoomVersion
+        do throws(MatrixError) {
+            version = try await roomVersion(roomID)
+        } catch {
+            // Synapse checks the user's server before it learns the room is unknown.
+            guard UserID(userID, historical: true)?.server == origin else { throw .forbidden("User \(userID) is not from \(origin)") }
+            throw error
+        }
+        let records = try await storage { try await rooms.currentStateEvents(roomID: roomID, keys: RoomState.keys(for: userID).map { ($0.type, $0.stateKey) }) }
+        let state = try RoomState(version: version, records: records)
+        guard state.aclAllows(origin) else { throw .forbidden("Server \(origin) is banned from this room by its server ACL") }
+        guard UserID(userID, historical: true)?.server == origin else { throw .forbidden("User \(userID) is not from \(origin)") }
+
+        let extremities = try await storage { try await rooms.forwardExtremities(roomID: roomID, limit: Self.maxPrevEvents) }
+        var template: JSONObject = [
+            "type": .string(EventType.member),
+            "state_key": .string(userID),
+            "sender": .string(userID),
+            "content": ["membership": .string(Membership.leave)],
+            "room_id": .string(roomID),
+            "origin_server_ts": .integer(now()),
+            "depth": .integer(min((extremities.map(\.depth).max() ?? 0) + 1, version.maxDepth)),
+        ]
+        let authKeys = AuthRules.authEventSelection(
+            for: EventType.member, sender: userID, stateKey: userID, content: ["membership": .string(Membership.leave)], version: version)
+        let authEvents = authKeys.compactMap { state.events[$0] }
+        template["prev_events"] = try await references(extremities.map(\.eventID), roomID: roomID, version: version)
+        template["auth_events"] = try await references(authEvents.map(\.eventID), roomID: roomID, version: version)
+        if version.eventIDFormat == .explicit {
+            template["event_id"] = .string("$\(UInt64.random(in: 1...UInt64.max)):\(serverName)")
+        }
+        try checkTemplateIsAllowed(template, state: state)
+        return ["room_version": .string(version.id), "event": .object(template)]
+    }
+
+    /// The leave the template describes must pass the auth rules against the current state;
+    /// refused (not in the room, banned, already left) → 403.
+    private func checkTemplateIsAllowed(_ template: JSONObject, state: RoomState) throws(MatrixError) {
+        var candidate = template
+        candidate["hashes"] = ["sha256": ""]
+        candidate["signatures"] = .object(JSONObject())
+        do {
+            let pdu = try PDU(json: candidate, roomVersion: state.version)
+            try AuthRules.check(pdu, against: state.events, signatures: AuthSignatures.none)
+        } catch let error as AuthError {
+            throw .forbidden("You cannot leave this room: \(error)")
+        } catch {
+            throw .badJSON("Cannot build a leave event for this user: \(error)")
+        }
+    }
+
+    /// `prev_events`/`auth_events` entries in the version's format: IDs, or for v1–v2
+    /// `[id, {"sha256": reference hash}]` pairs computed from the stored events.
+    private func references(_ ids: [String], roomID: String, version: RoomVersion) async throws(MatrixError) -> JSONValue {
+        guard version.referenceFormat == .pairs else { return .array(ids.map { .string($0) }) }
+        let records = try await storage { try await rooms.events(roomID: roomID, ids: ids) }
+        var pairs: [JSONValue] = []
+        for id in ids {
+            guard let record = records.first(where: { $0.eventID == id }) else { continue }
+            let event = try RoomState.parseStored(record, version: version)
+            guard let hash = try? EventHashing.referenceHash(of: event.pdu.json, version: version) else { continue }
+            pairs.append([.string(id), ["sha256": .string(Base64.encodeUnpadded(hash))]])
+        }
+        return .array(pairs)
+    }
+}

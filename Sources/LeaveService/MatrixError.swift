@@ -1,0 +1,34 @@
+/// An error answered to a remote server: an HTTP status and a Matrix error body
+/// `{"errcode": "M_…", "error": "…"}` (plus `retry_after_ms` and a `Retry-After` header where set).
+public struct MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let status: Int
+    public let errcode: String
+    public let message: String
+    /// For 429 and 503: how long the caller should wait.
+    public let retryAfterMilliseconds: Int?
+
+    public init(status: Int, errcode: String, _ message: String, retryAfterMilliseconds: Int? = nil) {
+        self.status = status
+        self.errcode = errcode
+        self.message = message
+        self.retryAfterMilliseconds = retryAfterMilliseconds
+    }
+
+    public var description: String { "\(status) \(errcode): \(message)" }
+
+    public static func unrecognized(_ message: String) -> MatrixError { .init(status: 404, errcode: "M_UNRECOGNIZED", message) }
+    public static func methodNotAllowed(_ message: String) -> MatrixError { .init(status: 405, errcode: "M_UNRECOGNIZED", message) }
+    public static func tooLarge(_ message: String) -> MatrixError { .init(status: 413, errcode: "M_TOO_LARGE", message) }
+    public static func notJSON(_ message: String) -> MatrixError { .init(status: 400, errcode: "M_NOT_JSON", message) }
+    public static func badJSON(_ message: String) -> MatrixError { .init(status: 400, errcode: "M_BAD_JSON", message) }
+    public static func unauthorized(_ message: String) -> MatrixError { .init(status: 401, errcode: "M_UNAUTHORIZED", message) }
+    public static func forbidden(_ message: String) -> MatrixError { .init(status: 403, errcode: "M_FORBIDDEN", message) }
+    public static func notFound(_ message: String) -> MatrixError { .init(status: 404, errcode: "M_NOT_FOUND", message) }
+    public static func limitExceeded(retryAfterMilliseconds: Int) -> MatrixError {
+        .init(status: 429, errcode: "M_LIMIT_EXCEEDED", "Too many requests", retryAfterMilliseconds: retryAfterMilliseconds)
+    }
+    /// Our side cannot answer now (database unreachable, pool exhausted, lock retries exhausted).
+    public static func unavailable(_ message: String, retryAfterMilliseconds: Int = 1000) -> MatrixError {
+        .init(status: 503, errcode: "M_UNKNOWN", message, retryAfterMilliseconds: retryAfterMilliseconds)
+    }
+}

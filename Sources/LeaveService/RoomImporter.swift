@@ -1,0 +1,155 @@
+import MatrixCore
+import MatrixCrypto
+import Storage
+
+/// What a room import did, printed as JSON by `leave-worker rooms import`.
+public struct ImportReport: Sendable {
+    public let roomID: String
+    public let roomVersion: String
+    public let events: Int
+    public let newEvents: Int
+    public let memberships: [String: Int]
+    public let forwardExtremities: [String]
+
+    public var json: JSONObject {
+        var counts = JSONObject()
+        for (membership, count) in memberships { counts[membership] = .integer(Int64(count)) }
+        return [
+            "room_id": .string(roomID), "room_version": .string(roomVersion), "events": .integer(Int64(events)),
+            "new_events": .integer(Int64(newEvents)), "memberships": .object(counts),
+            "forward_extremities": .array(forwardExtremities.map { .string($0) }),
+        ]
+    }
+}
+
+/// Why an import was refused: the event (by position and ID, where known) and the reason.
+public struct ImportError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+
+    init(event index: Int, id: String?, _ reason: String) {
+        description = "event #\(index)\(id.map { " \($0)" } ?? ""): \(reason)"
+    }
+}
+
+/// `leave-worker rooms import`: checks a room's history event by event — format, content hash,
+/// the signatures of every server that must sign, the auth rules against the event's own auth
+/// events and against the state built so far — and stores all of it in one transaction, with the
+/// current state, memberships and forward extremities that result. Nothing is stored unless
+/// every event passes; importing the same room again changes nothing.
+public struct RoomImporter: Sendable {
+    /// Rooms can be large: several thousand members are several MB of JSON.
+    static let parseLimits = JSONParser.Limits(maxDepth: 64, maxBytes: 1 << 30)
+
+    let rooms: RoomStore
+    let signatures: EventSignatureChecker
+
+    public func importRoom(_ bytes: [UInt8]) async throws -> ImportReport {
+        let file: JSONValue
+        do {
+            file = try JSONParser.parse(bytes, limits: Self.parseLimits)
+        } catch {
+            throw ImportError("the room file is not valid JSON: \(error)")
+        }
+        guard let versionID = file["room_version"]?.stringValue else { throw ImportError("room_version (a string) is missing") }
+        guard let version = RoomVersion(versionID) else { throw ImportError("unsupported room version \(versionID)") }
+        guard let items = file["events"]?.arrayValue, !items.isEmpty else { throw ImportError("events (a non-empty array) is missing") }
+
+        var checked = CheckedRoom(version: version)
+        for (index, item) in items.enumerated() {
+            guard case .object(let json) = item else { throw ImportError(event: index, id: nil, "not a JSON object") }
+            try await checked.append(json, index: index, signatures: signatures)
+        }
+        let records = checked.records
+        let summary = try await rooms.importRoom(
+            roomID: checked.roomID, version: version.id, events: records, state: checked.stateRecords)
+        var memberships: [String: Int] = [:]
+        for event in checked.state.values where event.pdu.type == EventType.member {
+            memberships[event.pdu.membership ?? "", default: 0] += 1
+        }
+        return ImportReport(
+            roomID: checked.roomID, roomVersion: version.id, events: records.count, newEvents: summary.newEvents,
+            memberships: memberships, forwardExtremities: checked.forwardExtremities)
+    }
+}
+
+/// The events of an import checked so far, and the state they produce.
+private struct CheckedRoom {
+    let version: RoomVersion
+    var roomID = ""
+    var byID: [String: AuthEvent] = [:]
+    var state: [StateKey: AuthEvent] = [:]
+    var records: [EventRecord] = []
+    var cited: Set<String> = []
+
+    init(version: RoomVersion) {
+        self.version = version
+    }
+
+    mutating func append(_ json: JSONObject, index: Int, signatures: EventSignatureChecker) async throws {
+        let pdu: PDU
+        do {
+            pdu = try PDU(json: json, roomVersion: version)
+        } catch {
+            throw ImportError(event: index, id: json["event_id"]?.stringValue, "\(error)")
+        }
+        let bytes: [UInt8]
+        let eventID: String
+        do throws(MatrixError) {
+            bytes = try LeaveService.signingBytes(pdu)
+            eventID = try LeaveService.eventID(of: pdu, signingBytes: bytes)
+        } catch {
+            throw ImportError(event: index, id: nil, error.message)
+        }
+        func fail(_ reason: String) -> ImportError { ImportError(event: index, id: eventID, reason) }
+
+        let eventRoom = pdu.roomID ?? "!" + eventID.dropFirst()
+        if records.isEmpty {
+            guard pdu.type == EventType.create, pdu.stateKey == "" else { throw fail("the first event must be the m.room.create event") }
+            roomID = eventRoom
+        } else if eventRoom != roomID {
+            throw fail("room_id \(eventRoom) differs from the room's \(roomID)")
+        }
+        guard byID[eventID] == nil else { throw fail("appears twice") }
+        guard EventHashing.hasValidContentHash(pdu.json) else { throw fail("content hash does not match") }
+        do {
+            try await signatures.verify(pdu, signingBytes: bytes)
+        } catch {
+            throw fail("\(error)")
+        }
+        for id in pdu.authEventIDs where byID[id] == nil {
+            throw fail("auth event \(id) does not come before it")
+        }
+        for id in pdu.prevEventIDs where byID[id] == nil {
+            throw fail("prev event \(id) does not come before it")
+        }
+        let authSignatures = await signatures.authSignatures(for: pdu)
+        do {
+            try AuthRules.check(pdu, authEvents: byID, signatures: authSignatures)
+            try AuthRules.check(pdu, against: state, signatures: authSignatures)
+        } catch {
+            throw fail("refused by the auth rules: \(error)")
+        }
+
+        let event = AuthEvent(eventID: eventID, pdu: pdu, isRejected: false)
+        byID[eventID] = event
+        if let key = pdu.stateKeyPair { state[key] = event }
+        cited.formUnion(pdu.prevEventIDs)
+        records.append(EventRecord(
+            eventID: eventID, roomID: roomID, type: pdu.type, stateKey: pdu.stateKey, sender: pdu.sender, depth: pdu.depth,
+            originServerTS: pdu.originServerTS, membership: pdu.membership, prevEvents: pdu.prevEventIDs,
+            authEvents: pdu.authEventIDs, pdu: pdu.json.removing("unsigned").compactBytes()))
+    }
+
+    var stateRecords: [EventRecord] {
+        let stateIDs = Set(state.values.map(\.eventID))
+        return records.filter { stateIDs.contains($0.eventID) }
+    }
+
+    var forwardExtremities: [String] {
+        records.map(\.eventID).filter { !cited.contains($0) }
+    }
+}

@@ -1,0 +1,57 @@
+import Postgres
+
+/// What `send_leave` reads before deciding, in one round trip.
+public struct LeaveContext: Sendable {
+    /// The current-state events at the requested (type, state key) entries that exist.
+    public let state: [EventRecord]
+    /// The room's events among the cited IDs (auth and prev events); unknown IDs are absent.
+    public let cited: [EventRecord]
+    /// Whether the event itself is already stored in this room (a replayed `send_leave`).
+    public let alreadyStored: Bool
+}
+
+extension RoomStore {
+    /// The state entries, cited events and replay status a `send_leave` is decided on: one
+    /// statement, one round trip (the three parts are tagged by the first column).
+    public func leaveContext(
+        roomID: String, eventID: String, stateKeys: [(type: String, stateKey: String)], citedEventIDs: [String]
+    ) async throws -> LeaveContext {
+        let types = PostgresValue.textArray(stateKeys.map(\.type))
+        let keys = PostgresValue.textArray(stateKeys.map(\.stateKey))
+        return try await pool.withConnection { connection in
+            let result = try connection.query("""
+                SELECT 's', \(EventColumns.select)
+                FROM unnest($2::text[], $3::text[]) AS k(type, state_key)
+                JOIN current_state s ON s.room_id = $1 AND s.type = k.type AND s.state_key = k.state_key
+                JOIN events e ON e.room_id = s.room_id AND e.event_id = s.event_id
+                UNION ALL
+                SELECT 'c', \(EventColumns.select) FROM events e
+                WHERE e.room_id = $1 AND e.event_id = ANY ($4::text[])
+                UNION ALL
+                SELECT 'r', \(EventColumns.select) FROM events e
+                WHERE e.room_id = $1 AND e.event_id = $5
+                """, [.text(roomID), types, keys, .textArray(citedEventIDs), .text(eventID)])
+            var state: [EventRecord] = []
+            var cited: [EventRecord] = []
+            var alreadyStored = false
+            for row in result.rows {
+                let record = try EventRecord(row: row, offset: 1)
+                switch row.string(0) {
+                case "s": state.append(record)
+                case "c": cited.append(record)
+                default: alreadyStored = true
+                }
+            }
+            return LeaveContext(state: state, cited: cited, alreadyStored: alreadyStored)
+        }
+    }
+
+    /// Whether `server` has (or had) a user with any membership in the room — who may read its events.
+    public func hasMember(roomID: String, server: String) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT EXISTS (SELECT 1 FROM memberships WHERE room_id = $1 AND user_server(user_id) = $2)
+                """, [.text(roomID), .text(server)]).rows.first?.bool(0) ?? false
+        }
+    }
+}

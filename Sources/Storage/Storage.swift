@@ -1,1 +1,0 @@
-// Storage module: see the issue that builds it.

@@ -1,0 +1,170 @@
+import Hummingbird
+import LeaveService
+import Logging
+import MatrixCore
+import Metrics
+import NIOCore
+
+/// What the responder needs from the rest of the worker, as plain values and closures so that
+/// each piece (authentication, the leave service, health) stays in its own module.
+public struct ResponderDependencies: Sendable {
+    /// Checks X-Matrix on a federation request and returns the authenticated origin.
+    public typealias Authenticate = @Sendable (
+        _ method: String, _ target: String, _ authorization: [String], _ body: JSONValue?
+    ) async throws(MatrixError) -> String
+
+    public var serverName: String
+    public var serverKeys: ServerKeyPublisher
+    public var authenticate: Authenticate
+    public var leaves: LeaveService
+    public var isReady: @Sendable () async -> Bool
+    public var metricsText: @Sendable () -> [UInt8]
+    public var logger: Logger
+
+    public init(
+        serverName: String, serverKeys: ServerKeyPublisher, authenticate: @escaping Authenticate, leaves: LeaveService,
+        isReady: @escaping @Sendable () async -> Bool, metricsText: @escaping @Sendable () -> [UInt8], logger: Logger
+    ) {
+        self.serverName = serverName
+        self.serverKeys = serverKeys
+        self.authenticate = authenticate
+        self.leaves = leaves
+        self.isReady = isReady
+        self.metricsText = metricsText
+        self.logger = logger
+    }
+}
+
+/// The worker's one HTTP responder: routes on the raw request target, reads bodies within the
+/// limit, authenticates federation requests, calls the leave service and answers every failure
+/// with a Matrix error body. Nothing a remote server sends can produce a 500: only a bug can.
+public struct FederationResponder: HTTPResponder {
+    public typealias Context = BasicRequestContext
+
+    /// The largest body accepted on the PDU routes (INTERFACE: 65536 bytes → 413 `M_TOO_LARGE`).
+    public static let maxBodyBytes = 65_536
+
+    let dependencies: ResponderDependencies
+    let requestIDs = RequestIDGenerator()
+
+    public init(dependencies: ResponderDependencies) {
+        self.dependencies = dependencies
+    }
+
+    public func respond(to request: Request, context: Context) async throws -> Response {
+        let started = ContinuousClock.now
+        var logger = dependencies.logger
+        logger[metadataKey: "request_id"] = .string(requestIDs.next())
+        let method = request.method.rawValue
+        let target = request.head.path ?? "/"
+        var routeName = "unknown"
+        let response: Response
+        do throws(MatrixError) {
+            let route = try Route.match(method: method, target: target)
+            routeName = route.name
+            response = try await answer(route, request: request, method: method, target: target, logger: logger)
+        } catch {
+            response = Self.errorResponse(error)
+            if error.status >= 500 {
+                logger.warning("request failed", metadata: ["route": .string(routeName), "error": .string(error.description)])
+            } else {
+                logger.debug("request refused", metadata: ["route": .string(routeName), "error": .string(error.description)])
+            }
+        }
+        let status = String(response.status.code)
+        Counter(label: "leave_worker_requests_total", dimensions: [("route", routeName), ("status", status)]).increment()
+        Timer(label: "leave_worker_request_duration_seconds", dimensions: [("route", routeName)])
+            .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        return response
+    }
+
+    private func answer(_ route: Route, request: Request, method: String, target: String, logger: Logger) async throws(MatrixError) -> Response {
+        switch route {
+        case .health:
+            return Self.json(200, Array(#"{"status":"ok"}"#.utf8))
+        case .ready:
+            return await dependencies.isReady()
+                ? Self.json(200, Array(#"{"status":"ready"}"#.utf8))
+                : Self.errorResponse(.unavailable("Database not reachable"))
+        case .metrics:
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: dependencies.metricsText())))
+        case .serverKeys:
+            return Self.json(200, dependencies.serverKeys.currentDocument())
+        case .version:
+            return Self.json(200, Array(#"{"server":{"name":"leave-worker","version":"\#(WorkerVersion.current)"}}"#.utf8))
+        case .makeLeave(let roomID, let userID):
+            let origin = try await dependencies.authenticate(method, target, authorizationHeaders(request), nil)
+            let body = try await dependencies.leaves.makeLeave(roomID: roomID, userID: userID, origin: origin)
+            return Self.json(200, body.compactBytes())
+        case .sendLeave(let apiVersion, let roomID, let eventID):
+            let body = try await readJSONObject(request)
+            let origin = try await dependencies.authenticate(method, target, authorizationHeaders(request), .object(body))
+            try await dependencies.leaves.sendLeave(roomID: roomID, eventID: eventID, origin: origin, pdu: body)
+            return Self.json(200, Array((apiVersion == 1 ? "[200,{}]" : "{}").utf8))
+        case .event(let eventID):
+            let origin = try await dependencies.authenticate(method, target, authorizationHeaders(request), nil)
+            let body = try await dependencies.leaves.event(eventID: eventID, origin: origin)
+            return Self.json(200, body)
+        }
+    }
+
+    private func authorizationHeaders(_ request: Request) -> [String] {
+        request.headers[values: .authorization]
+    }
+
+    /// Reads the body within the limit and parses it: 413 over the limit, 400 `M_NOT_JSON` for
+    /// anything that is not a JSON object, 400 `M_BAD_JSON` for duplicate keys.
+    private func readJSONObject(_ request: Request) async throws(MatrixError) -> JSONObject {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.maxBodyBytes {
+            throw .tooLarge("Request body over \(Self.maxBodyBytes) bytes")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: Self.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw .tooLarge("Request body over \(Self.maxBodyBytes) bytes")
+        } catch {
+            throw .badJSON("Could not read the request body")
+        }
+        let value: JSONValue
+        do {
+            value = try buffer.readableBytesView.withContiguousStorageIfAvailable { try JSONParser.parse($0) }
+                ?? JSONParser.parse(Array(buffer.readableBytesView))
+        } catch let error as JSONParseError {
+            if case .duplicateKey(let key) = error { throw .badJSON("Duplicate key '\(key)' in the JSON body") }
+            throw .notJSON("Body is not valid JSON: \(error)")
+        } catch {
+            throw .notJSON("Body is not valid JSON")
+        }
+        guard case .object(let object) = value else { throw .notJSON("Body is not a JSON object") }
+        return object
+    }
+
+    static func json(_ status: Int, _ bytes: [UInt8]) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func errorResponse(_ error: MatrixError) -> Response {
+        var body: JSONObject = ["errcode": .string(error.errcode), "error": .string(error.message)]
+        var response: Response
+        if let retry = error.retryAfterMilliseconds {
+            body["retry_after_ms"] = .integer(Int64(retry))
+            response = json(error.status, body.compactBytes())
+            response.headers[.retryAfter] = String(max(1, (retry + 999) / 1000))
+        } else {
+            response = json(error.status, body.compactBytes())
+        }
+        return response
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// The worker's settings: every `LEAVE_WORKER_*` environment variable of INTERFACE.md, each of
+/// which a command-line flag may override. Parsing is strict: a malformed value is a clear error.
+public struct Settings: Sendable {
+    /// A setting that is missing or malformed, with the variable's name in the message.
+    public struct Problem: Error, CustomStringConvertible, Equatable {
+        public let description: String
+    }
+
+    /// Variable names, one place for all commands.
+    public enum Variable: String, CaseIterable, Sendable {
+        case serverName = "LEAVE_WORKER_SERVER_NAME"
+        case signingKey = "LEAVE_WORKER_SIGNING_KEY"
+        case databaseURL = "LEAVE_WORKER_DATABASE_URL"
+        case listen = "LEAVE_WORKER_LISTEN"
+        case poolSize = "LEAVE_WORKER_DB_POOL_SIZE"
+        case federationOverrides = "LEAVE_WORKER_FEDERATION_OVERRIDES"
+        case logLevel = "LEAVE_WORKER_LOG_LEVEL"
+        case sqlDirectory = "LEAVE_WORKER_SQL_DIR"
+        case keyValiditySeconds = "LEAVE_WORKER_KEY_VALIDITY_SECONDS"
+        case keyFetchTimeoutSeconds = "LEAVE_WORKER_KEY_FETCH_TIMEOUT_SECONDS"
+        case oldSigningKeys = "LEAVE_WORKER_OLD_SIGNING_KEYS"
+    }
+
+    /// The raw values: the environment with flag overrides applied on top.
+    public let values: [Variable: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, overrides: [Variable: String] = [:]) {
+        var values: [Variable: String] = [:]
+        for variable in Variable.allCases {
+            if let value = environment[variable.rawValue], !value.isEmpty { values[variable] = value }
+        }
+        for (variable, value) in overrides { values[variable] = value }
+        self.values = values
+    }
+
+    public func required(_ variable: Variable) throws(Problem) -> String {
+        guard let value = values[variable] else {
+            throw Problem(description: "\(variable.rawValue) is required (or its flag)")
+        }
+        return value
+    }
+
+    public var serverName: String { get throws(Problem) { try required(.serverName) } }
+
+    public var databaseURL: String { values[.databaseURL] ?? "postgresql:///leave_worker" }
+
+    /// `host:port` to listen on; IPv6 hosts in brackets (`[::1]:8448`).
+    public var listen: (host: String, port: Int) {
+        get throws(Problem) {
+            let text = values[.listen] ?? "127.0.0.1:8448"
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                (0...65535).contains(port)
+            else { throw Problem(description: "\(Variable.listen.rawValue) must be host:port, got '\(text)'") }
+            var host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { throw Problem(description: "\(Variable.listen.rawValue) has no host: '\(text)'") }
+            return (host, port)
+        }
+    }
+
+    /// Connections per process: by default two per core, at least 4.
+    public var poolSize: Int {
+        get throws(Problem) {
+            try positiveInteger(.poolSize, default: max(4, ProcessInfo.processInfo.activeProcessorCount * 2))
+        }
+    }
+
+    public var keyValiditySeconds: Int { get throws(Problem) { try positiveInteger(.keyValiditySeconds, default: 86_400) } }
+    public var keyFetchTimeoutSeconds: Int { get throws(Problem) { try positiveInteger(.keyFetchTimeoutSeconds, default: 5) } }
+
+    public var logLevel: String {
+        get throws(Problem) {
+            let level = values[.logLevel] ?? "info"
+            let known = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard known.contains(level) else {
+                throw Problem(description: "\(Variable.logLevel.rawValue) must be one of \(known.joined(separator: ", ")), got '\(level)'")
+            }
+            return level
+        }
+    }
+
+    private func positiveInteger(_ variable: Variable, default fallback: Int) throws(Problem) -> Int {
+        guard let text = values[variable] else { return fallback }
+        guard let value = Int(text), value > 0 else {
+            throw Problem(description: "\(variable.rawValue) must be a positive integer, got '\(text)'")
+        }
+        return value
+    }
+}

@@ -1,1 +1,0 @@
-// WorkerApp module: see the issue that builds it.

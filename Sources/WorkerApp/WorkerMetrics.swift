@@ -1,0 +1,38 @@
+import Metrics
+import Postgres
+import Prometheus
+
+/// The process's Prometheus registry, bootstrapped into swift-metrics exactly once, and the text
+/// served by `/metrics` (request counters and latency histograms recorded by the responder, key
+/// cache counters by the key fetcher, pool gauges sampled at each scrape).
+final class WorkerMetrics: Sendable {
+    static let shared = WorkerMetrics()
+
+    let registry: PrometheusCollectorRegistry
+    private let poolSize: Metrics.Gauge
+    private let poolInUse: Metrics.Gauge
+    private let poolIdle: Metrics.Gauge
+    private let poolWaiting: Metrics.Gauge
+
+    private init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(250), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
+        ]
+        MetricsSystem.bootstrap(factory)
+        poolSize = Metrics.Gauge(label: "leave_worker_db_pool_size")
+        poolInUse = Metrics.Gauge(label: "leave_worker_db_pool_in_use")
+        poolIdle = Metrics.Gauge(label: "leave_worker_db_pool_idle")
+        poolWaiting = Metrics.Gauge(label: "leave_worker_db_pool_waiting")
+    }
+
+    func render(pool: PoolStatistics) -> [UInt8] {
+        poolSize.record(pool.size)
+        poolInUse.record(pool.inUse)
+        poolIdle.record(pool.idle)
+        poolWaiting.record(pool.waiting)
+        return registry.emitToBuffer()
+    }
+}

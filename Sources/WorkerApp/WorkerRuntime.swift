@@ -1,0 +1,66 @@
+import Federation
+import Foundation
+import LeaveService
+import Logging
+import MatrixCrypto
+import Postgres
+import Storage
+
+/// The composition root: builds, from the settings, everything a worker or an operator command
+/// needs — the Postgres pool, the stores, the federation transport and key fetcher, the leave
+/// service — and shuts it all down again.
+public final class WorkerRuntime: Sendable {
+    public let settings: Settings
+    public let serverName: String
+    public let signingKeys: [SigningKey]
+    public let pool: PostgresPool
+    public let rooms: RoomStore
+    public let keyFetcher: KeyFetcher
+    public let transport: FederationTransport
+    public let leaves: LeaveService
+    public let logger: Logger
+
+    /// - Parameter requireSigningKey: `serve` needs our key; `rooms import` uses it when present
+    ///   (to check events we signed) and fetches nothing for our own server.
+    public init(settings: Settings, requireSigningKey: Bool) throws {
+        self.settings = settings
+        serverName = try settings.serverName
+        var logger = Logger(label: "leave-worker")
+        logger.logLevel = Logger.Level(rawValue: try settings.logLevel) ?? .info
+        self.logger = logger
+        if let path = settings.values[.signingKey] {
+            signingKeys = try Self.readSigningKeys(path: path)
+        } else if requireSigningKey {
+            throw Settings.Problem(description: "\(Settings.Variable.signingKey.rawValue) is required (path of the signing-key file)")
+        } else {
+            signingKeys = []
+        }
+        let overrides = try FederationOverrides.parse(settings.values[.federationOverrides] ?? "")
+        let timeout = Duration.seconds(try settings.keyFetchTimeoutSeconds)
+        pool = PostgresPool(configuration: PostgresConfiguration(url: settings.databaseURL, poolSize: try settings.poolSize))
+        rooms = RoomStore(pool: pool)
+        transport = FederationTransport(destinations: FederationDestinations(overrides: overrides, timeout: timeout, logger: logger))
+        var keyConfiguration = KeyFetcher.Configuration()
+        keyConfiguration.fetchTimeout = timeout
+        keyFetcher = KeyFetcher(store: ServerKeyStore(pool: pool), transport: transport, configuration: keyConfiguration, logger: logger)
+        leaves = LeaveService(serverName: serverName, signingKeys: signingKeys, rooms: rooms, keys: keyFetcher, logger: logger)
+    }
+
+    private static func readSigningKeys(path: String) throws -> [SigningKey] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw Settings.Problem(description: "cannot read signing key file \(path): \(error.localizedDescription)")
+        }
+        let keys = try SigningKey.parseKeyFile(text)
+        guard !keys.isEmpty else { throw Settings.Problem(description: "signing key file \(path) holds no key") }
+        return keys
+    }
+
+    /// Closes the pool and the HTTP clients. Call once.
+    public func shutdown() async {
+        await pool.close()
+        try? await transport.shutdown()
+    }
+}

@@ -1,0 +1,28 @@
+import Federation
+import LeaveService
+import MatrixCore
+
+/// Maps X-Matrix authentication onto Matrix errors: every refusal is 401 `M_UNAUTHORIZED`; when
+/// the origin's key server could not be reached or timed out, our side could not decide, and the
+/// answer is 503 `M_UNKNOWN` with `Retry-After` so the origin retries (never a 500).
+struct XMatrixAuthentication: Sendable {
+    let authenticator: XMatrixAuthenticator
+
+    init(serverName: String, keys: KeyFetcher) {
+        authenticator = XMatrixAuthenticator(serverName: serverName, keys: keys)
+    }
+
+    func authenticate(method: String, target: String, authorization: [String], body: JSONValue?) async throws(MatrixError) -> String {
+        do {
+            return try await authenticator.authenticate(
+                method: method, target: target, authorizationHeaders: authorization, content: body)
+        } catch {
+            switch error {
+            case .keyServerUnavailable(let reason):
+                throw .unavailable("Could not fetch the origin's signing key: \(reason)", retryAfterMilliseconds: 5000)
+            default:
+                throw .unauthorized("\(error)")
+            }
+        }
+    }
+}
