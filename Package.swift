@@ -64,6 +64,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
         .testTarget(name: "MatrixCoreTests", dependencies: ["MatrixCore", "TestSupport"]),
         .testTarget(name: "MatrixCryptoTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
+        .testTarget(name: "MatrixCryptoEventTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

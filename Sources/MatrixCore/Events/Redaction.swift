@@ -1,0 +1,48 @@
+/// The redaction algorithm of each room version (spec: events-and-room-versions.md §6): keeps a
+/// fixed set of top-level members and, inside `content`, a fixed set of keys per event type.
+/// Its output (minus `signatures`/`unsigned`) is what the reference hash and event signatures cover.
+public enum Redaction {
+    private static let topLevelKeys: Set<String> = [
+        "event_id", "type", "room_id", "sender", "state_key", "content", "hashes", "signatures", "depth",
+        "prev_events", "auth_events", "origin_server_ts",
+    ]
+    private static let legacyTopLevelKeys: Set<String> = ["prev_state", "origin", "membership"]
+    private static let powerLevelKeys: Set<String> = [
+        "ban", "events", "events_default", "kick", "redact", "state_default", "users", "users_default",
+    ]
+
+    /// The redacted copy of `event` under `version`'s rules. `content` is always present.
+    public static func redact(_ event: JSONObject, version: RoomVersion) -> JSONObject {
+        let rules = version.redactionRules
+        var redacted = event.keeping(rules.keepsLegacyTopLevelKeys ? topLevelKeys.union(legacyTopLevelKeys) : topLevelKeys)
+        let content = event["content"]?.objectValue ?? JSONObject()
+        redacted["content"] = .object(redactContent(content, type: event["type"]?.stringValue, rules: rules))
+        return redacted
+    }
+
+    private static func redactContent(_ content: JSONObject, type: String?, rules: RedactionRules) -> JSONObject {
+        switch type {
+        case EventType.member:
+            var kept = content.keeping(
+                rules.keepsJoinAuthorisedVia ? ["membership", "join_authorised_via_users_server"] : ["membership"])
+            if rules.keepsThirdPartyInviteSigned, case .object(let invite)? = content["third_party_invite"] {
+                kept["third_party_invite"] = .object(invite.keeping(["signed"]))
+            }
+            return kept
+        case EventType.create:
+            return rules.keepsAllCreateContent ? content : content.keeping(["creator"])
+        case EventType.joinRules:
+            return content.keeping(rules.keepsJoinRulesAllow ? ["join_rule", "allow"] : ["join_rule"])
+        case EventType.powerLevels:
+            return content.keeping(rules.keepsPowerLevelsInvite ? powerLevelKeys.union(["invite"]) : powerLevelKeys)
+        case EventType.historyVisibility:
+            return content.keeping(["history_visibility"])
+        case EventType.aliases where rules.keepsAliases:
+            return content.keeping(["aliases"])
+        case EventType.redaction where rules.keepsRedactionRedacts:
+            return content.keeping(["redacts"])
+        default:
+            return JSONObject()
+        }
+    }
+}

@@ -1,0 +1,62 @@
+/// Server ACL evaluation (`m.room.server_acl`; spec: leave-handshake.md §6).
+///
+/// The port is removed from the server name (IPv6 literals keep their brackets); an IP literal
+/// is denied when `allow_ip_literals` is `false`; then a `deny` glob match denies, an `allow`
+/// glob match allows, and anything else is denied. Globs: `*` any run of characters, `?` exactly
+/// one, all else literal; whole-name, case-insensitive. Non-list `allow`/`deny` count as empty,
+/// non-string entries are ignored, a non-boolean `allow_ip_literals` counts as `true`.
+public enum ServerACL {
+    /// Whether `server` (a server name, possibly with a port) may take part in the room.
+    /// `aclContent` is the content of the room's `m.room.server_acl` state event; `nil` (no such
+    /// event) allows every server.
+    public static func allows(_ server: String, aclContent: JSONObject?) -> Bool {
+        guard let acl = aclContent else { return true }
+        let host = hostWithoutPort(server)
+        if acl["allow_ip_literals"] == .bool(false), isIPLiteral(host) { return false }
+        let name = Array(host.lowercased().unicodeScalars)
+        if globs(acl["deny"]).contains(where: { matches(name, glob: $0) }) { return false }
+        return globs(acl["allow"]).contains(where: { matches(name, glob: $0) })
+    }
+
+    /// `[::1]:8448` → `[::1]`, `host:443` → `host`.
+    static func hostWithoutPort(_ server: String) -> Substring {
+        if server.hasPrefix("["), let close = server.firstIndex(of: "]") {
+            return server[...close]
+        }
+        return server.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+
+    /// A bracketed IPv6 literal, or an IPv4 dotted quad.
+    static func isIPLiteral(_ host: Substring) -> Bool {
+        if host.hasPrefix("[") { return true }
+        return IPAddressLiteral.isIPv4(host.utf8)
+    }
+
+    private static func globs(_ value: JSONValue?) -> [[Unicode.Scalar]] {
+        (value?.arrayValue ?? []).compactMap { $0.stringValue.map { Array($0.lowercased().unicodeScalars) } }
+    }
+
+    /// Whole-string glob match with `*` and `?`, by Unicode scalar.
+    static func matches(_ name: [Unicode.Scalar], glob: [Unicode.Scalar]) -> Bool {
+        var nameIndex = 0
+        var globIndex = 0
+        var star: (glob: Int, name: Int)? = nil
+        while nameIndex < name.count {
+            if globIndex < glob.count, glob[globIndex] == "*" {
+                star = (globIndex, nameIndex)
+                globIndex += 1
+            } else if globIndex < glob.count, glob[globIndex] == "?" || glob[globIndex] == name[nameIndex] {
+                nameIndex += 1
+                globIndex += 1
+            } else if let resume = star {
+                star = (resume.glob, resume.name + 1)
+                nameIndex = resume.name + 1
+                globIndex = resume.glob + 1
+            } else {
+                return false
+            }
+        }
+        while globIndex < glob.count, glob[globIndex] == "*" { globIndex += 1 }
+        return globIndex == glob.count
+    }
+}
