@@ -62,5 +62,6 @@ public final class WorkerRuntime: Sendable {
     public func shutdown() async {
         await pool.close()
         try? await transport.shutdown()
+        try? await transport.destinations.shutdown()
     }
 }
