@@ -18,12 +18,11 @@ public enum ServerACL {
         return globs(acl["allow"]).contains(where: { matches(name, glob: $0) })
     }
 
-    /// `[::1]:8448` → `[::1]`, `host:443` → `host`.
+    /// `[::1]:8448` → `[::1]`, `host:443` → `host`: a name ending in `]` is kept whole, else
+    /// everything from the last `:` is removed.
     static func hostWithoutPort(_ server: String) -> Substring {
-        if server.hasPrefix("["), let close = server.firstIndex(of: "]") {
-            return server[...close]
-        }
-        return server.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard !server.hasSuffix("]"), let colon = server.lastIndex(of: ":") else { return server[...] }
+        return server[..<colon]
     }
 
     /// A bracketed IPv6 literal, or an IPv4 dotted quad.
