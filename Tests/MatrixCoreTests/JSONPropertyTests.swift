@@ -27,6 +27,44 @@ final class JSONPropertyTests: XCTestCase {
         }
     }
 
+    /// The parser and writer skip plain text eight bytes at a time: a special byte must be found
+    /// at every offset within and across those words.
+    func testSpecialCharactersAtEveryPositionOfLongStrings() throws {
+        for length in [7, 8, 9, 16, 17, 31] {
+            for position in 0..<length {
+                for special: Unicode.Scalar in ["\"", "\\", "\u{0}", "\u{1F}", "\u{7F}", "\u{e9}", "\u{1F600}"] {
+                    let text = String(repeating: "a", count: position) + String(special)
+                        + String(repeating: "a", count: length - position - 1)
+                    let value = JSONValue.string(text)
+                    let encoded = try value.canonicalBytes()
+                    XCTAssertEqual(try JSONParser.parse(encoded), value)
+                    XCTAssertEqual(encoded.count, length + 2 + Self.extraCanonicalBytes(special))
+                }
+                var raw = [UInt8](repeating: UInt8(ascii: "a"), count: length + 2)
+                raw[0] = UInt8(ascii: "\"")
+                raw[length + 1] = UInt8(ascii: "\"")
+                raw[position + 1] = 0x0A
+                XCTAssertThrowsError(try JSONParser.parse(raw)) { error in
+                    XCTAssertEqual(error as? JSONParseError,
+                                   .syntax(offset: position + 1, reason: "unescaped control character in string"))
+                }
+                raw[position + 1] = 0xC0
+                XCTAssertThrowsError(try JSONParser.parse(raw)) { error in
+                    XCTAssertEqual(error as? JSONParseError, .invalidUTF8(offset: position + 1))
+                }
+            }
+        }
+    }
+
+    /// Bytes the canonical form of `scalar` takes beyond one.
+    private static func extraCanonicalBytes(_ scalar: Unicode.Scalar) -> Int {
+        switch scalar {
+        case "\"", "\\": return 1
+        case "\u{0}", "\u{1F}": return 5
+        default: return scalar.utf8.count - 1
+        }
+    }
+
     func testRandomBytesNeverCrashTheParser() {
         var random = SplitMix64(seed: 0x5EED_0003)
         let alphabet = Array(#"{}[]",:\u0123456789-+.eEtrufalsn "#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xED, 0xF0, 0xFF]

@@ -9,6 +9,12 @@ extension JSONByteParser {
         var runStart = index
         var usesScratch = false
         while index < input.count {
+            if input.count - index >= JSONByteScan.wordSize {
+                let word = JSONByteScan.word(at: index, in: input)
+                let mask = JSONByteScan.quoteBackslashOrControlMask(word) | JSONByteScan.nonASCIIMask(word)
+                index += JSONByteScan.firstMarkedByte(mask)
+                if mask == 0 { continue }
+            }
             let byte = input[index]
             if byte == UInt8(ascii: "\"") {
                 let run = UnsafeBufferPointer(rebasing: input[runStart..<index])

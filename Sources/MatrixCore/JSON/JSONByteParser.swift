@@ -4,9 +4,10 @@
 /// Every read of `input` is preceded by an `index < input.count` check (the buffer's own
 /// bounds checks are compiled out in release builds).
 struct JSONByteParser {
+    /// An open container and where its first element or member sits on the shared stack.
     private enum Container {
-        case array
-        case object
+        case array(firstElement: Int)
+        case object(firstMember: Int)
     }
 
     let input: UnsafeBufferPointer<UInt8>
@@ -16,8 +17,11 @@ struct JSONByteParser {
     var scratch: [UInt8] = []
 
     private var containers: [Container] = []
-    private var openArrays: [[JSONValue]] = []
-    private var openObjects: [[JSONObject.Member]] = []
+    /// The elements of every open array, innermost last: one buffer reused for the whole parse,
+    /// so each finished array is allocated once, at its exact size.
+    private var elements: [JSONValue] = []
+    /// The members of every open object, innermost last.
+    private var members: [JSONObject.Member] = []
     /// The key waiting for its value in each open object.
     private var pendingKeys: [String] = []
 
@@ -38,8 +42,7 @@ struct JSONByteParser {
                 if consume(UInt8(ascii: "}")) {
                     value = .object(JSONObject())
                 } else {
-                    containers.append(.object)
-                    openObjects.append([])
+                    containers.append(.object(firstMember: members.count))
                     pendingKeys.append(try parseKey())
                     continue nextValue
                 }
@@ -48,8 +51,7 @@ struct JSONByteParser {
                 if consume(UInt8(ascii: "]")) {
                     value = .array([])
                 } else {
-                    containers.append(.array)
-                    openArrays.append([])
+                    containers.append(.array(firstElement: elements.count))
                     continue nextValue
                 }
             case UInt8(ascii: "\""):
@@ -77,24 +79,25 @@ struct JSONByteParser {
                 let separator = input[index]
                 index += 1
                 switch container {
-                case .array:
-                    openArrays[openArrays.count - 1].append(value)
+                case .array(let first):
+                    elements.append(value)
                     if separator == UInt8(ascii: ",") {
                         skipWhitespace()
                         continue nextValue
                     }
                     guard separator == UInt8(ascii: "]") else { throw syntaxError("expected ',' or ']'", at: index - 1) }
-                    value = .array(openArrays.removeLast())
-                case .object:
-                    let member = JSONObject.Member(key: pendingKeys.removeLast(), value: value)
-                    openObjects[openObjects.count - 1].append(member)
+                    value = .array(Array(elements[first...]))
+                    elements.removeSubrange(first...)
+                case .object(let first):
+                    members.append(JSONObject.Member(key: pendingKeys.removeLast(), value: value))
                     if separator == UInt8(ascii: ",") {
                         skipWhitespace()
                         pendingKeys.append(try parseKey())
                         continue nextValue
                     }
                     guard separator == UInt8(ascii: "}") else { throw syntaxError("expected ',' or '}'", at: index - 1) }
-                    value = .object(try Self.makeObject(openObjects.removeLast()))
+                    value = .object(try Self.makeObject(Array(members[first...])))
+                    members.removeSubrange(first...)
                 }
                 containers.removeLast()
             }

@@ -76,7 +76,7 @@ public struct JSONObject: Sendable, Equatable {
         }
 
         public static func == (lhs: Member, rhs: Member) -> Bool {
-            lhs.key.utf8.elementsEqual(rhs.key.utf8) && lhs.value == rhs.value
+            UTF8Order.equal(lhs.key, rhs.key) && lhs.value == rhs.value
         }
     }
 
@@ -97,9 +97,7 @@ public struct JSONObject: Sendable, Equatable {
     /// Builds an object from members in any order, sorting them by key bytes (the parser's
     /// path; members already in order are taken as they are). Returns `nil` if two keys are equal.
     public init?(sortingUniqueMembers unsorted: [Member]) {
-        let isStrictlyAscending = zip(unsorted, unsorted.dropFirst()).allSatisfy {
-            $0.0.key.utf8.lexicographicallyPrecedes($0.1.key.utf8)
-        }
+        let isStrictlyAscending = zip(unsorted, unsorted.dropFirst()).allSatisfy { UTF8Order.precedes($0.0.key, $0.1.key) }
         if isStrictlyAscending {
             members = unsorted
             return
