@@ -12,4 +12,14 @@ final class JSONObjectTests: XCTestCase {
         object["a"] = nil
         XCTAssertEqual(object.count, 3)
     }
+
+    func testValuesCompareByUTF8BytesNotUnicodeEquivalence() {
+        XCTAssertNotEqual(JSONValue.string("\u{e9}"), JSONValue.string("e\u{301}"))
+        XCTAssertNotEqual(JSONValue.array(["\u{e9}"]), JSONValue.array(["e\u{301}"]))
+        XCTAssertNotEqual(JSONValue.object(["k": "\u{e9}"]), JSONValue.object(["k": "e\u{301}"]))
+        XCTAssertNotEqual(JSONValue.nonCanonicalNumber("1.0"), JSONValue.nonCanonicalNumber("1.00"))
+        XCTAssertEqual(JSONValue.object(["k": ["\u{e9}", 1, nil, true]]), JSONValue.object(["k": ["\u{e9}", 1, nil, true]]))
+        XCTAssertNotEqual(JSONValue.integer(1), JSONValue.nonCanonicalNumber("1"))
+        XCTAssertNotEqual(JSONValue.null, JSONValue.bool(false))
+    }
 }

@@ -60,6 +60,21 @@ public enum JSONValue: Sendable, Equatable {
         case .object(let o): return o.members.allSatisfy { $0.value.isCanonicalCompatible }
         }
     }
+
+    /// Equal when the JSON texts are: strings and number texts compare by their UTF-8 bytes
+    /// (Swift's `String ==` would call `"\u{e9}"` and `"e\u{301}"` equal, yet they hash differently).
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case (.bool(let l), .bool(let r)): return l == r
+        case (.integer(let l), .integer(let r)): return l == r
+        case (.nonCanonicalNumber(let l), .nonCanonicalNumber(let r)): return UTF8Order.equal(l, r)
+        case (.string(let l), .string(let r)): return UTF8Order.equal(l, r)
+        case (.array(let l), .array(let r)): return l == r
+        case (.object(let l), .object(let r)): return l == r
+        default: return false
+        }
+    }
 }
 
 /// A JSON object whose members are kept sorted by the UTF-8 bytes of their
