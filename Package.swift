@@ -39,6 +39,8 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // make_leave, send_leave, event retrieval and room import.
         .target(name: "LeaveService", dependencies: [
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "MatrixCryptoTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "MatrixCryptoEventTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "FederationTests", dependencies: ["Federation", "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,27 @@
+import MatrixCrypto
+
+/// Why a federation request was not authenticated.
+///
+/// HTTP mapping (INTERFACE.md): ``refused(_:)`` is `401 M_UNAUTHORIZED`, except
+/// `refused(.nonCanonicalBody)`, which is `400 M_BAD_JSON`; ``keyRejected(_:)`` is
+/// `401 M_UNAUTHORIZED`; ``keyServerUnavailable(_:)`` (the origin's keys could not be fetched in
+/// time, so nothing was decided) is also `401 M_UNAUTHORIZED`, as the spec and Synapse answer a
+/// request whose key cannot be obtained — the origin retries, and it is the origin that is down.
+public enum XMatrixAuthenticationError: Error, Equatable, CustomStringConvertible {
+    /// The credentials are refused: no or malformed header, wrong destination, bad signature,
+    /// body not canonical-JSON material.
+    case refused(XMatrixError)
+    /// The origin's key is unusable: not published, expired or an old key, or the origin's key
+    /// document is invalid (another server's, not self-signed, bad signature, not JSON).
+    case keyRejected(KeyFetchError)
+    /// The origin's key server was unreachable or timed out (now or within the back-off period).
+    case keyServerUnavailable(KeyFetchError)
+
+    public var description: String {
+        switch self {
+        case .refused(let error): return error.description
+        case .keyRejected(let error): return error.description
+        case .keyServerUnavailable(let error): return error.description
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import AsyncHTTPClient
+import Logging
+import MatrixCore
+import NIOCore
+
+/// Where to reach a server: `LEAVE_WORKER_FEDERATION_OVERRIDES` first, else the spec's server
+/// discovery (IP literal or explicit port → direct; `/.well-known/matrix/server`; SRV
+/// `_matrix-fed._tcp` then `_matrix._tcp`; port 8448), always over HTTPS with the certificate
+/// checked against the system's trust roots. Results are cached (see ``WellKnownDelegation``).
+public final class FederationDestinations: Sendable {
+    public let overrides: FederationOverrides
+    private let wellKnownClient: HTTPClient
+    private let srvResolver: SRVResolver
+    private let timeout: Duration
+    private let logger: Logger
+    /// Final answers per server name; at most an hour, so SRV changes are picked up.
+    private let resolved = ExpiringCache<String, FederationDestination>(capacity: 10_000)
+    /// `.well-known` answers per host name (`nil` delegation = invalid or failed).
+    private let wellKnown = ExpiringCache<String, WellKnownAnswer>(capacity: 10_000)
+    /// Consecutive `.well-known` failures per host name, for the exponential back-off.
+    private let wellKnownFailures = ExpiringCache<String, Int>(capacity: 10_000)
+    private static let resolvedLifetime: Duration = .seconds(3600)
+
+    private struct WellKnownAnswer: Sendable {
+        let delegatedName: ServerName?
+        let lifetime: Duration
+    }
+
+    /// - Parameters:
+    ///   - overrides: fixed base URLs for some servers.
+    ///   - timeout: bound on one `.well-known` request.
+    public init(
+        overrides: FederationOverrides, timeout: Duration = .seconds(5),
+        srvResolver: SRVResolver = SRVResolver(), logger: Logger = Logger(label: "leave-worker.federation")
+    ) {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .follow(max: 5, allowCycles: false))
+        configuration.timeout = .init(connect: .init(timeout), read: .init(timeout))
+        self.wellKnownClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        self.overrides = overrides
+        self.timeout = timeout
+        self.srvResolver = srvResolver
+        self.logger = logger
+    }
+
+    /// Closes the `.well-known` client. Call once, when done.
+    public func shutdown() async throws {
+        try await wellKnownClient.shutdown()
+    }
+
+    /// Where to send requests for `serverName`.
+    public func destination(for serverName: String) async throws(FederationRequestError) -> FederationDestination {
+        if let override = overrides.destinations[serverName] { return override }
+        if let cached = resolved.value(for: serverName) { return cached }
+        guard let name = ServerName(serverName) else { throw .invalidServerName(serverName) }
+        if let direct = ServerDiscovery.directDestination(for: name) { return direct }
+
+        let answer = await wellKnownAnswer(host: name.host)
+        let destination: FederationDestination
+        if let delegated = answer.delegatedName {
+            if let direct = ServerDiscovery.directDestination(for: delegated) {
+                destination = direct
+            } else {
+                destination = await srvDestination(hostname: delegated.host)
+            }
+        } else {
+            destination = await srvDestination(hostname: name.host)
+        }
+        logger.debug("server discovery", metadata: ["server": "\(serverName)", "destination": "\(destination)"])
+        resolved.set(destination, for: serverName, lifetime: min(answer.lifetime, Self.resolvedLifetime))
+        return destination
+    }
+
+    /// Steps 3.3–3.5 / 4–6: `_matrix-fed._tcp`, then `_matrix._tcp`, then port 8448.
+    private func srvDestination(hostname: String) async -> FederationDestination {
+        for srvName in ServerDiscovery.srvNames(for: hostname) {
+            let records = await srvResolver.lookup(srvName)
+            if !records.isEmpty { return ServerDiscovery.destination(hostname: hostname, srvRecords: records) }
+        }
+        return ServerDiscovery.destination(hostname: hostname, srvRecords: [])
+    }
+
+    /// The cached or freshly fetched `.well-known/matrix/server` answer for `host`.
+    private func wellKnownAnswer(host: String) async -> WellKnownAnswer {
+        if let cached = wellKnown.value(for: host) { return cached }
+        let answer: WellKnownAnswer
+        if let delegated = await fetchWellKnown(host: host) {
+            wellKnownFailures.remove(host)
+            answer = WellKnownAnswer(delegatedName: delegated.name, lifetime: delegated.lifetime)
+        } else {
+            let failures = (wellKnownFailures.value(for: host) ?? 0) + 1
+            wellKnownFailures.set(failures, for: host, lifetime: .seconds(2 * 3600))
+            answer = WellKnownAnswer(
+                delegatedName: nil, lifetime: WellKnownDelegation.failureLifetime(consecutiveFailures: failures))
+        }
+        wellKnown.set(answer, for: host, lifetime: answer.lifetime)
+        return answer
+    }
+
+    /// `GET https://<host>/.well-known/matrix/server`; `nil` for any failure or invalid answer.
+    private func fetchWellKnown(host: String) async -> (name: ServerName, lifetime: Duration)? {
+        let request = HTTPClientRequest(url: "https://\(host)/.well-known/matrix/server")
+        let client = wellKnownClient
+        let timeout = self.timeout
+        do {
+            return try await withDeadline(timeout) { () async throws -> (name: ServerName, lifetime: Duration)? in
+                let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+                let body = try await response.body.collect(upTo: WellKnownDelegation.maximumBodyBytes)
+                let status = Int(response.status.code)
+                guard let name = WellKnownDelegation.delegatedName(status: status, body: Array(buffer: body))
+                else { return nil }
+                let lifetime = WellKnownDelegation.lifetime(cacheControl: response.headers.first(name: "cache-control"))
+                return (name, lifetime)
+            }
+        } catch {
+            logger.debug("no .well-known delegation", metadata: ["host": "\(host)", "error": "\(error)"])
+            return nil
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds (saturating).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
+    }
+}

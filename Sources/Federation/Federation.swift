@@ -1,1 +1,0 @@
-// Federation module: see the issue that builds it.

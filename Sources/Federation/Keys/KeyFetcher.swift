@@ -1,0 +1,214 @@
+import Foundation
+import Logging
+import MatrixCore
+import MatrixCrypto
+import Storage
+import Synchronization
+
+/// Public keys of remote servers, for checking requests and events: memory → Postgres (shared by
+/// all workers) → `GET /_matrix/key/v2/server` from the origin, verified and stored in both.
+///
+/// Concurrent misses for one server share a single refresh (single-flight); a server whose fetch
+/// failed is not asked again for ``Configuration/failureBackoff`` (its requests fail at once), and
+/// no server is fetched from more often than ``Configuration/minimumRefetchInterval``.
+public final class KeyFetcher: Sendable {
+    /// Timeouts, back-off and size of the key cache.
+    public struct Configuration: Sendable {
+        /// Bound on one key fetch (connect to last body byte).
+        public var fetchTimeout: Duration = .seconds(5)
+        /// How long a server whose fetch failed is not asked again.
+        public var failureBackoff: Duration = .seconds(30)
+        /// The shortest time between two fetches from one server (unknown key IDs cannot force more).
+        public var minimumRefetchInterval: Duration = .seconds(30)
+        /// How many servers' keys are kept in memory.
+        public var memoryCapacity: Int = 10_000
+
+        public init() {}
+    }
+
+    private struct Flight {
+        let id: UInt64
+        let task: Task<Void, any Error>
+    }
+
+    private struct Failure {
+        let error: KeyFetchError
+        let until: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var cache: ServerKeyCache
+        var flights: [String: Flight] = [:]
+        var nextFlightID: UInt64 = 0
+        var failures: [String: Failure] = [:]
+        var lastFetch: [String: ContinuousClock.Instant] = [:]
+    }
+
+    private let store: ServerKeyStore
+    private let transport: FederationTransport
+    private let configuration: Configuration
+    private let now: @Sendable () -> Int64
+    private let logger: Logger
+    private let metrics = KeyCacheMetrics()
+    private let state: Mutex<State>
+
+    /// - Parameters:
+    ///   - store: the shared Postgres key table.
+    ///   - transport: how to reach origin servers.
+    ///   - now: the wall clock in ms since the epoch (key validity is compared with it).
+    public init(
+        store: ServerKeyStore, transport: FederationTransport, configuration: Configuration = Configuration(),
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+        logger: Logger = Logger(label: "leave-worker.keys")
+    ) {
+        self.store = store
+        self.transport = transport
+        self.configuration = configuration
+        self.now = now
+        self.logger = logger
+        self.state = Mutex(State(cache: ServerKeyCache(capacity: configuration.memoryCapacity)))
+    }
+
+    /// The public key `keyID` of `server`, valid for `use` (``KeyUse/request(now:)`` for X-Matrix:
+    /// current keys with `valid_until_ts ≥ now`; events: per the room version's rules).
+    public func publicKey(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) -> Ed25519PublicKey {
+        if case .usable(let key) = state.withLock({ $0.cache.lookup(server: server, keyID: keyID, use: use) }) {
+            metrics.memoryHits.increment()
+            return key
+        }
+        metrics.misses.increment()
+        // A refresh someone else started may have been for another key ID: then refresh once more ourselves.
+        for round in 1...3 {
+            let ownRefresh = try await refresh(server: server, keyID: keyID, use: use)
+            let final = ownRefresh || round == 3
+            switch state.withLock({ $0.cache.lookup(server: server, keyID: keyID, use: use) }) {
+            case .usable(let key): return key
+            case .notUsable(let reason) where final: throw .keyNotValid(server: server, keyID: keyID, reason: reason)
+            case .unknown where final: throw .keyNotPublished(server: server, keyID: keyID)
+            case .notUsable, .unknown: continue
+            }
+        }
+        throw .keyNotPublished(server: server, keyID: keyID)
+    }
+
+    /// The current time for `KeyUse.request(now:)`.
+    public func currentTime() -> Int64 { now() }
+
+    /// Joins the running refresh of `server`'s keys or starts one; returns whether it was started here.
+    private func refresh(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) -> Bool {
+        let (flight, started) = state.withLock { state -> (Flight, Bool) in
+            if let running = state.flights[server] { return (running, false) }
+            state.nextFlightID &+= 1
+            let id = state.nextFlightID
+            let task = Task {
+                defer { self.endFlight(server: server, id: id) }
+                try await self.performRefresh(server: server, keyID: keyID, use: use)
+            }
+            let flight = Flight(id: id, task: task)
+            state.flights[server] = flight
+            return (flight, true)
+        }
+        do {
+            try await flight.task.value
+        } catch let error as KeyFetchError {
+            throw error
+        } catch {
+            throw .unreachable(server: server, reason: "\(error)")
+        }
+        return started
+    }
+
+    private func endFlight(server: String, id: UInt64) {
+        state.withLock { state in
+            if state.flights[server]?.id == id { state.flights[server] = nil }
+        }
+    }
+
+    /// Postgres first; then, unless the server failed recently or was fetched very recently, the origin.
+    private func performRefresh(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) {
+        let start = ContinuousClock.now
+        if let failure = state.withLock({ $0.failures[server] }), failure.until > start { throw failure.error }
+
+        do {
+            let stored = try await store.keys(server: server)
+            let lookup = state.withLock { state in
+                state.cache.install(server: server, keys: stored, at: start)
+                return state.cache.lookup(server: server, keyID: keyID, use: use)
+            }
+            if case .usable = lookup {
+                metrics.databaseHits.increment()
+                return
+            }
+        } catch {
+            logger.warning("cannot read cached server keys", metadata: ["server": "\(server)", "error": "\(error)"])
+        }
+
+        let fetchAllowed = state.withLock { state -> Bool in
+            if let last = state.lastFetch[server], start - last < configuration.minimumRefetchInterval { return false }
+            state.lastFetch[server] = start
+            return true
+        }
+        guard fetchAllowed else { return }
+
+        metrics.fetches.increment()
+        let fetchedAt = now()
+        let rows: [StoredServerKey]
+        do {
+            rows = StoredServerKey.rows(from: try await fetchKeys(server: server, keyID: keyID), fetchedAt: fetchedAt)
+        } catch {
+            metrics.fetchFailures.increment()
+            logger.info("server key fetch failed", metadata: ["server": "\(server)", "error": "\(error)"])
+            recordFailure(error, server: server)
+            throw error
+        }
+        state.withLock { $0.cache.install(server: server, keys: rows, at: start) }
+        do {
+            try await store.store(server: server, keys: rows)
+        } catch {
+            logger.warning("cannot store server keys", metadata: ["server": "\(server)", "error": "\(error)"])
+        }
+    }
+
+    private func recordFailure(_ error: KeyFetchError, server: String) {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            if state.failures.count >= configuration.memoryCapacity {
+                state.failures = state.failures.filter { $0.value.until > now }
+                state.lastFetch = state.lastFetch.filter { now - $0.value < configuration.minimumRefetchInterval }
+            }
+            state.failures[server] = Failure(error: error, until: now + configuration.failureBackoff)
+        }
+    }
+
+    /// `GET /_matrix/key/v2/server` from `server`, verified: for that server, self-signed (by `keyID`
+    /// too when the document publishes it).
+    private func fetchKeys(server: String, keyID: String) async throws(KeyFetchError) -> VerifiedServerKeys {
+        let response: FederationResponse
+        do throws(FederationRequestError) {
+            response = try await transport.send(
+                method: "GET", to: server, target: "/_matrix/key/v2/server", timeout: configuration.fetchTimeout)
+        } catch {
+            switch error {
+            case .timedOut: throw .timedOut(server: server)
+            case .invalidServerName, .unreachable, .responseTooLarge, .invalidRequest:
+                throw .unreachable(server: server, reason: error.description)
+            }
+        }
+        guard response.status == 200 else { throw .badResponse(server: server, reason: "HTTP status \(response.status)") }
+        let parsed: JSONValue
+        do {
+            parsed = try JSONParser.parse(response.body)
+        } catch {
+            throw .badResponse(server: server, reason: "the body is not JSON: \(error)")
+        }
+        guard let document = parsed.objectValue else {
+            throw .badResponse(server: server, reason: "the body is not a JSON object")
+        }
+        let published = document["verify_keys"]?[keyID] != nil
+        do {
+            return try ServerKeyDocument.verify(document, expectedServer: server, requiredKeyID: published ? keyID : nil)
+        } catch {
+            throw .invalidDocument(server: server, error: error)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import MatrixCrypto
+import Storage
+
+/// The in-memory key cache: for each server, its known keys with their validity. A plain value,
+/// kept behind ``KeyFetcher``'s lock. Bounded: when full, the least recently used server goes.
+struct ServerKeyCache {
+    /// One known public key.
+    struct Key {
+        let publicKey: Ed25519PublicKey
+        /// For `verify_keys`: the effective validity, `min(valid_until_ts, fetched_at + 7 days)`.
+        let validUntilTS: Int64
+        /// For `old_verify_keys`: when the key expired; `nil` for a current key.
+        let expiredTS: Int64?
+    }
+
+    /// What the cache knows about one key.
+    enum Lookup {
+        case usable(Ed25519PublicKey)
+        case notUsable(reason: String)
+        case unknown
+    }
+
+    private struct Server {
+        var keys: [String: Key]
+        var lastUsed: UInt64
+        /// When the keys were last loaded from Postgres or fetched from the origin.
+        var refreshedAt: ContinuousClock.Instant
+    }
+
+    private var servers: [String: Server] = [:]
+    private var useCounter: UInt64 = 0
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// The key if it is known and valid for `use`.
+    mutating func lookup(server: String, keyID: String, use: KeyUse) -> Lookup {
+        guard let key = servers[server]?.keys[keyID] else { return .unknown }
+        useCounter &+= 1
+        servers[server]?.lastUsed = useCounter
+        if let expiredTS = key.expiredTS {
+            if KeyValidity.isUsable(expiredTS: expiredTS, for: use) { return .usable(key.publicKey) }
+            if case .request = use { return .notUsable(reason: "it is an old key (expired_ts \(expiredTS)), never valid for requests") }
+            return .notUsable(reason: "it expired (expired_ts \(expiredTS)) before the event was sent")
+        }
+        if KeyValidity.isUsable(validUntilTS: key.validUntilTS, for: use) { return .usable(key.publicKey) }
+        return .notUsable(reason: "it is valid only until \(key.validUntilTS)")
+    }
+
+    /// When `server`'s keys were last refreshed, if they are cached.
+    func refreshedAt(server: String) -> ContinuousClock.Instant? {
+        servers[server]?.refreshedAt
+    }
+
+    /// Replaces what is known about `server` with `keys` (rows as stored in Postgres).
+    mutating func install(server: String, keys stored: [StoredServerKey], at instant: ContinuousClock.Instant) {
+        var keys = servers[server]?.keys ?? [:]
+        for row in stored {
+            guard let publicKey = try? Ed25519PublicKey(bytes: row.publicKey) else { continue }
+            keys[row.keyID] = Key(
+                publicKey: publicKey,
+                validUntilTS: KeyValidity.effectiveValidUntil(validUntilTS: row.validUntilTS, fetchedAt: row.fetchedAt),
+                expiredTS: row.expiredTS)
+        }
+        if servers[server] == nil, servers.count >= capacity { evictLeastRecentlyUsed() }
+        useCounter &+= 1
+        servers[server] = Server(keys: keys, lastUsed: useCounter, refreshedAt: instant)
+    }
+
+    private mutating func evictLeastRecentlyUsed() {
+        guard let victim = servers.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key else { return }
+        servers[victim] = nil
+    }
+}
+
+extension StoredServerKey {
+    /// The rows to store for a verified key document fetched at `fetchedAt` (ms): current keys valid
+    /// until the document's `valid_until_ts`, old keys until their `expired_ts`.
+    static func rows(from keys: VerifiedServerKeys, fetchedAt: Int64) -> [StoredServerKey] {
+        let current = keys.verifyKeys.map { keyID, key in
+            StoredServerKey(keyID: keyID, publicKey: key.bytes, validUntilTS: keys.validUntilTS,
+                            expiredTS: nil, fetchedAt: fetchedAt)
+        }
+        let old = keys.oldVerifyKeys.compactMap { keyID, entry -> StoredServerKey? in
+            guard keys.verifyKeys[keyID] == nil else { return nil }   // a key listed as both is current
+            return StoredServerKey(keyID: keyID, publicKey: entry.key.bytes, validUntilTS: entry.expiredTS,
+                                   expiredTS: entry.expiredTS, fetchedAt: fetchedAt)
+        }
+        return current + old
+    }
+}
