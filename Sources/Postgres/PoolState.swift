@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The pool's bookkeeping, always used under the pool's mutex: which slots are free, who waits.
 struct PoolState {
     /// Free slots, most recently returned last (reused first, so warm connections stay busy and
@@ -6,6 +8,8 @@ struct PoolState {
     private(set) var isOpen: [Bool]
     private(set) var inUse = 0
     var waiters = WaiterQueue()
+    /// Whether an expiry check is scheduled (one at a time, for the first waiter's deadline).
+    private var isExpiryScheduled = false
     private(set) var isClosed = false
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
 
@@ -23,6 +27,25 @@ struct PoolState {
         guard !isClosed, let slot = idle.popLast() else { return nil }
         inUse += 1
         return slot
+    }
+
+    /// Queues a waiter; returns the deadline to schedule an expiry check for, unless one is pending.
+    mutating func enqueue(_ ticket: UInt64, _ continuation: WaiterQueue.Continuation, deadline: DispatchTime) -> DispatchTime? {
+        waiters.append(ticket, continuation, deadline: deadline)
+        guard !isExpiryScheduled else { return nil }
+        isExpiryScheduled = true
+        return deadline
+    }
+
+    /// Removes the waiters whose deadline passed; returns them and when to check next (nil: nobody waits).
+    mutating func expireWaiters(now: DispatchTime) -> (expired: [WaiterQueue.Continuation], next: DispatchTime?) {
+        var expired: [WaiterQueue.Continuation] = []
+        while let deadline = waiters.firstDeadline(), deadline <= now, let waiter = waiters.popFirst() {
+            expired.append(waiter)
+        }
+        let next = waiters.firstDeadline()
+        isExpiryScheduled = next != nil
+        return (expired, next)
     }
 
     /// What to do with a slot a borrower gave back.

@@ -6,7 +6,8 @@ import Glibc
 /// One libpq connection. NOT Sendable: used only inside a pool closure, on its connection's serial
 /// DispatchQueue (or by one thread at a time when created directly). Every call blocks that thread.
 public final class PostgresConnection {
-    private let handle: OpaquePointer
+    /// The libpq connection (PGconn *), owned by this object.
+    let handle: OpaquePointer
     private var statements: PreparedStatementCache
     /// Set when a ROLLBACK failed or the session state is unknown: the pool must not reuse it.
     private var isMarkedBroken = false
@@ -109,7 +110,7 @@ public final class PostgresConnection {
     /// False if the connection broke while idle. An idle connection has nothing to read, so a readable
     /// socket means the server closed it or sent a shutdown notice (restart, pg_terminate_backend).
     func isUsableAfterIdling() -> Bool {
-        isConnected && SocketPoll.waitReadable(PQsocket(handle), timeoutMilliseconds: 0) == .timedOut
+        isConnected && SocketPoll.waitReadable([PQsocket(handle)], timeoutMilliseconds: 0) == .timedOut
     }
 
     private func rollBackAfterFailure() {

@@ -83,7 +83,7 @@ public final class PostgresPool: Sendable {
 
     private enum Registration {
         case slot(Int)
-        case queued
+        case queued(checkExpiryAt: DispatchTime?)
         case closed
         case cancelled
     }
@@ -109,12 +109,12 @@ public final class PostgresPool: Sendable {
             try await withCheckedThrowingContinuation { (continuation: WaiterQueue.Continuation) in
                 // Cancellation sets the flag before running onCancel, and both sides take the lock:
                 // either we see the flag here, or onCancel finds the queued waiter.
+                let deadline = DispatchTime.now() + configuration.acquireTimeout.dispatchInterval
                 let registration = state.withLock { state -> Registration in
                     if state.isClosed { return .closed }
                     if let slot = state.takeIdle() { return .slot(slot) }
                     if Task.isCancelled { return .cancelled }
-                    state.waiters.append(ticket, continuation)
-                    return .queued
+                    return .queued(checkExpiryAt: state.enqueue(ticket, continuation, deadline: deadline))
                 }
                 switch registration {
                 case .slot(let index):
@@ -123,20 +123,28 @@ public final class PostgresPool: Sendable {
                     continuation.resume(throwing: PostgresError(kind: .poolClosed, message: "the connection pool is closed"))
                 case .cancelled:
                     continuation.resume(throwing: CancellationError())
-                case .queued:
-                    DispatchQueue.global().asyncAfter(deadline: .now() + configuration.acquireTimeout.dispatchInterval) {
-                        self.giveUp(ticket, with: self.exhaustedError())
-                    }
+                case .queued(let checkExpiryAt):
+                    if let checkExpiryAt { scheduleExpiry(at: checkExpiryAt) }
                 }
             }
         } onCancel: {
-            giveUp(ticket, with: CancellationError())
+            cancelWaiter(ticket)
         }
     }
 
-    /// Fails the waiter holding `ticket` if it is still waiting (whoever removes it resumes it, once).
-    private func giveUp(_ ticket: UInt64, with error: any Error) {
-        state.withLock { $0.waiters.remove(ticket) }?.resume(throwing: error)
+    /// Fails the waiter holding `ticket` if it is still waiting (whoever removes a waiter resumes it, once).
+    private func cancelWaiter(_ ticket: UInt64) {
+        state.withLock { $0.waiters.remove(ticket) }?.resume(throwing: CancellationError())
+    }
+
+    /// One pending check at a time, at the first waiter's deadline: waiters all wait equally long, so
+    /// one timer covers them all (rather than one timer per waiter under load).
+    private func scheduleExpiry(at deadline: DispatchTime) {
+        DispatchQueue.global().asyncAfter(deadline: deadline) {
+            let (expired, next) = self.state.withLock { $0.expireWaiters(now: .now()) }
+            for waiter in expired { waiter.resume(throwing: self.exhaustedError()) }
+            if let next { self.scheduleExpiry(at: next) }
+        }
     }
 
     private func exhaustedError() -> PostgresError {

@@ -1,9 +1,17 @@
-/// Callers waiting for a pooled connection, first come first served, removable by ticket
-/// (on timeout or cancellation) in O(1).
+import Dispatch
+
+/// Callers waiting for a pooled connection, first come first served, removable by ticket (on
+/// cancellation) in O(1). Every waiter waits equally long, so deadlines increase in queue order and
+/// the first waiter always has the earliest one.
 struct WaiterQueue {
     typealias Continuation = CheckedContinuation<Int, any Error>
 
-    private var waiting: [UInt64: Continuation] = [:]
+    private struct Waiter {
+        let continuation: Continuation
+        let deadline: DispatchTime
+    }
+
+    private var waiting: [UInt64: Waiter] = [:]
     private var order: [UInt64] = []
     private var head = 0
     private var lastTicket: UInt64 = 0
@@ -16,39 +24,47 @@ struct WaiterQueue {
         return lastTicket
     }
 
-    mutating func append(_ ticket: UInt64, _ continuation: Continuation) {
-        waiting[ticket] = continuation
+    mutating func append(_ ticket: UInt64, _ continuation: Continuation, deadline: DispatchTime) {
+        waiting[ticket] = Waiter(continuation: continuation, deadline: deadline)
         order.append(ticket)
     }
 
     /// Removes and returns the waiter holding `ticket`, if it is still waiting.
     mutating func remove(_ ticket: UInt64) -> Continuation? {
-        waiting.removeValue(forKey: ticket)
+        waiting.removeValue(forKey: ticket)?.continuation
+    }
+
+    /// The deadline of the longest-waiting caller.
+    mutating func firstDeadline() -> DispatchTime? {
+        skipDeparted()
+        return head < order.count ? waiting[order[head]]?.deadline : nil
     }
 
     /// Removes and returns the longest-waiting caller.
     mutating func popFirst() -> Continuation? {
-        while head < order.count {
-            let ticket = order[head]
-            head += 1
-            if let continuation = waiting.removeValue(forKey: ticket) {
-                compactIfMostlyConsumed()
-                return continuation
-            }
-        }
-        compactIfMostlyConsumed()
-        return nil
+        skipDeparted()
+        guard head < order.count else { return nil }
+        let waiter = waiting.removeValue(forKey: order[head])
+        head += 1
+        compact()
+        return waiter?.continuation
     }
 
     mutating func removeAll() -> [Continuation] {
-        let all = order[head...].compactMap { waiting[$0] }
+        let all = order[head...].compactMap { waiting[$0]?.continuation }
         waiting.removeAll()
         order.removeAll()
         head = 0
         return all
     }
 
-    private mutating func compactIfMostlyConsumed() {
+    /// Steps over tickets whose callers were already removed (cancelled).
+    private mutating func skipDeparted() {
+        while head < order.count, waiting[order[head]] == nil { head += 1 }
+        compact()
+    }
+
+    private mutating func compact() {
         if head == order.count {
             order.removeAll(keepingCapacity: true)
             head = 0

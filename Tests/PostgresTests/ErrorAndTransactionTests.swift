@@ -3,19 +3,12 @@ import TestSupport
 import XCTest
 
 /// SQLSTATE-carrying errors, scripts, and BEGIN/COMMIT/ROLLBACK around a body.
-final class ErrorAndTransactionTests: XCTestCase {
-    private var url: String!
-    private var connection: PostgresConnection!
+final class ErrorAndTransactionTests: ConnectionTestCase {
+    override class var databasePrefix: String { "errors" }
 
     override func setUpWithError() throws {
-        url = try TestDatabase.create(prefix: "errors")
-        connection = try PostgresConnection(url: url)
+        try super.setUpWithError()
         try connection.execute(script: "CREATE TABLE members (room text, member text, PRIMARY KEY (room, member))")
-    }
-
-    override func tearDownWithError() throws {
-        connection = nil
-        try TestDatabase.drop(url)
     }
 
     private func count() throws -> Int64? {

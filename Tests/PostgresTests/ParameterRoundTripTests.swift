@@ -3,19 +3,8 @@ import TestSupport
 import XCTest
 
 /// Every parameter type goes to the server typed and comes back unchanged.
-final class ParameterRoundTripTests: XCTestCase {
-    private var url: String!
-    private var connection: PostgresConnection!
-
-    override func setUpWithError() throws {
-        url = try TestDatabase.create(prefix: "params")
-        connection = try PostgresConnection(url: url)
-    }
-
-    override func tearDownWithError() throws {
-        connection = nil
-        try TestDatabase.drop(url)
-    }
+final class ParameterRoundTripTests: ConnectionTestCase {
+    override class var databasePrefix: String { "params" }
 
     func testTextRoundTripsUnicodeAndEmpty() throws {
         for text in ["", "plain", "ünïcødé ✓ 🏳️‍🌈 \u{10FFFF}", "quote ' and \" and \\ and $1", String(repeating: "x", count: 100_000)] {

@@ -3,27 +3,12 @@ import TestSupport
 import XCTest
 
 /// Borrowing, bounded waiting, concurrency, health and closing of the pool.
-final class PoolTests: XCTestCase {
-    private var url: String!
-
-    override func setUpWithError() throws {
-        url = try TestDatabase.create(prefix: "pool")
-    }
-
-    override func tearDownWithError() throws {
-        try TestDatabase.drop(url)
-    }
+final class PoolTests: DatabaseTestCase {
+    override class var databasePrefix: String { "pool" }
 
     func testExhaustedPoolFailsWithinTheConfiguredWait() async throws {
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 1, acquireTimeout: .milliseconds(200)))
-        let borrowed = expectation(description: "long borrower holds the only connection")
-        let longBorrower = Task {
-            try await pool.withConnection { connection in
-                borrowed.fulfill()
-                return try connection.query("SELECT pg_sleep(1.5)").rowCount
-            }
-        }
-        await fulfillment(of: [borrowed], timeout: 10)
+        let longBorrower = await occupyConnection(of: pool, seconds: 1.5)
         XCTAssertEqual(pool.statistics.inUse, 1)
 
         let clock = ContinuousClock()
@@ -44,6 +29,39 @@ final class PoolTests: XCTestCase {
         XCTAssertEqual(longResult, 1)
         let afterwards = try await pool.withConnection { try $0.query("SELECT 2")[0].int64(0) }
         XCTAssertEqual(afterwards, 2)
+        await pool.close()
+    }
+
+    func testStaggeredWaitersEachWaitTheirOwnTimeoutAndALaterOneIsServed() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 1, acquireTimeout: .milliseconds(500)))
+        let holder = await occupyConnection(of: pool, seconds: 1.5)
+        let clock = ContinuousClock()
+        func borrower(after delay: Duration) -> Task<(Duration, PostgresError.Kind?), Never> {
+            Task {
+                try? await Task.sleep(for: delay)
+                let start = clock.now
+                do {
+                    _ = try await pool.withConnection { try $0.query("SELECT 1").rowCount }
+                    return (clock.now - start, nil)
+                } catch {
+                    return (clock.now - start, (error as? PostgresError)?.kind)
+                }
+            }
+        }
+        let first = borrower(after: .zero)
+        let second = borrower(after: .milliseconds(250))
+        let served = borrower(after: .milliseconds(1_200))
+
+        for waiter in [first, second] {
+            let (waited, failure) = await waiter.value
+            XCTAssertEqual(failure, .poolExhausted)
+            XCTAssertGreaterThanOrEqual(waited, .milliseconds(500))
+            XCTAssertLessThan(waited, .milliseconds(1_100))
+        }
+        let (_, servedFailure) = await served.value
+        XCTAssertNil(servedFailure, "a waiter still within its timeout gets the connection when it is returned")
+        _ = try await holder.value
+        XCTAssertEqual(pool.statistics.waiting, 0)
         await pool.close()
     }
 
@@ -129,14 +147,7 @@ final class PoolTests: XCTestCase {
 
     func testUnhealthyWhenAnswerTakesLongerThanTheTimeout() async throws {
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 1, acquireTimeout: .seconds(5)))
-        let borrowed = expectation(description: "the only connection is busy")
-        let busy = Task {
-            try await pool.withConnection { connection in
-                borrowed.fulfill()
-                return try connection.query("SELECT pg_sleep(1)").rowCount
-            }
-        }
-        await fulfillment(of: [borrowed], timeout: 10)
+        let busy = await occupyConnection(of: pool, seconds: 1)
         let healthy = await pool.isHealthy(timeout: .milliseconds(100))
         XCTAssertFalse(healthy)
         _ = try await busy.value
@@ -145,14 +156,7 @@ final class PoolTests: XCTestCase {
 
     func testClosedPoolRefusesBorrowersAndFailsWaiters() async throws {
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 1, acquireTimeout: .seconds(10)))
-        let borrowed = expectation(description: "the only connection is busy")
-        let busy = Task {
-            try await pool.withConnection { connection in
-                borrowed.fulfill()
-                return try connection.query("SELECT pg_sleep(0.5)").rowCount
-            }
-        }
-        await fulfillment(of: [borrowed], timeout: 10)
+        let busy = await occupyConnection(of: pool, seconds: 0.5)
         let waiter = Task { try await pool.withConnection { try $0.query("SELECT 1").rowCount } }
         while pool.statistics.waiting == 0 { try await Task.sleep(for: .milliseconds(5)) }
 
@@ -166,14 +170,7 @@ final class PoolTests: XCTestCase {
 
     func testCancelledWaiterLeavesTheQueue() async throws {
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 1, acquireTimeout: .seconds(10)))
-        let borrowed = expectation(description: "the only connection is busy")
-        let busy = Task {
-            try await pool.withConnection { connection in
-                borrowed.fulfill()
-                return try connection.query("SELECT pg_sleep(0.5)").rowCount
-            }
-        }
-        await fulfillment(of: [borrowed], timeout: 10)
+        let busy = await occupyConnection(of: pool, seconds: 0.5)
         let waiter = Task { try await pool.withConnection { try $0.query("SELECT 1").rowCount } }
         while pool.statistics.waiting == 0 { try await Task.sleep(for: .milliseconds(5)) }
         waiter.cancel()

@@ -3,16 +3,8 @@ import TestSupport
 import XCTest
 
 /// Statements are prepared once per connection and SQL text, then reused.
-final class PreparedStatementTests: XCTestCase {
-    private var url: String!
-
-    override func setUpWithError() throws {
-        url = try TestDatabase.create(prefix: "prepared")
-    }
-
-    override func tearDownWithError() throws {
-        try TestDatabase.drop(url)
-    }
+final class PreparedStatementTests: DatabaseTestCase {
+    override class var databasePrefix: String { "prepared" }
 
     private func serverSideStatements(_ connection: PostgresConnection, matching pattern: String) throws -> Int64? {
         try connection.query("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1", [.text(pattern)])[0].int64(0)

@@ -3,16 +3,8 @@ import TestSupport
 import XCTest
 
 /// The pool survives a server restart and killed backends without being recreated.
-final class RecoveryTests: XCTestCase {
-    private var url: String!
-
-    override func setUpWithError() throws {
-        url = try TestDatabase.create(prefix: "recovery")
-    }
-
-    override func tearDownWithError() throws {
-        try TestDatabase.drop(url)
-    }
+final class RecoveryTests: DatabaseTestCase {
+    override class var databasePrefix: String { "recovery" }
 
     private func backendPIDs(_ pool: PostgresPool, borrowers: Int) async throws -> Set<Int32> {
         try await withThrowingTaskGroup(of: Int32.self) { group in
@@ -51,14 +43,7 @@ final class RecoveryTests: XCTestCase {
         let victim = try await pool.withConnection { $0.backendProcessID }
         let killer = try PostgresConnection(url: url)
 
-        let started = expectation(description: "the long query is running")
-        let running = Task {
-            try await pool.withConnection { connection in
-                started.fulfill()
-                return try connection.query("SELECT pg_sleep(10)").rowCount
-            }
-        }
-        await fulfillment(of: [started], timeout: 10)
+        let running = await occupyConnection(of: pool, seconds: 10)
         try waitUntilActive(victim, on: killer)
         XCTAssertEqual(try killer.query("SELECT pg_terminate_backend($1::int4)", [.int(Int64(victim))])[0].bool(0), true)
 
