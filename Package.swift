@@ -57,6 +57,14 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // A remote homeserver played on loopback (rooms, keys, signed requests) for tests, demo and load.
+        .target(name: "RemoteHomeserver", dependencies: [
+            "MatrixCore", "MatrixCrypto",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "leave-worker", dependencies: [
             "WorkerApp",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,11 +72,15 @@ let package = Package(
 
         // Helpers shared by the test targets: vector files, throwaway databases, server processes.
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
+        .testTarget(name: "WorkerTests", dependencies: [
+            "RemoteHomeserver", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
+        ]),
         .testTarget(name: "MatrixCoreTests", dependencies: ["MatrixCore", "TestSupport"]),
         .testTarget(name: "MatrixCryptoTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "MatrixCryptoEventTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "RemoteHomeserverTests", dependencies: ["RemoteHomeserver", "MatrixCore", "MatrixCrypto", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
