@@ -1,0 +1,92 @@
+import MatrixCore
+import Postgres
+
+/// What `RoomStore.importRoom` left in the database.
+public struct ImportSummary: Sendable, Equatable {
+    /// False when the room already held exactly these events (a re-import): nothing was written.
+    public let imported: Bool
+    /// Events in the import (state-only records included).
+    public let events: Int
+    /// Events this call stored.
+    public let newEvents: Int
+    /// Entries of the room's current state.
+    public let stateEvents: Int
+    public let joinedMembers: Int
+    public let forwardExtremities: Int
+
+    public init(imported: Bool, events: Int, newEvents: Int, stateEvents: Int, joinedMembers: Int, forwardExtremities: Int) {
+        self.imported = imported
+        self.events = events
+        self.newEvents = newEvents
+        self.stateEvents = stateEvents
+        self.joinedMembers = joinedMembers
+        self.forwardExtremities = forwardExtremities
+    }
+}
+
+extension RoomStore {
+    /// Stores a room: every event, the current state `state` (events of the import), the memberships
+    /// it implies, the forward extremities (imported events no imported event cites as a prev event)
+    /// and each server's joined-member count — in one statement (`import_room`), so one transaction.
+    /// Re-importing a room that already holds every one of the events changes nothing. Throws
+    /// `StorageError.importConflict` if the room is held with another version or other events, or
+    /// an event ID of the import is used by another room.
+    public func importRoom(roomID: String, version: String, events: [EventRecord], state: [EventRecord]) async throws -> ImportSummary {
+        var all = events
+        var seen = Set(events.map(\.eventID))
+        for record in state where seen.insert(record.eventID).inserted { all.append(record) }
+        let document = String(decoding: JSONValue.array(all.map(Self.importObject)).compactBytes(), as: UTF8.self)
+        let parameters: [PostgresValue] = [.text(roomID), .text(version), .text(document), .textArray(state.map(\.eventID))]
+
+        return try await retryPolicy.run {
+            try await pool.withConnection { connection in
+                let result = try connection.query("""
+                    SELECT outcome, events, new_events, state_events, joined_members, forward_extremities,
+                           stream_position, last_event_id
+                    FROM import_room($1, $2, $3::json, $4)
+                    """, parameters)
+                let summary = try Self.importSummary(result, roomID: roomID)
+                if summary.imported, let row = result.rows.first, let position = row.int64(6), let last = row.string(7) {
+                    StreamNotification(streamPosition: position, roomID: roomID, eventID: last).send(on: connection)
+                }
+                return summary
+            }
+        }
+    }
+
+    private static func importSummary(_ result: PostgresResult, roomID: String) throws(StorageError) -> ImportSummary {
+        guard let row = result.rows.first, let outcome = row.string(0) else {
+            throw .malformedRow("import_room returned no outcome")
+        }
+        switch outcome {
+        case "imported", "already_imported":
+            guard let events = row.int64(1), let new = row.int64(2), let state = row.int64(3), let joined = row.int64(4),
+                  let extremities = row.int64(5) else {
+                throw .malformedRow("import_room summary")
+            }
+            return ImportSummary(imported: outcome == "imported", events: Int(events), newEvents: Int(new),
+                                 stateEvents: Int(state), joinedMembers: Int(joined), forwardExtremities: Int(extremities))
+        case "version_mismatch":
+            throw .importConflict(roomID: roomID, reason: "the room is held with another room version")
+        case "room_has_other_events":
+            throw .importConflict(roomID: roomID, reason: "the room is held with a different history")
+        case "event_id_in_other_room":
+            throw .importConflict(roomID: roomID, reason: "an event ID of the import is used by another room")
+        default:
+            throw .malformedRow("import_room outcome \(outcome)")
+        }
+    }
+
+    /// One element of `import_room`'s JSON document.
+    private static func importObject(_ record: EventRecord) -> JSONValue {
+        .object([
+            "event_id": .string(record.eventID), "type": .string(record.type),
+            "state_key": record.stateKey.map { .string($0) } ?? .null, "sender": .string(record.sender),
+            "depth": .integer(record.depth), "origin_server_ts": .integer(record.originServerTS),
+            "membership": record.membership.map { .string($0) } ?? .null,
+            "prev_events": .array(record.prevEvents.map { .string($0) }),
+            "auth_events": .array(record.authEvents.map { .string($0) }),
+            "pdu": .string(String(decoding: record.pdu, as: UTF8.self)),
+        ])
+    }
+}

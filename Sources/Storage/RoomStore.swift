@@ -1,0 +1,110 @@
+import Postgres
+
+/// Rooms, their events, state, memberships and forward extremities in Postgres (schema: sql/).
+/// Reads are single statements; the writes are one statement each (`store_leave`, `import_room`).
+public final class RoomStore: Sendable {
+    let pool: PostgresPool
+    let retryPolicy: RetryPolicy
+
+    public init(pool: PostgresPool, retryPolicy: RetryPolicy = .default) {
+        self.pool = pool
+        self.retryPolicy = retryPolicy
+    }
+
+    /// The room's version, or nil if the room is not held here.
+    public func roomVersion(_ roomID: String) async throws -> String? {
+        try await pool.withConnection { connection in
+            let result = try connection.query("SELECT room_version FROM rooms WHERE room_id = $1", [.text(roomID)])
+            return result.rows.first?.string(0)
+        }
+    }
+
+    /// The current-state events at the given (type, state key) entries; entries without one are left out.
+    public func currentStateEvents(roomID: String, keys: [(type: String, stateKey: String)]) async throws -> [EventRecord] {
+        let types = PostgresValue.textArray(keys.map(\.type))
+        let stateKeys = PostgresValue.textArray(keys.map(\.stateKey))
+        return try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT \(EventColumns.select)
+                FROM unnest($2::text[], $3::text[]) AS k(type, state_key)
+                JOIN current_state s ON s.room_id = $1 AND s.type = k.type AND s.state_key = k.state_key
+                JOIN events e ON e.room_id = s.room_id AND e.event_id = s.event_id
+                """, [.text(roomID), types, stateKeys]).eventRecords()
+        }
+    }
+
+    /// The room's whole current state, ordered by (type, state key).
+    public func currentState(roomID: String) async throws -> [EventRecord] {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT \(EventColumns.select)
+                FROM current_state s JOIN events e ON e.room_id = s.room_id AND e.event_id = s.event_id
+                WHERE s.room_id = $1 ORDER BY s.type, s.state_key
+                """, [.text(roomID)]).eventRecords()
+        }
+    }
+
+    /// Up to `limit` forward extremities, deepest (then most recently stored) first.
+    public func forwardExtremities(roomID: String, limit: Int) async throws -> [(eventID: String, depth: Int64)] {
+        try await pool.withConnection { connection in
+            let result = try connection.query("""
+                SELECT f.event_id, e.depth
+                FROM forward_extremities f JOIN events e ON e.room_id = f.room_id AND e.event_id = f.event_id
+                WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $2
+                """, [.text(roomID), .int(Int64(max(0, limit)))])
+            return try result.rows.map { row throws(StorageError) in
+                guard let eventID = row.string(0), let depth = row.int64(1) else {
+                    throw .malformedRow("forward_extremities row")
+                }
+                return (eventID, depth)
+            }
+        }
+    }
+
+    /// The room's events among `ids` (unknown IDs are left out), in stream order.
+    public func events(roomID: String, ids: [String]) async throws -> [EventRecord] {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT \(EventColumns.select) FROM events e
+                WHERE e.room_id = $1 AND e.event_id = ANY ($2::text[]) ORDER BY e.stream_ordering
+                """, [.text(roomID), .textArray(ids)]).eventRecords()
+        }
+    }
+
+    /// The event with this ID in any room held here.
+    public func event(id: String) async throws -> EventRecord? {
+        try await pool.withConnection { connection in
+            try connection.query("SELECT \(EventColumns.select) FROM events e WHERE e.event_id = $1",
+                                 [.text(id)]).eventRecords().first
+        }
+    }
+
+    /// The user's current membership in the room and the event that set it.
+    public func membership(roomID: String, userID: String) async throws -> (membership: String, eventID: String)? {
+        try await pool.withConnection { connection in
+            let result = try connection.query(
+                "SELECT membership, event_id FROM memberships WHERE room_id = $1 AND user_id = $2",
+                [.text(roomID), .text(userID)])
+            guard let row = result.rows.first else { return nil }
+            guard let membership = row.string(0), let eventID = row.string(1) else {
+                throw StorageError.malformedRow("memberships row")
+            }
+            return (membership, eventID)
+        }
+    }
+
+    /// Every user with a membership in the room (any membership), ordered by user ID.
+    public func members(roomID: String) async throws -> [(userID: String, membership: String, eventID: String)] {
+        try await pool.withConnection { connection in
+            let result = try connection.query(
+                "SELECT user_id, membership, event_id FROM memberships WHERE room_id = $1 ORDER BY user_id",
+                [.text(roomID)])
+            return try result.rows.map { row throws(StorageError) in
+                guard let userID = row.string(0), let membership = row.string(1), let eventID = row.string(2) else {
+                    throw .malformedRow("memberships row")
+                }
+                return (userID, membership, eventID)
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Postgres
+
+/// A remote server's signing key as cached in Postgres (times in ms since the epoch).
+public struct StoredServerKey: Sendable, Equatable {
+    public let keyID: String
+    /// The 32-byte Ed25519 public key.
+    public let publicKey: [UInt8]
+    public let validUntilTS: Int64
+    /// Set for a key published under `old_verify_keys`: when it stopped being used.
+    public let expiredTS: Int64?
+    /// When this server fetched the key.
+    public let fetchedAt: Int64
+
+    public init(keyID: String, publicKey: [UInt8], validUntilTS: Int64, expiredTS: Int64?, fetchedAt: Int64) {
+        self.keyID = keyID
+        self.publicKey = publicKey
+        self.validUntilTS = validUntilTS
+        self.expiredTS = expiredTS
+        self.fetchedAt = fetchedAt
+    }
+}
+
+/// Remote servers' keys, cached in Postgres and shared by every worker.
+public final class ServerKeyStore: Sendable {
+    let pool: PostgresPool
+
+    public init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    /// Every cached key of `server`, ordered by key ID.
+    public func keys(server: String) async throws -> [StoredServerKey] {
+        try await pool.withConnection { connection in
+            let result = try connection.query("""
+                SELECT key_id, public_key, valid_until_ts, expired_ts, fetched_at
+                FROM server_keys WHERE server_name = $1 ORDER BY key_id
+                """, [.text(server)])
+            return try result.rows.map { row throws(StorageError) in
+                guard let keyID = row.string(0), let publicKey = row.bytes(1), let validUntil = row.int64(2),
+                      let fetchedAt = row.int64(4) else {
+                    throw .malformedRow("server_keys row")
+                }
+                return StoredServerKey(keyID: keyID, publicKey: publicKey, validUntilTS: validUntil,
+                                       expiredTS: row.int64(3), fetchedAt: fetchedAt)
+            }
+        }
+    }
+
+    /// Inserts or refreshes `keys` in one transaction. A key already stored from a later fetch
+    /// (`fetchedAt`) is left as it is, so a slow fetch never overwrites a newer one.
+    public func store(server: String, keys: [StoredServerKey]) async throws {
+        guard !keys.isEmpty else { return }
+        try await pool.withConnection { connection in
+            try connection.transaction { connection in
+                for key in keys {
+                    _ = try connection.query("""
+                        INSERT INTO server_keys (server_name, key_id, public_key, valid_until_ts, expired_ts, fetched_at)
+                        VALUES ($1, $2, $3, $4, $5, $6)
+                        ON CONFLICT (server_name, key_id) DO UPDATE
+                            SET public_key = EXCLUDED.public_key, valid_until_ts = EXCLUDED.valid_until_ts,
+                                expired_ts = EXCLUDED.expired_ts, fetched_at = EXCLUDED.fetched_at
+                            WHERE server_keys.fetched_at <= EXCLUDED.fetched_at
+                        """, [.text(server), .text(key.keyID), .bytes(key.publicKey), .int(key.validUntilTS),
+                              key.expiredTS.map { .int($0) } ?? .null, .int(key.fetchedAt)])
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Postgres
+import Storage
+import TestSupport
+import XCTest
+
+/// Room import: one transaction, idempotent, refusing what would need state resolution, fast for big rooms.
+final class ImportRoomTests: XCTestCase {
+    private var pool: PostgresPool!
+    private var store: RoomStore!
+
+    override func setUp() async throws {
+        pool = try await StorageFixture.migratedPool(prefix: "import")
+        store = RoomStore(pool: pool)
+    }
+
+    override func tearDown() async throws {
+        await pool.close()
+    }
+
+    private func smallRoom(_ roomID: String = "!small:resident.test") -> RoomBuilder {
+        var room = RoomBuilder(roomID: roomID)
+        room.join("@alice:resident.test")
+        room.join("@bob:remote.test")
+        room.append(type: "m.room.message", stateKey: nil, sender: "@bob:remote.test", membership: nil, id: "$message")
+        room.append(type: "m.room.member", stateKey: "@carol:remote.test", sender: "@alice:resident.test",
+                    membership: "invite", id: "$carol-invite")
+        return room
+    }
+
+    func testImportStoresStateMembershipsAndExtremities() async throws {
+        let room = smallRoom()
+        let summary = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
+        XCTAssertEqual(summary, ImportSummary(imported: true, events: 5, newEvents: 5, stateEvents: 4, joinedMembers: 2,
+                                              forwardExtremities: 1))
+        let members = try await store.members(roomID: room.roomID)
+        XCTAssertEqual(members.map(\.userID), ["@alice:resident.test", "@bob:remote.test", "@carol:remote.test"])
+        XCTAssertEqual(members.map(\.membership), ["join", "join", "invite"])
+        XCTAssertEqual(members.map(\.eventID), ["$join-@alice:resident.test-\(room.roomID)", "$join-@bob:remote.test-\(room.roomID)",
+                                                "$carol-invite"])
+        let extremities = try await store.forwardExtremities(roomID: room.roomID, limit: 20)
+        XCTAssertEqual(extremities.map(\.eventID), ["$carol-invite"])
+        let state = try await store.currentState(roomID: room.roomID)
+        XCTAssertEqual(state, room.stateRecords.sorted { ($0.type, $0.stateKey ?? "") < ($1.type, $1.stateKey ?? "") })
+        let picked = try await store.currentStateEvents(
+            roomID: room.roomID, keys: [("m.room.create", ""), ("m.room.member", "@nobody:x"), ("m.room.member", "@bob:remote.test")])
+        XCTAssertEqual(Set(picked.map(\.eventID)), ["$create-\(room.roomID)", "$join-@bob:remote.test-\(room.roomID)"])
+        let messages = try await store.events(roomID: room.roomID, ids: ["$message", "$unknown"])
+        XCTAssertEqual(messages.map(\.stateKey), [nil])
+        let servers = try await StorageFixture.rows(pool, "SELECT server_name, joined_members FROM room_joined_servers ORDER BY 1")
+        XCTAssertEqual(servers, [["remote.test", "1"], ["resident.test", "1"]])
+    }
+
+    func testReimportChangesNothingEvenAfterLeaves() async throws {
+        let room = smallRoom()
+        _ = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
+        let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
+        _ = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: [])
+        let before = try await StorageFixture.dump(pool, roomID: room.roomID)
+
+        let again = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
+
+        XCTAssertEqual(again, ImportSummary(imported: false, events: 5, newEvents: 0, stateEvents: 4, joinedMembers: 1,
+                                            forwardExtremities: 1))
+        let after = try await StorageFixture.dump(pool, roomID: room.roomID)
+        XCTAssertEqual(after, before)
+    }
+
+    func testConflictingImportsAreRefusedAndWriteNothing() async throws {
+        let room = smallRoom()
+        _ = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
+        let before = try await StorageFixture.dump(pool, roomID: room.roomID)
+
+        await assertThrows(StorageError.importConflict(roomID: room.roomID, reason: "the room is held with another room version")) {
+            _ = try await self.store.importRoom(roomID: room.roomID, version: "11", events: room.events, state: room.stateRecords)
+        }
+        var longer = room
+        longer.join("@dave:remote.test")
+        await assertThrows(StorageError.importConflict(roomID: room.roomID, reason: "the room is held with a different history")) {
+            _ = try await self.store.importRoom(roomID: room.roomID, version: "10", events: longer.events, state: longer.stateRecords)
+        }
+        let after = try await StorageFixture.dump(pool, roomID: room.roomID)
+        XCTAssertEqual(after, before)
+
+        var thief = RoomBuilder(roomID: "!thief:resident.test")
+        thief.append(type: "m.room.message", stateKey: nil, sender: "@x:remote.test", membership: nil, id: "$message")
+        await assertThrows(StorageError.importConflict(roomID: thief.roomID, reason: "an event ID of the import is used by another room")) {
+            _ = try await self.store.importRoom(roomID: thief.roomID, version: "10", events: thief.events, state: thief.stateRecords)
+        }
+        let thiefRoom = try await store.roomVersion(thief.roomID)
+        XCTAssertNil(thiefRoom, "a refused import leaves no room behind")
+    }
+
+    func testInvalidStateRollsBackTheWholeImport() async throws {
+        var room = smallRoom()
+        room.append(type: "m.room.member", stateKey: "@x:remote.test", sender: "@x:remote.test", membership: "dance", id: "$bad")
+        do {
+            _ = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
+            XCTFail("an unknown membership violates the memberships check constraint")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "23514")
+        }
+        let dump = try await StorageFixture.dump(pool, roomID: room.roomID)
+        XCTAssertEqual(dump.values.map(\.count), Array(repeating: 0, count: dump.count))
+    }
+
+    func testStateRecordsMissingFromEventsAreStoredToo() async throws {
+        let room = smallRoom()
+        let summary = try await store.importRoom(roomID: room.roomID, version: "10", events: [room.events[0]], state: room.stateRecords)
+        XCTAssertEqual(summary.events, 4, "the three state events not in `events` are added to it")
+        XCTAssertEqual(summary.stateEvents, 4)
+    }
+
+    /// Several thousand members in one statement: the timing is printed, not asserted.
+    func testLargeRoomImportsInOneStatement() async throws {
+        var room = RoomBuilder(roomID: "!large:resident.test")
+        for index in 0..<5000 { room.join("@member\(index):server\(index % 50).test") }
+        let started = ContinuousClock.now
+        let summary = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
+        let elapsed = ContinuousClock.now - started
+        print("import of \(room.events.count) events / 5000 members: \(elapsed)")
+        XCTAssertEqual(summary.joinedMembers, 5000)
+        XCTAssertEqual(summary.newEvents, 5001)
+        let members = try await store.members(roomID: room.roomID)
+        XCTAssertEqual(members.count, 5000)
+        let servers = try await StorageFixture.rows(pool, "SELECT count(*), sum(joined_members) FROM room_joined_servers")
+        XCTAssertEqual(servers, [["50", "5000"]])
+    }
+
+    func testForwardExtremitiesAreDeepestFirstAndLimited() async throws {
+        var room = RoomBuilder(roomID: "!fork:resident.test")
+        room.join("@alice:resident.test")
+        let base = room.lastEventID
+        var events = room.events
+        for (index, depth) in [5, 9, 7].enumerated() {
+            events.append(RoomBuilder.record(roomID: room.roomID, id: "$branch\(index)", type: "m.room.message", stateKey: nil,
+                                             sender: "@alice:resident.test", membership: nil, prevEvents: [base], depth: Int64(depth)))
+        }
+        _ = try await store.importRoom(roomID: room.roomID, version: "10", events: events, state: room.stateRecords)
+        let all = try await store.forwardExtremities(roomID: room.roomID, limit: 20)
+        XCTAssertEqual(all.map(\.eventID), ["$branch1", "$branch2", "$branch0"])
+        XCTAssertEqual(all.map(\.depth), [9, 7, 5])
+        let two = try await store.forwardExtremities(roomID: room.roomID, limit: 2)
+        XCTAssertEqual(two.map(\.eventID), ["$branch1", "$branch2"])
+    }
+}

@@ -1,0 +1,182 @@
+import Postgres
+import Storage
+import TestSupport
+import XCTest
+
+/// The leave transaction on one connection: what it writes, replays, refusals, and faults.
+final class LeaveTransactionTests: XCTestCase {
+    private var pool: PostgresPool!
+    private var store: RoomStore!
+    private var room = RoomBuilder(roomID: "!leave:resident.test")
+
+    override func setUp() async throws {
+        pool = try await StorageFixture.migratedPool(prefix: "leave")
+        store = RoomStore(pool: pool)
+        room.join("@alice:resident.test")
+        room.join("@bob:remote.test")
+        room.join("@carol:third.test")
+        room.join("@dan:remote.test")
+        _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+    }
+
+    override func tearDown() async throws {
+        await pool.close()
+    }
+
+    func testHappyPathWritesEverythingInOneTransaction() async throws {
+        let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
+        let positionBefore = try await StorageFixture.rows(pool, "SELECT max(stream_ordering) FROM events")[0][0]
+
+        let outcome = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test", "remote.test"])
+
+        guard case .stored(let position) = outcome else { return XCTFail("not stored: \(outcome)") }
+        XCTAssertGreaterThan(position, Int64(positionBefore) ?? .max)
+        let stored = try await store.event(id: "$bob-leave")
+        XCTAssertEqual(stored, leave, "the event reads back exactly, PDU bytes included")
+        let membership = try await store.membership(roomID: room.roomID, userID: "@bob:remote.test")
+        XCTAssertEqual(membership?.membership, "leave")
+        XCTAssertEqual(membership?.eventID, "$bob-leave")
+        let state = try await store.currentStateEvents(roomID: room.roomID, keys: [("m.room.member", "@bob:remote.test")])
+        XCTAssertEqual(state, [leave])
+        let extremities = try await store.forwardExtremities(roomID: room.roomID, limit: 20)
+        XCTAssertEqual(extremities.map(\.eventID), ["$bob-leave"])
+        XCTAssertEqual(extremities.map(\.depth), [leave.depth])
+        let outbox = try await StorageFixture.rows(pool, "SELECT destination, state, attempts FROM outbox WHERE event_id = '$bob-leave'")
+        XCTAssertEqual(outbox, [["third.test", "pending", "0"]], "every other server with a joined member: not us, not the origin")
+        let servers = try await StorageFixture.rows(pool, "SELECT server_name, joined_members FROM room_joined_servers ORDER BY 1")
+        XCTAssertEqual(servers, [["remote.test", "1"], ["resident.test", "1"], ["third.test", "1"]])
+        let streamRow = try await StorageFixture.rows(pool, "SELECT stream_ordering FROM events WHERE event_id = '$bob-leave'")
+        XCTAssertEqual(streamRow, [[String(position)]])
+    }
+
+    func testExplicitDestinationsAreWrittenOnceEach() async throws {
+        let leave = room.leave("@dan:remote.test", id: "$dan-leave", prevEvents: [room.lastEventID])
+        let outcome = try await store.storeLeave(leave, expectedMembership: "join", destinations: ["b.test", "a.test", "b.test"])
+        guard case .stored = outcome else { return XCTFail("not stored: \(outcome)") }
+        let outbox = try await StorageFixture.rows(pool, "SELECT destination FROM outbox WHERE event_id = '$dan-leave' ORDER BY 1")
+        XCTAssertEqual(outbox, [["a.test"], ["b.test"]])
+    }
+
+    func testReplayIsAlreadyStoredAndWritesNothing() async throws {
+        let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
+        _ = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test"])
+        let before = try await StorageFixture.dump(pool, roomID: room.roomID)
+        for expected in ["join", "leave"] {
+            let again = try await store.storeLeave(leave, expectedMembership: expected, excludeServers: ["resident.test"])
+            XCTAssertEqual(again, .alreadyStored)
+        }
+        let after = try await StorageFixture.dump(pool, roomID: room.roomID)
+        XCTAssertEqual(after, before)
+    }
+
+    func testChangedMembershipIsReportedAndWritesNothing() async throws {
+        let before = try await StorageFixture.dump(pool, roomID: room.roomID)
+        let stale = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
+        let outcome = try await store.storeLeave(stale, expectedMembership: "invite", excludeServers: [])
+        XCTAssertEqual(outcome, .membershipChanged(current: "join"))
+        let stranger = room.leave("@eve:remote.test", id: "$eve-leave", prevEvents: [room.lastEventID])
+        let strangerOutcome = try await store.storeLeave(stranger, expectedMembership: "join", excludeServers: [])
+        XCTAssertEqual(strangerOutcome, .membershipChanged(current: nil))
+        let after = try await StorageFixture.dump(pool, roomID: room.roomID)
+        XCTAssertEqual(after, before)
+    }
+
+    func testUnknownRoomAndForeignEventIDAreTypedErrors() async throws {
+        var other = RoomBuilder(roomID: "!other:resident.test")
+        other.join("@bob:remote.test")
+        _ = try await store.importRoom(roomID: other.roomID, version: other.version, events: other.events, state: other.stateRecords)
+
+        let nowhere = RoomBuilder(roomID: "!nowhere:resident.test").leave("@bob:remote.test", id: "$x", prevEvents: [])
+        await assertThrows(StorageError.unknownRoom("!nowhere:resident.test")) {
+            _ = try await self.store.storeLeave(nowhere, expectedMembership: "join", excludeServers: [])
+        }
+        let reused = other.leave("@bob:remote.test", id: room.lastEventID, prevEvents: [other.lastEventID])
+        await assertThrows(StorageError.eventIDInOtherRoom(eventID: room.lastEventID)) {
+            _ = try await self.store.storeLeave(reused, expectedMembership: "join", excludeServers: [])
+        }
+    }
+
+    func testAnEventThatIsNotALeaveIsRefusedByTheFunction() async throws {
+        let join = RoomBuilder.record(roomID: room.roomID, id: "$j", type: "m.room.member", stateKey: "@x:remote.test",
+                                      sender: "@x:remote.test", membership: "join", prevEvents: [room.lastEventID], depth: 9)
+        do {
+            _ = try await store.storeLeave(join, expectedMembership: "join", excludeServers: [])
+            XCTFail("store_leave must refuse a join")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "22023")
+        }
+    }
+
+    /// A constraint violation in the last statement (an invalid outbox destination) rolls back the
+    /// event, membership, state and extremity changes made before it.
+    func testConstraintViolationInTheLastStatementLeavesNoRow() async throws {
+        let before = try await StorageFixture.dump(pool, roomID: room.roomID)
+        let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
+        do {
+            _ = try await store.storeLeave(leave, expectedMembership: "join", destinations: ["ok.test", ""])
+            XCTFail("an empty destination must violate the outbox check constraint")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "23514")
+        }
+        let after = try await StorageFixture.dump(pool, roomID: room.roomID)
+        XCTAssertEqual(after, before)
+        let stored = try await store.event(id: "$bob-leave")
+        XCTAssertNil(stored)
+        let retried = try await store.storeLeave(leave, expectedMembership: "join", destinations: ["ok.test"])
+        guard case .stored = retried else { return XCTFail("a corrected retry must store: \(retried)") }
+    }
+
+    /// A failure injected at each table the transaction writes (a trigger raising on any row change)
+    /// leaves the room exactly as it was.
+    func testFailureAtAnyStatementLeavesNothingWritten() async throws {
+        let before = try await StorageFixture.dump(pool, roomID: room.roomID)
+        let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
+        try await pool.withConnection { connection in
+            try connection.execute(script: """
+                CREATE FUNCTION fail_injected() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'injected failure on %', TG_TABLE_NAME USING ERRCODE = 'P0001'; END $$;
+                """)
+        }
+        for table in ["events", "memberships", "current_state", "forward_extremities", "room_joined_servers", "outbox"] {
+            try await pool.withConnection { connection in
+                try connection.execute(script: """
+                    CREATE TRIGGER fail_injected AFTER INSERT OR UPDATE OR DELETE ON \(table)
+                    FOR EACH ROW EXECUTE FUNCTION fail_injected()
+                    """)
+            }
+            do {
+                _ = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test"])
+                XCTFail("the trigger on \(table) must abort the transaction")
+            } catch let error as PostgresError {
+                XCTAssertEqual(error.sqlState, "P0001")
+                XCTAssertTrue(error.message.contains("injected failure on \(table)"), error.message)
+            }
+            let after = try await StorageFixture.dump(pool, roomID: room.roomID)
+            XCTAssertEqual(after, before, "a failure at \(table) left rows behind")
+            try await pool.withConnection { connection in
+                try connection.execute(script: "DROP TRIGGER fail_injected ON \(table)")
+            }
+        }
+        let outcome = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test"])
+        guard case .stored = outcome else { return XCTFail("without triggers the leave stores: \(outcome)") }
+    }
+
+    func testStreamNotificationPayloadRoundTrips() {
+        let notification = StreamNotification(streamPosition: 42, roomID: "!r:x", eventID: "$e\"\\")
+        XCTAssertEqual(notification.payload, #"{"event_id":"$e\"\\","room_id":"!r:x","stream_position":42}"#)
+        XCTAssertEqual(StreamNotification(payload: notification.payload), notification)
+        XCTAssertNil(StreamNotification(payload: "{}"))
+        XCTAssertNil(StreamNotification(payload: "not json"))
+    }
+}
+
+/// Asserts that `body` throws exactly `expected`.
+func assertThrows<E: Error & Equatable>(_ expected: E, _ body: () async throws -> Void,
+                                        file: StaticString = #filePath, line: UInt = #line) async {
+    do {
+        try await body()
+        XCTFail("expected \(expected)", file: file, line: line)
+    } catch {
+        XCTAssertEqual(error as? E, expected, "\(error)", file: file, line: line)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Postgres
+import Storage
+import TestSupport
+
+/// A fresh, migrated database per test, and builders for the events the tests store.
+enum StorageFixture {
+    /// The repository's `sql/` directory.
+    static let sqlDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("sql")
+
+    /// A pool on a new database with every migration applied.
+    static func migratedPool(prefix: String, poolSize: Int = 4) async throws -> PostgresPool {
+        let pool = PostgresPool(configuration: PostgresConfiguration(
+            url: try TestDatabase.create(prefix: prefix), poolSize: poolSize, acquireTimeout: .seconds(30)))
+        _ = try await Migrator(directory: sqlDirectory).migrate(pool: pool)
+        return pool
+    }
+
+    /// Runs one statement and returns every row's columns as text (NULL as "∅"), for assertions.
+    static func rows(_ pool: PostgresPool, _ sql: String, _ parameters: [PostgresValue] = []) async throws -> [[String]] {
+        try await pool.withConnection { connection in
+            let result = try connection.query(sql, parameters)
+            return result.rows.map { row in (0..<row.columnCount).map { row.string($0) ?? "∅" } }
+        }
+    }
+
+    /// Everything stored about a room, table by table, as sorted text rows: equal before and after
+    /// a call means the call wrote nothing.
+    static func dump(_ pool: PostgresPool, roomID: String) async throws -> [String: [String]] {
+        var dump: [String: [String]] = [:]
+        for table in ["rooms", "events", "current_state", "memberships", "forward_extremities",
+                      "room_joined_servers", "outbox"] {
+            dump[table] = try await rows(pool, "SELECT t::text FROM \(table) t WHERE room_id = $1 ORDER BY 1",
+                                         [.text(roomID)]).map { $0[0] }
+        }
+        return dump
+    }
+}
+
+/// Hand-built events: a room `roomID` created by `@creator:resident.test`, members joining one by one.
+struct RoomBuilder {
+    let roomID: String
+    let version: String
+    private(set) var events: [EventRecord] = []
+    /// The latest event per (type, state key).
+    private(set) var state: [String: EventRecord] = [:]
+
+    init(roomID: String, version: String = "10") {
+        self.roomID = roomID
+        self.version = version
+        append(type: "m.room.create", stateKey: "", sender: "@creator:resident.test", membership: nil, id: "$create-\(roomID)")
+    }
+
+    var lastEventID: String { events.last?.eventID ?? "" }
+    var stateRecords: [EventRecord] { state.keys.sorted().compactMap { state[$0] } }
+
+    mutating func join(_ userID: String) {
+        append(type: "m.room.member", stateKey: userID, sender: userID, membership: "join", id: "$join-\(userID)-\(roomID)")
+    }
+
+    mutating func append(type: String, stateKey: String?, sender: String, membership: String?, id: String) {
+        let record = RoomBuilder.record(roomID: roomID, id: id, type: type, stateKey: stateKey, sender: sender,
+                                        membership: membership, prevEvents: events.last.map { [$0.eventID] } ?? [],
+                                        depth: Int64(events.count + 1))
+        events.append(record)
+        if let stateKey { state["\(type)\u{0}\(stateKey)"] = record }
+    }
+
+    /// An event whose PDU is a small JSON object naming it (stored and read back byte for byte).
+    static func record(roomID: String, id: String, type: String, stateKey: String?, sender: String, membership: String?,
+                       prevEvents: [String], depth: Int64) -> EventRecord {
+        let content = membership.map { #"{"membership":"\#($0)"}"# } ?? "{}"
+        let pdu = #"{"content":\#(content),"event_id":"\#(id)","room_id":"\#(roomID)","sender":"\#(sender)","type":"\#(type)","unicode":"é ✓ \u0000"}"#
+        return EventRecord(eventID: id, roomID: roomID, type: type, stateKey: stateKey, sender: sender, depth: depth,
+                           originServerTS: 1_700_000_000_000 + depth, membership: membership, prevEvents: prevEvents,
+                           authEvents: prevEvents.isEmpty ? [] : ["$create-\(roomID)"], pdu: Array(pdu.utf8))
+    }
+
+    /// A self-leave of `userID` citing `prevEvents`.
+    func leave(_ userID: String, id: String, prevEvents: [String]) -> EventRecord {
+        RoomBuilder.record(roomID: roomID, id: id, type: "m.room.member", stateKey: userID, sender: userID,
+                           membership: "leave", prevEvents: prevEvents, depth: Int64(events.count + 1))
+    }
+}
