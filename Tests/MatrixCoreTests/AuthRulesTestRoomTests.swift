@@ -118,6 +118,44 @@ struct TestRoom {
     }
 }
 
+/// The users of the test rooms.
+enum User {
+    static let alice = "@alice:a.test"  // creator, power 100 (v12: infinite)
+    static let mod = "@mod:a.test"  // power 50
+    static let bob = "@bob:b.test"
+    static let carol = "@carol:b.test"
+}
+
+extension TestRoom {
+    /// Default power levels: alice 100 (not listed in v12, where she is a creator), mod 50.
+    static func powerLevels(_ version: RoomVersion, _ extra: JSONObject = [:]) -> JSONObject {
+        var users: JSONObject = [User.mod: 50]
+        if !version.authRules.privilegedCreators { users[User.alice] = 100 }
+        var content: JSONObject = [
+            "users": .object(users), "users_default": 0, "events": ["m.room.power_levels": 100], "events_default": 0,
+            "state_default": 50, "ban": 50, "kick": 50, "redact": 50, "invite": 0,
+        ]
+        for member in extra.members { content[member.key] = member.value }
+        return content
+    }
+
+    /// A room where alice created and joined and set power levels (plus `levels`), the mod
+    /// joined while it was public, then alice set `joinRule`.
+    static func standard(version id: String, joinRule: String = JoinRule.public, levels: JSONObject = [:]) throws
+        -> TestRoom
+    {
+        var room = try TestRoom(version: id)
+        try room.member(User.alice, Membership.join)
+        try room.send(EventType.powerLevels, from: User.alice, stateKey: "", content: powerLevels(room.version, levels))
+        try room.send(EventType.joinRules, from: User.alice, stateKey: "", content: ["join_rule": "public"])
+        try room.member(User.mod, Membership.join)
+        if joinRule != JoinRule.public {
+            try room.send(EventType.joinRules, from: User.alice, stateKey: "", content: ["join_rule": .string(joinRule)])
+        }
+        return room
+    }
+}
+
 /// The error `body` throws, or `nil` if it passes.
 func refusal(_ body: () throws(AuthError) -> Void) -> AuthError? {
     do {
@@ -130,10 +168,11 @@ func refusal(_ body: () throws(AuthError) -> Void) -> AuthError? {
 
 /// Asserts that `body` throws exactly `expected`.
 func XCTAssertAuthError(
-    _ expected: AuthError, _ body: @autoclosure () throws -> some Any, file: StaticString = #filePath, line: UInt = #line
+    _ expected: AuthError, _ body: @autoclosure () throws -> some Any, _ message: @autoclosure () -> String = "",
+    file: StaticString = #filePath, line: UInt = #line
 ) {
-    XCTAssertThrowsError(try body(), file: file, line: line) { error in
-        XCTAssertEqual(error as? AuthError, expected, file: file, line: line)
+    XCTAssertThrowsError(try body(), message(), file: file, line: line) { error in
+        XCTAssertEqual(error as? AuthError, expected, message(), file: file, line: line)
     }
 }
 
