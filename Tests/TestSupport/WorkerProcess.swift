@@ -125,4 +125,8 @@ public final class WorkerProcess: @unchecked Sendable {
 /// A worker process that failed to start or answer.
 public struct WorkerProcessError: Error, CustomStringConvertible {
     public let description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }
