@@ -12,13 +12,18 @@ public final class PostgresConnection {
     /// Set when a ROLLBACK failed or the session state is unknown: the pool must not reuse it.
     private var isMarkedBroken = false
 
-    /// Connects with a libpq URI or key=value string. `connectTimeoutSeconds` applies unless the URL
-    /// sets `connect_timeout`; `application_name` defaults to "leave-worker"; the client encoding is UTF-8.
+    /// Connects with a libpq URI or key=value string. `connectTimeoutSeconds` and TCP keepalives (30 s idle)
+    /// apply unless the URL sets its own; `application_name` defaults to "leave-worker"; the client
+    /// encoding is always UTF-8.
     public init(url: String, connectTimeoutSeconds: Int = 5, statementCacheCapacity: Int = 256) throws(PostgresError) {
         // Keywords before "dbname" are defaults the URL may override; those after it win over the URL.
         let settings: [(String, String)] = [
             ("connect_timeout", String(max(1, connectTimeoutSeconds))),
             ("fallback_application_name", "leave-worker"),
+            // Notice a vanished server within about a minute instead of the OS default of hours.
+            ("keepalives_idle", "30"),
+            ("keepalives_interval", "10"),
+            ("keepalives_count", "3"),
             ("dbname", url),
             ("client_encoding", "UTF8"),
         ]

@@ -73,6 +73,26 @@ final class ParameterRoundTripTests: ConnectionTestCase {
         XCTAssertNil(result[0].string(2), "a column past the end reads as nil")
     }
 
+    func testAccessorsReturnNilForValuesOfAnotherKind() throws {
+        let row = try connection.query("""
+            SELECT 99999999999999999999::numeric, -9223372036854775809::numeric, 'abc', '{a,NULL}'::text[],
+                   '{{a},{b}}'::text[], '[0:1]={a,b}'::text[], 'true', '-9223372036854775808'::int8, 42::int4, '{}'::text[]
+            """)[0]
+        XCTAssertNil(row.int64(0), "above Int64.max")
+        XCTAssertNil(row.int64(1), "below Int64.min")
+        XCTAssertNil(row.int64(2))
+        XCTAssertNil(row.bool(2))
+        XCTAssertNil(row.stringArray(2))
+        XCTAssertNil(row.stringArray(3), "NULL element")
+        XCTAssertNil(row.stringArray(4), "two dimensions")
+        XCTAssertNil(row.stringArray(5), "explicit bounds")
+        XCTAssertNil(row.bool(6), "bool reads only the server's t/f")
+        XCTAssertEqual(row.bytes(2), Array("abc".utf8), "non-bytea columns give their text bytes")
+        XCTAssertEqual(row.int64(7), Int64.min)
+        XCTAssertEqual(row.int64(8), 42)
+        XCTAssertEqual(row.stringArray(9), [])
+    }
+
     func testStoredRowsComeBackWithColumnsAndAffectedCounts() throws {
         try connection.execute(script: """
             CREATE TABLE items (id int8 PRIMARY KEY, name text NOT NULL, data bytea, flag bool, tags text[]);

@@ -92,6 +92,22 @@ final class PoolTests: DatabaseTestCase {
         await pool.close()
     }
 
+    func testBorrowersOnDifferentConnectionsRunInParallel() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 8))
+        try await withThrowingTaskGroup(of: Void.self) { group in   // connect first, so only the queries are timed
+            for _ in 0..<8 { group.addTask { _ = try await pool.withConnection { try $0.query("SELECT pg_sleep(0.05)") } } }
+            try await group.waitForAll()
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { _ = try await pool.withConnection { try $0.query("SELECT pg_sleep(0.5)") } } }
+            try await group.waitForAll()
+        }
+        XCTAssertLessThan(clock.now - start, .milliseconds(1_500), "eight 0.5 s queries on eight connections overlap")
+        await pool.close()
+    }
+
     func testConnectionsOpenLazilyAndWarmOnesAreReused() async throws {
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 4))
         XCTAssertEqual(pool.statistics.open, 0)
