@@ -144,6 +144,28 @@ final class PDUTests: XCTestCase {
         XCTAssertNoThrow(try parse(with("10") { $0["unsigned"] = ["padding": filler] }, "10"))
     }
 
+    /// The size is measured without encoding: it must equal the encoded length to the byte,
+    /// escapes, non-ASCII text and numbers included.
+    func testSizeLimitIsExactToTheByte() throws {
+        let tricky = "q\"b\\n\n\u{1}\u{b}\u{1f}t\té😀"
+        func leave(_ version: String, padding: Int) -> JSONObject {
+            with(version) {
+                $0["content"] = [
+                    "membership": "leave", "reason": .string(tricky), "n": [-9_007_199_254_740_991, 0, 7, true, nil],
+                    "pad": .string(String(repeating: "x", count: padding)),
+                ]
+                $0["unsigned"] = ["age": 1]
+            }
+        }
+        for version in ["3", "10"] {
+            let base = leave(version, padding: 0).removing("unsigned").compactBytes().count
+            let exact = leave(version, padding: PDU.maxBytes - base)
+            XCTAssertEqual(exact.removing("unsigned").compactBytes().count, PDU.maxBytes)
+            XCTAssertNoThrow(try parse(exact, version), "v\(version): exactly 65536 bytes")
+            assertRefused(leave(version, padding: PDU.maxBytes - base + 1), version, .tooLarge(bytes: PDU.maxBytes + 1))
+        }
+    }
+
     func testAtMostTwentyPrevEventsAndTenAuthEvents() {
         let ids = (0..<21).map { _ in JSONValue.string(PDUTests.urlSafeID) }
         XCTAssertNoThrow(try parse(with("10") { $0["prev_events"] = .array(Array(ids.prefix(20))) }, "10"))

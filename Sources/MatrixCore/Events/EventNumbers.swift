@@ -1,4 +1,4 @@
-/// The room-version rule for numbers inside events.
+/// The room-version rule for numbers inside events, and the encoded size of an event.
 ///
 /// Every version refuses numbers written with a fraction or an exponent (they cannot be hashed
 /// portably; the worker's contract refuses them everywhere). Versions with strict canonical JSON
@@ -8,31 +8,98 @@ public enum EventNumbers {
     /// `strict` (``RoomVersion/strictCanonicalJSON``) any non-canonical number, else only
     /// numbers with a fraction or exponent.
     public static func firstViolation(in object: JSONObject, strict: Bool) -> PDUError? {
-        for member in object.members {
-            if let violation = firstViolation(in: member.value, strict: strict) { return violation }
-        }
-        return nil
+        var scan = EventScan(strict: strict)
+        _ = scan.length(of: object)
+        return scan.violation
+    }
+}
+
+/// One walk over an event that finds the first disallowed number and measures the length of
+/// its compact encoding (the canonical length, for events whose numbers are allowed), without
+/// building the bytes.
+struct EventScan {
+    let strict: Bool
+    private(set) var violation: PDUError?
+
+    init(strict: Bool) {
+        self.strict = strict
     }
 
-    private static func firstViolation(in value: JSONValue, strict: Bool) -> PDUError? {
-        switch value {
-        case .null, .bool, .string:
-            return nil
-        case .integer(let integer):
-            let inRange = integer >= -JSONValue.maxCanonicalInteger && integer <= JSONValue.maxCanonicalInteger
-            return strict && !inRange ? .integerOutOfRange(String(integer)) : nil
-        case .nonCanonicalNumber(let text):
-            if text.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") }) {
-                return .nonIntegerNumber(text)
-            }
-            return strict ? .integerOutOfRange(text) : nil
-        case .array(let elements):
-            for element in elements {
-                if let violation = firstViolation(in: element, strict: strict) { return violation }
-            }
-            return nil
-        case .object(let object):
-            return firstViolation(in: object, strict: strict)
+    /// The encoded length of `object` without its top-level member `skipping`.
+    mutating func length(of object: JSONObject, skipping skipped: String? = nil) -> Int {
+        var total = 2
+        var count = 0
+        for member in object.members {
+            let memberLength = length(ofString: member.key) + 1 + length(of: member.value)
+            if let skipped, member.key == skipped { continue }
+            total += memberLength
+            count += 1
         }
+        return total + max(count - 1, 0)
+    }
+
+    private mutating func length(of value: JSONValue) -> Int {
+        switch value {
+        case .null: return 4
+        case .bool(let flag): return flag ? 4 : 5
+        case .string(let string): return length(ofString: string)
+        case .integer(let integer):
+            if strict, violation == nil, integer.magnitude > JSONValue.maxCanonicalInteger.magnitude {
+                violation = .integerOutOfRange(String(integer))
+            }
+            return EventScan.decimalLength(integer)
+        case .nonCanonicalNumber(let text):
+            if violation == nil {
+                if text.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") }) {
+                    violation = .nonIntegerNumber(text)
+                } else if strict {
+                    violation = .integerOutOfRange(text)
+                }
+            }
+            return text.utf8.count
+        case .array(let elements):
+            var total = 2 + max(elements.count - 1, 0)
+            for element in elements { total += length(of: element) }
+            return total
+        case .object(let object):
+            return length(of: object)
+        }
+    }
+
+    /// Quotes, the UTF-8 bytes, and the escapes canonical JSON writes: `\"`, `\\`, `\b`, `\t`,
+    /// `\n`, `\f`, `\r` (one extra byte) and `\u00XX` for other control characters (five extra).
+    private func length(ofString string: String) -> Int {
+        let counted = string.utf8.withContiguousStorageIfAvailable(EventScan.escapedLength)
+        return 2 + (counted ?? Array(string.utf8).withUnsafeBufferPointer(EventScan.escapedLength))
+    }
+
+    private static func escapedLength(_ text: UnsafeBufferPointer<UInt8>) -> Int {
+        var total = text.count
+        var position = 0
+        while position < text.count {
+            if text.count - position >= JSONByteScan.wordSize {
+                let mask = JSONByteScan.quoteBackslashOrControlMask(JSONByteScan.word(at: position, in: text))
+                position += JSONByteScan.firstMarkedByte(mask)
+                if mask == 0 { continue }
+            }
+            let byte = text[position]
+            position += 1
+            if byte < 0x20 {
+                total += (byte >= 0x08 && byte <= 0x0D && byte != 0x0B) ? 1 : 5
+            } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                total += 1
+            }
+        }
+        return total
+    }
+
+    private static func decimalLength(_ integer: Int64) -> Int {
+        var digits = 1
+        var remaining = integer.magnitude
+        while remaining >= 10 {
+            remaining /= 10
+            digits += 1
+        }
+        return integer < 0 ? digits + 1 : digits
     }
 }

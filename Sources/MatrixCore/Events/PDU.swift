@@ -71,9 +71,9 @@ public struct PDU: Sendable {
             let createEventID = RoomVersion.createEventID(ofRoom: roomID)
             if authEventIDs.contains(createEventID) { throw .createEventInAuthEvents(createEventID) }
         }
-        if let violation = EventNumbers.firstViolation(in: json, strict: roomVersion.strictCanonicalJSON) { throw violation }
-        let measured: JSONObject = json["unsigned"] == nil ? json : json.removing("unsigned")
-        let size = measured.compactBytes().count
+        var scan = EventScan(strict: roomVersion.strictCanonicalJSON)
+        let size = scan.length(of: json, skipping: "unsigned")
+        if let violation = scan.violation { throw violation }
         guard size <= PDU.maxBytes else { throw .tooLarge(bytes: size) }
         self.json = json
         self.roomVersion = roomVersion

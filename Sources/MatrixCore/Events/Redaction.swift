@@ -6,15 +6,25 @@ public enum Redaction {
         "event_id", "type", "room_id", "sender", "state_key", "content", "hashes", "signatures", "depth",
         "prev_events", "auth_events", "origin_server_ts",
     ]
-    private static let legacyTopLevelKeys: Set<String> = ["prev_state", "origin", "membership"]
+    private static let topLevelAndLegacyKeys = topLevelKeys.union(["prev_state", "origin", "membership"])
     private static let powerLevelKeys: Set<String> = [
         "ban", "events", "events_default", "kick", "redact", "state_default", "users", "users_default",
     ]
+    private static let powerLevelAndInviteKeys = powerLevelKeys.union(["invite"])
+    private static let membership: Set<String> = ["membership"]
+    private static let membershipAndAuthorisedVia: Set<String> = ["membership", "join_authorised_via_users_server"]
+    private static let creator: Set<String> = ["creator"]
+    private static let joinRule: Set<String> = ["join_rule"]
+    private static let joinRuleAndAllow: Set<String> = ["join_rule", "allow"]
+    private static let historyVisibility: Set<String> = ["history_visibility"]
+    private static let aliases: Set<String> = ["aliases"]
+    private static let redacts: Set<String> = ["redacts"]
+    private static let signed: Set<String> = ["signed"]
 
     /// The redacted copy of `event` under `version`'s rules. `content` is always present.
     public static func redact(_ event: JSONObject, version: RoomVersion) -> JSONObject {
         let rules = version.redactionRules
-        var redacted = event.keeping(rules.keepsLegacyTopLevelKeys ? topLevelKeys.union(legacyTopLevelKeys) : topLevelKeys)
+        var redacted = event.keeping(rules.keepsLegacyTopLevelKeys ? topLevelAndLegacyKeys : topLevelKeys)
         let content = event["content"]?.objectValue ?? JSONObject()
         redacted["content"] = .object(redactContent(content, type: event["type"]?.stringValue, rules: rules))
         return redacted
@@ -23,24 +33,23 @@ public enum Redaction {
     private static func redactContent(_ content: JSONObject, type: String?, rules: RedactionRules) -> JSONObject {
         switch type {
         case EventType.member:
-            var kept = content.keeping(
-                rules.keepsJoinAuthorisedVia ? ["membership", "join_authorised_via_users_server"] : ["membership"])
+            var kept = content.keeping(rules.keepsJoinAuthorisedVia ? membershipAndAuthorisedVia : membership)
             if rules.keepsThirdPartyInviteSigned, case .object(let invite)? = content["third_party_invite"] {
-                kept["third_party_invite"] = .object(invite.keeping(["signed"]))
+                kept["third_party_invite"] = .object(invite.keeping(signed))
             }
             return kept
         case EventType.create:
-            return rules.keepsAllCreateContent ? content : content.keeping(["creator"])
+            return rules.keepsAllCreateContent ? content : content.keeping(creator)
         case EventType.joinRules:
-            return content.keeping(rules.keepsJoinRulesAllow ? ["join_rule", "allow"] : ["join_rule"])
+            return content.keeping(rules.keepsJoinRulesAllow ? joinRuleAndAllow : joinRule)
         case EventType.powerLevels:
-            return content.keeping(rules.keepsPowerLevelsInvite ? powerLevelKeys.union(["invite"]) : powerLevelKeys)
+            return content.keeping(rules.keepsPowerLevelsInvite ? powerLevelAndInviteKeys : powerLevelKeys)
         case EventType.historyVisibility:
-            return content.keeping(["history_visibility"])
+            return content.keeping(historyVisibility)
         case EventType.aliases where rules.keepsAliases:
-            return content.keeping(["aliases"])
+            return content.keeping(aliases)
         case EventType.redaction where rules.keepsRedactionRedacts:
-            return content.keeping(["redacts"])
+            return content.keeping(redacts)
         default:
             return JSONObject()
         }
