@@ -3,6 +3,19 @@
 --
 -- Runs at READ COMMITTED (checked): in a VOLATILE function every statement takes a fresh
 -- snapshot, so everything after the room lock sees what the previous lock holder committed.
+
+-- The writers below rely on READ COMMITTED (a fresh snapshot per statement once the room lock is held).
+CREATE FUNCTION require_read_committed(p_caller text) RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION '% must run at READ COMMITTED, not %', p_caller, current_setting('transaction_isolation')
+            USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION store_leave(
     p_room_id             text,
     p_event_id            text,
@@ -27,10 +40,7 @@ AS $$
 DECLARE
     v_stored_room text;
 BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'store_leave must run at READ COMMITTED, not %', current_setting('transaction_isolation')
-            USING ERRCODE = 'invalid_transaction_state';
-    END IF;
+    PERFORM require_read_committed('store_leave');
     IF p_type <> 'm.room.member' OR p_membership IS DISTINCT FROM 'leave' OR p_state_key IS NULL THEN
         RAISE EXCEPTION 'store_leave stores m.room.member leave events only'
             USING ERRCODE = 'invalid_parameter_value';

@@ -22,10 +22,7 @@ DECLARE
     v_version text;
     v_created boolean;
 BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'import_room must run at READ COMMITTED, not %', current_setting('transaction_isolation')
-            USING ERRCODE = 'invalid_transaction_state';
-    END IF;
+    PERFORM require_read_committed('import_room');
 
     CREATE TEMPORARY TABLE import_events ON COMMIT DROP AS
         SELECT * FROM ROWS FROM (json_to_recordset(p_events) AS (

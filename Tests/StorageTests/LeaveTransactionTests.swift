@@ -107,6 +107,25 @@ final class LeaveTransactionTests: XCTestCase {
         }
     }
 
+    func testTheTransactionRefusesToRunAboveReadCommitted() async throws {
+        let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
+        do {
+            try await pool.withConnection { connection in
+                try connection.transaction { connection in
+                    try connection.execute(script: "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    _ = try connection.query("""
+                        SELECT * FROM store_leave($1, $2, 'm.room.member', $3, $3, 5, 5, 'leave', '{}', '{}', '{}', 'join', NULL, NULL)
+                        """, [.text(leave.roomID), .text(leave.eventID), .text("@bob:remote.test")])
+                }
+            }
+            XCTFail("store_leave must refuse REPEATABLE READ")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "25000")
+        }
+        let stored = try await store.event(id: "$bob-leave")
+        XCTAssertNil(stored)
+    }
+
     /// A constraint violation in the last statement (an invalid outbox destination) rolls back the
     /// event, membership, state and extremity changes made before it.
     func testConstraintViolationInTheLastStatementLeavesNoRow() async throws {
@@ -159,6 +178,29 @@ final class LeaveTransactionTests: XCTestCase {
         }
         let outcome = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test"])
         guard case .stored = outcome else { return XCTFail("without triggers the leave stores: \(outcome)") }
+    }
+
+    func testAStoredLeaveIsAnnouncedAfterCommitAndAReplayIsNot() async throws {
+        let listener = try PostgresListener(url: pool.configuration.url, channels: [StreamNotification.channel])
+        defer { listener.stop() }
+        var events = listener.events.makeAsyncIterator()
+        let ready = await events.next()
+        XCTAssertEqual(ready, .listening)
+
+        let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
+        let outcome = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: [])
+        guard case .stored(let position) = outcome else { return XCTFail("not stored: \(outcome)") }
+        guard case .notification(let announced)? = await events.next() else { return XCTFail("no notification") }
+        XCTAssertEqual(StreamNotification(payload: announced.payload),
+                       StreamNotification(streamPosition: position, roomID: room.roomID, eventID: "$bob-leave"))
+
+        let replay = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: [])
+        XCTAssertEqual(replay, .alreadyStored)
+        try await pool.withConnection { connection in
+            _ = try connection.query("SELECT pg_notify($1, 'sentinel')", [.text(StreamNotification.channel)])
+        }
+        guard case .notification(let next)? = await events.next() else { return XCTFail("no sentinel") }
+        XCTAssertEqual(next.payload, "sentinel", "a replay announces nothing")
     }
 
     func testStreamNotificationPayloadRoundTrips() {
