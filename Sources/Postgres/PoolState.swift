@@ -30,16 +30,16 @@ struct PoolState {
     }
 
     /// Queues a waiter; returns the deadline to schedule an expiry check for, unless one is pending.
-    mutating func enqueue(_ ticket: UInt64, _ continuation: WaiterQueue.Continuation, deadline: DispatchTime) -> DispatchTime? {
-        waiters.append(ticket, continuation, deadline: deadline)
+    mutating func enqueue(_ ticket: UInt64, _ waiter: PoolWaiter, deadline: DispatchTime) -> DispatchTime? {
+        waiters.append(ticket, waiter, deadline: deadline)
         guard !isExpiryScheduled else { return nil }
         isExpiryScheduled = true
         return deadline
     }
 
     /// Removes the waiters whose deadline passed; returns them and when to check next (nil: nobody waits).
-    mutating func expireWaiters(now: DispatchTime) -> (expired: [WaiterQueue.Continuation], next: DispatchTime?) {
-        var expired: [WaiterQueue.Continuation] = []
+    mutating func expireWaiters(now: DispatchTime) -> (expired: [PoolWaiter], next: DispatchTime?) {
+        var expired: [PoolWaiter] = []
         while let deadline = waiters.firstDeadline(), deadline <= now, let waiter = waiters.popFirst() {
             expired.append(waiter)
         }
@@ -51,7 +51,7 @@ struct PoolState {
     /// What to do with a slot a borrower gave back.
     enum Release {
         /// Give it to this waiter (it stays in use).
-        case handOver(WaiterQueue.Continuation)
+        case handOver(PoolWaiter)
         /// It went back to the idle list; resume these `close()` callers (the pool is now quiet).
         case idle(closeWaiters: [CheckedContinuation<Void, Never>])
     }
@@ -67,7 +67,7 @@ struct PoolState {
     }
 
     /// Marks the pool closed; returns the callers that were waiting for a connection.
-    mutating func close() -> [WaiterQueue.Continuation] {
+    mutating func close() -> [PoolWaiter] {
         isClosed = true
         return waiters.removeAll()
     }

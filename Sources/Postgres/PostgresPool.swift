@@ -21,17 +21,21 @@ public final class PostgresPool: Sendable {
     /// connection's serial DispatchQueue, and returns its result. A connection that broke (or was found
     /// closed by the server while idle) is replaced on next use; one left inside a transaction is rolled back.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        let index = try await acquire()
-        let slot = slots[index]
-        let result: Result<T, any Error> = await withUnsafeContinuation { continuation in
-            slot.queue.async {
-                let outcome = slot.run(body, configuration: self.configuration)
-                // Hand the slot on before resuming our caller, so a waiter starts without delay.
-                self.release(index, isConnected: outcome.isConnected)
-                continuation.resume(returning: outcome.result)
-            }
+        let first = state.withLock { state -> Acquisition in
+            if state.isClosed { return .closed }
+            if let slot = state.takeIdle() { return .slot(slot) }
+            return .wait(ticket: state.waiters.nextTicket())
         }
-        return try result.get()
+        switch first {
+        case .slot(let index):
+            return try await withCheckedThrowingContinuation { continuation in
+                run(body, on: index, resuming: continuation)
+            }
+        case .closed:
+            throw PostgresError(kind: .poolClosed, message: "the connection pool is closed")
+        case .wait(let ticket):
+            return try await wait(ticket: ticket, body)
+        }
     }
 
     /// True if `SELECT 1` answers within `timeout` (including any wait for a connection).
@@ -57,7 +61,7 @@ public final class PostgresPool: Sendable {
     public func close() async {
         let waiters = state.withLock { $0.close() }
         for waiter in waiters {
-            waiter.resume(throwing: PostgresError(kind: .poolClosed, message: "the connection pool was closed"))
+            waiter.fail(PostgresError(kind: .poolClosed, message: "the connection pool was closed"))
         }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             if !state.withLock({ $0.waitUntilQuiet(continuation) }) { continuation.resume() }
@@ -88,25 +92,14 @@ public final class PostgresPool: Sendable {
         case cancelled
     }
 
-    private func acquire() async throws -> Int {
-        let first = state.withLock { state -> Acquisition in
-            if state.isClosed { return .closed }
-            if let slot = state.takeIdle() { return .slot(slot) }
-            return .wait(ticket: state.waiters.nextTicket())
-        }
-        switch first {
-        case .slot(let index):
-            return index
-        case .closed:
-            throw PostgresError(kind: .poolClosed, message: "the connection pool is closed")
-        case .wait(let ticket):
-            return try await wait(ticket: ticket)
-        }
-    }
-
-    private func wait(ticket: UInt64) async throws -> Int {
+    /// Queues `body` as a waiter: the connection that frees up first runs it straight away on its own
+    /// queue (no hop back through the caller's executor), unless the wait expires or is cancelled first.
+    private func wait<T: Sendable>(ticket: UInt64, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: WaiterQueue.Continuation) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let waiter = PoolWaiter(
+                    start: { index in self.run(body, on: index, resuming: continuation) },
+                    fail: { error in continuation.resume(throwing: error) })
                 // Cancellation sets the flag before running onCancel, and both sides take the lock:
                 // either we see the flag here, or onCancel finds the queued waiter.
                 let deadline = DispatchTime.now() + configuration.acquireTimeout.dispatchInterval
@@ -114,11 +107,11 @@ public final class PostgresPool: Sendable {
                     if state.isClosed { return .closed }
                     if let slot = state.takeIdle() { return .slot(slot) }
                     if Task.isCancelled { return .cancelled }
-                    return .queued(checkExpiryAt: state.enqueue(ticket, continuation, deadline: deadline))
+                    return .queued(checkExpiryAt: state.enqueue(ticket, waiter, deadline: deadline))
                 }
                 switch registration {
                 case .slot(let index):
-                    continuation.resume(returning: index)
+                    run(body, on: index, resuming: continuation)
                 case .closed:
                     continuation.resume(throwing: PostgresError(kind: .poolClosed, message: "the connection pool is closed"))
                 case .cancelled:
@@ -132,9 +125,21 @@ public final class PostgresPool: Sendable {
         }
     }
 
+    /// Runs `body` on slot `index`'s queue, hands the slot on, then resumes the borrower.
+    private func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T, on index: Int,
+                                  resuming continuation: CheckedContinuation<T, any Error>) {
+        let slot = slots[index]
+        slot.queue.async {
+            let outcome = slot.run(body, configuration: self.configuration)
+            // Hand the slot on first: a waiter's body is queued right behind this block, on this queue.
+            self.release(index, isConnected: outcome.isConnected)
+            continuation.resume(with: outcome.result)
+        }
+    }
+
     /// Fails the waiter holding `ticket` if it is still waiting (whoever removes a waiter resumes it, once).
     private func cancelWaiter(_ ticket: UInt64) {
-        state.withLock { $0.waiters.remove(ticket) }?.resume(throwing: CancellationError())
+        state.withLock { $0.waiters.remove(ticket) }?.fail(CancellationError())
     }
 
     /// One pending check at a time, at the first waiter's deadline: waiters all wait equally long, so
@@ -142,7 +147,7 @@ public final class PostgresPool: Sendable {
     private func scheduleExpiry(at deadline: DispatchTime) {
         DispatchQueue.global().asyncAfter(deadline: deadline) {
             let (expired, next) = self.state.withLock { $0.expireWaiters(now: .now()) }
-            for waiter in expired { waiter.resume(throwing: self.exhaustedError()) }
+            for waiter in expired { waiter.fail(self.exhaustedError()) }
             if let next { self.scheduleExpiry(at: next) }
         }
     }
@@ -155,7 +160,7 @@ public final class PostgresPool: Sendable {
     private func release(_ index: Int, isConnected: Bool) {
         switch state.withLock({ $0.release(index, isConnected: isConnected) }) {
         case .handOver(let waiter):
-            waiter.resume(returning: index)
+            waiter.start(index)
         case .idle(let closeWaiters):
             closeWaiters.forEach { $0.resume() }
         }

@@ -4,10 +4,8 @@ import Dispatch
 /// cancellation) in O(1). Every waiter waits equally long, so deadlines increase in queue order and
 /// the first waiter always has the earliest one.
 struct WaiterQueue {
-    typealias Continuation = CheckedContinuation<Int, any Error>
-
     private struct Waiter {
-        let continuation: Continuation
+        let waiter: PoolWaiter
         let deadline: DispatchTime
     }
 
@@ -24,14 +22,14 @@ struct WaiterQueue {
         return lastTicket
     }
 
-    mutating func append(_ ticket: UInt64, _ continuation: Continuation, deadline: DispatchTime) {
-        waiting[ticket] = Waiter(continuation: continuation, deadline: deadline)
+    mutating func append(_ ticket: UInt64, _ waiter: PoolWaiter, deadline: DispatchTime) {
+        waiting[ticket] = Waiter(waiter: waiter, deadline: deadline)
         order.append(ticket)
     }
 
     /// Removes and returns the waiter holding `ticket`, if it is still waiting.
-    mutating func remove(_ ticket: UInt64) -> Continuation? {
-        waiting.removeValue(forKey: ticket)?.continuation
+    mutating func remove(_ ticket: UInt64) -> PoolWaiter? {
+        waiting.removeValue(forKey: ticket)?.waiter
     }
 
     /// The deadline of the longest-waiting caller.
@@ -41,17 +39,17 @@ struct WaiterQueue {
     }
 
     /// Removes and returns the longest-waiting caller.
-    mutating func popFirst() -> Continuation? {
+    mutating func popFirst() -> PoolWaiter? {
         skipDeparted()
         guard head < order.count else { return nil }
         let waiter = waiting.removeValue(forKey: order[head])
         head += 1
         compact()
-        return waiter?.continuation
+        return waiter?.waiter
     }
 
-    mutating func removeAll() -> [Continuation] {
-        let all = order[head...].compactMap { waiting[$0]?.continuation }
+    mutating func removeAll() -> [PoolWaiter] {
+        let all = order[head...].compactMap { waiting[$0]?.waiter }
         waiting.removeAll()
         order.removeAll()
         head = 0
@@ -73,4 +71,11 @@ struct WaiterQueue {
             head = 0
         }
     }
+}
+
+/// A borrower waiting for a connection: either it is started on a freed slot, or it fails
+/// (timeout, cancellation, pool closed). Exactly one of the two is called, once.
+struct PoolWaiter: Sendable {
+    let start: @Sendable (Int) -> Void
+    let fail: @Sendable (any Error) -> Void
 }

@@ -108,6 +108,36 @@ final class PoolTests: DatabaseTestCase {
         await pool.close()
     }
 
+    func testRacingTimeoutsHandoffsAndCancellationsResumeEveryBorrowerOnce() async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 2, acquireTimeout: .milliseconds(40)))
+        let borrowers = (0..<300).map { _ in
+            Task { () -> String in
+                do {
+                    _ = try await pool.withConnection { try $0.query("SELECT pg_sleep(0.002)") }
+                    return "served"
+                } catch let error as PostgresError {
+                    return "\(error.kind)"
+                } catch is CancellationError {
+                    return "cancelled"
+                } catch {
+                    return "unexpected \(error)"
+                }
+            }
+        }
+        for (number, borrower) in borrowers.enumerated() where number % 7 == 0 { borrower.cancel() }
+        var outcomes: [String: Int] = [:]
+        for borrower in borrowers { outcomes[await borrower.value, default: 0] += 1 }
+
+        XCTAssertEqual(outcomes.values.reduce(0, +), 300)
+        XCTAssertEqual(Set(outcomes.keys).subtracting(["served", "poolExhausted", "cancelled"]), [], "\(outcomes)")
+        XCTAssertGreaterThan(outcomes["served", default: 0], 0)
+        XCTAssertGreaterThan(outcomes["poolExhausted", default: 0], 0, "\(outcomes)")
+        let statistics = pool.statistics
+        XCTAssertEqual(statistics.inUse, 0)
+        XCTAssertEqual(statistics.waiting, 0)
+        await pool.close()
+    }
+
     func testConnectionsOpenLazilyAndWarmOnesAreReused() async throws {
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 4))
         XCTAssertEqual(pool.statistics.open, 0)
