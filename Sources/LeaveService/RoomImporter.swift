@@ -114,7 +114,7 @@ private struct CheckedRoom {
             throw fail("room_id \(eventRoom) differs from the room's \(roomID)")
         }
         guard byID[eventID] == nil else { throw fail("appears twice") }
-        guard EventHashing.hasValidContentHash(pdu.json) else { throw fail("content hash does not match") }
+        guard EventHashing.hasValidContentHash(pdu.json, version: version) else { throw fail("content hash does not match") }
         do {
             try await signatures.verify(pdu, signingBytes: bytes)
         } catch {

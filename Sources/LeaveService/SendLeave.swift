@@ -111,7 +111,7 @@ extension LeaveService {
 
     /// The spec's rule for a content-hash mismatch: continue with our redacted copy.
     static func redactedIfHashMismatch(_ event: PDU) throws(MatrixError) -> PDU {
-        if EventHashing.hasValidContentHash(event.json) { return event }
+        if EventHashing.hasValidContentHash(event.json, version: event.roomVersion) { return event }
         do {
             return try PDU(json: Redaction.redact(event.json, version: event.roomVersion), roomVersion: event.roomVersion)
         } catch {

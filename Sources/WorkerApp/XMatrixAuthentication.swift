@@ -2,7 +2,9 @@ import Federation
 import LeaveService
 import MatrixCore
 
-/// Maps X-Matrix authentication onto Matrix errors: every refusal is 401 `M_UNAUTHORIZED`; when
+/// Maps X-Matrix authentication onto Matrix errors: every refusal is 401 `M_UNAUTHORIZED`, except a
+/// body with a non-integer number, which cannot be canonical JSON at all (400 `M_BAD_JSON`, as the
+/// contract asks of every non-canonical number, before any signature is looked at); when
 /// the origin's key server could not be reached or timed out, our side could not decide, and the
 /// answer is 503 `M_UNKNOWN` with `Retry-After` so the origin retries (never a 500).
 struct XMatrixAuthentication: Sendable {
@@ -18,6 +20,8 @@ struct XMatrixAuthentication: Sendable {
                 method: method, target: target, authorizationHeaders: authorization, content: body)
         } catch {
             switch error {
+            case .refused(.nonCanonicalBody(let reason)):
+                throw .badJSON("Body is not canonical JSON: \(reason)")
             case .keyServerUnavailable(let reason):
                 throw .unavailable("Could not fetch the origin's signing key: \(reason)", retryAfterMilliseconds: 5000)
             default:
