@@ -50,6 +50,7 @@ start)
         cat "$dir/url"; exit 0
     fi
     port=$(free_port)
+    echo "${PG_FSYNC:-on}" > "$dir/fsync"
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
         -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c max_connections=200 -c shared_buffers=128MB -c fsync=${PG_FSYNC:-on}" >/dev/null \
         || { cat "$dir/postgres.log" >&2; exit 1; }
@@ -65,7 +66,7 @@ stop)
 restart)
     port=$(sed -E 's#.*:([0-9]+)/.*#\1#' "$dir/url")
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 60 restart \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c max_connections=200 -c shared_buffers=128MB -c fsync=${PG_FSYNC:-on}" >/dev/null
+        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c max_connections=200 -c shared_buffers=128MB -c fsync=$(cat "$dir/fsync" 2>/dev/null || echo on)" >/dev/null
     ;;
 url)
     cat "$dir/url"
