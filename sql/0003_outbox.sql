@@ -10,8 +10,7 @@ CREATE TABLE outbox (
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     claimed_until   timestamptz,
     sent_at         timestamptz,
-    PRIMARY KEY (room_id, event_id, destination),
-    FOREIGN KEY (room_id, event_id) REFERENCES events (room_id, event_id)
+    PRIMARY KEY (room_id, event_id, destination)
 );
 CREATE INDEX outbox_pending ON outbox (destination, next_attempt_at) WHERE state = 'pending';
 

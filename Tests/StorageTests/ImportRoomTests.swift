@@ -125,6 +125,8 @@ final class ImportRoomTests: XCTestCase {
         XCTAssertEqual(members.count, 5000)
         let servers = try await StorageFixture.rows(pool, "SELECT count(*), sum(joined_members) FROM room_joined_servers")
         XCTAssertEqual(servers, [["50", "5000"]])
+        let orphans = try await StorageFixture.orphans(pool)
+        XCTAssertEqual(orphans, [])
     }
 
     func testForwardExtremitiesAreDeepestFirstAndLimited() async throws {

@@ -78,6 +78,8 @@ final class LeaveConcurrencyTests: XCTestCase {
         XCTAssertEqual(outbox, [], "the only other server with joined members is ours: no delivery")
         let servers = try await StorageFixture.rows(pool, "SELECT server_name, joined_members FROM room_joined_servers ORDER BY 1")
         XCTAssertEqual(servers, [["remote.test", "0"], ["resident.test", "1"]], "bob's server counted down once")
+        let orphans = try await StorageFixture.orphans(pool)
+        XCTAssertEqual(orphans, [])
         await pool.close()
     }
 
@@ -131,6 +133,10 @@ final class LeaveConcurrencyTests: XCTestCase {
             SELECT count(DISTINCT stream_ordering) FROM events WHERE room_id = $1 AND event_id LIKE '$leave-%'
             """, [.text(room.roomID)])
         XCTAssertEqual(positions, [["200"]])
+        let outbox = try await StorageFixture.rows(pool, "SELECT count(*) FROM outbox")
+        XCTAssertGreaterThan(Int(outbox[0][0]) ?? 0, 0)
+        let orphans = try await StorageFixture.orphans(pool)
+        XCTAssertEqual(orphans, [])
         await pool.close()
     }
 }

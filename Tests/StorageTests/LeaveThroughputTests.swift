@@ -87,7 +87,7 @@ final class LeaveThroughputTests: XCTestCase {
         try await measure(poolSize: 1, tasks: 1, seconds: seconds)
     }
 
-    func testPoolOfFourWithEightTasks() async throws {
-        try await measure(poolSize: 4, tasks: 8, seconds: seconds)
+    func testPoolOfEightWithSixteenTasks() async throws {
+        try await measure(poolSize: 8, tasks: 16, seconds: seconds)
     }
 }

@@ -178,6 +178,8 @@ final class LeaveTransactionTests: XCTestCase {
         }
         let outcome = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test"])
         guard case .stored = outcome else { return XCTFail("without triggers the leave stores: \(outcome)") }
+        let orphans = try await StorageFixture.orphans(pool)
+        XCTAssertEqual(orphans, [])
     }
 
     func testAStoredLeaveIsAnnouncedAfterCommitAndAReplayIsNot() async throws {

@@ -39,6 +39,22 @@ enum StorageFixture {
     }
 }
 
+extension StorageFixture {
+    /// Rows of the tables that point at events (without a foreign key) whose event is missing.
+    static func orphans(_ pool: PostgresPool) async throws -> [[String]] {
+        try await rows(pool, """
+            SELECT 'current_state', event_id FROM current_state t
+                WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = t.room_id AND e.event_id = t.event_id)
+            UNION ALL SELECT 'memberships', event_id FROM memberships t
+                WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = t.room_id AND e.event_id = t.event_id)
+            UNION ALL SELECT 'forward_extremities', event_id FROM forward_extremities t
+                WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = t.room_id AND e.event_id = t.event_id)
+            UNION ALL SELECT 'outbox', event_id FROM outbox t
+                WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = t.room_id AND e.event_id = t.event_id)
+            """)
+    }
+}
+
 /// Hand-built events: a room `roomID` created by `@creator:resident.test`, members joining one by one.
 struct RoomBuilder {
     let roomID: String
