@@ -2,11 +2,10 @@ import MatrixCrypto
 
 /// Why a federation request was not authenticated.
 ///
-/// HTTP mapping (INTERFACE.md): ``refused(_:)`` is `401 M_UNAUTHORIZED`, except
-/// `refused(.nonCanonicalBody)`, which is `400 M_BAD_JSON`; ``keyRejected(_:)`` is
-/// `401 M_UNAUTHORIZED`; ``keyServerUnavailable(_:)`` (the origin's keys could not be fetched in
-/// time, so nothing was decided) is also `401 M_UNAUTHORIZED`, as the spec and Synapse answer a
-/// request whose key cannot be obtained — the origin retries, and it is the origin that is down.
+/// HTTP mapping (INTERFACE.md): ``refused(_:)`` and ``keyRejected(_:)`` are `401 M_UNAUTHORIZED`;
+/// ``keyServerUnavailable(_:)`` means the origin's keys could not be fetched in time (now or within
+/// the back-off period), so nothing was decided: WorkerApp answers `503 M_UNKNOWN` with
+/// `Retry-After`, so that the origin retries instead of taking the refusal as final.
 public enum XMatrixAuthenticationError: Error, Equatable, CustomStringConvertible {
     /// The credentials are refused: no or malformed header, wrong destination, bad signature,
     /// body not canonical-JSON material.
