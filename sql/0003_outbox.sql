@@ -19,5 +19,6 @@ CREATE TABLE destinations (
     failures        integer     NOT NULL DEFAULT 0,
     retry_at        timestamptz,           -- backed off until then (NULL: not backed off)
     last_error      text,
+    last_failure_at timestamptz,
     last_success_at timestamptz
 );

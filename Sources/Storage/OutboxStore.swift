@@ -115,10 +115,10 @@ public final class OutboxStore: Sendable {
             _ = try await pool.withConnection { connection in
                 try connection.query("""
                     WITH backed_off AS (
-                        INSERT INTO destinations AS d (destination, failures, retry_at, last_error)
-                        VALUES ($1, 1, now() + least($4, $5) * interval '1 millisecond', $6)
+                        INSERT INTO destinations AS d (destination, failures, retry_at, last_error, last_failure_at)
+                        VALUES ($1, 1, now() + least($4, $5) * interval '1 millisecond', $6, now())
                         ON CONFLICT (destination) DO UPDATE
-                            SET failures = d.failures + 1, last_error = EXCLUDED.last_error,
+                            SET failures = d.failures + 1, last_error = EXCLUDED.last_error, last_failure_at = now(),
                                 retry_at = now() + least($5::float8, $4 * power(2, least(d.failures, 40))) * interval '1 millisecond'
                         RETURNING retry_at)
                     UPDATE outbox o SET claimed_until = NULL, next_attempt_at = (SELECT retry_at FROM backed_off)

@@ -185,6 +185,9 @@ final class LeaveTransactionTests: XCTestCase {
     func testAStoredLeaveIsAnnouncedAfterCommitAndAReplayIsNot() async throws {
         let listener = try PostgresListener(url: pool.configuration.url, channels: [StreamNotification.channel])
         defer { listener.stop() }
+        // A notification that never comes ends the stream (and fails the test) instead of hanging it.
+        let watchdog = Task { try await Task.sleep(for: .seconds(20)); listener.stop() }
+        defer { watchdog.cancel() }
         var events = listener.events.makeAsyncIterator()
         let ready = await events.next()
         XCTAssertEqual(ready, .listening)

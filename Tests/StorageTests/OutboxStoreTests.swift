@@ -105,7 +105,7 @@ final class OutboxStoreTests: XCTestCase {
             XCTAssertEqual(claimed.count, 1)
             try await outbox.markFailed(claimed, error: "503", backoff: policy)
             waits.append(try await StorageFixture.rows(pool, """
-                SELECT round(extract(epoch FROM retry_at - now()))::text FROM destinations WHERE destination = 'down.test'
+                SELECT extract(epoch FROM retry_at - last_failure_at)::bigint::text FROM destinations WHERE destination = 'down.test'
                 """)[0][0])
         }
         XCTAssertEqual(waits, ["10", "20", "35", "35"])
