@@ -6,6 +6,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "leave-worker", targets: ["leave-worker"]),
+        // For the separate Benchmarks/ package (micro-benchmarks against libsodium's own verify).
+        .library(name: "MatrixCore", targets: ["MatrixCore"]),
+        .library(name: "MatrixCrypto", targets: ["MatrixCrypto"]),
+        .library(name: "CSodium", targets: ["CSodium"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -49,7 +53,7 @@ let package = Package(
         ]),
         // The HTTP server and the configuration shared by all commands.
         .target(name: "WorkerApp", dependencies: [
-            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveService",
+            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveService", "RemoteHomeserver",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -66,7 +70,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "leave-worker", dependencies: [
-            "WorkerApp",
+            "WorkerApp", "RemoteHomeserver", "MatrixCore", "MatrixCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,27 +1,54 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the worker locally: installs what is missing, builds, starts a
-# PostgreSQL cluster under .local/pg (kept between runs), generates a signing key, applies
-# the migrations, imports a demo room and serves on LEAVE_WORKER_LISTEN (default 127.0.0.1:8448).
+# PostgreSQL cluster under .local/pg (kept between runs), generates a signing key, applies the
+# migrations, plays a remote homeserver (remote.demo) on loopback, imports a demo room whose
+# members live there, prints how to try the handshake by hand, and serves on LEAVE_WORKER_LISTEN
+# (default 127.0.0.1:8448) until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 swift build --product leave-worker
 bin="$(swift build --show-bin-path)/leave-worker"
 
-mkdir -p .local
+mkdir -p .local/demo
 admin_url=$(scripts/pg.sh start .local/pg)
-base=${admin_url%/postgres}
 psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = 'leave_worker'" | grep -q 1 \
     || psql "$admin_url" -qc "CREATE DATABASE leave_worker"
 
-export LEAVE_WORKER_DATABASE_URL="$base/leave_worker"
-export LEAVE_WORKER_SERVER_NAME=${LEAVE_WORKER_SERVER_NAME:-localhost:8448}
+export LEAVE_WORKER_DATABASE_URL="${admin_url%/postgres}/leave_worker"
+export LEAVE_WORKER_SERVER_NAME=${LEAVE_WORKER_SERVER_NAME:-resident.localhost}
 export LEAVE_WORKER_SIGNING_KEY=${LEAVE_WORKER_SIGNING_KEY:-$PWD/.local/signing.key}
+export LEAVE_WORKER_LISTEN=${LEAVE_WORKER_LISTEN:-127.0.0.1:8448}
 export LEAVE_WORKER_SQL_DIR="$PWD/sql"
 if [ ! -s "$LEAVE_WORKER_SIGNING_KEY" ]; then
     (umask 077; "$bin" generate-key > "$LEAVE_WORKER_SIGNING_KEY")
     echo "generated signing key $LEAVE_WORKER_SIGNING_KEY"
 fi
 "$bin" migrate
-echo "database: $LEAVE_WORKER_DATABASE_URL  (stop it with: scripts/pg.sh stop .local/pg)"
-exec "$bin" serve
+
+# The remote homeserver the demo room's members live on: it only has to publish its keys.
+remote_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin" demo serve-remote --port "$remote_port" > .local/demo/remote.log 2>&1 &
+remote_pid=$!
+trap 'kill $remote_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$remote_port/_matrix/key/v2/server" >/dev/null && break; sleep 0.1; done
+export LEAVE_WORKER_FEDERATION_OVERRIDES="remote.demo=http://127.0.0.1:$remote_port${LEAVE_WORKER_FEDERATION_OVERRIDES:+,$LEAVE_WORKER_FEDERATION_OVERRIDES}"
+
+if [ ! -s .local/demo/room.json ]; then
+    "$bin" demo room > .local/demo/room.json
+fi
+room_id=$("$bin" rooms import .local/demo/room.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["room_id"])')
+
+cat <<MSG
+
+leave-worker is starting on http://$LEAVE_WORKER_LISTEN as $LEAVE_WORKER_SERVER_NAME
+database: $LEAVE_WORKER_DATABASE_URL   (stop it later: scripts/pg.sh stop .local/pg)
+demo room $room_id, members @user1..@user5:remote.demo (joined), @invited:remote.demo (invited)
+
+Try the handshake from another terminal (the remote server signs make_leave and send_leave,
+and prints a copy-pasteable curl for the signed make_leave):
+  cd $PWD && env LEAVE_WORKER_SERVER_NAME=$LEAVE_WORKER_SERVER_NAME $bin demo leave --target http://$LEAVE_WORKER_LISTEN '$room_id' @user1:remote.demo
+  env LEAVE_WORKER_DATABASE_URL=$LEAVE_WORKER_DATABASE_URL $bin rooms members '$room_id'
+
+MSG
+"$bin" serve

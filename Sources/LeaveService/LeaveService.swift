@@ -70,6 +70,14 @@ public final class LeaveService: Sendable {
 /// exhausted or the room lock contended are all "try again later" (503 + `Retry-After`).
 enum StorageFailure {
     static func matrixError(_ error: any Error) -> MatrixError {
+        if let error = error as? StorageError {
+            switch error {
+            case .unknownRoom(let room): return .notFound("Unknown room \(room)")
+            case .eventIDInOtherRoom(let event): return .forbidden("Event ID \(event) is already used in another room")
+            case .contended: return .unavailable("The room is busy; retry", retryAfterMilliseconds: 200)
+            case .importConflict, .malformedRow: return .unavailable("Storage failed: \(error)")
+            }
+        }
         if let error = error as? PostgresError {
             switch error.kind {
             case .poolExhausted: return .unavailable("Database busy: no connection free", retryAfterMilliseconds: 500)

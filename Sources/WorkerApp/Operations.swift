@@ -3,6 +3,7 @@ import LeaveService
 import MatrixCore
 import MatrixCrypto
 import Postgres
+import RemoteHomeserver
 import Storage
 
 /// The operator commands other than `serve`: each takes the settings and returns what the command
@@ -44,6 +45,17 @@ public enum Operations {
             await runtime.shutdown()
             throw error
         }
+    }
+
+    /// This server as an event creator: its name and current signing key (for building rooms).
+    public static func ownEventSigner(settings: Settings) throws -> EventSigner {
+        guard let path = settings.values[.signingKey] else {
+            throw Settings.Problem(description: "\(Settings.Variable.signingKey.rawValue) is required")
+        }
+        guard let key = try SigningKey.parseKeyFile(String(contentsOfFile: path, encoding: .utf8)).first else {
+            throw Settings.Problem(description: "signing key file \(path) holds no key")
+        }
+        return EventSigner(serverName: try settings.serverName, key: key)
     }
 
     private static func withPool<T: Sendable>(_ settings: Settings, _ body: (PostgresPool) async throws -> T) async throws -> T {
