@@ -16,18 +16,22 @@ public struct ResponderDependencies: Sendable {
     public var serverName: String
     public var serverKeys: ServerKeyPublisher
     public var authenticate: Authenticate
+    /// Per-origin request budget, applied once the origin is authenticated.
+    var rateLimiter: OriginRateLimiter
     public var leaves: LeaveService
     public var isReady: @Sendable () async -> Bool
     public var metricsText: @Sendable () -> [UInt8]
     public var logger: Logger
 
-    public init(
-        serverName: String, serverKeys: ServerKeyPublisher, authenticate: @escaping Authenticate, leaves: LeaveService,
+    init(
+        serverName: String, serverKeys: ServerKeyPublisher, authenticate: @escaping Authenticate,
+        rateLimiter: OriginRateLimiter, leaves: LeaveService,
         isReady: @escaping @Sendable () async -> Bool, metricsText: @escaping @Sendable () -> [UInt8], logger: Logger
     ) {
         self.serverName = serverName
         self.serverKeys = serverKeys
         self.authenticate = authenticate
+        self.rateLimiter = rateLimiter
         self.leaves = leaves
         self.isReady = isReady
         self.metricsText = metricsText
@@ -95,23 +99,26 @@ public struct FederationResponder: HTTPResponder {
         case .version:
             return Self.json(200, Array(#"{"server":{"name":"leave-worker","version":"\#(WorkerVersion.current)"}}"#.utf8))
         case .makeLeave(let roomID, let userID):
-            let origin = try await dependencies.authenticate(method, target, authorizationHeaders(request), nil)
+            let origin = try await authenticated(method, target, request, body: nil)
             let body = try await dependencies.leaves.makeLeave(roomID: roomID, userID: userID, origin: origin)
             return Self.json(200, body.compactBytes())
         case .sendLeave(let apiVersion, let roomID, let eventID):
             let body = try await readJSONObject(request)
-            let origin = try await dependencies.authenticate(method, target, authorizationHeaders(request), .object(body))
+            let origin = try await authenticated(method, target, request, body: .object(body))
             try await dependencies.leaves.sendLeave(roomID: roomID, eventID: eventID, origin: origin, pdu: body)
             return Self.json(200, Array((apiVersion == 1 ? "[200,{}]" : "{}").utf8))
         case .event(let eventID):
-            let origin = try await dependencies.authenticate(method, target, authorizationHeaders(request), nil)
+            let origin = try await authenticated(method, target, request, body: nil)
             let body = try await dependencies.leaves.event(eventID: eventID, origin: origin)
             return Self.json(200, body)
         }
     }
 
-    private func authorizationHeaders(_ request: Request) -> [String] {
-        request.headers[values: .authorization]
+    /// The request's authenticated origin, within its rate limit.
+    private func authenticated(_ method: String, _ target: String, _ request: Request, body: JSONValue?) async throws(MatrixError) -> String {
+        let origin = try await dependencies.authenticate(method, target, request.headers[values: .authorization], body)
+        try dependencies.rateLimiter.admit(origin)
+        return origin
     }
 
     /// Reads the body within the limit and parses it: 413 over the limit, 400 `M_NOT_JSON` for

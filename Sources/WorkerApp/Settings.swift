@@ -21,6 +21,8 @@ public struct Settings: Sendable {
         case keyValiditySeconds = "LEAVE_WORKER_KEY_VALIDITY_SECONDS"
         case keyFetchTimeoutSeconds = "LEAVE_WORKER_KEY_FETCH_TIMEOUT_SECONDS"
         case oldSigningKeys = "LEAVE_WORKER_OLD_SIGNING_KEYS"
+        case rateLimitPerSecond = "LEAVE_WORKER_RATE_LIMIT_PER_SECOND"
+        case rateLimitBurst = "LEAVE_WORKER_RATE_LIMIT_BURST"
     }
 
     /// The raw values: the environment with flag overrides applied on top.
@@ -69,6 +71,11 @@ public struct Settings: Sendable {
 
     public var keyValiditySeconds: Int { get throws(Problem) { try positiveInteger(.keyValiditySeconds, default: 86_400) } }
     public var keyFetchTimeoutSeconds: Int { get throws(Problem) { try positiveInteger(.keyFetchTimeoutSeconds, default: 5) } }
+
+    /// Authenticated requests a second one origin may make to this process (average).
+    public var rateLimitPerSecond: Int { get throws(Problem) { try positiveInteger(.rateLimitPerSecond, default: 10_000) } }
+    /// How many requests above the average one origin may make at once.
+    public var rateLimitBurst: Int { get throws(Problem) { try positiveInteger(.rateLimitBurst, default: 20_000) } }
 
     public var logLevel: String {
         get throws(Problem) {

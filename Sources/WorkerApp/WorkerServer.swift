@@ -49,6 +49,7 @@ public struct WorkerServer: Sendable {
             authenticate: { method, target, authorization, body throws(MatrixError) in
                 try await authenticator.authenticate(method: method, target: target, authorization: authorization, body: body)
             },
+            rateLimiter: OriginRateLimiter(ratePerSecond: try settings.rateLimitPerSecond, burst: try settings.rateLimitBurst),
             leaves: runtime.leaves,
             isReady: { await pool.isHealthy(timeout: .milliseconds(500)) },
             metricsText: { metrics.render(pool: pool.statistics) },

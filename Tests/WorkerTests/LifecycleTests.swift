@@ -88,6 +88,24 @@ struct LifecycleTests {
         await fixture.shutdown()
     }
 
+    @Test func anOriginOverItsRateLimitGets429() async throws {
+        let fixture = try await ResidentFixture()
+        var environment = fixture.environment
+        environment["LEAVE_WORKER_RATE_LIMIT_PER_SECOND"] = "2"
+        environment["LEAVE_WORKER_RATE_LIMIT_BURST"] = "3"
+        let worker = try await WorkerProcess(environment: environment)
+        defer { worker.stop() }
+        let requester = fixture.requester(worker)
+        var answers: [FederationResponse] = []
+        for _ in 0..<8 { answers.append(try await requester.makeLeave(roomID: "!none:resident.test", userID: "@bob:remote.test")) }
+        #expect(answers.prefix(3).allSatisfy { $0.status == 404 })
+        let limited = answers.filter { $0.status == 429 }
+        #expect(limited.count >= 4)
+        #expect(limited.allSatisfy { $0.errcode == "M_LIMIT_EXCEEDED" && ($0.json?["retry_after_ms"]?.integerValue ?? 0) > 0 })
+        #expect(limited.first?.header("Retry-After") != nil)
+        await fixture.shutdown()
+    }
+
     @Test func sigtermFinishesInFlightRequestsAndExitsZero() async throws {
         let fixture = try await ResidentFixture()
         let worker = try await fixture.startWorker()
