@@ -1,0 +1,52 @@
+import Foundation
+import MatrixCore
+import MatrixCrypto
+import RemoteHomeserver
+import TestSupport
+import Testing
+
+/// `leave-worker rooms import`: every event checked, all or nothing, idempotent.
+@Suite(.serialized)
+struct ImportTests {
+    @Test func aBadEventStopsTheImportAndNothingIsStored() async throws {
+        let fixture = try await ResidentFixture()
+        let room = try fixture.buildRoom(version: "10", members: PlannedMember.generate(count: 5, membership: .join, servers: ["remote.test"]))
+        var events = room.events.map(\.pdu)
+        let cases: [(String, (inout JSONObject) -> Void, String)] = [
+            ("content changed after signing", { $0["content"] = ["membership": "join", "displayname": "changed"] }, "content hash"),
+            ("signature removed", { $0["signatures"] = .object(JSONObject()) }, "not signed"),
+        ]
+        // An auth event that does not come before: re-hashed and re-signed, so only that is wrong.
+        var resigned = room.events[7].pdu
+        resigned["auth_events"] = ["$missingmissingmissingmissingmissingmissing0"]
+        resigned["signatures"] = nil
+        resigned["hashes"] = nil
+        let sender = resigned["sender"]?.stringValue ?? ""
+        let signer = sender.hasSuffix(":remote.test") ? fixture.remote.eventSigner : fixture.resident
+        let missingAuth = try signer.hashAndSign(resigned, version: room.version).pdu
+        let allCases = cases + [("auth event missing", { $0 = missingAuth }, "auth event")]
+        for (name, mutate, reason) in allCases {
+            events = room.events.map(\.pdu)
+            mutate(&events[7])
+            let document: JSONObject = ["room_version": "10", "events": .array(events.map { .object($0) })]
+            let result = try WorkerProcess.run(["rooms", "import", "-"], environment: fixture.environment,
+                                               stdin: Data(document.compactBytes()))
+            #expect(result.status != 0, "\(name)")
+            #expect(result.stderr.contains("event #7"), "\(name): \(result.stderr)")
+            #expect(result.stderr.contains(reason), "\(name): \(result.stderr)")
+            #expect(try await fixture.writtenRows(room.roomID) == [0, 0, 0, 0], "\(name) stored rows")
+        }
+
+        let garbage = try WorkerProcess.run(["rooms", "import", "-"], environment: fixture.environment, stdin: Data("{".utf8))
+        #expect(garbage.status != 0)
+        #expect(garbage.stderr.contains("not valid JSON"))
+
+        // The intact room imports; importing it again changes nothing.
+        let first = try fixture.importRoom(room)
+        #expect(first["new_events"]?.integerValue == Int64(room.events.count))
+        let second = try fixture.importRoom(room)
+        #expect(second["new_events"]?.integerValue == 0)
+        #expect(try fixture.members(room.roomID).values.filter { $0 == "join" }.count == 6)
+        await fixture.shutdown()
+    }
+}
