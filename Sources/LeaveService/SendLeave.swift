@@ -56,7 +56,8 @@ extension LeaveService {
             throw .forbidden("Leave refused by the room's current state: \(error)")
         }
 
-        let record = try signedRecord(accepted, eventID: eventID, signingBytes: try Self.signingBytes(accepted))
+        // The redacted copy has the same redacted form, so the same signing bytes.
+        let record = try signedRecord(accepted, eventID: eventID, signingBytes: bytes)
         let outcome = try await storage {
             try await rooms.storeLeave(record, expectedMembership: expected ?? "", excludeServers: [serverName, origin])
         }
