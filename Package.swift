@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries, each wrapped once: CLibPQ by Postgres, CSodium and COpenSSL by MatrixCrypto.
@@ -69,6 +70,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // `leave-worker loadgen`: plays remote servers, imports rooms, drives leaves, checks storage.
+        .target(name: "LoadGen", dependencies: [
+            "RemoteHomeserver", "WorkerApp", "Storage", "Postgres", "Federation", "MatrixCore", "MatrixCrypto",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
         .executableTarget(name: "leave-worker", dependencies: [
             "WorkerApp", "RemoteHomeserver", "MatrixCore", "MatrixCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -85,6 +92,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Postgres", "TestSupport"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "WorkerApp", "Postgres", "MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "RemoteHomeserverTests", dependencies: ["RemoteHomeserver", "MatrixCore", "MatrixCrypto", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

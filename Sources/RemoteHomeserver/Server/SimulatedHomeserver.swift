@@ -88,9 +88,11 @@ public final class SimulatedHomeserver: Sendable {
     public var isRunning: Bool { state.withLock { $0.running != nil } }
 
     /// Starts listening on 127.0.0.1. `port` nil means: the port of the previous run if there was
-    /// one (a restart), else an ephemeral port. Returns the bound port.
+    /// one (a restart), else an ephemeral port. Returns the bound port. Starting a running server
+    /// changes nothing.
     @discardableResult
     public func start(port requestedPort: Int? = nil) async throws -> Int {
+        if let runningPort = state.withLock({ $0.running == nil ? nil : $0.port }) { return runningPort }
         let port = requestedPort ?? self.port ?? 0
         let (bound, continuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "simulated-homeserver.\(serverName)")

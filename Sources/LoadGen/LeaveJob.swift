@@ -1,0 +1,47 @@
+import MatrixCore
+import RemoteHomeserver
+import Synchronization
+
+/// One member's leave: who leaves which room, and (send-only mode) the leave already signed.
+struct LeaveJob: Sendable {
+    let roomID: String
+    let userID: String
+    /// The member's server (one of the played servers).
+    let server: String
+    var presigned: SignedEvent?
+}
+
+/// Hands out jobs to the driver tasks until the jobs, the count or the time run out.
+final class JobQueue: Sendable {
+    private let jobs: [LeaveJob]
+    private let limit: Int
+    /// Whether `limit` is the requested count (not the number of jobs).
+    private let limitedByCount: Bool
+    private let deadline: ContinuousClock.Instant?
+    private let next = Mutex(0)
+
+    init(jobs: [LeaveJob], limit: Int?, deadline: ContinuousClock.Instant?) {
+        self.jobs = jobs
+        self.limit = min(jobs.count, limit ?? jobs.count)
+        self.limitedByCount = limit.map { $0 <= jobs.count } ?? false
+        self.deadline = deadline
+    }
+
+    /// The next job, or nil when the run is over.
+    func take() -> LeaveJob? {
+        if let deadline, ContinuousClock.now >= deadline { return nil }
+        let index = next.withLock { next -> Int? in
+            guard next < limit else { return nil }
+            defer { next += 1 }
+            return next
+        }
+        return index.map { jobs[$0] }
+    }
+
+    /// Why the run ended (call after the drivers finished).
+    func stopReason() -> LoadReport.StopReason {
+        let handedOut = next.withLock { $0 }
+        if handedOut < limit { return .duration }
+        return limitedByCount ? .count : .membersExhausted
+    }
+}

@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import Federation
+import Foundation
+import MatrixCore
+import MatrixCrypto
+import Postgres
+import RemoteHomeserver
+import Storage
+import WorkerApp
+
+/// `leave-worker loadgen`: plays the remote homeservers named by the loopback federation
+/// overrides, imports rooms whose members live on them, drives leaves against the target, and
+/// checks in Postgres that every accepted leave was stored.
+public enum LoadGenerator {
+    /// Runs a whole load test. `settings` are the workers' own: the resident server's name and
+    /// signing key (the rooms are created as it), the database, the federation overrides.
+    /// Setup messages go to `log`; the report is returned (the caller prints it).
+    /// `beforeStorageCheck` runs between the last answer and the check in Postgres (tests use it to
+    /// lose a leave on purpose).
+    public static func run(options: LoadGenOptions, settings: Settings,
+                           log: @escaping @Sendable (String) -> Void = LoadGenerator.logToStandardError,
+                           beforeStorageCheck: @Sendable ([AcceptedLeave]) async throws -> Void = { _ in })
+        async throws -> LoadReport
+    {
+        let target = try TargetPolicy.check(options.target, allowRemote: options.allowRemote)
+        try validate(options)
+        guard let version = RoomVersion(options.roomVersion) else {
+            throw LoadGenError.invalidOption("unknown room version \(options.roomVersion)")
+        }
+        let residentName = try settings.serverName
+        let resident = EventSigner(serverName: residentName, key: try residentKey(settings))
+        let overrides = try FederationOverrides.parse(settings.values[.federationOverrides] ?? "")
+        let played = try PlayedServers(overrides: overrides, residentServer: residentName)
+        try await played.start()
+        do {
+            let report = try await run(options: options, target: target, settings: settings, version: version,
+                                       resident: resident, played: played, log: log,
+                                       beforeStorageCheck: beforeStorageCheck)
+            await played.stop()
+            return report
+        } catch {
+            await played.stop()
+            throw error
+        }
+    }
+
+    private static func run(options: LoadGenOptions, target: String, settings: Settings, version: RoomVersion,
+                            resident: EventSigner, played: PlayedServers, log: @escaping @Sendable (String) -> Void,
+                            beforeStorageCheck: @Sendable ([AcceptedLeave]) async throws -> Void)
+        async throws -> LoadReport
+    {
+        let remotes = played.servers.map(\.eventSigner)
+        log("playing \(remotes.map(\.serverName).joined(separator: ", ")) on loopback")
+        let setup = RoomSetup(version: version, resident: resident, remotes: remotes, rooms: options.rooms,
+                              membersPerRoom: options.membersPerRoom, settings: settings)
+        var (jobs, rooms) = try await setup.prepare(log: log)
+        if options.mode == .sendOnly {
+            jobs = try setup.presign(jobs, rooms: rooms)
+            log("signed \(jobs.count) leaves in advance")
+        }
+        rooms = []
+
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton,
+                                    configuration: clientConfiguration(concurrency: options.concurrency))
+        let requesters = Dictionary(uniqueKeysWithValues: played.servers.map { server in
+            (server.serverName, server.requester(destination: resident.serverName, baseURL: target, httpClient: httpClient))
+        })
+        let counters = LiveCounters()
+        let driver = LeaveDriver(mode: options.mode, requesters: requesters,
+                                 signers: Dictionary(uniqueKeysWithValues: remotes.map { ($0.serverName, $0) }),
+                                 counters: counters)
+        let transactionsBefore = played.transactionCount
+        let cpuBefore = CPUTime.now()
+        let start = ContinuousClock.now
+        let queue = JobQueue(jobs: jobs, limit: options.count, deadline: options.duration.map { start + $0 })
+        let progress = options.progress && isatty(STDERR_FILENO) == 1
+            ? Task { await ProgressLine(counters: counters, start: start).run() } : nil
+        let statistics = await driver.run(queue: queue, concurrency: options.concurrency)
+        let elapsed = RoomSetup.seconds(ContinuousClock.now - start)
+        let cpu = CPUTime.now() - cpuBefore
+        progress?.cancel()
+        await progress?.value
+        try? await httpClient.shutdown()
+
+        var report = LoadReport(mode: options.mode, target: target, concurrency: options.concurrency,
+                                stopReason: queue.stopReason(), statistics: statistics, elapsedSeconds: elapsed,
+                                generatorCPU: cpu, forwardedTransactions: played.transactionCount - transactionsBefore)
+        try await beforeStorageCheck(statistics.accepted)
+        report.lost = try await checkStored(statistics.accepted, settings: settings)
+        return report
+    }
+
+    private static func checkStored(_ accepted: [AcceptedLeave], settings: Settings) async throws -> Int {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: settings.databaseURL, poolSize: 2))
+        do {
+            let lost = try await LostLeaveCheck.lostLeaves(accepted, rooms: RoomStore(pool: pool))
+            await pool.close()
+            return lost.count
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+
+    private static func validate(_ options: LoadGenOptions) throws(LoadGenError) {
+        guard options.rooms >= 1 else { throw .invalidOption("--rooms must be at least 1") }
+        guard options.membersPerRoom >= 1 else { throw .invalidOption("--members must be at least 1") }
+        guard options.concurrency >= 1 else { throw .invalidOption("--concurrency must be at least 1") }
+        if let count = options.count, count < 1 { throw .invalidOption("--count must be at least 1") }
+        if let duration = options.duration, duration <= .zero { throw .invalidOption("--duration must be positive") }
+    }
+
+    /// The resident server's current signing key, from the key file the workers use.
+    private static func residentKey(_ settings: Settings) throws -> SigningKey {
+        let path = try settings.required(.signingKey)
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw LoadGenError.invalidOption("cannot read signing key file \(path): \(error.localizedDescription)")
+        }
+        guard let key = try SigningKey.parseKeyFile(text).first else {
+            throw LoadGenError.invalidOption("signing key file \(path) holds no key")
+        }
+        return key
+    }
+
+    private static func clientConfiguration(concurrency: Int) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60),
+                                             concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, concurrency))
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        return configuration
+    }
+
+    @Sendable public static func logToStandardError(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import LoadGen
+import MatrixCrypto
+import Postgres
+import TestSupport
+import WorkerApp
+import XCTest
+
+/// Whole load runs against a worker served in this process on a fresh database: pairs and
+/// send-only leaves are accepted and stored, and the storage check counts leaves that were
+/// deleted from the database after they were answered 200.
+final class LoadGenRunTests: XCTestCase {
+    private var databaseURL = ""
+    private var directory: URL!
+    private var settings: Settings!
+    private var worker: Task<Void, any Error>?
+    private var target = ""
+
+    override func setUp() async throws {
+        databaseURL = try TestDatabase.create(prefix: "loadgen")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("loadgen-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let keyFile = directory.appendingPathComponent("signing.key")
+        try (try SigningKey.generate(version: "w1").keyFileLine + "\n").write(to: keyFile, atomically: true, encoding: .utf8)
+        let overrides = "remote1.test=http://127.0.0.1:\(WorkerProcess.freePort()),"
+            + "remote2.test=http://127.0.0.1:\(WorkerProcess.freePort())"
+        settings = Settings(environment: [:], overrides: [
+            .serverName: "resident.test", .signingKey: keyFile.path, .databaseURL: databaseURL,
+            .federationOverrides: overrides, .sqlDirectory: WorkerProcess.sqlDirectory, .listen: "127.0.0.1:0",
+            .logLevel: "error", .poolSize: "4",
+        ])
+        _ = try await Operations.migrate(settings: settings)
+        let (ports, listening) = AsyncStream<Int>.makeStream()
+        let server = WorkerServer(settings: settings, onListening: { port in
+            listening.yield(port)
+            listening.finish()
+        })
+        worker = Task { try await server.run() }
+        var iterator = ports.makeAsyncIterator()
+        let bound = await iterator.next()
+        let port = try XCTUnwrap(bound, "the worker did not start")
+        target = "http://127.0.0.1:\(port)"
+    }
+
+    override func tearDown() async throws {
+        worker?.cancel()
+        _ = try? await worker?.value
+        try? FileManager.default.removeItem(at: directory)
+        try? TestDatabase.drop(databaseURL)
+    }
+
+    func testPairsRunStoresEveryAcceptedLeave() async throws {
+        let options = LoadGenOptions(target: target, mode: .pairs, rooms: 2, membersPerRoom: 10, roomVersion: "10",
+                                     concurrency: 4, duration: .seconds(120), count: 15)
+        let report = try await LoadGenerator.run(options: options, settings: settings, log: { _ in })
+        XCTAssertEqual(report.failures.map(\.kind), [])
+        XCTAssertEqual(report.attempted, 15)
+        XCTAssertEqual(report.accepted, 15)
+        XCTAssertEqual(report.stopReason, .count)
+        XCTAssertEqual(report.lost, 0)
+        XCTAssertEqual(report.latencies.map(\.endpoint), [.makeLeave, .sendLeave, .pair])
+        XCTAssertEqual(report.latencies.map(\.count), [15, 15, 15])
+        XCTAssertGreaterThan(report.throughput, 0)
+    }
+
+    func testSendOnlyRunAndTheCheckCatchesLostLeaves() async throws {
+        let options = LoadGenOptions(target: target, mode: .sendOnly, rooms: 2, membersPerRoom: 6, roomVersion: "12",
+                                     concurrency: 3, duration: .seconds(120))
+        let databaseURL = self.databaseURL
+        let report = try await LoadGenerator.run(options: options, settings: settings, log: { _ in },
+                                                 beforeStorageCheck: { accepted in
+            try Self.lose(accepted[0], deletingTheEvent: true, databaseURL: databaseURL)
+            try Self.lose(accepted[1], deletingTheEvent: false, databaseURL: databaseURL)
+        })
+        XCTAssertEqual(report.failures.map(\.kind), [])
+        XCTAssertEqual(report.accepted, 12)
+        XCTAssertEqual(report.stopReason, .membersExhausted)
+        XCTAssertEqual(report.latencies.map(\.endpoint), [.sendLeave])
+        XCTAssertEqual(report.lost, 2)
+        XCTAssertTrue(report.text.contains("lost: 2"))
+    }
+
+    /// Undoes a stored leave: the member's membership goes back to their join, and with
+    /// `deletingTheEvent` the leave event itself disappears (as if its transaction never committed).
+    private static func lose(_ leave: AcceptedLeave, deletingTheEvent: Bool, databaseURL: String) throws {
+        let connection = try PostgresConnection(url: databaseURL)
+        let joins = try connection.query(
+            "SELECT event_id FROM events WHERE room_id = $1 AND state_key = $2 AND membership = 'join'",
+            [.text(leave.roomID), .text(leave.userID)])
+        let join = try XCTUnwrap(joins[0].string(0))
+        let room: PostgresValue = .text(leave.roomID)
+        _ = try connection.query("UPDATE memberships SET membership = 'join', event_id = $3 WHERE room_id = $1 AND user_id = $2",
+                                 [room, .text(leave.userID), .text(join)])
+        guard deletingTheEvent else { return }
+        _ = try connection.query(
+            "UPDATE current_state SET event_id = $3 WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2",
+            [room, .text(leave.userID), .text(join)])
+        for table in ["forward_extremities", "outbox", "events"] {
+            _ = try connection.query("DELETE FROM \(table) WHERE room_id = $1 AND event_id = $2", [room, .text(leave.eventID)])
+        }
+    }
+}

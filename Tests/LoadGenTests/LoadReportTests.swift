@@ -1,0 +1,89 @@
+import LoadGen
+import MatrixCore
+import XCTest
+
+/// The report's maths: percentiles from merged per-task statistics, throughput, CPU share,
+/// failures grouped and ordered, and both renderings.
+final class LoadReportTests: XCTestCase {
+    private func statistics(latenciesMS: ClosedRange<UInt64>, endpoint: Endpoint) -> RunStatistics {
+        var statistics = RunStatistics()
+        for milliseconds in latenciesMS {
+            statistics.recordAttempt()
+            statistics.record(endpoint, microseconds: milliseconds * 1000)
+            statistics.recordAccepted(AcceptedLeave(roomID: "!r:x", userID: "@u\(milliseconds):y", eventID: "$\(milliseconds)"))
+        }
+        return statistics
+    }
+
+    func testPercentilesComeFromTheMergedHistograms() throws {
+        // Two tasks measured 1…500 ms and 501…1000 ms: together 1…1000 ms, one each.
+        var merged = statistics(latenciesMS: 1...500, endpoint: .sendLeave)
+        merged.merge(statistics(latenciesMS: 501...1000, endpoint: .sendLeave))
+        let report = LoadReport(mode: .sendOnly, target: "http://127.0.0.1:1", concurrency: 2, stopReason: .count,
+                                statistics: merged, elapsedSeconds: 4, generatorCPU: CPUTime(user: 1.5, system: 0.5))
+        let latency = try XCTUnwrap(report.latencies.first)
+        XCTAssertEqual(report.latencies.map(\.endpoint), [.sendLeave])
+        XCTAssertEqual(latency.count, 1000)
+        // HdrHistogram with 3 significant digits: within 0.1 %.
+        XCTAssertEqual(latency.p50, 500, accuracy: 0.5)
+        XCTAssertEqual(latency.p90, 900, accuracy: 0.9)
+        XCTAssertEqual(latency.p99, 990, accuracy: 1)
+        XCTAssertEqual(latency.p999, 999, accuracy: 1)
+        XCTAssertEqual(latency.max, 1000, accuracy: 1)
+        XCTAssertEqual(report.attempted, 1000)
+        XCTAssertEqual(report.accepted, 1000)
+        XCTAssertEqual(report.throughput, 250, accuracy: 1e-9)
+        XCTAssertEqual(report.generatorCores, 0.5, accuracy: 1e-9)
+    }
+
+    func testFailuresAreGroupedByKindMostFrequentFirst() {
+        var statistics = RunStatistics()
+        let forbidden = FailureKind(endpoint: .sendLeave, status: 403, detail: "M_FORBIDDEN")
+        let unavailable = FailureKind(endpoint: .sendLeave, status: 503, detail: "M_UNKNOWN")
+        let refused = FailureKind(endpoint: .makeLeave, status: nil, detail: "connection refused")
+        for _ in 0..<3 { statistics.recordFailure(unavailable) }
+        statistics.recordFailure(forbidden)
+        statistics.recordFailure(refused)
+        var other = RunStatistics()
+        other.recordFailure(forbidden)
+        statistics.merge(other)
+        let report = LoadReport(mode: .pairs, target: "t", concurrency: 1, stopReason: .duration,
+                                statistics: statistics, elapsedSeconds: 1, generatorCPU: CPUTime(user: 0, system: 0))
+        XCTAssertEqual(report.failures.map(\.kind), [unavailable, forbidden, refused])
+        XCTAssertEqual(report.failures.map(\.count), [3, 2, 1])
+        XCTAssertEqual(report.failureCount, 6)
+        XCTAssertEqual(report.serverErrorCount, 3)
+        XCTAssertEqual(report.throughput, 0)
+    }
+
+    func testRendersTextAndJSON() throws {
+        var report = LoadReport(mode: .pairs, target: "http://127.0.0.1:8448", concurrency: 8, stopReason: .duration,
+                                statistics: statistics(latenciesMS: 1...10, endpoint: .pair), elapsedSeconds: 2,
+                                generatorCPU: CPUTime(user: 0.25, system: 0.25), forwardedTransactions: 7)
+        XCTAssertTrue(report.text.contains("lost: not checked"))
+        report.lost = 0
+        XCTAssertTrue(report.text.contains("throughput: 5.0 accepted pairs/s"))
+        XCTAssertTrue(report.text.contains("lost: 0"))
+        XCTAssertTrue(report.text.contains("errors: none"))
+        let json = try JSONParser.parse(report.json.compactBytes())
+        XCTAssertEqual(json["accepted"], 10)
+        XCTAssertEqual(json["lost"], 0)
+        XCTAssertEqual(json["mode"], "pairs")
+        XCTAssertEqual(json["stop_reason"], "duration")
+        XCTAssertEqual(json["forwarded_transactions"], 7)
+        XCTAssertEqual(json["latency"]?["pair"]?["count"], 10)
+        XCTAssertEqual(json["latency"]?["pair"]?["max_ms"], .nonCanonicalNumber("10.000"))
+        XCTAssertEqual(json["throughput_per_s"], .nonCanonicalNumber("5.000"))
+        XCTAssertEqual(json["generator_cpu"]?["cores"], .nonCanonicalNumber("0.250"))
+    }
+
+    func testLatenciesBeyondTheTrackableRangeAreClamped() {
+        var statistics = RunStatistics()
+        statistics.record(.makeLeave, microseconds: 0)
+        statistics.record(.makeLeave, microseconds: .max)
+        let report = LoadReport(mode: .pairs, target: "t", concurrency: 1, stopReason: .count,
+                                statistics: statistics, elapsedSeconds: 1, generatorCPU: CPUTime(user: 0, system: 0))
+        XCTAssertEqual(report.latencies.first?.count, 2)
+        XCTAssertEqual(report.latencies.first?.max ?? 0, 3_600_000, accuracy: 3_600)
+    }
+}
