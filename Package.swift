@@ -77,7 +77,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "leave-worker", dependencies: [
-            "WorkerApp", "RemoteHomeserver", "MatrixCore", "MatrixCrypto",
+            "WorkerApp", "RemoteHomeserver", "LoadGen", "MatrixCore", "MatrixCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

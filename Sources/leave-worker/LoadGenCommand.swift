@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import LoadGen
+import WorkerApp
+
+/// `leave-worker loadgen`: plays remote homeservers on loopback and drives leaves against a target.
+struct LoadGenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loadgen",
+        abstract: "Load-test a worker or a load balancer with make_leave + send_leave pairs.",
+        discussion: """
+            Plays the remote homeservers named in LEAVE_WORKER_FEDERATION_OVERRIDES (their key servers on the \
+            loopback ports given there — the workers under test must use the same overrides), creates rooms as \
+            this server (LEAVE_WORKER_SERVER_NAME, LEAVE_WORKER_SIGNING_KEY) with members on those servers, imports \
+            them through the same code path as `rooms import`, then drives leaves. Prints throughput, latency \
+            percentiles per endpoint, errors by status and errcode, its own CPU use, and finally checks in \
+            Postgres that every leave answered 200 is stored (`lost: N`). Refuses targets outside loopback \
+            unless --allow-remote.
+            """
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(help: "Base URL of the worker or load balancer under test.")
+    var target: String
+
+    @Option(help: "pairs (make_leave, sign, send_leave) or send-only (leaves signed before the clock starts).")
+    var mode: String = LoadGenOptions.Mode.pairs.rawValue
+
+    @Option(help: "Rooms to create.")
+    var rooms = 8
+
+    @Option(help: "Joined members per room (each leaves at most once).")
+    var members = 500
+
+    @Option(help: "Room version of the rooms.")
+    var roomVersion = "10"
+
+    @Option(help: "Requests in flight at once.")
+    var concurrency = 8
+
+    @Option(help: "Seconds to run (also stops when --count leaves were attempted or members run out).")
+    var duration: Int = 60
+
+    @Option(help: "Stop after this many leaves.")
+    var count: Int?
+
+    @Flag(help: "Allow a target outside the loopback range.")
+    var allowRemote = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    @Flag(help: "No live progress line on standard error.")
+    var quiet = false
+
+    func run() async throws {
+        try await runReportingErrors {
+            guard let mode = LoadGenOptions.Mode(rawValue: mode) else {
+                throw ValidationError("--mode must be pairs or send-only")
+            }
+            let loadOptions = LoadGenOptions(
+                target: target, mode: mode, rooms: rooms, membersPerRoom: members, roomVersion: roomVersion,
+                concurrency: concurrency, duration: .seconds(duration), count: count, allowRemote: allowRemote,
+                json: json, progress: !quiet && isatty(STDERR_FILENO) != 0)
+            let report = try await LoadGenerator.run(options: loadOptions, settings: options.settings())
+            print(json ? String(decoding: report.json.compactBytes(), as: UTF8.self) : report.text)
+            if (report.lost ?? 0) > 0 { throw ExitCode.failure }
+        }
+    }
+}
