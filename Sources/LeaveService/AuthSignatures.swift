@@ -49,7 +49,7 @@ extension EventSignatureChecker {
         let use = KeyUse.event(originServerTS: event.originServerTS, enforcesKeyValidity: event.roomVersion.enforcesKeyValidity)
         var serverKeys: [String: Ed25519PublicKey] = [:]
         for member in signatures.members where member.key.hasPrefix("ed25519:") {
-            if let key = await publicKey(server: server, keyID: member.key, use: use) { serverKeys[member.key] = key }
+            if let key = try? await publicKey(server: server, keyID: member.key, use: use) { serverKeys[member.key] = key }
         }
         return AuthSignatures(keys: [server: serverKeys])
     }

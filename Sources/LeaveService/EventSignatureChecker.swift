@@ -35,22 +35,35 @@ struct EventSignatureChecker: Sendable {
                 throw Failure(description: "event is not signed by \(server)")
             }
             var verified = 0
+            var keyProblems: [String] = []
             for member in serverSignatures.members where member.key.hasPrefix("ed25519:") {
                 guard let text = member.value.stringValue, let signature = Base64.decode(text) else {
                     throw Failure(description: "signature \(member.key) of \(server) is not base64")
                 }
-                guard let key = await publicKey(server: server, keyID: member.key, use: use) else { continue }
+                let key: Ed25519PublicKey
+                do {
+                    key = try await publicKey(server: server, keyID: member.key, use: use)
+                } catch {
+                    keyProblems.append("\(error)")
+                    continue
+                }
                 guard key.isValidSignature(signature, for: signingBytes) else {
                     throw Failure(description: "signature \(member.key) of \(server) does not verify")
                 }
                 verified += 1
             }
-            if verified == 0 { throw Failure(description: "no verifiable signature of \(server) with a known key") }
+            if verified == 0 {
+                let why = keyProblems.isEmpty ? "" : " (\(keyProblems.joined(separator: "; ")))"
+                throw Failure(description: "no verifiable signature of \(server) with a known key\(why)")
+            }
         }
     }
 
-    func publicKey(server: String, keyID: String, use: KeyUse) async -> Ed25519PublicKey? {
-        if server == ownServer { return ownKeys[keyID] }
-        return try? await fetcher.publicKey(server: server, keyID: keyID, use: use)
+    func publicKey(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) -> Ed25519PublicKey {
+        if server == ownServer {
+            guard let key = ownKeys[keyID] else { throw .keyNotPublished(server: server, keyID: keyID) }
+            return key
+        }
+        return try await fetcher.publicKey(server: server, keyID: keyID, use: use)
     }
 }

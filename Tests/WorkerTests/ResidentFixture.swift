@@ -49,6 +49,8 @@ final class ResidentFixture: Sendable {
             "LEAVE_WORKER_FEDERATION_OVERRIDES": overrides.joined(separator: ","),
             "LEAVE_WORKER_LOG_LEVEL": "warning",
             "LEAVE_WORKER_DB_POOL_SIZE": "4",
+            // Generous: two CI cores run the whole suite, and a fetch that times out is remembered for 30 s.
+            "LEAVE_WORKER_KEY_FETCH_TIMEOUT_SECONDS": "20",
         ]
     }
 
