@@ -52,9 +52,15 @@ let package = Package(
             "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "Federation",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The federation sender: forwards the outbox's deliveries as X-Matrix-signed transactions.
+        .target(name: "Forwarding", dependencies: [
+            "Storage", "Postgres", "Federation", "MatrixCore", "MatrixCrypto",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
         // The HTTP server and the configuration shared by all commands.
         .target(name: "WorkerApp", dependencies: [
-            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveService", "RemoteHomeserver",
+            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveService", "RemoteHomeserver", "Forwarding",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -92,6 +98,11 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Postgres", "TestSupport"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "ForwardingTests", dependencies: [
+            "Forwarding", "RemoteHomeserver", "Federation", "Storage", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "WorkerApp", "Postgres", "MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "RemoteHomeserverTests", dependencies: ["RemoteHomeserver", "MatrixCore", "MatrixCrypto", "TestSupport"]),
     ],

@@ -1,9 +1,12 @@
+import Federation
+import Forwarding
 import Foundation
 import Hummingbird
 import LeaveService
 import Logging
 import MatrixCrypto
 import NIOCore
+import ServiceLifecycle
 import Storage
 
 /// `leave-worker serve`: builds the runtime, refuses an unmigrated database, and runs the HTTP
@@ -66,7 +69,19 @@ public struct WorkerServer: Sendable {
                 onListening(bound)
             },
             logger: logger)
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        // The sender first: a graceful shutdown stops the services in reverse order (HTTP, then sending).
+        let services: [any Service] = (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? []) + [app]
+        try await ServiceGroup(configuration: .init(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+    }
+
+    /// This process's federation sender (`LEAVE_WORKER_SENDER*`), or nil when switched off.
+    private func federationSender(_ runtime: WorkerRuntime) throws -> FederationSender? {
+        let configuration = try SenderConfiguration(environment: ProcessInfo.processInfo.environment)
+        guard configuration.isEnabled, let key = runtime.signingKeys.first else { return nil }
+        let client = FederationClient(serverName: runtime.serverName, signingKey: key, transport: runtime.transport,
+                                      timeout: configuration.requestTimeout)
+        return FederationSender(pool: runtime.pool, client: client, configuration: configuration, logger: runtime.logger)
     }
 
     private func readOldKeys() throws -> [OldVerifyKey] {
@@ -76,5 +91,15 @@ public struct WorkerServer: Sendable {
         } catch {
             throw Settings.Problem(description: "cannot read old signing keys \(path): \(error)")
         }
+    }
+}
+
+/// The federation sender as a service: a graceful shutdown stops its claiming, and it returns once
+/// the transactions in flight are answered.
+private struct SenderService: Service {
+    let sender: FederationSender
+
+    func run() async {
+        await withGracefulShutdownHandler { await sender.run() } onGracefulShutdown: { sender.stopClaiming() }
     }
 }

@@ -1,0 +1,163 @@
+import Federation
+import Logging
+import Postgres
+import Storage
+import Synchronization
+
+/// The federation sender that every worker runs (unless `LEAVE_WORKER_SENDER=off`): it forwards
+/// the leaves in the outbox (`sql/README.md`, "Outbox") to their destinations.
+///
+/// Woken by the `NOTIFY` each committed leave sends (and, as a fallback, every
+/// ``SenderConfiguration/pollInterval``), it asks which destinations have deliveries due and, for
+/// each one not already in hand (at most ``SenderConfiguration/maximumConcurrentDestinations`` at
+/// once), claims up to 50 deliveries with a lease, sends them as one X-Matrix-signed
+/// `PUT /_matrix/federation/v1/send/{txnId}`, and marks them sent on 200 — or records the failure,
+/// which backs the destination off for every worker. Any number of senders in any number of
+/// processes share the work: claims skip each other's rows, and a batch whose sender died is
+/// claimable again when its lease ends (at-least-once delivery).
+///
+/// ``run()`` returns when its task is cancelled (claimed batches then wait for their leases), or
+/// after ``stopClaiming()`` once the transactions in flight are answered — the graceful shutdown.
+public final class FederationSender: Sendable {
+    public let configuration: SenderConfiguration
+    let outbox: OutboxStore
+    let client: FederationClient
+    let metrics = ForwardingMetrics()
+    let transactionIDs = TransactionIDs()
+    let logger: Logger
+    private let listenURL: String
+    let state = Mutex(SchedulerState())
+
+    struct SchedulerState {
+        var isStopping = false
+        /// Destinations a drain task of this sender is working on.
+        var active: Set<String> = []
+        /// Active destinations a scan found due again: their drain rings once more when it ends.
+        var dueAgain: Set<String> = []
+        var wake: AsyncStream<Void>.Continuation?
+        var lastPendingSample: ContinuousClock.Instant?
+    }
+
+    /// - Parameters:
+    ///   - pool: the shared database (the outbox; its URL also serves the LISTEN connection).
+    ///   - client: signs and sends as this server; its timeout should be
+    ///     ``SenderConfiguration/requestTimeout`` (below the lease).
+    public init(pool: PostgresPool, client: FederationClient, configuration: SenderConfiguration, logger: Logger) {
+        self.outbox = OutboxStore(pool: pool)
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+        self.listenURL = pool.configuration.url
+    }
+
+    /// Sends until cancelled or stopped (see the type's documentation). Call once.
+    public func run() async {
+        let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let stopped = state.withLock { state in
+            state.wake = wake
+            return state.isStopping
+        }
+        guard !stopped else { return }
+        wake.yield()   // a first scan: deliveries left over from before this process started
+        let listener: PostgresListener?
+        do {
+            listener = try PostgresListener(url: listenURL, channels: [StreamNotification.channel])
+        } catch {
+            logger.error("forwarding: cannot listen for new leaves; polling only", metadata: ["error": "\(error)"])
+            listener = nil
+        }
+        let pollInterval = configuration.pollInterval
+        await withDiscardingTaskGroup { wakers in
+            if let listener {
+                // Every notification and every (re)connect: something may be due.
+                wakers.addTask { for await _ in listener.events { wake.yield() } }
+            }
+            wakers.addTask {
+                while (try? await Task.sleep(for: pollInterval)) != nil { wake.yield() }
+            }
+            await schedule(wakeups)
+            listener?.stop()
+            wakers.cancelAll()
+        }
+        state.withLock { $0.wake = nil }
+        logger.debug("forwarding stopped")
+    }
+
+    /// Stops claiming: ``run()`` returns once the transactions already sent are answered and
+    /// recorded. Deliveries not yet claimed stay in the outbox for the other workers.
+    public func stopClaiming() {
+        let wake = state.withLock { state in
+            state.isStopping = true
+            return state.wake
+        }
+        wake?.finish()
+    }
+
+    var isStopping: Bool { state.withLock { $0.isStopping } }
+
+    /// One scan per wake-up (wake-ups during a scan coalesce into one more), each starting a drain
+    /// task per due destination not yet in hand; returns when the wake-ups end and every drain has.
+    private func schedule(_ wakeups: AsyncStream<Void>) async {
+        await withDiscardingTaskGroup { drains in
+            for await _ in wakeups {
+                for destination in await destinationsToStart() {
+                    drains.addTask { await self.drain(destination) }
+                }
+                await samplePendingIfDue()
+            }
+        }
+    }
+
+    /// Due destinations, minus those already in hand, up to the free concurrency; marks them active.
+    private func destinationsToStart() async -> [String] {
+        let (busy, limit) = state.withLock { ($0.active.count, configuration.maximumConcurrentDestinations) }
+        let due: [String]
+        do {
+            due = try await outbox.dueDestinations(limit: limit + busy)
+        } catch {
+            logger.warning("forwarding: cannot list due destinations", metadata: ["error": "\(error)"])
+            return []
+        }
+        return state.withLock { state in
+            guard !state.isStopping else { return [] }
+            var started: [String] = []
+            for destination in due {
+                if state.active.contains(destination) {
+                    state.dueAgain.insert(destination)
+                } else if state.active.count < limit {
+                    state.active.insert(destination)
+                    started.append(destination)
+                }
+            }
+            return started
+        }
+    }
+
+    /// Called by a drain task when it ends; rings for another scan if it made progress (more may
+    /// have arrived) or a scan found its destination due meanwhile.
+    func finishDrain(_ destination: String, madeProgress: Bool) {
+        let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
+            state.active.remove(destination)
+            let rescan = state.dueAgain.remove(destination) != nil || madeProgress
+            return rescan ? state.wake : nil
+        }
+        wake?.yield()
+    }
+
+    /// Refreshes the pending gauges, at most once a second.
+    private func samplePendingIfDue() async {
+        let now = ContinuousClock.now
+        let due = state.withLock { state in
+            guard state.lastPendingSample.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
+            state.lastPendingSample = now
+            return true
+        }
+        guard due else { return }
+        do {
+            let summary = try await outbox.pendingSummary()
+            metrics.recordPending(count: summary.pending, oldestWait: summary.oldestWait)
+        } catch {
+            logger.debug("forwarding: cannot read the pending summary", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Metrics
+
+/// The sender's metrics (swift-metrics; `/metrics` exports them through the process's backend).
+/// `pending` and `oldest_pending_seconds` describe the shared outbox, so every sender reports the
+/// same figures (aggregate with `max`); the counters are this process's own (aggregate with `sum`).
+struct ForwardingMetrics: Sendable {
+    /// Deliveries not yet accepted by their destination, all workers together.
+    let pending = Gauge(label: "leave_worker_forwarding_pending")
+    /// How long the oldest pending delivery has waited since its leave was committed.
+    let oldestPendingSeconds = Gauge(label: "leave_worker_forwarding_oldest_pending_seconds")
+    /// Deliveries a destination accepted (`rate()` of it: deliveries/s).
+    let delivered = Counter(label: "leave_worker_forwarding_deliveries_total")
+    /// Transactions sent with a 200 answer.
+    let transactions = Counter(label: "leave_worker_forwarding_transactions_total")
+    /// Deliveries dropped because their stored PDU cannot be signed into a request.
+    let undeliverable = Counter(label: "leave_worker_forwarding_undeliverable_total")
+    /// Time from sending a transaction to its answer (any answer).
+    let sendDuration = Timer(label: "leave_worker_forwarding_send_duration_seconds")
+
+    /// One failed transaction to `destination` (no answer, or not 200).
+    func recordFailure(destination: String) {
+        Counter(label: "leave_worker_forwarding_failures_total", dimensions: [("destination", destination)]).increment()
+    }
+
+    func recordPending(count: Int, oldestWait: Duration?) {
+        pending.record(count)
+        let wait = oldestWait ?? .zero
+        oldestPendingSeconds.record(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
+    }
+}

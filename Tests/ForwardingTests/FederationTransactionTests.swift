@@ -1,0 +1,64 @@
+@testable import Forwarding
+import MatrixCore
+import Storage
+import Testing
+
+struct FederationTransactionTests {
+    private func delivery(_ eventID: String, pdu: String) -> OutboxDelivery {
+        OutboxDelivery(roomID: "!r:resident.test", eventID: eventID, destination: "b.test", attempts: 1, pdu: Array(pdu.utf8))
+    }
+
+    @Test func theBodyCarriesOriginTimestampAndThePDUsAsStored() throws {
+        let first = #"{"type":"m.room.member","content":{"membership":"leave"},"depth":7}"#
+        let second = #"{"type":"m.room.member","depth":8,"unsigned":{"age":1}}"#
+        let transaction = FederationTransaction(origin: "resident.test", originServerTS: 1_700_000_000_123,
+                                                deliveries: [delivery("$1", pdu: first), delivery("$2", pdu: second)])
+        #expect(transaction.deliveries.map(\.eventID) == ["$1", "$2"])
+        #expect(transaction.undeliverable.isEmpty)
+        #expect(transaction.body["origin"] == "resident.test")
+        #expect(transaction.body["origin_server_ts"] == .integer(1_700_000_000_123))
+        let pdus = try #require(transaction.body["pdus"]?.arrayValue)
+        #expect(pdus == [try JSONParser.parse(first), try JSONParser.parse(second)])
+        #expect(transaction.body.objectValue?.keys == ["origin", "origin_server_ts", "pdus"])
+    }
+
+    @Test func pdusThatCannotBeSignedAreSetApartNotSent() {
+        let good = #"{"type":"m.room.member","depth":1}"#
+        let transaction = FederationTransaction(origin: "resident.test", originServerTS: 1, deliveries: [
+            delivery("$big", pdu: #"{"type":"m.room.member","content":{"n":9007199254740992}}"#),
+            delivery("$good", pdu: good),
+            delivery("$float", pdu: #"{"depth":1.5}"#),
+            delivery("$array", pdu: "[1]"),
+            delivery("$broken", pdu: "{\"depth\":"),
+        ])
+        #expect(transaction.deliveries.map(\.eventID) == ["$good"])
+        #expect(transaction.undeliverable.map(\.eventID) == ["$big", "$float", "$array", "$broken"])
+        #expect(transaction.body["pdus"]?.arrayValue?.count == 1)
+        #expect((try? transaction.body.canonicalBytes()) != nil)
+    }
+
+    @Test func allUndeliverableLeavesNothingToSend() {
+        let transaction = FederationTransaction(origin: "resident.test", originServerTS: 1,
+                                                deliveries: [delivery("$x", pdu: "not json")])
+        #expect(transaction.isEmpty)
+        #expect(transaction.body["pdus"] == .array([]))
+    }
+
+    @Test func rejectedPDUsAreReadFromTheAnswer() {
+        let answer = #"{"pdus":{"$ok":{},"$bad":{"error":"not allowed"},"$odd":{"error":5}}}"#
+        let rejected = FederationTransaction.rejectedPDUs(inResponse: Array(answer.utf8))
+        #expect(rejected.map(\.eventID) == ["$bad"])
+        #expect(rejected.map(\.error) == ["not allowed"])
+        #expect(FederationTransaction.rejectedPDUs(inResponse: Array("<html>".utf8)).isEmpty)
+        #expect(FederationTransaction.rejectedPDUs(inResponse: Array("{}".utf8)).isEmpty)
+    }
+
+    @Test func transactionIDsAreUniqueAndNeedNoEscaping() {
+        let first = TransactionIDs()
+        let second = TransactionIDs()
+        let ids = (0..<1_000).map { _ in first.next() } + (0..<1_000).map { _ in second.next() }
+        #expect(Set(ids).count == ids.count)
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.")
+        #expect(ids.allSatisfy { $0.allSatisfy(allowed.contains) })
+    }
+}
