@@ -19,7 +19,7 @@ struct ConcurrencyTests {
         let stayer = "@stay:remote.test"
         let room = try fixture.buildRoom(
             version: "10", members: leavers + [PlannedMember(userID: stayer, membership: .join)], label: "concurrent")
-        try fixture.importRoom(room)
+        try await fixture.importRoom(room)
         let signer = fixture.remote.eventSigner
 
         // The same member's leave, sent to both workers at once, ten times over: one is stored;
@@ -50,7 +50,7 @@ struct ConcurrencyTests {
             return try await group.reduce(into: []) { $0.append(contentsOf: $1) }
         }
         #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses.filter { $0 != 200 })")
-        let members = try fixture.members(room.roomID)
+        let members = try await fixture.members(room.roomID)
         for member in leavers { #expect(members[member.userID] == "leave", "\(member.userID)") }
 
         // The forward extremities are exactly the stored events that no other event cites.

@@ -18,7 +18,7 @@ struct HappyPathTests {
         for version in RoomVersion.supported.map(\.id) {
             let bob = "@bob:remote.test"
             let room = try fixture.buildRoom(version: version, members: [PlannedMember(userID: bob, membership: .join)])
-            try fixture.importRoom(room)
+            try await fixture.importRoom(room)
 
             let template = try await remote.makeLeave(roomID: room.roomID, userID: bob)
             #expect(template.status == 200, "v\(version) make_leave: \(template.status) \(String(decoding: template.body, as: UTF8.self))")
@@ -30,7 +30,7 @@ struct HappyPathTests {
             let sent = try await remote.sendLeave(roomID: room.roomID, eventID: leave.eventID, pdu: leave.pdu)
             #expect(sent.status == 200, "v\(version) send_leave: \(String(decoding: sent.body, as: UTF8.self))")
             #expect(sent.json == .object(JSONObject()))
-            #expect(try fixture.members(room.roomID)[bob] == "leave", "v\(version)")
+            #expect(try await fixture.members(room.roomID)[bob] == "leave", "v\(version)")
 
             // The stored event carries both signatures, and both verify.
             let fetched = try await remote.event(id: leave.eventID)

@@ -29,7 +29,7 @@ struct ImportTests {
             events = room.events.map(\.pdu)
             mutate(&events[7])
             let document: JSONObject = ["room_version": "10", "events": .array(events.map { .object($0) })]
-            let result = try WorkerProcess.run(["rooms", "import", "-"], environment: fixture.environment,
+            let result = try await WorkerProcess.runWithoutBlocking(["rooms", "import", "-"], environment: fixture.environment,
                                                stdin: Data(document.compactBytes()))
             #expect(result.status != 0, "\(name)")
             #expect(result.stderr.contains("event #7"), "\(name): \(result.stderr)")
@@ -37,16 +37,16 @@ struct ImportTests {
             #expect(try await fixture.writtenRows(room.roomID) == [0, 0, 0, 0], "\(name) stored rows")
         }
 
-        let garbage = try WorkerProcess.run(["rooms", "import", "-"], environment: fixture.environment, stdin: Data("{".utf8))
+        let garbage = try await WorkerProcess.runWithoutBlocking(["rooms", "import", "-"], environment: fixture.environment, stdin: Data("{".utf8))
         #expect(garbage.status != 0)
         #expect(garbage.stderr.contains("not valid JSON"))
 
         // The intact room imports; importing it again changes nothing.
-        let first = try fixture.importRoom(room)
+        let first = try await fixture.importRoom(room)
         #expect(first["new_events"]?.integerValue == Int64(room.events.count))
-        let second = try fixture.importRoom(room)
+        let second = try await fixture.importRoom(room)
         #expect(second["new_events"]?.integerValue == 0)
-        #expect(try fixture.members(room.roomID).values.filter { $0 == "join" }.count == 6)
+        #expect(try await fixture.members(room.roomID).values.filter { $0 == "join" }.count == 6)
         await fixture.shutdown()
     }
 }

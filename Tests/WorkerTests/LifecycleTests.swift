@@ -21,19 +21,19 @@ struct LifecycleTests {
         let fixture = try await ResidentFixture()
         var environment = fixture.environment
         environment["LEAVE_WORKER_SERVER_NAME"] = nil
-        let noName = try WorkerProcess.run(["serve"], environment: environment)
+        let noName = try await WorkerProcess.runWithoutBlocking(["serve"], environment: environment)
         #expect(noName.status != 0)
         #expect(noName.stderr.contains("LEAVE_WORKER_SERVER_NAME"))
 
         environment = fixture.environment
         environment["LEAVE_WORKER_LISTEN"] = "nonsense"
-        let badListen = try WorkerProcess.run(["serve"], environment: environment)
+        let badListen = try await WorkerProcess.runWithoutBlocking(["serve"], environment: environment)
         #expect(badListen.status != 0)
         #expect(badListen.stderr.contains("LEAVE_WORKER_LISTEN"))
 
         environment = fixture.environment
         environment["LEAVE_WORKER_DATABASE_URL"] = try TestDatabase.create(prefix: "unmigrated")
-        let unmigrated = try WorkerProcess.run(["serve"], environment: environment)
+        let unmigrated = try await WorkerProcess.runWithoutBlocking(["serve"], environment: environment)
         #expect(unmigrated.status != 0)
         #expect(unmigrated.stderr.contains("leave-worker migrate"))
         await fixture.shutdown()
@@ -44,7 +44,7 @@ struct LifecycleTests {
         let worker = try await fixture.startWorker()
         defer { worker.stop() }
         let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: "@bob:remote.test", membership: .join)])
-        try fixture.importRoom(room)
+        try await fixture.importRoom(room)
         #expect(try await Self.get(worker.baseURL + "/ready").status == 200)
         let requester = fixture.requester(worker)
         #expect(try await requester.makeLeave(roomID: room.roomID, userID: "@bob:remote.test").status == 200)
@@ -111,7 +111,7 @@ struct LifecycleTests {
         let worker = try await fixture.startWorker()
         let room = try fixture.buildRoom(
             version: "10", members: PlannedMember.generate(count: 40, membership: .join, servers: ["remote.test"]))
-        try fixture.importRoom(room)
+        try await fixture.importRoom(room)
         // Connections the server closes while quiescing, before a request was written on them, are
         // reported by the client only at its timeout: keep it short.
         let requester = {

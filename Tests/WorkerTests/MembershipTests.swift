@@ -19,7 +19,7 @@ struct MembershipTests {
             var members = [PlannedMember(userID: "@carol:remote.test", membership: .invite)]
             if knocks { members.append(PlannedMember(userID: "@dave:remote.test", membership: .knock)) }
             let room = try fixture.buildRoom(version: version, members: members, label: "memberships")
-            try fixture.importRoom(room)
+            try await fixture.importRoom(room)
             for member in members {
                 let template = try await remote.makeLeave(roomID: room.roomID, userID: member.userID)
                 #expect(template.status == 200, "v\(version) \(member.membership): \(String(decoding: template.body, as: UTF8.self))")
@@ -27,7 +27,7 @@ struct MembershipTests {
                     makeLeaveResponse: try #require(template.json), roomID: room.roomID, userID: member.userID)
                 let sent = try await remote.sendLeave(roomID: room.roomID, eventID: leave.eventID, pdu: leave.pdu)
                 #expect(sent.status == 200, "v\(version) \(member.membership): \(String(decoding: sent.body, as: UTF8.self))")
-                #expect(try fixture.members(room.roomID)[member.userID] == "leave")
+                #expect(try await fixture.members(room.roomID)[member.userID] == "leave")
             }
         }
         await fixture.shutdown()
@@ -39,7 +39,7 @@ struct MembershipTests {
         defer { worker.stop() }
         let remote = fixture.requester(worker)
         let room = try fixture.buildRoom(version: "11", members: [PlannedMember(userID: "@bob:remote.test", membership: .join)])
-        try fixture.importRoom(room)
+        try await fixture.importRoom(room)
         let template = try await remote.makeLeave(roomID: room.roomID, userID: "@bob:remote.test")
         let leave = try fixture.remote.eventSigner.signLeave(
             makeLeaveResponse: try #require(template.json), roomID: room.roomID, userID: "@bob:remote.test")
@@ -50,7 +50,7 @@ struct MembershipTests {
         #expect(sent.status == 200, "\(String(decoding: sent.body, as: UTF8.self))")
         let stored = try #require(try await remote.event(id: leave.eventID).json?["pdus"]?.arrayValue?.first)
         #expect(stored["content"] == ["membership": "leave"])
-        #expect(try fixture.members(room.roomID)["@bob:remote.test"] == "leave")
+        #expect(try await fixture.members(room.roomID)["@bob:remote.test"] == "leave")
         await fixture.shutdown()
     }
 }

@@ -41,7 +41,7 @@ struct RejectionTests {
             PlannedMember(userID: "@frank:remote.test", membership: .ban),
             PlannedMember(userID: "@gone:remote.test", membership: .leave),
         ], label: "rejections")
-        try fixture.importRoom(room)
+        try await fixture.importRoom(room)
         let roomID = room.roomID
         let good = try Self.leave(room, by: signer)
         func send(_ event: SignedEvent, eventID: String? = nil, roomPath: String? = nil) async throws -> FederationResponse {
@@ -147,12 +147,12 @@ struct RejectionTests {
             #expect(response.errcode == check.errcode, "\(check.name): \(response.errcode ?? "no errcode")")
             #expect(try await fixture.writtenRows(roomID) == before, "\(check.name) wrote rows")
         }
-        #expect(try fixture.members(roomID)[Self.bob] == "join")
+        #expect(try await fixture.members(roomID)[Self.bob] == "join")
 
         // After all that, the good leave still goes through.
         let accepted = try await send(good)
         #expect(accepted.status == 200, "\(String(decoding: accepted.body, as: UTF8.self))")
-        #expect(try fixture.members(roomID)[Self.bob] == "leave")
+        #expect(try await fixture.members(roomID)[Self.bob] == "leave")
         await fixture.shutdown()
     }
 
@@ -166,12 +166,12 @@ struct RejectionTests {
             PlannedMember(userID: "@frank:remote.test", membership: .ban),
             PlannedMember(userID: "@gone:remote.test", membership: .leave),
         ], label: "make-leave")
-        try fixture.importRoom(room)
+        try await fixture.importRoom(room)
         let acl: JSONObject = ["allow": ["*"], "deny": ["evil.test"], "allow_ip_literals": false]
         let aclRoom = try fixture.buildRoom(version: "9", members: [
             PlannedMember(userID: "@eve:evil.test", membership: .join),
         ], serverACL: acl, label: "acl")
-        try fixture.importRoom(aclRoom)
+        try await fixture.importRoom(aclRoom)
         let evil = fixture.requester(worker, remote: 1)
 
         let cases: [(String, FederationRequester, String, String, Int, String)] = [
@@ -193,7 +193,7 @@ struct RejectionTests {
         let response = try await evil.sendLeave(roomID: aclRoom.roomID, eventID: denied.eventID, pdu: denied.pdu)
         #expect(response.status == 403)
         #expect(response.errcode == "M_FORBIDDEN")
-        #expect(try fixture.members(aclRoom.roomID)["@eve:evil.test"] == "join")
+        #expect(try await fixture.members(aclRoom.roomID)["@eve:evil.test"] == "join")
         await fixture.shutdown()
     }
 }

@@ -31,7 +31,7 @@ final class ResidentFixture: Sendable {
         }
         self.remotes = remotes
         pool = PostgresPool(configuration: PostgresConfiguration(url: databaseURL, poolSize: 2))
-        let migrated = try WorkerProcess.run(["migrate"], environment: environment)
+        let migrated = try await WorkerProcess.runWithoutBlocking(["migrate"], environment: environment)
         guard migrated.status == 0 else { throw WorkerProcessError(description: "migrate failed: \(migrated.stderr)") }
     }
 
@@ -68,15 +68,15 @@ final class ResidentFixture: Sendable {
 
     /// Imports a room with `leave-worker rooms import -`; returns the command's JSON summary.
     @discardableResult
-    func importRoom(_ room: BuiltRoom) throws -> JSONValue {
-        let result = try WorkerProcess.run(["rooms", "import", "-"], environment: environment, stdin: Data(room.importBytes()))
+    func importRoom(_ room: BuiltRoom) async throws -> JSONValue {
+        let result = try await WorkerProcess.runWithoutBlocking(["rooms", "import", "-"], environment: environment, stdin: Data(room.importBytes()))
         guard result.status == 0 else { throw WorkerProcessError(description: "import failed: \(result.stderr)") }
         return try JSONParser.parse(result.stdout)
     }
 
     /// `leave-worker rooms members ROOM_ID` as user ID → membership.
-    func members(_ roomID: String) throws -> [String: String] {
-        let result = try WorkerProcess.run(["rooms", "members", roomID], environment: environment)
+    func members(_ roomID: String) async throws -> [String: String] {
+        let result = try await WorkerProcess.runWithoutBlocking(["rooms", "members", roomID], environment: environment)
         guard result.status == 0 else { throw WorkerProcessError(description: "members failed: \(result.stderr)") }
         var members: [String: String] = [:]
         for entry in try JSONParser.parse(result.stdout).arrayValue ?? [] {
