@@ -19,6 +19,7 @@ public final class LeaveService: Sendable {
     let signingKey: SigningKey?
     let rooms: RoomStore
     let versions: RoomVersionCache
+    let parsedEvents = ParsedEventCache()
     let signatures: EventSignatureChecker
     let logger: Logger
     let now: @Sendable () -> Int64

@@ -15,12 +15,16 @@ extension LeaveService {
             guard UserID(userID, historical: true)?.server == origin else { throw .forbidden("User \(userID) is not from \(origin)") }
             throw error
         }
-        let records = try await storage { try await rooms.currentStateEvents(roomID: roomID, keys: RoomState.keys(for: userID).map { ($0.type, $0.stateKey) }) }
-        let state = try RoomState(version: version, records: records)
+        let context = try await storage {
+            try await rooms.templateContext(
+                roomID: roomID, stateKeys: RoomState.keys(for: userID).map { ($0.type, $0.stateKey) },
+                extremityLimit: Self.maxPrevEvents)
+        }
+        let state = try RoomState(version: version, records: context.state, parsed: parsedEvents)
         guard state.aclAllows(origin) else { throw .forbidden("Server \(origin) is banned from this room by its server ACL") }
         guard UserID(userID, historical: true)?.server == origin else { throw .forbidden("User \(userID) is not from \(origin)") }
 
-        let extremities = try await storage { try await rooms.forwardExtremities(roomID: roomID, limit: Self.maxPrevEvents) }
+        let extremities = context.extremities
         var template: JSONObject = [
             "type": .string(EventType.member),
             "state_key": .string(userID),
@@ -32,9 +36,9 @@ extension LeaveService {
         ]
         let authKeys = AuthRules.authEventSelection(
             for: EventType.member, sender: userID, stateKey: userID, content: ["membership": .string(Membership.leave)], version: version)
-        let authEvents = authKeys.compactMap { state.events[$0] }
-        template["prev_events"] = try await references(extremities.map(\.eventID), roomID: roomID, version: version)
-        template["auth_events"] = try await references(authEvents.map(\.eventID), roomID: roomID, version: version)
+        let authEvents = authKeys.compactMap { state.records[$0] }
+        template["prev_events"] = try references(extremities, version: version)
+        template["auth_events"] = try references(authEvents, version: version)
         if version.eventIDFormat == .explicit {
             template["event_id"] = .string("$\(UInt64.random(in: 1...UInt64.max)):\(serverName)")
         }
@@ -60,15 +64,13 @@ extension LeaveService {
 
     /// `prev_events`/`auth_events` entries in the version's format: IDs, or for v1–v2
     /// `[id, {"sha256": reference hash}]` pairs computed from the stored events.
-    private func references(_ ids: [String], roomID: String, version: RoomVersion) async throws(MatrixError) -> JSONValue {
-        guard version.referenceFormat == .pairs else { return .array(ids.map { .string($0) }) }
-        let records = try await storage { try await rooms.events(roomID: roomID, ids: ids) }
+    private func references(_ records: [EventRecord], version: RoomVersion) throws(MatrixError) -> JSONValue {
+        guard version.referenceFormat == .pairs else { return .array(records.map { .string($0.eventID) }) }
         var pairs: [JSONValue] = []
-        for id in ids {
-            guard let record = records.first(where: { $0.eventID == id }) else { continue }
-            let event = try RoomState.parseStored(record, version: version)
+        for record in records {
+            let event = try parsedEvents.event(record, version: version)
             guard let hash = try? EventHashing.referenceHash(of: event.pdu.json, version: version) else { continue }
-            pairs.append([.string(id), ["sha256": .string(Base64.encodeUnpadded(hash))]])
+            pairs.append([.string(record.eventID), ["sha256": .string(Base64.encodeUnpadded(hash))]])
         }
         return .array(pairs)
     }

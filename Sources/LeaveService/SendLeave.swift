@@ -33,7 +33,7 @@ extension LeaveService {
                 roomID: roomID, eventID: eventID, stateKeys: stateKeys.map { ($0.type, $0.stateKey) },
                 citedEventIDs: event.authEventIDs + event.prevEventIDs)
         }
-        let state = try RoomState(version: version, records: context.state)
+        let state = try RoomState(version: version, records: context.state, parsed: parsedEvents)
         guard state.aclAllows(origin) else { throw .forbidden("Server \(origin) is banned from this room by its server ACL") }
 
         do {
@@ -127,10 +127,10 @@ extension LeaveService {
             guard let record = context.cited.first(where: { $0.eventID == id }) else {
                 throw .forbidden("Auth event \(id) is not an event of this room")
             }
-            authEvents[id] = try RoomState.parseStored(record, version: version)
+            authEvents[id] = try parsedEvents.event(record, version: version)
         }
         if version.roomIDFromCreateEvent, let create = context.state.first(where: { $0.type == EventType.create }) {
-            authEvents[create.eventID] = try RoomState.parseStored(create, version: version)
+            authEvents[create.eventID] = try parsedEvents.event(create, version: version)
         }
         do {
             try AuthRules.check(event, authEvents: authEvents, signatures: AuthSignatures.none)

@@ -10,7 +10,43 @@ public struct LeaveContext: Sendable {
     public let alreadyStored: Bool
 }
 
+/// What `make_leave` reads to build a template, in one round trip.
+public struct TemplateContext: Sendable {
+    /// The current-state events at the requested (type, state key) entries that exist.
+    public let state: [EventRecord]
+    /// Up to the requested number of forward extremities, deepest (then newest) first.
+    public let extremities: [EventRecord]
+}
+
 extension RoomStore {
+    /// The state entries and forward extremities a `make_leave` template is built from: one
+    /// statement, one round trip.
+    public func templateContext(
+        roomID: String, stateKeys: [(type: String, stateKey: String)], extremityLimit: Int
+    ) async throws -> TemplateContext {
+        let types = PostgresValue.textArray(stateKeys.map(\.type))
+        let keys = PostgresValue.textArray(stateKeys.map(\.stateKey))
+        return try await pool.withConnection { connection in
+            let result = try connection.query("""
+                SELECT 's', \(EventColumns.select)
+                FROM unnest($2::text[], $3::text[]) AS k(type, state_key)
+                JOIN current_state s ON s.room_id = $1 AND s.type = k.type AND s.state_key = k.state_key
+                JOIN events e ON e.room_id = s.room_id AND e.event_id = s.event_id
+                UNION ALL
+                (SELECT 'x', \(EventColumns.select)
+                 FROM forward_extremities f JOIN events e ON e.room_id = f.room_id AND e.event_id = f.event_id
+                 WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
+                """, [.text(roomID), types, keys, .int(Int64(max(0, extremityLimit)))])
+            var state: [EventRecord] = []
+            var extremities: [EventRecord] = []
+            for row in result.rows {
+                let record = try EventRecord(row: row, offset: 1)
+                if row.string(0) == "s" { state.append(record) } else { extremities.append(record) }
+            }
+            return TemplateContext(state: state, extremities: extremities)
+        }
+    }
+
     /// The state entries, cited events and replay status a `send_leave` is decided on: one
     /// statement, one round trip (the three parts are tagged by the first column).
     public func leaveContext(
