@@ -58,6 +58,10 @@ public final class FederationSender: Sendable {
             return state.isStopping
         }
         guard !stopped else { return }
+        logger.info("federation sender running", metadata: [
+            "lease": "\(configuration.lease)", "poll": "\(configuration.pollInterval)",
+            "request_timeout": "\(configuration.requestTimeout)",
+        ])
         wake.yield()   // a first scan: deliveries left over from before this process started
         let listener: PostgresListener?
         do {
