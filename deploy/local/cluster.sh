@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# The container deployment (deploy/compose.yaml) on this machine, without containers: a
+# PostgreSQL cluster, `leave-worker migrate`, a signing key, N workers on their own loopback
+# ports and HAProxy in front of them (deploy/haproxy/haproxy.cfg, health checks on /ready).
+#
+#   deploy/local/cluster.sh up [--workers N] [--port P] [--config release|debug] [--bin PATH] [--remotes N]
+#   deploy/local/cluster.sh status
+#   deploy/local/cluster.sh down [--purge]
+#
+# up       starts everything and prints the URLs; fails (and stops what it started) if any
+#          part is not ready in time.
+#            --workers N   worker processes (default 2)
+#            --port P      HAProxy's port on 127.0.0.1 (default 8448; 0 = any free port)
+#            --config C    which build the workers run: `release` or `debug` (env
+#                          LEAVE_WORKER_BUILD_CONFIG); default: release if .build/release/leave-worker
+#                          exists, else debug. It is brought up to date with `swift build` first.
+#            --bin PATH    run this leave-worker executable instead, as it is (env LEAVE_WORKER_BIN)
+#            --remotes N   remote homeservers named in the federation overrides, for
+#                          `leave-worker loadgen` to play on free loopback ports (default 2)
+# status   prints each part, its PID and whether it answers.
+# down     stops what `up` started, by the PIDs it recorded; --purge also deletes the state.
+#
+# State (PIDs, logs, the Postgres data, the key, an `env` file to source for loadgen) lives in
+# .local/cluster/ (git-ignored), or in $LEAVE_WORKER_CLUSTER_DIR.
+set -Eeuo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+state=${LEAVE_WORKER_CLUSTER_DIR:-$root/.local/cluster}
+
+say() { echo "cluster: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+port_is_free() {
+    python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1])))' "$1" 2>/dev/null
+}
+
+# The HTTP status of GET URL, or 000 when nothing answers.
+http_status() {
+    curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" || true
+}
+
+# Whether the process in pidfile $1 runs and its command line mentions $2 (guards against a
+# recycled PID).
+alive() {
+    local pid
+    [ -f "$1" ] || return 1
+    pid=$(cat "$1")
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
+}
+
+# Stops the process in pidfile $1 (named $2 in its command line): TERM, then KILL after 10 s.
+stop_pid() {
+    local pidfile=$1 name=$2 pid i
+    if alive "$pidfile" "$name"; then
+        pid=$(cat "$pidfile")
+        kill -TERM "$pid" 2>/dev/null || true
+        for i in $(seq 1 100); do
+            alive "$pidfile" "$name" || break
+            sleep 0.1
+        done
+        if alive "$pidfile" "$name"; then
+            say "pid $pid ($name) did not stop in 10 s: KILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        say "stopped $(basename "$pidfile" .pid) (pid $pid)"
+    fi
+    rm -f "$pidfile"
+}
+
+# Waits until URL answers 200 (at most $2 seconds; fails at once if the process of pidfile $3,
+# when given, exits); prints the seconds it took (polling every 50 ms: at most that much late).
+wait_ready() {
+    local url=$1 limit=$2 pidfile=${3:-} start now
+    start=$(date +%s.%N)
+    while :; do
+        [ "$(http_status "$url")" = 200 ] && break
+        if [ -n "$pidfile" ] && [ -s "$pidfile" ] && ! alive "$pidfile" leave-worker; then return 1; fi
+        now=$(date +%s.%N)
+        if awk -v a="$start" -v b="$now" -v l="$limit" 'BEGIN { exit !(b - a > l) }'; then return 1; fi
+        sleep 0.05
+    done
+    now=$(date +%s.%N)
+    awk -v a="$start" -v b="$now" 'BEGIN { printf "%.2f", b - a }'
+}
+
+# The leave-worker executable the workers run (builds it unless --bin was given).
+resolve_binary() {
+    local bin=$1 config=$2
+    if [ -n "$bin" ]; then
+        [ -x "$bin" ] || die "--bin $bin is not an executable"
+        (cd "$(dirname "$bin")" && echo "$PWD/$(basename "$bin")")
+        return
+    fi
+    if [ -z "$config" ]; then
+        if [ -x "$root/.build/release/leave-worker" ]; then config=release; else config=debug; fi
+    fi
+    case "$config" in release|debug) ;; *) die "--config must be release or debug, not $config" ;; esac
+    say "building leave-worker ($config) — the workers run the $config build; choose with --config release|debug"
+    swift build --package-path "$root" -c "$config" --product leave-worker >&2
+    echo "$(swift build --package-path "$root" -c "$config" --show-bin-path)/leave-worker"
+}
+
+# Starts `$bin serve` detached from this shell; its own PID goes to the pidfile.
+start_worker() {
+    local index=$1 port=$2
+    # shellcheck disable=SC2016  # $$, $1 and $@ belong to the inner shell
+    LEAVE_WORKER_LISTEN="127.0.0.1:$port" setsid bash -c 'echo $$ > "$1"; shift; exec "$@" serve' \
+        _ "$state/worker-$index.pid" "$bin" >"$state/worker-$index.log" 2>&1 </dev/null &
+    echo "$port" >"$state/worker-$index.port"
+}
+
+# deploy/haproxy/haproxy.cfg with this machine's addresses in the marked lines.
+haproxy_config() {
+    local lb_port=$1 stats_port=$2 servers="" i
+    for i in $(seq 1 "$workers"); do
+        servers+="    server worker-$i 127.0.0.1:$(cat "$state/worker-$i.port")\n"
+    done
+    awk -v bind="    bind 127.0.0.1:$lb_port" -v stats="    bind 127.0.0.1:$stats_port" -v servers="$servers" '
+        /# @bind$/ { print bind; next }
+        /# @stats$/ { print stats; next }
+        /# @servers$/ { if (!done) { printf "%s", servers; done = 1 }; next }
+        { print }' "$root/deploy/haproxy/haproxy.cfg"
+}
+
+cmd_up() {
+    workers=2 lb_port=8448 remotes=2
+    local config=${LEAVE_WORKER_BUILD_CONFIG:-} bin_arg=${LEAVE_WORKER_BIN:-}
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --workers) workers=$2; shift 2 ;;
+            --port) lb_port=$2; shift 2 ;;
+            --config) config=$2; shift 2 ;;
+            --bin) bin_arg=$2; shift 2 ;;
+            --remotes) remotes=$2; shift 2 ;;
+            *) die "unknown option $1 (see the top of $0)" ;;
+        esac
+    done
+    [[ "$workers" =~ ^[1-9][0-9]*$ ]] || die "--workers must be a positive number"
+    [[ "$remotes" =~ ^[1-9][0-9]*$ ]] || die "--remotes must be a positive number"
+    [[ "$lb_port" =~ ^[0-9]+$ ]] || die "--port must be a number"
+    if alive "$state/haproxy.pid" haproxy || ls "$state"/worker-*.pid >/dev/null 2>&1; then
+        die "a cluster is already up in $state (deploy/local/cluster.sh status / down)"
+    fi
+    [ "$lb_port" = 0 ] && lb_port=$(free_port)
+    port_is_free "$lb_port" || die "port $lb_port is in use: choose another with --port (0 = any free port)"
+
+    "$root/scripts/deps.sh"
+    bin=$(resolve_binary "$bin_arg" "$config")
+    mkdir -p "$state"
+    rm -f "$state"/worker-*.port "$state"/worker-*.log
+    trap 'trap - ERR; say "up failed: stopping what was started"; cmd_down >/dev/null 2>&1 || true' ERR
+
+    local admin_url base
+    admin_url=$("$root/scripts/pg.sh" start "$state/pg")
+    base=${admin_url%/postgres}
+    psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = 'leave_worker'" | grep -q 1 \
+        || psql "$admin_url" -qc "CREATE DATABASE leave_worker"
+
+    local overrides="" i
+    for i in $(seq 1 "$remotes"); do
+        overrides+="${overrides:+,}remote-$i.localhost=http://127.0.0.1:$(free_port)"
+    done
+    export LEAVE_WORKER_SERVER_NAME=${LEAVE_WORKER_SERVER_NAME:-localhost:$lb_port}
+    export LEAVE_WORKER_SIGNING_KEY="$state/signing.key"
+    export LEAVE_WORKER_DATABASE_URL="$base/leave_worker"
+    export LEAVE_WORKER_FEDERATION_OVERRIDES="$overrides"
+    export LEAVE_WORKER_SQL_DIR="$root/sql"
+    if [ ! -s "$LEAVE_WORKER_SIGNING_KEY" ]; then
+        (umask 077; "$bin" generate-key >"$LEAVE_WORKER_SIGNING_KEY")
+    fi
+    "$bin" migrate >&2
+
+    {
+        echo "# Source this file to run leave-worker commands (loadgen, rooms) against the local cluster."
+        for var in LEAVE_WORKER_SERVER_NAME LEAVE_WORKER_SIGNING_KEY LEAVE_WORKER_DATABASE_URL \
+            LEAVE_WORKER_FEDERATION_OVERRIDES LEAVE_WORKER_SQL_DIR; do
+            printf 'export %s=%q\n' "$var" "${!var}"
+        done
+        printf 'export LEAVE_WORKER_CLUSTER_TARGET=%q\n' "http://127.0.0.1:$lb_port"
+        printf 'export LEAVE_WORKER_CLUSTER_BIN=%q\n' "$bin"
+    } >"$state/env"
+
+    # One after the other, so that each figure is that worker's own time from start to ready.
+    local ready=()
+    for i in $(seq 1 "$workers"); do
+        start_worker "$i" "$(free_port)"
+        ready[i]=$(wait_ready "http://127.0.0.1:$(cat "$state/worker-$i.port")/ready" 30 "$state/worker-$i.pid") || {
+            say "worker $i did not become ready; the end of $state/worker-$i.log:"
+            tail -n 20 "$state/worker-$i.log" >&2
+            false
+        }
+    done
+
+    local stats_port
+    stats_port=$(free_port)
+    haproxy_config "$lb_port" "$stats_port" >"$state/haproxy.cfg"
+    haproxy -q -c -f "$state/haproxy.cfg"
+    haproxy -D -f "$state/haproxy.cfg" -p "$state/haproxy.pid"
+    wait_ready "http://127.0.0.1:$lb_port/ready" 15 >/dev/null
+    trap - ERR
+
+    local rel=${state#"$root"/}
+    echo "leave-worker cluster up: $workers workers behind HAProxy ($bin)"
+    echo "  load balancer  http://127.0.0.1:$lb_port   (round robin; health check GET /ready every 1 s)"
+    echo "  HAProxy stats  http://127.0.0.1:$stats_port/"
+    for i in $(seq 1 "$workers"); do
+        echo "  worker $i       http://127.0.0.1:$(cat "$state/worker-$i.port")   pid $(cat "$state/worker-$i.pid"), ready in ${ready[i]} s, log $rel/worker-$i.log"
+    done
+    echo "  postgres       $LEAVE_WORKER_DATABASE_URL"
+    echo "  server name    $LEAVE_WORKER_SERVER_NAME   (signing key $rel/signing.key)"
+    echo "  remote servers $LEAVE_WORKER_FEDERATION_OVERRIDES"
+    echo "  load test      . $rel/env && \"\$LEAVE_WORKER_CLUSTER_BIN\" loadgen --target \"\$LEAVE_WORKER_CLUSTER_TARGET\""
+    echo "  stop           deploy/local/cluster.sh down"
+}
+
+cmd_status() {
+    local pidfile i port code
+    if alive "$state/haproxy.pid" haproxy; then
+        port=$(awk '/^frontend/ { f = 1 } f && /bind/ { sub(/.*:/, "", $2); print $2; exit }' "$state/haproxy.cfg")
+        echo "haproxy   pid $(cat "$state/haproxy.pid")   http://127.0.0.1:$port/ready → $(http_status "http://127.0.0.1:$port/ready")"
+    else
+        echo "haproxy   not running"
+    fi
+    for pidfile in "$state"/worker-*.pid; do
+        [ -e "$pidfile" ] || continue
+        i=$(basename "$pidfile" .pid); i=${i#worker-}
+        port=$(cat "$state/worker-$i.port" 2>/dev/null || echo "?")
+        if alive "$pidfile" leave-worker; then
+            code=$(http_status "http://127.0.0.1:$port/ready")
+            echo "worker $i  pid $(cat "$pidfile")   http://127.0.0.1:$port/ready → $code"
+        else
+            echo "worker $i  not running (pid file left: $pidfile)"
+        fi
+    done
+    if [ -f "$state/pg/url" ] && pg_isready -q -d "$(cat "$state/pg/url")" 2>/dev/null; then
+        echo "postgres  $(cat "$state/pg/url")   accepting connections"
+    else
+        echo "postgres  not running"
+    fi
+}
+
+cmd_down() {
+    local purge=false pidfile
+    [ "${1:-}" = "--purge" ] && purge=true
+    stop_pid "$state/haproxy.pid" haproxy
+    for pidfile in "$state"/worker-*.pid; do
+        [ -e "$pidfile" ] && stop_pid "$pidfile" leave-worker
+    done
+    if [ -f "$state/pg/data/PG_VERSION" ]; then
+        "$root/scripts/pg.sh" stop "$state/pg"
+        say "stopped postgres"
+    fi
+    if $purge; then
+        rm -rf "$state"
+        say "removed $state"
+    fi
+}
+
+case "${1:-}" in
+    up) shift; cmd_up "$@" ;;
+    status) cmd_status ;;
+    down) shift; cmd_down "$@" ;;
+    *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
