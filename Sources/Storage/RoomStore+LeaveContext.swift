@@ -19,32 +19,43 @@ public struct TemplateContext: Sendable {
 }
 
 extension RoomStore {
+    /// The rows tagged `'s'`: current-state events at the (type, state key) pairs in $2/$3 of room $1.
+    private static let stateEntriesSQL = """
+        SELECT 's', \(EventColumns.select)
+        FROM unnest($2::text[], $3::text[]) AS k(type, state_key)
+        JOIN current_state s ON s.room_id = $1 AND s.type = k.type AND s.state_key = k.state_key
+        JOIN events e ON e.room_id = s.room_id AND e.event_id = s.event_id
+        """
+
+    /// Runs `stateEntriesSQL UNION ALL more` with the state keys as $2/$3 and returns the event
+    /// records grouped by the tag in the first column.
+    private func taggedEvents(
+        roomID: String, stateKeys: [(type: String, stateKey: String)], more: String, parameters: [PostgresValue]
+    ) async throws -> [String: [EventRecord]] {
+        let sql = Self.stateEntriesSQL + "\nUNION ALL\n" + more
+        let bound: [PostgresValue] = [
+            .text(roomID), .textArray(stateKeys.map(\.type)), .textArray(stateKeys.map(\.stateKey)),
+        ] + parameters
+        return try await pool.withConnection { connection in
+            var groups: [String: [EventRecord]] = [:]
+            for row in try connection.query(sql, bound).rows {
+                groups[row.string(0) ?? "", default: []].append(try EventRecord(row: row, offset: 1))
+            }
+            return groups
+        }
+    }
+
     /// The state entries and forward extremities a `make_leave` template is built from: one
     /// statement, one round trip.
     public func templateContext(
         roomID: String, stateKeys: [(type: String, stateKey: String)], extremityLimit: Int
     ) async throws -> TemplateContext {
-        let types = PostgresValue.textArray(stateKeys.map(\.type))
-        let keys = PostgresValue.textArray(stateKeys.map(\.stateKey))
-        return try await pool.withConnection { connection in
-            let result = try connection.query("""
-                SELECT 's', \(EventColumns.select)
-                FROM unnest($2::text[], $3::text[]) AS k(type, state_key)
-                JOIN current_state s ON s.room_id = $1 AND s.type = k.type AND s.state_key = k.state_key
-                JOIN events e ON e.room_id = s.room_id AND e.event_id = s.event_id
-                UNION ALL
-                (SELECT 'x', \(EventColumns.select)
-                 FROM forward_extremities f JOIN events e ON e.room_id = f.room_id AND e.event_id = f.event_id
-                 WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
-                """, [.text(roomID), types, keys, .int(Int64(max(0, extremityLimit)))])
-            var state: [EventRecord] = []
-            var extremities: [EventRecord] = []
-            for row in result.rows {
-                let record = try EventRecord(row: row, offset: 1)
-                if row.string(0) == "s" { state.append(record) } else { extremities.append(record) }
-            }
-            return TemplateContext(state: state, extremities: extremities)
-        }
+        let groups = try await taggedEvents(roomID: roomID, stateKeys: stateKeys, more: """
+            (SELECT 'x', \(EventColumns.select)
+             FROM forward_extremities f JOIN events e ON e.room_id = f.room_id AND e.event_id = f.event_id
+             WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
+            """, parameters: [.int(Int64(max(0, extremityLimit)))])
+        return TemplateContext(state: groups["s"] ?? [], extremities: groups["x"] ?? [])
     }
 
     /// The state entries, cited events and replay status a `send_leave` is decided on: one
@@ -52,34 +63,12 @@ extension RoomStore {
     public func leaveContext(
         roomID: String, eventID: String, stateKeys: [(type: String, stateKey: String)], citedEventIDs: [String]
     ) async throws -> LeaveContext {
-        let types = PostgresValue.textArray(stateKeys.map(\.type))
-        let keys = PostgresValue.textArray(stateKeys.map(\.stateKey))
-        return try await pool.withConnection { connection in
-            let result = try connection.query("""
-                SELECT 's', \(EventColumns.select)
-                FROM unnest($2::text[], $3::text[]) AS k(type, state_key)
-                JOIN current_state s ON s.room_id = $1 AND s.type = k.type AND s.state_key = k.state_key
-                JOIN events e ON e.room_id = s.room_id AND e.event_id = s.event_id
-                UNION ALL
-                SELECT 'c', \(EventColumns.select) FROM events e
-                WHERE e.room_id = $1 AND e.event_id = ANY ($4::text[])
-                UNION ALL
-                SELECT 'r', \(EventColumns.select) FROM events e
-                WHERE e.room_id = $1 AND e.event_id = $5
-                """, [.text(roomID), types, keys, .textArray(citedEventIDs), .text(eventID)])
-            var state: [EventRecord] = []
-            var cited: [EventRecord] = []
-            var alreadyStored = false
-            for row in result.rows {
-                let record = try EventRecord(row: row, offset: 1)
-                switch row.string(0) {
-                case "s": state.append(record)
-                case "c": cited.append(record)
-                default: alreadyStored = true
-                }
-            }
-            return LeaveContext(state: state, cited: cited, alreadyStored: alreadyStored)
-        }
+        let groups = try await taggedEvents(roomID: roomID, stateKeys: stateKeys, more: """
+            SELECT 'c', \(EventColumns.select) FROM events e WHERE e.room_id = $1 AND e.event_id = ANY ($4::text[])
+            UNION ALL
+            SELECT 'r', \(EventColumns.select) FROM events e WHERE e.room_id = $1 AND e.event_id = $5
+            """, parameters: [.textArray(citedEventIDs), .text(eventID)])
+        return LeaveContext(state: groups["s"] ?? [], cited: groups["c"] ?? [], alreadyStored: groups["r"] != nil)
     }
 
     /// Whether `server` has (or had) a user with any membership in the room — who may read its events.
