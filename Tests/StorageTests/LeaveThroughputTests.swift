@@ -43,7 +43,9 @@ final class LeaveThroughputTests: XCTestCase {
         }
 
         let counter = Counter()
-        let total = Self.rooms * membersPerRoom
+        // The last 7 members of a room (one per server) stay: every leave then still has all 6 other
+        // remote servers joined, whichever order the racing tasks store them in.
+        let total = Self.rooms * (membersPerRoom - 7)
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(seconds)
         let started = clock.now
