@@ -5,9 +5,9 @@ import FoundationNetworking
 
 /// A real `leave-worker` process, started from the binary the test build produced (beside the
 /// test bundle), for tests that must speak HTTP to the real server or run its commands.
+// @unchecked Sendable: every stored property is a `let` set in init; the only mutable object is
+// Foundation's Process, whose terminate/waitUntilExit/isRunning are thread-safe.
 public final class WorkerProcess: @unchecked Sendable {
-    // @unchecked: every stored property is a `let` set in init; the only mutable object is
-    // Foundation's Process, whose terminate/waitUntilExit/isRunning are thread-safe.
     public let process: Process
     public let port: Int
     /// Where the process's stdout and stderr go (a file, so a chatty worker never blocks on a full pipe).
