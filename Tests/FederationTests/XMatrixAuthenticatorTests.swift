@@ -162,11 +162,8 @@ import Testing
             keys: .slow(Self.remoteDocument(), delay: .seconds(2)), configuration: configuration
         ) { harness in
             let request = try SignedRequest()
-            let clock = ContinuousClock()
-            var outcome: XMatrixAuthenticationError?
-            let elapsed = await clock.measure { outcome = await failure(request, with: harness.fetcher) }
-            #expect(outcome == .keyServerUnavailable(.timedOut(server: "remote.test")))
-            #expect(elapsed < .seconds(1.5))
+            // The server would answer (validly) after 2 s: `.timedOut` shows the 300 ms bound cut it off.
+            #expect(await failure(request, with: harness.fetcher) == .keyServerUnavailable(.timedOut(server: "remote.test")))
         }
     }
 
