@@ -75,20 +75,11 @@ struct EventScan {
 
     private static func escapedLength(_ text: UnsafeBufferPointer<UInt8>) -> Int {
         var total = text.count
-        var position = 0
+        var position = JSONByteScan.nextEscaped(in: text, from: 0)
         while position < text.count {
-            if text.count - position >= JSONByteScan.wordSize {
-                let mask = JSONByteScan.quoteBackslashOrControlMask(JSONByteScan.word(at: position, in: text))
-                position += JSONByteScan.firstMarkedByte(mask)
-                if mask == 0 { continue }
-            }
             let byte = text[position]
-            position += 1
-            if byte < 0x20 {
-                total += (byte >= 0x08 && byte <= 0x0D && byte != 0x0B) ? 1 : 5
-            } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                total += 1
-            }
+            total += byte >= 0x20 || (byte >= 0x08 && byte <= 0x0D && byte != 0x0B) ? 1 : 5
+            position = JSONByteScan.nextEscaped(in: text, from: position + 1)
         }
         return total
     }

@@ -37,4 +37,22 @@ enum JSONByteScan {
     static func firstMarkedByte(_ mask: UInt64) -> Int {
         mask.trailingZeroBitCount / 8
     }
+
+    /// The index of the first `"`, `\` or control byte of `text` at or after `start`
+    /// (`text.count` when there is none), skipping plain text a word at a time.
+    static func nextEscaped(in text: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var position = start
+        while position < text.count {
+            if text.count - position >= wordSize {
+                let mask = quoteBackslashOrControlMask(word(at: position, in: text))
+                if mask != 0 { return position + firstMarkedByte(mask) }
+                position += wordSize
+                continue
+            }
+            let byte = text[position]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return position }
+            position += 1
+        }
+        return position
+    }
 }

@@ -87,17 +87,11 @@ enum JSONWriter<Numbers: JSONNumberPolicy> {
     /// Copies UTF-8 text, escaping `"`, `\` and U+0000–U+001F exactly as canonical JSON wants.
     private static func appendEscaped(_ text: UnsafeBufferPointer<UInt8>, to buffer: inout [UInt8]) {
         var runStart = 0
-        var position = 0
+        var position = JSONByteScan.nextEscaped(in: text, from: 0)
         while position < text.count {
-            if text.count - position >= JSONByteScan.wordSize {
-                let mask = JSONByteScan.quoteBackslashOrControlMask(JSONByteScan.word(at: position, in: text))
-                position += JSONByteScan.firstMarkedByte(mask)
-                if mask == 0 { continue }
-            }
             let byte = text[position]
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<position]))
             position += 1
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<position - 1]))
             runStart = position
             buffer.append(UInt8(ascii: "\\"))
             switch byte {
@@ -115,6 +109,7 @@ enum JSONWriter<Numbers: JSONNumberPolicy> {
                     buffer.append(hex[Int(byte & 0x0F)])
                 }
             }
+            position = JSONByteScan.nextEscaped(in: text, from: position)
         }
         buffer.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart...]))
     }
