@@ -5,7 +5,7 @@ import FoundationNetworking
 
 /// A real `leave-worker` process, started from the binary the test build produced (beside the
 /// test bundle), for tests that must speak HTTP to the real server or run its commands.
-// @unchecked Sendable: every stored property is a `let` set in init; the only mutable object is
+// Why unchecked sendability is safe: every stored property is a `let` set in init; the only mutable object is
 // Foundation's Process, whose terminate/waitUntilExit/isRunning are thread-safe.
 public final class WorkerProcess: @unchecked Sendable {
     public let process: Process
