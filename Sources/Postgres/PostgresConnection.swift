@@ -14,7 +14,7 @@ public final class PostgresConnection {
 
     /// Connects with a libpq URI or key=value string. `connectTimeoutSeconds` and TCP keepalives (30 s idle)
     /// apply unless the URL sets its own; `application_name` defaults to "leave-worker"; the client
-    /// encoding is always UTF-8.
+    /// encoding is always UTF-8; `plan_cache_mode` is `force_generic_plan` unless the URL sets `options`.
     public init(url: String, connectTimeoutSeconds: Int = 5, statementCacheCapacity: Int = 256) throws(PostgresError) {
         // Keywords before "dbname" are defaults the URL may override; those after it win over the URL.
         let settings: [(String, String)] = [
@@ -24,6 +24,12 @@ public final class PostgresConnection {
             ("keepalives_idle", "30"),
             ("keepalives_interval", "10"),
             ("keepalives_count", "3"),
+            // Every statement is prepared once per connection and run with a generic plan. The
+            // project's statements look rows up by their whole primary key (Storage's
+            // EventColumns), so a generic plan is as good as a custom one; planning afresh on each
+            // execution (what `auto` does while custom plans look cheaper) cost about 15 % of
+            // Postgres' CPU per send_leave (measured: 1,099 → 1,305 leaves/s, send-only, c16).
+            ("options", "-c plan_cache_mode=force_generic_plan"),
             ("dbname", url),
             ("client_encoding", "UTF8"),
         ]

@@ -1,14 +1,46 @@
 import Postgres
 
-/// The `events` columns every event query selects, in the order `EventRecord(row:)` reads them.
+/// The `events` columns every event query selects, in the order `EventRecord(row:)` reads them,
+/// and the lookups those queries are built from.
+///
+/// Every lookup of an event or a state entry is an equality on the table's whole primary key,
+/// inside a `LATERAL (… LIMIT 1)` that the planner cannot flatten. Written as a plain join or
+/// `event_id = ANY(…)`, the planner chose by its statistics — and for a room created or grown
+/// since the last ANALYZE those say "one row": it then scanned the room's whole current state and
+/// all its events by `room_id` alone (measured: 8.6 ms per send_leave read in a 3,000-member room
+/// imported a minute earlier, instead of 0.2 ms). With full-key lookups every plan is a handful of
+/// index probes, whatever the statistics say.
 enum EventColumns {
-    /// Column list for a query whose `events` table is aliased `e`.
+    /// Column list for a query whose `events` row is aliased `e`.
     static let select = """
         e.event_id, e.room_id, e.type, e.state_key, e.sender, e.depth, e.origin_server_ts, \
         e.membership, e.prev_events, e.auth_events, e.pdu
         """
-}
 
+    /// A `FROM`-clause continuation that adds `e`, the event of room `roomID` with ID `eventID`
+    /// (SQL expressions over the items before it); rows without such an event are dropped.
+    static func joinEvent(roomID: String, eventID: String) -> String {
+        "CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.room_id = \(roomID) AND e.event_id = \(eventID) LIMIT 1) e"
+    }
+
+    /// A `FROM` clause: `e`, the events of room `roomID` whose IDs are in the text array
+    /// `eventIDs` (SQL expressions); unknown IDs and repeated IDs give no extra rows.
+    static func eventsByID(roomID: String, eventIDs: String) -> String {
+        "(SELECT DISTINCT unnest(\(eventIDs)::text[])) AS wanted(event_id) "
+            + joinEvent(roomID: roomID, eventID: "wanted.event_id")
+    }
+
+    /// A `FROM` clause: `e`, the current-state events of room `roomID` at the (type, state key)
+    /// pairs given as the parallel text arrays `types` and `stateKeys`; missing entries are dropped.
+    static func currentStateEvents(roomID: String, types: String, stateKeys: String) -> String {
+        """
+        unnest(\(types)::text[], \(stateKeys)::text[]) AS k(type, state_key)
+        CROSS JOIN LATERAL (SELECT s.event_id FROM current_state s
+                            WHERE s.room_id = \(roomID) AND s.type = k.type AND s.state_key = k.state_key LIMIT 1) s
+        \(joinEvent(roomID: roomID, eventID: "s.event_id"))
+        """
+    }
+}
 extension EventRecord {
     /// Reads a row selected with `EventColumns.select`, starting at column `offset`.
     init(row: PostgresRow, offset o: Int = 0) throws(StorageError) {

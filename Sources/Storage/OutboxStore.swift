@@ -72,7 +72,7 @@ public final class OutboxStore: Sendable {
                     FROM due WHERE o.room_id = due.room_id AND o.event_id = due.event_id AND o.destination = $1
                     RETURNING o.room_id, o.event_id, o.attempts, o.created_at)
                 SELECT c.room_id, c.event_id, c.attempts, e.pdu
-                FROM claimed c JOIN events e ON e.room_id = c.room_id AND e.event_id = c.event_id
+                FROM claimed c \(EventColumns.joinEvent(roomID: "c.room_id", eventID: "c.event_id"))
                 ORDER BY c.created_at, e.stream_ordering
                 """, [.text(destination), .int(Int64(max(0, limit))), .int(Self.milliseconds(lease))])
             return try result.rows.map { row throws(StorageError) in

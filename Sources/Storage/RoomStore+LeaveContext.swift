@@ -21,10 +21,7 @@ public struct TemplateContext: Sendable {
 extension RoomStore {
     /// The rows tagged `'s'`: current-state events at the (type, state key) pairs in $2/$3 of room $1.
     private static let stateEntriesSQL = """
-        SELECT 's', \(EventColumns.select)
-        FROM unnest($2::text[], $3::text[]) AS k(type, state_key)
-        JOIN current_state s ON s.room_id = $1 AND s.type = k.type AND s.state_key = k.state_key
-        JOIN events e ON e.room_id = s.room_id AND e.event_id = s.event_id
+        SELECT 's', \(EventColumns.select) FROM \(EventColumns.currentStateEvents(roomID: "$1", types: "$2", stateKeys: "$3"))
         """
 
     /// Runs `stateEntriesSQL UNION ALL more` with the state keys as $2/$3 and returns the event
@@ -52,7 +49,7 @@ extension RoomStore {
     ) async throws -> TemplateContext {
         let groups = try await taggedEvents(roomID: roomID, stateKeys: stateKeys, more: """
             (SELECT 'x', \(EventColumns.select)
-             FROM forward_extremities f JOIN events e ON e.room_id = f.room_id AND e.event_id = f.event_id
+             FROM forward_extremities f \(EventColumns.joinEvent(roomID: "f.room_id", eventID: "f.event_id"))
              WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
             """, parameters: [.int(Int64(max(0, extremityLimit)))])
         return TemplateContext(state: groups["s"] ?? [], extremities: groups["x"] ?? [])
@@ -64,7 +61,7 @@ extension RoomStore {
         roomID: String, eventID: String, stateKeys: [(type: String, stateKey: String)], citedEventIDs: [String]
     ) async throws -> LeaveContext {
         let groups = try await taggedEvents(roomID: roomID, stateKeys: stateKeys, more: """
-            SELECT 'c', \(EventColumns.select) FROM events e WHERE e.room_id = $1 AND e.event_id = ANY ($4::text[])
+            SELECT 'c', \(EventColumns.select) FROM \(EventColumns.eventsByID(roomID: "$1", eventIDs: "$4"))
             UNION ALL
             SELECT 'r', \(EventColumns.select) FROM events e WHERE e.room_id = $1 AND e.event_id = $5
             """, parameters: [.textArray(citedEventIDs), .text(eventID)])

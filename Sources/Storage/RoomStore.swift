@@ -5,10 +5,12 @@ import Postgres
 public final class RoomStore: Sendable {
     let pool: PostgresPool
     let retryPolicy: RetryPolicy
+    let notifier: StreamNotifier
 
     public init(pool: PostgresPool, retryPolicy: RetryPolicy = .default) {
         self.pool = pool
         self.retryPolicy = retryPolicy
+        notifier = StreamNotifier(pool: pool)
     }
 
     /// The room's version, or nil if the room is not held here.
@@ -25,10 +27,7 @@ public final class RoomStore: Sendable {
         let stateKeys = PostgresValue.textArray(keys.map(\.stateKey))
         return try await pool.withConnection { connection in
             try connection.query("""
-                SELECT \(EventColumns.select)
-                FROM unnest($2::text[], $3::text[]) AS k(type, state_key)
-                JOIN current_state s ON s.room_id = $1 AND s.type = k.type AND s.state_key = k.state_key
-                JOIN events e ON e.room_id = s.room_id AND e.event_id = s.event_id
+                SELECT \(EventColumns.select) FROM \(EventColumns.currentStateEvents(roomID: "$1", types: "$2", stateKeys: "$3"))
                 """, [.text(roomID), types, stateKeys]).eventRecords()
         }
     }
@@ -38,7 +37,7 @@ public final class RoomStore: Sendable {
         try await pool.withConnection { connection in
             try connection.query("""
                 SELECT \(EventColumns.select)
-                FROM current_state s JOIN events e ON e.room_id = s.room_id AND e.event_id = s.event_id
+                FROM current_state s \(EventColumns.joinEvent(roomID: "s.room_id", eventID: "s.event_id"))
                 WHERE s.room_id = $1 ORDER BY s.type, s.state_key
                 """, [.text(roomID)]).eventRecords()
         }
@@ -49,7 +48,7 @@ public final class RoomStore: Sendable {
         try await pool.withConnection { connection in
             let result = try connection.query("""
                 SELECT f.event_id, e.depth
-                FROM forward_extremities f JOIN events e ON e.room_id = f.room_id AND e.event_id = f.event_id
+                FROM forward_extremities f \(EventColumns.joinEvent(roomID: "f.room_id", eventID: "f.event_id"))
                 WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $2
                 """, [.text(roomID), .int(Int64(max(0, limit)))])
             return try result.rows.map { row throws(StorageError) in
@@ -65,8 +64,8 @@ public final class RoomStore: Sendable {
     public func events(roomID: String, ids: [String]) async throws -> [EventRecord] {
         try await pool.withConnection { connection in
             try connection.query("""
-                SELECT \(EventColumns.select) FROM events e
-                WHERE e.room_id = $1 AND e.event_id = ANY ($2::text[]) ORDER BY e.stream_ordering
+                SELECT \(EventColumns.select) FROM \(EventColumns.eventsByID(roomID: "$1", eventIDs: "$2"))
+                ORDER BY e.stream_ordering
                 """, [.text(roomID), .textArray(ids)]).eventRecords()
         }
     }
