@@ -47,7 +47,7 @@ extension RoomStore {
                     """, parameters)
                 let summary = try Self.importSummary(result, roomID: roomID)
                 if summary.imported, let row = result.rows.first, let position = row.int64(6), let last = row.string(7) {
-                    StreamNotification(streamPosition: position, roomID: roomID, eventID: last).send(on: connection)
+                    self.notifier.announce(StreamNotification(streamPosition: position, roomID: roomID, eventID: last))
                 }
                 return summary
             }

@@ -6,7 +6,7 @@ extension RoomStore {
     /// `expectedMembership` is `.membershipChanged`; otherwise stores the event, upserts the
     /// membership (INSERT … ON CONFLICT DO UPDATE), replaces the member's current-state entry,
     /// moves the forward extremities and writes an outbox row per destination. Nothing is written
-    /// unless everything is. Then a stream notification is sent (see `StreamNotification`).
+    /// unless everything is. Then the event is announced on the stream (`StreamNotifier`, coalesced).
     /// Throws `StorageError.unknownRoom`, `.eventIDInOtherRoom`, `.contended` (retries used up),
     /// or the `PostgresError`.
     public func storeLeave(_ event: EventRecord, expectedMembership: String, destinations: [String]) async throws -> LeaveOutcome {
@@ -36,7 +36,7 @@ extension RoomStore {
                 let result = try connection.query(Self.storeLeaveSQL, parameters)
                 let outcome = try Self.leaveOutcome(result, roomID: roomID, eventID: eventID)
                 if case .stored(let position) = outcome {
-                    StreamNotification(streamPosition: position, roomID: roomID, eventID: eventID).send(on: connection)
+                    self.notifier.announce(StreamNotification(streamPosition: position, roomID: roomID, eventID: eventID))
                 }
                 return outcome
             }

@@ -1,13 +1,13 @@
 import MatrixCore
 import Postgres
 
-/// The wake-up sent on channel `leave_worker_events` after an event is committed: JSON
-/// `{"event_id", "room_id", "stream_position"}` (sql/README.md, "Event stream").
+/// The wake-up sent on channel `leave_worker_events` after events are committed: JSON
+/// `{"event_id", "room_id", "stream_position"}` naming the highest-position event among those it
+/// announces (sql/README.md, "Event stream"); sent by `StreamNotifier`.
 ///
 /// Sent as its own statement after the commit, not inside the transaction: a NOTIFY inside a
 /// transaction holds a database-wide lock across the commit's WAL flush, which serialises every
-/// committing leave (measured: 285 tx/s at 8 clients instead of 2,800). An autocommit NOTIFY has no
-/// transaction ID and no WAL flush, so it costs one round trip and no lock time.
+/// committing leave (measured: 285 tx/s at 8 clients instead of 2,800).
 public struct StreamNotification: Sendable, Equatable {
     /// The LISTEN channel.
     public static let channel = "leave_worker_events"
@@ -37,11 +37,5 @@ public struct StreamNotification: Sendable, Equatable {
               let roomID = object["room_id"]?.stringValue, let eventID = object["event_id"]?.stringValue
         else { return nil }
         self.init(streamPosition: position, roomID: roomID, eventID: eventID)
-    }
-
-    /// Sends the notification. The event is already committed, so a failure here must not turn the
-    /// caller's success into an error: listeners fall back to polling the stream and the outbox.
-    func send(on connection: PostgresConnection) {
-        _ = try? connection.query("SELECT pg_notify($1, $2)", [.text(Self.channel), .text(payload)])
     }
 }

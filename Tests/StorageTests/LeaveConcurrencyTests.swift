@@ -93,6 +93,13 @@ final class LeaveConcurrencyTests: XCTestCase {
         _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
         let lastJoin = room.lastEventID
         let joined = room
+        let listener = try PostgresListener(url: pool.configuration.url, channels: [StreamNotification.channel])
+        defer { listener.stop() }
+        let watchdog = Task { try await Task.sleep(for: .seconds(30)); listener.stop() }
+        defer { watchdog.cancel() }
+        var notifications = listener.events.makeAsyncIterator()
+        let listening = await notifications.next()
+        XCTAssertEqual(listening, .listening)
 
         let failures = await withTaskGroup(of: String?.self) { group in
             for (index, member) in members.enumerated() {
@@ -133,6 +140,16 @@ final class LeaveConcurrencyTests: XCTestCase {
             SELECT count(DISTINCT stream_ordering) FROM events WHERE room_id = $1 AND event_id LIKE '$leave-%'
             """, [.text(room.roomID)])
         XCTAssertEqual(positions, [["200"]])
+        // Coalesced wake-ups (StreamNotifier): however many, the last names the highest position.
+        let highest = try await StorageFixture.rows(pool, "SELECT max(stream_ordering) FROM events")
+        var announced: [Int64] = []
+        while announced.last.map(String.init) != highest[0][0] {
+            guard case .notification(let next)? = await notifications.next() else {
+                return XCTFail("the highest position \(highest) was never announced; got \(announced)")
+            }
+            announced.append(try XCTUnwrap(StreamNotification(payload: next.payload)).streamPosition)
+        }
+        XCTAssertLessThanOrEqual(announced.count, 201)
         let outbox = try await StorageFixture.rows(pool, "SELECT count(*) FROM outbox")
         XCTAssertGreaterThan(Int(outbox[0][0]) ?? 0, 0)
         let orphans = try await StorageFixture.orphans(pool)

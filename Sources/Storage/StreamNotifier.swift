@@ -1,0 +1,61 @@
+import Postgres
+import Synchronization
+
+/// Sends the stream's wake-up (`StreamNotification`) for events a `RoomStore` stored, coalesced:
+/// at most one NOTIFY is in flight; everything stored meanwhile is announced by one next NOTIFY
+/// naming the highest position among them.
+///
+/// Sending one NOTIFY per leave cost Postgres a statement and a transaction (a NOTIFY takes a
+/// transaction ID, so its commit is flushed) and held the leave's pooled connection for one more
+/// round trip. A notification is a wake-up, never a delivery (sql/README.md, "Event stream"):
+/// listeners read the stream after their last position, so one NOTIFY may stand for many events.
+final class StreamNotifier: Sendable {
+    private struct State {
+        /// The highest-position event stored since the last NOTIFY was taken for sending.
+        var pending: StreamNotification?
+        var sending = false
+    }
+
+    private let pool: PostgresPool
+    private let state = Mutex(State())
+
+    init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    /// Announces a committed event: now, if no NOTIFY is in flight, else with the next one. Never
+    /// fails the caller: a NOTIFY that cannot be sent is caught up by the listeners' slow poll.
+    func announce(_ notification: StreamNotification) {
+        let startSending = state.withLock { state -> Bool in
+            if (state.pending?.streamPosition ?? .min) < notification.streamPosition {
+                state.pending = notification
+            }
+            guard !state.sending else { return false }
+            state.sending = true
+            return true
+        }
+        if startSending {
+            Task { await sendPending() }
+        }
+    }
+
+    /// Sends until nothing is pending.
+    private func sendPending() async {
+        while let next = takePending() {
+            _ = try? await pool.withConnection { connection in
+                try connection.query("SELECT pg_notify($1, $2)", [.text(StreamNotification.channel), .text(next.payload)])
+            }
+        }
+    }
+
+    private func takePending() -> StreamNotification? {
+        state.withLock { state in
+            guard let pending = state.pending else {
+                state.sending = false
+                return nil
+            }
+            state.pending = nil
+            return pending
+        }
+    }
+}
