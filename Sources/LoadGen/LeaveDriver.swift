@@ -2,8 +2,8 @@ import MatrixCore
 import RemoteHomeserver
 
 /// Drives leaves against the target: `concurrency` tasks take jobs from the queue, each doing
-/// make_leave + sign + send_leave (pairs) or a single pre-signed send_leave (send-only), and
-/// measure every request.
+/// make_leave + sign + send_leave (pairs), a single pre-signed send_leave (send-only) or
+/// make_leave + sign without sending (make-only), and measure every request.
 struct LeaveDriver: Sendable {
     let mode: LoadGenOptions.Mode
     /// A requester per played server, by server name.
@@ -48,6 +48,15 @@ struct LeaveDriver: Sendable {
             statistics.record(.makeLeave, microseconds: Self.microseconds(since: start))
             guard answer.status == 200, let body = answer.json else {
                 return fail(.makeLeave, status: answer.status, detail: answer.errcode ?? "no errcode", into: &statistics)
+            }
+            if mode == .makeOnly {
+                // A template is this mode's success (the generator does not sign it: it would compete
+                // with the worker for the CPU); nothing is sent.
+                guard body["event"]?.objectValue != nil, body["room_version"]?.stringValue != nil else {
+                    return fail(.makeLeave, status: answer.status, detail: "no template", into: &statistics)
+                }
+                statistics.recordTemplate()
+                return counters.accepted()
             }
             do {
                 leave = try signer.signLeave(makeLeaveResponse: body, roomID: job.roomID, userID: job.userID)

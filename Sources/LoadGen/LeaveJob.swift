@@ -11,19 +11,23 @@ struct LeaveJob: Sendable {
     var presigned: SignedEvent?
 }
 
-/// Hands out jobs to the driver tasks until the jobs, the count or the time run out.
+/// Hands out jobs to the driver tasks until the jobs, the count or the time run out; a repeating
+/// queue starts over at the first job instead of running out.
 final class JobQueue: Sendable {
     private let jobs: [LeaveJob]
+    private let repeating: Bool
     private let limit: Int
     /// Whether `limit` is the requested count (not the number of jobs).
     private let limitedByCount: Bool
     private let deadline: ContinuousClock.Instant?
     private let next = Mutex(0)
 
-    init(jobs: [LeaveJob], limit: Int?, deadline: ContinuousClock.Instant?) {
+    init(jobs: [LeaveJob], limit: Int?, deadline: ContinuousClock.Instant?, repeating: Bool = false) {
         self.jobs = jobs
-        self.limit = min(jobs.count, limit ?? jobs.count)
-        self.limitedByCount = limit.map { $0 <= jobs.count } ?? false
+        self.repeating = repeating && !jobs.isEmpty
+        let available = self.repeating ? Int.max : jobs.count
+        self.limit = min(available, limit ?? available)
+        self.limitedByCount = limit.map { $0 <= available } ?? false
         self.deadline = deadline
     }
 
@@ -35,7 +39,7 @@ final class JobQueue: Sendable {
             defer { next += 1 }
             return next
         }
-        return index.map { jobs[$0] }
+        return index.map { jobs[$0 % jobs.count] }
     }
 
     /// Why the run ended (call after the drivers finished).

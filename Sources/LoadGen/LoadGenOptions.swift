@@ -7,6 +7,8 @@ public struct LoadGenOptions: Sendable {
         case pairs
         /// send_leave only, with every leave prepared and signed before the clock starts.
         case sendOnly = "send-only"
+        /// make_leave only, over and over for the joined members (nobody leaves): the template path.
+        case makeOnly = "make-only"
     }
 
     /// Base URL of the worker or load balancer under test, e.g. `http://127.0.0.1:8448`.

@@ -72,7 +72,8 @@ public enum LoadGenerator {
         let transactionsBefore = played.transactionCount
         let cpuBefore = CPUTime.now()
         let start = ContinuousClock.now
-        let queue = JobQueue(jobs: jobs, limit: options.count, deadline: options.duration.map { start + $0 })
+        let queue = JobQueue(jobs: jobs, limit: options.count, deadline: options.duration.map { start + $0 },
+                             repeating: options.mode == .makeOnly)
         let progress = options.progress && isatty(STDERR_FILENO) == 1
             ? Task { await ProgressLine(counters: counters, start: start).run() } : nil
         let statistics = await driver.run(queue: queue, concurrency: options.concurrency)

@@ -5,7 +5,11 @@ extension LoadReport {
     /// The report for people: one block of aligned lines.
     public var text: String {
         var lines: [String] = []
-        let unit = mode == .pairs ? "pairs" : "leaves"
+        let unit = switch mode {
+        case .pairs: "pairs"
+        case .sendOnly: "leaves"
+        case .makeOnly: "templates"
+        }
         lines.append("target: \(target)  mode: \(mode.rawValue)  concurrency: \(concurrency)  stopped by: \(stopReason.rawValue)")
         lines.append("elapsed: \(Self.format(elapsedSeconds, 2)) s  attempted: \(attempted)  accepted: \(accepted)  "
             + "failed requests: \(failureCount)")

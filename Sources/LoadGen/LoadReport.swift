@@ -29,9 +29,9 @@ public struct LoadReport: Sendable {
     public let stopReason: StopReason
     /// Wall-clock seconds from the first request to the last answer.
     public let elapsedSeconds: Double
-    /// Leaves started (pairs, or sends in send-only mode).
+    /// Leaves started (pairs, sends in send-only mode, make_leaves in make-only mode).
     public let attempted: Int
-    /// Leaves answered 200 by send_leave.
+    /// Leaves answered 200 by send_leave, or (make-only) make_leaves answered with a usable template.
     public let accepted: Int
     public let latencies: [Latency]
     /// Failed requests by kind, most frequent first.
@@ -52,7 +52,7 @@ public struct LoadReport: Sendable {
         self.stopReason = stopReason
         self.elapsedSeconds = elapsedSeconds
         self.attempted = statistics.attempted
-        self.accepted = statistics.accepted.count
+        self.accepted = statistics.succeeded
         self.latencies = statistics.latencies.keys.sorted().compactMap { endpoint in
             statistics.latencies[endpoint].map { Self.latency(endpoint, $0) }
         }
@@ -63,7 +63,7 @@ public struct LoadReport: Sendable {
         self.lost = lost
     }
 
-    /// Accepted leaves per second.
+    /// Accepted leaves (or templates) per second.
     public var throughput: Double { elapsedSeconds > 0 ? Double(accepted) / elapsedSeconds : 0 }
     /// Failed requests in all.
     public var failureCount: Int { failures.reduce(0) { $0 + $1.count } }

@@ -64,8 +64,10 @@ public struct RunStatistics: Sendable {
     public private(set) var latencies: [Endpoint: Histogram<UInt64>] = [:]
     public private(set) var failures: [FailureKind: Int] = [:]
     public private(set) var accepted: [AcceptedLeave] = []
-    /// Leaves started (each is one pair, or one send in send-only mode).
+    /// Leaves started (each is one pair, one send in send-only mode, one make_leave in make-only mode).
     public private(set) var attempted = 0
+    /// Attempts that succeeded: leaves accepted, or (make-only) usable templates.
+    public private(set) var succeeded = 0
 
     /// The largest latency recorded exactly (1 hour); longer ones are clamped to it.
     static let highestTrackableMicroseconds: UInt64 = 3_600_000_000
@@ -87,6 +89,12 @@ public struct RunStatistics: Sendable {
 
     public mutating func recordAccepted(_ leave: AcceptedLeave) {
         accepted.append(leave)
+        succeeded += 1
+    }
+
+    /// A make_leave answered with a usable template (make-only mode: nothing is stored).
+    public mutating func recordTemplate() {
+        succeeded += 1
     }
 
     public mutating func merge(_ other: RunStatistics) {
@@ -96,6 +104,7 @@ public struct RunStatistics: Sendable {
         failures.merge(other.failures, uniquingKeysWith: +)
         accepted += other.accepted
         attempted += other.attempted
+        succeeded += other.succeeded
     }
 
     /// Total failed requests.

@@ -24,7 +24,7 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Option(help: "Base URL of the worker or load balancer under test.")
     var target: String
 
-    @Option(help: "pairs (make_leave, sign, send_leave) or send-only (leaves signed before the clock starts).")
+    @Option(help: "pairs (make_leave, sign, send_leave), send-only (leaves signed before the clock starts) or make-only (make_leave over and over; nobody leaves).")
     var mode: String = LoadGenOptions.Mode.pairs.rawValue
 
     @Option(help: "Rooms to create.")
@@ -57,7 +57,7 @@ struct LoadGenCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             guard let mode = LoadGenOptions.Mode(rawValue: mode) else {
-                throw ValidationError("--mode must be pairs or send-only")
+                throw ValidationError("--mode must be pairs, send-only or make-only")
             }
             let loadOptions = LoadGenOptions(
                 target: target, mode: mode, rooms: rooms, membersPerRoom: members, roomVersion: roomVersion,

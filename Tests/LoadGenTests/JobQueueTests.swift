@@ -28,6 +28,14 @@ final class JobQueueTests: XCTestCase {
         XCTAssertEqual(larger.stopReason(), .membersExhausted)
     }
 
+    func testARepeatingQueueStartsOverUntilTheCount() {
+        let queue = JobQueue(jobs: jobs, limit: 12, deadline: nil, repeating: true)
+        XCTAssertEqual(drain(queue), (0..<12).map { "@u\($0 % 5):y" })
+        XCTAssertEqual(queue.stopReason(), .count)
+        let timed = JobQueue(jobs: jobs, limit: nil, deadline: ContinuousClock.now + .seconds(3600), repeating: true)
+        for _ in 0..<1000 { XCTAssertNotNil(timed.take()) }
+    }
+
     func testStopsAtTheDeadline() {
         let queue = JobQueue(jobs: jobs, limit: nil, deadline: ContinuousClock.now - .seconds(1))
         XCTAssertNil(queue.take())

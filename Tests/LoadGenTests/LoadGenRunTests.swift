@@ -63,6 +63,21 @@ final class LoadGenRunTests: XCTestCase {
         XCTAssertGreaterThan(report.throughput, 0)
     }
 
+    func testMakeOnlyRunAsksForTemplatesAndNobodyLeaves() async throws {
+        let options = LoadGenOptions(target: target, mode: .makeOnly, rooms: 1, membersPerRoom: 4, roomVersion: "10",
+                                     concurrency: 3, duration: .seconds(120), count: 20)
+        let report = try await LoadGenerator.run(options: options, settings: settings, log: { _ in })
+        XCTAssertEqual(report.failures.map(\.kind), [])
+        XCTAssertEqual(report.attempted, 20, "the 4 members are asked for again and again")
+        XCTAssertEqual(report.accepted, 20)
+        XCTAssertEqual(report.stopReason, .count)
+        XCTAssertEqual(report.latencies.map(\.endpoint), [.makeLeave])
+        XCTAssertEqual(report.lost, 0)
+        let connection = try PostgresConnection(url: databaseURL)
+        let leaves = try connection.query("SELECT count(*) FROM memberships WHERE membership = 'leave'")
+        XCTAssertEqual(leaves[0].int64(0), 0)
+    }
+
     func testSendOnlyRunAndTheCheckCatchesLostLeaves() async throws {
         let options = LoadGenOptions(target: target, mode: .sendOnly, rooms: 2, membersPerRoom: 6, roomVersion: "12",
                                      concurrency: 3, duration: .seconds(120))
