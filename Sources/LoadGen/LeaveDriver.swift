@@ -16,7 +16,8 @@ struct LeaveDriver: Sendable {
             for _ in 0..<concurrency {
                 group.addTask {
                     var statistics = RunStatistics()
-                    while let job = queue.take() {
+                    while let (job, due) = queue.takeScheduled() {
+                        if let due { try? await Task.sleep(until: due, clock: .continuous) }
                         await perform(job, into: &statistics)
                     }
                     return statistics

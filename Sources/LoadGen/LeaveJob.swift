@@ -12,7 +12,8 @@ struct LeaveJob: Sendable {
 }
 
 /// Hands out jobs to the driver tasks until the jobs, the count or the time run out; a repeating
-/// queue starts over at the first job instead of running out.
+/// queue starts over at the first job instead of running out. With a pace, job n is due at
+/// `start + n × pace` (a fixed arrival rate, as long as the drivers keep up).
 final class JobQueue: Sendable {
     private let jobs: [LeaveJob]
     private let repeating: Bool
@@ -20,9 +21,12 @@ final class JobQueue: Sendable {
     /// Whether `limit` is the requested count (not the number of jobs).
     private let limitedByCount: Bool
     private let deadline: ContinuousClock.Instant?
+    private let pace: (start: ContinuousClock.Instant, interval: Duration)?
     private let next = Mutex(0)
 
-    init(jobs: [LeaveJob], limit: Int?, deadline: ContinuousClock.Instant?, repeating: Bool = false) {
+    init(jobs: [LeaveJob], limit: Int?, deadline: ContinuousClock.Instant?, repeating: Bool = false,
+         pace: (start: ContinuousClock.Instant, interval: Duration)? = nil) {
+        self.pace = pace
         self.jobs = jobs
         self.repeating = repeating && !jobs.isEmpty
         let available = self.repeating ? Int.max : jobs.count
@@ -33,13 +37,21 @@ final class JobQueue: Sendable {
 
     /// The next job, or nil when the run is over.
     func take() -> LeaveJob? {
+        takeScheduled()?.job
+    }
+
+    /// The next job and when it is due (nil: now), or nil when the run is over.
+    func takeScheduled() -> (job: LeaveJob, due: ContinuousClock.Instant?)? {
         if let deadline, ContinuousClock.now >= deadline { return nil }
         let index = next.withLock { next -> Int? in
             guard next < limit else { return nil }
             defer { next += 1 }
             return next
         }
-        return index.map { jobs[$0 % jobs.count] }
+        guard let index else { return nil }
+        let due = pace.map { $0.start + $0.interval * index }
+        if let deadline, let due, due >= deadline { return nil }
+        return (jobs[index % jobs.count], due)
     }
 
     /// Why the run ended (call after the drivers finished).

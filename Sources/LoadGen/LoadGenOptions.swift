@@ -23,6 +23,9 @@ public struct LoadGenOptions: Sendable {
     public var duration: Duration?
     /// Stop after this many leaves.
     public var count: Int?
+    /// Start at most this many leaves (pairs, sends, make_leaves) per second, evenly spaced; nil: as
+    /// fast as `concurrency` allows. Latency is measured from each request's actual start.
+    public var rate: Double?
     /// Allow a target outside the loopback range.
     public var allowRemote: Bool
     /// Print the report as JSON instead of text.
@@ -32,7 +35,9 @@ public struct LoadGenOptions: Sendable {
 
     public init(target: String, mode: Mode = .pairs, rooms: Int = 8, membersPerRoom: Int = 500,
                 roomVersion: String = "10", concurrency: Int = 8, duration: Duration? = .seconds(60),
-                count: Int? = nil, allowRemote: Bool = false, json: Bool = false, progress: Bool = false) {
+                count: Int? = nil, rate: Double? = nil, allowRemote: Bool = false, json: Bool = false,
+                progress: Bool = false) {
+        self.rate = rate
         self.target = target
         self.mode = mode
         self.rooms = rooms

@@ -71,14 +71,17 @@ public enum LoadGenerator {
                                  counters: counters)
         let transactionsBefore = played.transactionCount
         let cpuBefore = CPUTime.now()
+        let machineBefore = MachineCPU.snapshot()
         let start = ContinuousClock.now
         let queue = JobQueue(jobs: jobs, limit: options.count, deadline: options.duration.map { start + $0 },
-                             repeating: options.mode == .makeOnly)
+                             repeating: options.mode == .makeOnly,
+                             pace: options.rate.map { (start, .nanoseconds(Int64(1e9 / $0))) })
         let progress = options.progress && isatty(STDERR_FILENO) == 1
             ? Task { await ProgressLine(counters: counters, start: start).run() } : nil
         let statistics = await driver.run(queue: queue, concurrency: options.concurrency)
         let elapsed = RoomSetup.seconds(ContinuousClock.now - start)
         let cpu = CPUTime.now() - cpuBefore
+        let machineAfter = MachineCPU.snapshot()
         progress?.cancel()
         await progress?.value
         try? await httpClient.shutdown()
@@ -86,6 +89,9 @@ public enum LoadGenerator {
         var report = LoadReport(mode: options.mode, target: target, concurrency: options.concurrency,
                                 stopReason: queue.stopReason(), statistics: statistics, elapsedSeconds: elapsed,
                                 generatorCPU: cpu, forwardedTransactions: played.transactionCount - transactionsBefore)
+        if let machineBefore, let machineAfter {
+            report.cpuSplit = machineAfter.split(since: machineBefore, seconds: elapsed)
+        }
         try await beforeStorageCheck(statistics.accepted)
         report.lost = try await checkStored(statistics.accepted, settings: settings)
         return report
@@ -109,6 +115,7 @@ public enum LoadGenerator {
         guard options.concurrency >= 1 else { throw .invalidOption("--concurrency must be at least 1") }
         if let count = options.count, count < 1 { throw .invalidOption("--count must be at least 1") }
         if let duration = options.duration, duration <= .zero { throw .invalidOption("--duration must be positive") }
+        if let rate = options.rate, !(rate > 0 && rate <= 1_000_000) { throw .invalidOption("--rate must be between 0 and 1000000") }
     }
 
     /// The resident server's current signing key, from the key file the workers use.

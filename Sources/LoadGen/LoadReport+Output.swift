@@ -28,6 +28,10 @@ extension LoadReport {
         }
         lines.append("generator CPU: \(Self.format(generatorCores, 2)) cores (user \(Self.format(generatorCPU.user, 2)) s, "
             + "system \(Self.format(generatorCPU.system, 2)) s)")
+        if let cpuSplit {
+            let shares = cpuSplit.shares.map { "\($0.group) \(Self.format($0.cores, 2))" }.joined(separator: "  ")
+            lines.append("machine CPU (cores of \(cpuSplit.machineCores)): \(shares)  idle \(Self.format(cpuSplit.idleCores, 2))")
+        }
         lines.append("forwarded transactions received: \(forwardedTransactions)")
         lines.append("lost: \(lost.map(String.init) ?? "not checked")")
         return lines.joined(separator: "\n")
@@ -62,6 +66,12 @@ extension LoadReport {
                 "user_s": Self.number(generatorCPU.user), "system_s": Self.number(generatorCPU.system),
                 "cores": Self.number(generatorCores),
             ],
+            "machine_cpu": cpuSplit.map { split in
+                var cores = JSONObject()
+                for share in split.shares { cores[share.group] = Self.number(share.cores) }
+                cores["idle"] = Self.number(split.idleCores)
+                return .object(cores)
+            } ?? .null,
             "forwarded_transactions": .integer(Int64(forwardedTransactions)),
             "lost": lost.map { .integer(Int64($0)) } ?? .null,
         ]

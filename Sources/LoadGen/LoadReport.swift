@@ -38,6 +38,8 @@ public struct LoadReport: Sendable {
     public let failures: [(kind: FailureKind, count: Int)]
     /// CPU time the generator used during the run.
     public let generatorCPU: CPUTime
+    /// Where the machine's CPU went during the run (Linux only; nil elsewhere).
+    public var cpuSplit: CPUSplit?
     /// Transactions the played servers received (leaves the target forwarded) during the run.
     public var forwardedTransactions: Int
     /// Accepted leaves not found stored with membership `leave`; nil until checked.

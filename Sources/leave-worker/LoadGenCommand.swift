@@ -45,6 +45,9 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many leaves.")
     var count: Int?
 
+    @Option(help: "Start at most this many leaves (or make_leaves) per second, evenly spaced (default: as fast as --concurrency allows).")
+    var rate: Double?
+
     @Flag(help: "Allow a target outside the loopback range.")
     var allowRemote = false
 
@@ -61,7 +64,7 @@ struct LoadGenCommand: AsyncParsableCommand {
             }
             let loadOptions = LoadGenOptions(
                 target: target, mode: mode, rooms: rooms, membersPerRoom: members, roomVersion: roomVersion,
-                concurrency: concurrency, duration: .seconds(duration), count: count, allowRemote: allowRemote,
+                concurrency: concurrency, duration: .seconds(duration), count: count, rate: rate, allowRemote: allowRemote,
                 json: json, progress: !quiet && isatty(STDERR_FILENO) != 0)
             let report = try await LoadGenerator.run(options: loadOptions, settings: options.settings())
             print(json ? String(decoding: report.json.compactBytes(), as: UTF8.self) : report.text)

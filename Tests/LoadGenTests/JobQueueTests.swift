@@ -36,6 +36,17 @@ final class JobQueueTests: XCTestCase {
         for _ in 0..<1000 { XCTAssertNotNil(timed.take()) }
     }
 
+    func testAPacedQueueSpacesTheJobsAndStopsBeforeTheDeadline() throws {
+        // Starting in an hour: the deadline cannot pass while the test runs, however slow the machine.
+        let start = ContinuousClock.now + .seconds(3600)
+        let queue = JobQueue(jobs: jobs, limit: nil, deadline: start + .milliseconds(35), repeating: true,
+                             pace: (start, .milliseconds(10)))
+        var due: [Duration] = []
+        while let next = queue.takeScheduled() { due.append(try XCTUnwrap(next.due) - start) }
+        XCTAssertEqual(due, [.zero, .milliseconds(10), .milliseconds(20), .milliseconds(30)],
+                       "job n is due at n × 10 ms; the one due at 40 ms is past the deadline")
+    }
+
     func testStopsAtTheDeadline() {
         let queue = JobQueue(jobs: jobs, limit: nil, deadline: ContinuousClock.now - .seconds(1))
         XCTAssertNil(queue.take())

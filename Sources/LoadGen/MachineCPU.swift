@@ -1,0 +1,94 @@
+import Foundation
+
+/// CPU time of every process on this machine, grouped by what it is — the generator itself,
+/// leave-worker processes, Postgres processes, HAProxy, everything else — read from Linux's
+/// `/proc`. Two snapshots around a run give the run's CPU split (`CPUSplit`).
+struct MachineCPU: Sendable {
+    /// A process group of the split.
+    enum Group: String, Sendable, CaseIterable {
+        case generator
+        case worker = "leave-worker"
+        case postgres
+        case haproxy
+        case other
+    }
+
+    /// CPU ticks (user + system, in `clockTicksPerSecond`) by process ID, with each process's group.
+    var processes: [Int32: (group: Group, ticks: UInt64)] = [:]
+    /// Idle ticks of the whole machine (all cores), from `/proc/stat`.
+    var idleTicks: UInt64 = 0
+
+    static let clockTicksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    /// The machine's processes now; nil where `/proc` cannot be read (not Linux).
+    static func snapshot(ownProcessID: Int32 = getpid(), procDirectory: String = "/proc") -> MachineCPU? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: procDirectory),
+              let stat = try? String(contentsOfFile: procDirectory + "/stat", encoding: .utf8),
+              let idle = idleTicks(fromStat: stat)
+        else { return nil }
+        var snapshot = MachineCPU(idleTicks: idle)
+        for entry in entries {
+            guard let pid = Int32(entry),
+                  let line = try? String(contentsOfFile: "\(procDirectory)/\(entry)/stat", encoding: .utf8),
+                  let process = parseProcessStat(line)
+            else { continue }   // a process that ended meanwhile
+            snapshot.processes[pid] = (group(command: process.command, isSelf: pid == ownProcessID), process.ticks)
+        }
+        return snapshot
+    }
+
+    /// The command name and user + system ticks of a `/proc/PID/stat` line. The name is between the
+    /// first "(" and the last ")" (it may hold spaces and parentheses); utime and stime are the
+    /// 12th and 13th fields after it.
+    static func parseProcessStat(_ line: String) -> (command: String, ticks: UInt64)? {
+        guard let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")"), open < close else { return nil }
+        let command = String(line[line.index(after: open)..<close])
+        let fields = line[line.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
+        return (command, user + system)
+    }
+
+    /// The idle + iowait ticks of the `cpu` line of `/proc/stat`.
+    static func idleTicks(fromStat stat: String) -> UInt64? {
+        guard let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return nil }
+        let fields = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+        guard fields.count > 4 else { return nil }
+        return fields[3] + fields[4]
+    }
+
+    static func group(command: String, isSelf: Bool) -> Group {
+        if isSelf { return .generator }
+        switch command {
+        case "leave-worker": return .worker
+        case "postgres": return .postgres
+        case "haproxy": return .haproxy
+        default: return .other
+        }
+    }
+
+    /// CPU used between `earlier` and this snapshot, `seconds` apart, in cores per group. A process
+    /// that started in between counts from zero; one that ended in between is not counted.
+    func split(since earlier: MachineCPU, seconds: Double) -> CPUSplit {
+        var ticks: [Group: UInt64] = [:]
+        for (pid, now) in processes {
+            let before = earlier.processes[pid].map { $0.group == now.group ? $0.ticks : 0 } ?? 0
+            ticks[now.group, default: 0] += now.ticks >= before ? now.ticks - before : 0
+        }
+        func cores(_ ticks: UInt64) -> Double {
+            seconds > 0 ? Double(ticks) / Self.clockTicksPerSecond / seconds : 0
+        }
+        return CPUSplit(
+            shares: Group.allCases.map { (group: $0.rawValue, cores: cores(ticks[$0] ?? 0)) },
+            idleCores: cores(idleTicks >= earlier.idleTicks ? idleTicks - earlier.idleTicks : 0),
+            machineCores: ProcessInfo.processInfo.activeProcessorCount)
+    }
+}
+
+/// Where the machine's CPU went during a run, in cores (1.0 = one core busy for the whole run).
+public struct CPUSplit: Sendable {
+    /// Cores used by each process group: generator, leave-worker, postgres, haproxy, other.
+    public let shares: [(group: String, cores: Double)]
+    /// Cores left idle.
+    public let idleCores: Double
+    public let machineCores: Int
+}

@@ -1,0 +1,46 @@
+@testable import LoadGen
+import XCTest
+
+/// The CPU split reads /proc lines correctly and attributes each process's ticks to its group.
+final class MachineCPUTests: XCTestCase {
+    func testReadsTheTicksAfterACommandNameWithSpacesAndParentheses() throws {
+        let line = "4242 (odd (name) x) S 1 4242 4242 0 -1 4194560 500 0 0 0 1234 567 0 0 20 0 9 0 100 0 0"
+        let parsed = try XCTUnwrap(MachineCPU.parseProcessStat(line))
+        XCTAssertEqual(parsed.command, "odd (name) x")
+        XCTAssertEqual(parsed.ticks, 1234 + 567)
+        XCTAssertNil(MachineCPU.parseProcessStat("4242 (short) S 1 2"))
+        XCTAssertNil(MachineCPU.parseProcessStat("no parentheses at all"))
+    }
+
+    func testIdleTicksAreIdlePlusIOWait() {
+        let stat = "cpu  100 5 50 9000 30 0 7 0 0 0\ncpu0 50 2 25 4500 15 0 3 0 0 0\n"
+        XCTAssertEqual(MachineCPU.idleTicks(fromStat: stat), 9030)
+        XCTAssertNil(MachineCPU.idleTicks(fromStat: "intr 1 2 3"))
+    }
+
+    func testTheSplitCountsEachGroupsTicksDuringTheRun() throws {
+        let hz = UInt64(MachineCPU.clockTicksPerSecond)
+        let before = MachineCPU(processes: [
+            10: (.generator, 5 * hz), 20: (.worker, 100 * hz), 30: (.postgres, 7 * hz), 40: (.postgres, 1 * hz),
+            50: (.other, 3 * hz),
+        ], idleTicks: 1000 * hz)
+        let after = MachineCPU(processes: [
+            10: (.generator, 6 * hz),          // +1 s
+            20: (.worker, 103 * hz),           // +3 s
+            30: (.postgres, 9 * hz),           // +2 s
+            60: (.postgres, 1 * hz),           // started during the run: +1 s
+            50: (.haproxy, 2 * hz),            // PID reused by another program: counted from zero
+        ], idleTicks: 1004 * hz)              // process 40 ended: not counted
+        let split = after.split(since: before, seconds: 2)
+        let cores = Dictionary(uniqueKeysWithValues: split.shares.map { ($0.group, $0.cores) })
+        XCTAssertEqual(cores, ["generator": 0.5, "leave-worker": 1.5, "postgres": 1.5, "haproxy": 1.0, "other": 0])
+        XCTAssertEqual(split.shares.map(\.group), ["generator", "leave-worker", "postgres", "haproxy", "other"])
+        XCTAssertEqual(split.idleCores, 2)
+    }
+
+    func testASnapshotOfThisMachineFindsThisProcessAsTheGenerator() throws {
+        let snapshot = try XCTUnwrap(MachineCPU.snapshot(), "Linux has /proc")
+        XCTAssertEqual(snapshot.processes[getpid()]?.group, .generator)
+        XCTAssertNil(MachineCPU.snapshot(procDirectory: "/nonexistent"))
+    }
+}
