@@ -68,7 +68,11 @@ struct LeaveDriver: Sendable {
         let sendStart = ContinuousClock.now
         let answer: FederationResponse
         do {
-            answer = try await requester.sendLeave(roomID: job.roomID, eventID: leave.eventID, pdu: leave.pdu)
+            if let prepared = job.prepared {
+                answer = try await requester.send(prepared)
+            } else {
+                answer = try await requester.sendLeave(roomID: job.roomID, eventID: leave.eventID, pdu: leave.pdu)
+            }
         } catch {
             return fail(.sendLeave, status: nil, detail: Self.describe(error), into: &statistics)
         }

@@ -9,6 +9,8 @@ struct LeaveJob: Sendable {
     /// The member's server (one of the played servers).
     let server: String
     var presigned: SignedEvent?
+    /// Send-only mode: the send_leave request of `presigned`, built and signed in advance.
+    var prepared: FederationRequester.PreparedRequest?
 }
 
 /// Hands out jobs to the driver tasks until the jobs, the count or the time run out; a repeating

@@ -65,6 +65,15 @@ public enum LoadGenerator {
         let requesters = Dictionary(uniqueKeysWithValues: played.servers.map { server in
             (server.serverName, server.requester(destination: resident.serverName, baseURL: target, httpClient: httpClient))
         })
+        if options.mode == .sendOnly {
+            jobs = try jobs.map { job in
+                var job = job
+                if let leave = job.presigned, let requester = requesters[job.server] {
+                    job.prepared = try requester.prepareSendLeave(roomID: job.roomID, eventID: leave.eventID, pdu: leave.pdu)
+                }
+                return job
+            }
+        }
         let counters = LiveCounters()
         let driver = LeaveDriver(mode: options.mode, requesters: requesters,
                                  signers: Dictionary(uniqueKeysWithValues: remotes.map { ($0.serverName, $0) }),

@@ -64,9 +64,38 @@ public struct FederationRequester: Sendable {
         try await request(method: "GET", path: "/_matrix/federation/v1/event/\(PathEncoding.encode(eventID))")
     }
 
+    /// A request built and signed ahead of sending it (X-Matrix signatures carry no time, so a
+    /// prepared request stays valid): the load generator prepares its send-only requests before
+    /// the clock starts, so that it measures the target, not its own signing.
+    public struct PreparedRequest: Sendable {
+        fileprivate let request: HTTPClientRequest
+    }
+
+    /// `send(prepared)` is `sendLeave(roomID:eventID:pdu:version:)`.
+    public func prepareSendLeave(roomID: String, eventID: String, pdu: JSONObject,
+                                 version: SendLeaveVersion = .v2) throws -> PreparedRequest {
+        try prepare(method: "PUT", path: Self.sendLeavePath(roomID: roomID, eventID: eventID, version: version),
+                    body: .json(.object(pdu)))
+    }
+
+    /// Sends a prepared request and returns the answer.
+    public func send(_ prepared: PreparedRequest) async throws -> FederationResponse {
+        let response = try await httpClient.execute(prepared.request, timeout: .init(timeout))
+        let buffer = try await response.body.collect(upTo: 16 << 20)
+        return FederationResponse(status: Int(response.status.code),
+                                  headers: response.headers.map { (name: $0.name, value: $0.value) },
+                                  body: Array(buffer.readableBytesView))
+    }
+
     /// Any request; `path` is the request target as sent (already percent-encoded, with any query).
     public func request(method: String, path: String, body: Body = .none,
                         authorization: Authorization = .signed) async throws -> FederationResponse {
+        try await send(prepare(method: method, path: path, body: body, authorization: authorization))
+    }
+
+    /// Builds and signs a request without sending it.
+    public func prepare(method: String, path: String, body: Body = .none,
+                        authorization: Authorization = .signed) throws -> PreparedRequest {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .init(rawValue: method)
         let (bytes, signedContent): ([UInt8]?, JSONValue?) = switch body {
@@ -88,11 +117,7 @@ public struct FederationRequester: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(bytes)
         }
-        let response = try await httpClient.execute(request, timeout: .init(timeout))
-        let buffer = try await response.body.collect(upTo: 16 << 20)
-        return FederationResponse(status: Int(response.status.code),
-                                  headers: response.headers.map { (name: $0.name, value: $0.value) },
-                                  body: Array(buffer.readableBytesView))
+        return PreparedRequest(request: request)
     }
 
     /// The make_leave request target for `roomID`/`userID`.
