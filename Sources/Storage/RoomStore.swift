@@ -6,11 +6,18 @@ public final class RoomStore: Sendable {
     let pool: PostgresPool
     let retryPolicy: RetryPolicy
     let notifier: StreamNotifier
+    let batcher: LeaveBatcher
 
-    public init(pool: PostgresPool, retryPolicy: RetryPolicy = .default) {
+    /// Leave writes run on at most half the pool's connections at once (the reads keep the rest);
+    /// leaves arriving meanwhile are committed together, up to `maxLeavesPerTransaction`.
+    public init(pool: PostgresPool, retryPolicy: RetryPolicy = .default, maxLeavesPerTransaction: Int = 32) {
         self.pool = pool
         self.retryPolicy = retryPolicy
-        notifier = StreamNotifier(pool: pool)
+        let notifier = StreamNotifier(pool: pool)
+        self.notifier = notifier
+        let writer = LeaveWriter(pool: pool, retryPolicy: retryPolicy, notifier: notifier)
+        batcher = LeaveBatcher(maxWriters: pool.configuration.poolSize / 2, maxBatch: maxLeavesPerTransaction,
+                               writeOne: writer.writeLeave, writeMany: writer.writeLeaves)
     }
 
     /// The room's version, or nil if the room is not held here.

@@ -145,6 +145,42 @@ final class LeaveTransactionTests: XCTestCase {
         guard case .stored = retried else { return XCTFail("a corrected retry must store: \(retried)") }
     }
 
+    /// Leaves queued behind a busy writer are committed together (`store_leaves`); when one of them
+    /// violates a constraint, the others are still stored and only that one fails.
+    func testABatchWithOneBadLeaveStoresTheOthersAndFailsOnlyThatOne() async throws {
+        let narrow = PostgresPool(configuration: PostgresConfiguration(url: pool.configuration.url, poolSize: 2))
+        let batched = RoomStore(pool: narrow)    // one writer at a time
+        let blocker = try PostgresConnection(url: pool.configuration.url)
+        _ = try blocker.query("BEGIN")
+        _ = try blocker.query("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", [.text(room.roomID)])
+        let aliceLeave = room.leave("@alice:resident.test", id: "$alice-leave", prevEvents: [room.lastEventID])
+        let first = Task { try await batched.storeLeave(aliceLeave, expectedMembership: "join", destinations: ["ok.test"]) }
+        try await Task.sleep(for: .milliseconds(200))   // the writer now waits for the room lock
+        let joined = room
+        let queued = [("@bob:remote.test", ["ok.test"]), ("@carol:third.test", ["ok.test", ""]), ("@dan:remote.test", ["ok.test"])]
+            .map { member, destinations in
+                let leave = joined.leave(member, id: "$\(member)-leave", prevEvents: [joined.lastEventID])
+                return Task { try await batched.storeLeave(leave, expectedMembership: "join", destinations: destinations) }
+            }
+        try await Task.sleep(for: .milliseconds(200))   // all three queued behind it
+        _ = try blocker.query("COMMIT")
+
+        guard case .stored = try await first.value else { return XCTFail("alice's leave must store") }
+        guard case .stored = try await queued[0].value else { return XCTFail("bob's leave must store") }
+        do {
+            _ = try await queued[1].value
+            XCTFail("carol's empty destination must violate the outbox check constraint")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "23514")
+        }
+        guard case .stored = try await queued[2].value else { return XCTFail("dan's leave must store") }
+        let members = try await store.members(roomID: room.roomID)
+        XCTAssertEqual(members.map(\.membership), ["leave", "leave", "join", "leave"], "alice, bob, carol, dan")
+        let orphans = try await StorageFixture.orphans(pool)
+        XCTAssertEqual(orphans, [])
+        await narrow.close()
+    }
+
     /// A failure injected at each table the transaction writes (a trigger raising on any row change)
     /// leaves the room exactly as it was.
     func testFailureAtAnyStatementLeavesNothingWritten() async throws {

@@ -1,0 +1,106 @@
+import Postgres
+import Synchronization
+
+/// A leave to store: the event, the membership it was validated against, and where to forward it
+/// (explicit destinations, or — when `destinations` is nil — the room's joined servers except
+/// `excludeServers`).
+struct LeaveWrite: Sendable {
+    let event: EventRecord
+    let expectedMembership: String
+    let destinations: [String]?
+    let excludeServers: [String]?
+}
+
+/// Group commit for leaves. At most `maxWriters` writes run at once; leaves that arrive while
+/// they are busy queue up, and the next free writer stores everything queued (up to `maxBatch`)
+/// in one transaction. Nothing waits for a timer: under light load every leave is written alone at
+/// once; under load the batches grow by themselves.
+///
+/// A batch that fails as a whole because of one leave's data (a check constraint, an invalid
+/// value: SQLSTATE classes 22 and 23) is written again one leave at a time, so only that leave
+/// fails; any other failure (the database unreachable, the pool exhausted, contention that
+/// outlasted the retries) is every leave's answer.
+final class LeaveBatcher: Sendable {
+    private typealias Waiting = (write: LeaveWrite, continuation: CheckedContinuation<LeaveOutcome, any Error>)
+
+    private struct State {
+        var queue: [Waiting] = []
+        var writers = 0
+    }
+
+    private let state = Mutex(State())
+    private let maxWriters: Int
+    private let maxBatch: Int
+    private let writeOne: @Sendable (LeaveWrite) async throws -> LeaveOutcome
+    private let writeMany: @Sendable ([LeaveWrite]) async throws -> [Result<LeaveOutcome, any Error>]
+
+    /// `writeMany` returns one result per leave, in order.
+    init(maxWriters: Int, maxBatch: Int,
+         writeOne: @escaping @Sendable (LeaveWrite) async throws -> LeaveOutcome,
+         writeMany: @escaping @Sendable ([LeaveWrite]) async throws -> [Result<LeaveOutcome, any Error>]) {
+        self.maxWriters = max(1, maxWriters)
+        self.maxBatch = max(1, maxBatch)
+        self.writeOne = writeOne
+        self.writeMany = writeMany
+    }
+
+    /// Stores the leave, alone or with others, and returns its own outcome.
+    func store(_ write: LeaveWrite) async throws -> LeaveOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            let startWriter = state.withLock { state -> Bool in
+                state.queue.append((write, continuation))
+                guard state.writers < maxWriters else { return false }
+                state.writers += 1
+                return true
+            }
+            if startWriter {
+                Task { await self.writeUntilIdle() }
+            }
+        }
+    }
+
+    /// One writer: takes what is queued and writes it, until the queue is empty.
+    private func writeUntilIdle() async {
+        while let batch = nextBatch() {
+            if batch.count == 1 {
+                await writeAlone(batch[0])
+                continue
+            }
+            do {
+                let results = try await writeMany(batch.map(\.write))
+                for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result) }
+            } catch let error as PostgresError where Self.isOneLeavesFault(error) {
+                for waiting in batch { await writeAlone(waiting) }
+            } catch {
+                for waiting in batch { waiting.continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    private func writeAlone(_ waiting: Waiting) async {
+        do {
+            waiting.continuation.resume(returning: try await writeOne(waiting.write))
+        } catch {
+            waiting.continuation.resume(throwing: error)
+        }
+    }
+
+    /// The next batch, or nil (and this writer ends) when nothing is queued.
+    private func nextBatch() -> [Waiting]? {
+        state.withLock { state in
+            guard !state.queue.isEmpty else {
+                state.writers -= 1
+                return nil
+            }
+            let batch = Array(state.queue.prefix(maxBatch))
+            state.queue.removeFirst(batch.count)
+            return batch
+        }
+    }
+
+    /// Data exceptions (22) and integrity constraint violations (23): caused by one leave's values.
+    static func isOneLeavesFault(_ error: PostgresError) -> Bool {
+        guard let state = error.sqlState else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
+    }
+}
