@@ -95,7 +95,9 @@ import Testing
 
     @Test func aServerThatRecoveredIsAskedAgainAfterTheBackOff() async throws {
         var configuration = KeyFetcher.Configuration()
-        configuration.failureBackoff = .milliseconds(200)
+        // Long enough that the three refused calls fit inside it even on a loaded machine (200 ms
+        // did not, once: each call then asked again).
+        configuration.failureBackoff = .seconds(2)
         configuration.minimumRefetchInterval = .zero
         try await FederationHarness.with(keys: .status(503), configuration: configuration) { harness in
             for _ in 0..<3 {
@@ -105,7 +107,7 @@ import Testing
             }
             #expect(harness.remote.keyRequests == 1)
             harness.remote.setKeyBehaviour(.document(try XMatrixAuthenticatorTests.remoteDocument()))
-            try await Task.sleep(for: .milliseconds(300))
+            try await Task.sleep(for: .milliseconds(2_100))
             let key = try await harness.fetcher.publicKey(server: "remote.test", keyID: "ed25519:rm1", use: .request(now: nowMS()))
             #expect(key == Self.remoteKey.publicKey)
             #expect(harness.remote.keyRequests == 2)

@@ -102,7 +102,7 @@ struct ForwardingProcessTests {
         // b.test hangs: its port takes connections and never answers. c.test answers, and its delivery
         // is recorded as sent before the kill (else it would legitimately be sent again).
         await fixture.b.stop()
-        let hanging = try HangingPort(port: try #require(fixture.b.port))
+        let hanging = try await HangingPort.listening(on: try #require(fixture.b.port))
 
         let eventID = try await fixture.leave("@alice:a.test", room: room, through: first)
         let bDelivery = Delivery(destination: "b.test", eventID: eventID)

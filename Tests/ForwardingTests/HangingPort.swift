@@ -28,6 +28,19 @@ final class HangingPort {
         }
     }
 
+    /// Listens on `port`, trying again for up to `patience` while the port is still taken — by a
+    /// server that was just stopped and whose socket is still closing (once seen under load).
+    static func listening(on port: Int, patience: Duration = .seconds(5)) async throws -> HangingPort {
+        let deadline = ContinuousClock.now + patience
+        while true {
+            do {
+                return try HangingPort(port: port)
+            } catch where ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
     func close() {
         Glibc.close(descriptor)
     }
