@@ -8,15 +8,18 @@ public final class RoomStore: Sendable {
     let notifier: StreamNotifier
     let batcher: LeaveBatcher
 
+    /// The most leaves `store_leaves` commits in one transaction.
+    static let maxLeavesPerTransaction = 32
+
     /// Leave writes run on at most half the pool's connections at once (the reads keep the rest);
     /// leaves arriving meanwhile are committed together, up to `maxLeavesPerTransaction`.
-    public init(pool: PostgresPool, retryPolicy: RetryPolicy = .default, maxLeavesPerTransaction: Int = 32) {
+    public init(pool: PostgresPool, retryPolicy: RetryPolicy = .default) {
         self.pool = pool
         self.retryPolicy = retryPolicy
         let notifier = StreamNotifier(pool: pool)
         self.notifier = notifier
         let writer = LeaveWriter(pool: pool, retryPolicy: retryPolicy, notifier: notifier)
-        batcher = LeaveBatcher(maxWriters: pool.configuration.poolSize / 2, maxBatch: maxLeavesPerTransaction,
+        batcher = LeaveBatcher(maxWriters: pool.configuration.poolSize / 2, maxBatch: Self.maxLeavesPerTransaction,
                                writeOne: writer.writeLeave, writeMany: writer.writeLeaves)
     }
 
