@@ -151,4 +151,14 @@ final class NumberLimitsTests: XCTestCase {
             }
         }
     }
+
+    func testFirstNonInt64NumberFindsWhatNoSignedBodyCanCarry() throws {
+        for number in Self.limits {
+            XCTAssertNil(JSONValue.object(["a": [.integer(number), ["b": .integer(number)]]]).firstNonInt64Number)
+        }
+        let value = try JSONParser.parse(#"{"a": [1, {"b": 9223372036854775808}], "c": 1.5, "d": -9223372036854775809}"#)
+        XCTAssertEqual(value.firstNonInt64Number, "9223372036854775808")
+        XCTAssertEqual(try JSONParser.parse(#"[0, {"x": 1e5}]"#).firstNonInt64Number, "1e5")
+        XCTAssertEqual(try JSONParser.parse("-9223372036854775809").firstNonInt64Number, "-9223372036854775809")
+    }
 }
