@@ -4,9 +4,16 @@ import Storage
 /// One `PUT /_matrix/federation/v1/send/{txnId}` body built from claimed deliveries to one
 /// destination: `{"origin", "origin_server_ts", "pdus": [...]}` with the PDUs exactly as stored.
 ///
-/// A stored PDU that cannot go into a signed request — not JSON, or (room versions 1–5 only) an
-/// integer beyond ±(2^53−1), which canonical JSON, and so the X-Matrix signature, cannot express —
-/// is set apart in ``undeliverable`` instead of failing the whole batch for ever.
+/// Accepted ⇒ forwarded: every integer a PDU may carry (in room versions 1–5 up to ±(2^63−1), e.g.
+/// `depth`) goes into the body exactly, and the X-Matrix signature covers that exact body — 64-bit
+/// integers in plain decimal, as Synapse and gomatrixserverlib write and verify them
+/// (``XMatrixRequest/signingBytes(method:uri:origin:destination:content:)``).
+///
+/// What no signed request can carry — a body that is not a JSON object, a number with a fraction or
+/// exponent, an integer beyond 64 bits — `send_leave` never stores: its X-Matrix check of the same
+/// body refuses such a request with 400 `M_BAD_JSON` before anything is written. A stored row of
+/// that kind (written by other means) is set apart in ``undeliverable`` instead of failing the whole
+/// batch for ever.
 struct FederationTransaction: Sendable {
     /// The deliveries whose PDUs are in ``body``, in order.
     let deliveries: [OutboxDelivery]
@@ -22,7 +29,7 @@ struct FederationTransaction: Sendable {
         deliveries.reserveCapacity(claimed.count)
         pdus.reserveCapacity(claimed.count)
         for delivery in claimed {
-            if let pdu = try? JSONParser.parse(delivery.pdu), pdu.objectValue != nil, pdu.isCanonicalCompatible {
+            if let pdu = try? JSONParser.parse(delivery.pdu), pdu.objectValue != nil, pdu.firstNonInt64Number == nil {
                 deliveries.append(delivery)
                 pdus.append(pdu)
             } else {

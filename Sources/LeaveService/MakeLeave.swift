@@ -32,7 +32,9 @@ extension LeaveService {
             "content": ["membership": .string(Membership.leave)],
             "room_id": .string(roomID),
             "origin_server_ts": .integer(now()),
-            "depth": .integer(min((extremities.map(\.depth).max() ?? 0) + 1, version.maxDepth)),
+            // One deeper than the deepest extremity, capped at the version's maximum (2^63 − 1 in v1–v5,
+            // where a member may already have sent that depth): never an overflow.
+            "depth": .integer(min((extremities.map(\.depth).max() ?? 0).saturatingAdd(1), version.maxDepth)),
         ]
         let authKeys = AuthRules.authEventSelection(
             for: EventType.member, sender: userID, stateKey: userID, content: ["membership": .string(Membership.leave)], version: version)

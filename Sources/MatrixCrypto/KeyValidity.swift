@@ -1,3 +1,5 @@
+import MatrixCore
+
 /// What a remote server's key is being used for, which decides whether it is still valid.
 public enum KeyUse: Sendable, Equatable {
     /// Checking an X-Matrix request received at `now` (ms).
@@ -14,8 +16,7 @@ public enum KeyValidity {
     /// `min(valid_until_ts, fetched_at + 7 days)`: the 7-day cap, applied at fetch time so a key
     /// published with a very long validity is refetched at least weekly.
     public static func effectiveValidUntil(validUntilTS: Int64, fetchedAt: Int64) -> Int64 {
-        let (cap, overflow) = fetchedAt.addingReportingOverflow(maximumValidityPeriod)
-        return overflow ? validUntilTS : min(validUntilTS, cap)
+        min(validUntilTS, fetchedAt.saturatingAdd(maximumValidityPeriod))
     }
 
     /// Whether a `verify_keys` key valid until `validUntilTS` (ideally the effective, capped value)

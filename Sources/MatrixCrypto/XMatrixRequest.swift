@@ -18,7 +18,7 @@ public enum XMatrixRequest {
             "origin": .string(origin), "destination": .string(destination),
         ]
         if let content, content != .null {
-            if let number = firstNonIntegerNumber(in: content) { throw .nonCanonicalNumber(number) }
+            if let number = content.firstNonInt64Number { throw .nonCanonicalNumber(number) }
             request["content"] = content
         }
         // Only integers remain, all written in decimal: the canonical layout with 64-bit integers.
@@ -76,15 +76,5 @@ public enum XMatrixRequest {
             failure = .badSignature(origin: origin, keyID: authorization.keyID)
         }
         throw failure
-    }
-
-    /// The source text of the first number in `value` that is not a 64-bit integer, if any.
-    private static func firstNonIntegerNumber(in value: JSONValue) -> String? {
-        switch value {
-        case .null, .bool, .integer, .string: return nil
-        case .nonCanonicalNumber(let text): return text
-        case .array(let elements): return elements.lazy.compactMap(firstNonIntegerNumber).first
-        case .object(let object): return object.members.lazy.compactMap { firstNonIntegerNumber(in: $0.value) }.first
-        }
     }
 }

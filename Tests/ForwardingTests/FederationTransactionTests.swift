@@ -1,5 +1,6 @@
 @testable import Forwarding
 import MatrixCore
+import MatrixCrypto
 import Storage
 import Testing
 
@@ -25,16 +26,34 @@ struct FederationTransactionTests {
     @Test func pdusThatCannotBeSignedAreSetApartNotSent() {
         let good = #"{"type":"m.room.member","depth":1}"#
         let transaction = FederationTransaction(origin: "resident.test", originServerTS: 1, deliveries: [
-            delivery("$big", pdu: #"{"type":"m.room.member","content":{"n":9007199254740992}}"#),
+            delivery("$beyond64", pdu: #"{"type":"m.room.member","content":{"n":18446744073709551616}}"#),
             delivery("$good", pdu: good),
             delivery("$float", pdu: #"{"depth":1.5}"#),
             delivery("$array", pdu: "[1]"),
             delivery("$broken", pdu: "{\"depth\":"),
         ])
         #expect(transaction.deliveries.map(\.eventID) == ["$good"])
-        #expect(transaction.undeliverable.map(\.eventID) == ["$big", "$float", "$array", "$broken"])
+        #expect(transaction.undeliverable.map(\.eventID) == ["$beyond64", "$float", "$array", "$broken"])
         #expect(transaction.body["pdus"]?.arrayValue?.count == 1)
         #expect((try? transaction.body.canonicalBytes()) != nil)
+    }
+
+    /// Room versions 1–5 allow any 64-bit integer: such PDUs are sent, numbers exact, and the
+    /// X-Matrix signature covers them in plain decimal.
+    @Test(arguments: [Int64(0), -1, 9_007_199_254_740_991, 9_007_199_254_740_992, .max, .min])
+    func pdusWith64BitIntegersAreSentExactly(_ number: Int64) throws {
+        let pdu = #"{"type":"m.room.member","depth":9223372036854775807,"content":{"n":\#(number)}}"#
+        let transaction = FederationTransaction(origin: "resident.test", originServerTS: 1,
+                                                deliveries: [delivery("$old-room", pdu: pdu)])
+        #expect(transaction.deliveries.map(\.eventID) == ["$old-room"])
+        #expect(transaction.undeliverable.isEmpty)
+        let sent = try #require(transaction.body["pdus"]?.arrayValue?.first)
+        #expect(sent["depth"] == .integer(.max))
+        #expect(sent["content"]?["n"] == .integer(number))
+        let signed = try XMatrixRequest.signingBytes(method: "PUT", uri: "/_matrix/federation/v1/send/1", origin: "resident.test",
+                                                     destination: "b.test", content: transaction.body)
+        let text = String(decoding: signed, as: UTF8.self)
+        #expect(text.contains(#""depth":9223372036854775807"#) && text.contains(#""n":\#(number)"#), "\(text)")
     }
 
     @Test func allUndeliverableLeavesNothingToSend() {

@@ -69,12 +69,14 @@ final class ForwardingFixture: Sendable {
             .merging(senderEnvironment) { _, sender in sender }
     }
 
-    /// Imports a version-10 room where `leavers` (users of a.test) and one member each of b.test
-    /// and c.test are joined, next to the resident admin.
-    func importRoom(leavers: [String], label: String = "forwarding") async throws -> BuiltRoom {
+    /// Imports a room (version 10 unless told) where `leavers` (users of a.test) and one member each
+    /// of b.test and c.test are joined, next to the resident admin.
+    func importRoom(leavers: [String], label: String = "forwarding", version: RoomVersion = ForwardingFixture.roomVersion)
+        async throws -> BuiltRoom
+    {
         let members = (leavers + ["@bob:b.test", "@carol:c.test"]).map { PlannedMember(userID: $0, membership: .join) }
         let room = try RoomBuilder(
-            version: Self.roomVersion, resident: EventSigner(serverName: Self.serverName, key: residentKey),
+            version: version, resident: EventSigner(serverName: Self.serverName, key: residentKey),
             remotes: remotes.map(\.eventSigner), members: members, roomLocalpart: label
         ).build()
         let result = try await WorkerProcess.runWithoutBlocking(["rooms", "import", "-"], environment: environment,
@@ -124,6 +126,13 @@ final class ForwardingFixture: Sendable {
         }
     }
 
+    /// How many rows of `events` hold `eventID`.
+    func storedEventCount(_ eventID: String) async throws -> Int64 {
+        try await pool.withConnection { connection in
+            try connection.query("SELECT count(*) FROM events WHERE event_id = $1", [.text(eventID)]).rows.first?.int64(0) ?? -1
+        }
+    }
+
     /// A delivery's lease end and sending time, in ms on the database's clock.
     func leaseAndSentAt(_ delivery: Delivery) async throws -> (claimedUntil: Int64?, sentAt: Int64?) {
         try await pool.withConnection { connection in
@@ -161,11 +170,14 @@ struct Delivery: Hashable, Sendable {
 
 extension SimulatedHomeserver {
     /// How many times each event ID (room version 10) arrived, over every transaction received.
-    var receivedEventCounts: [String: Int] {
+    var receivedEventCounts: [String: Int] { receivedEventCounts(version: ForwardingFixture.roomVersion) }
+
+    /// How many times each event ID of a room of `version` arrived, over every transaction received.
+    func receivedEventCounts(version: RoomVersion) -> [String: Int] {
         var counts: [String: Int] = [:]
         for transaction in receivedTransactions {
             for pdu in transaction.pdus {
-                let eventID = (try? EventHashing.eventID(of: pdu, version: ForwardingFixture.roomVersion)) ?? "unhashable"
+                let eventID = (try? EventHashing.eventID(of: pdu, version: version)) ?? "unhashable"
                 counts[eventID, default: 0] += 1
             }
         }

@@ -78,15 +78,18 @@ struct PowerLevels {
             scalars = scalars.dropFirst()
         }
         guard !scalars.isEmpty else { return nil }
-        var magnitude: Int64 = 0
+        // Accumulated as a negative number so that "-9223372036854775808" (Int64.min) fits; a value
+        // beyond 64 bits is not a level.
+        var negated: Int64 = 0
         for scalar in scalars {
             guard ("0"..."9").contains(scalar) else { return nil }
             let digit = Int64(scalar.value - UnicodeScalar("0").value)
-            let (shifted, overflowA) = magnitude.multipliedReportingOverflow(by: 10)
-            let (sum, overflowB) = shifted.addingReportingOverflow(digit)
+            let (shifted, overflowA) = negated.multipliedReportingOverflow(by: 10)
+            let (next, overflowB) = shifted.subtractingReportingOverflow(digit)
             guard !overflowA, !overflowB else { return nil }
-            magnitude = sum
+            negated = next
         }
-        return negative ? -magnitude : magnitude
+        if negative { return negated }
+        return negated == .min ? nil : -negated
     }
 }

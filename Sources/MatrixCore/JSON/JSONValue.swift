@@ -61,6 +61,19 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// The source text of the first number (depth first, in key order) that is not a 64-bit integer
+    /// — a fraction, an exponent, or an integer beyond ±2^63 — or `nil` if every number is an `Int64`.
+    /// Such a body has no portable signed form; any `Int64` does (written in plain decimal, as Synapse
+    /// and gomatrixserverlib sign old-room events).
+    public var firstNonInt64Number: String? {
+        switch self {
+        case .null, .bool, .integer, .string: return nil
+        case .nonCanonicalNumber(let text): return text
+        case .array(let elements): return elements.lazy.compactMap(\.firstNonInt64Number).first
+        case .object(let object): return object.members.lazy.compactMap(\.value.firstNonInt64Number).first
+        }
+    }
+
     /// Equal when the JSON texts are: strings and number texts compare by their UTF-8 bytes
     /// (Swift's `String ==` would call `"\u{e9}"` and `"e\u{301}"` equal, yet they hash differently).
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
