@@ -29,7 +29,7 @@ struct AuthSignatures: AuthSignatureVerifier {
         let keys = publicKeys.compactMap { Base64.decode($0).flatMap { try? Ed25519PublicKey(bytes: $0) } }
         return signatures.members.contains { server in
             (server.value.objectValue?.members ?? []).contains { member in
-                guard member.key.bytesStart(with: "ed25519:"), let text = member.value.stringValue,
+                guard SigningKey.isEd25519KeyID(member.key), let text = member.value.stringValue,
                     let signature = Base64.decode(text)
                 else { return false }
                 return keys.contains { $0.isValidSignature(signature, for: bytes) }
@@ -48,7 +48,7 @@ extension EventSignatureChecker {
         else { return .none }
         let use = KeyUse.event(originServerTS: event.originServerTS, enforcesKeyValidity: event.roomVersion.enforcesKeyValidity)
         var serverKeys: [ExactString: Ed25519PublicKey] = [:]
-        for member in signatures.members where member.key.bytesStart(with: "ed25519:") {
+        for member in signatures.members where SigningKey.isEd25519KeyID(member.key) {
             if let key = try? await publicKey(server: server, keyID: member.key, use: use) {
                 serverKeys[ExactString(member.key)] = key
             }

@@ -38,7 +38,7 @@ struct EventSignatureChecker: Sendable {
             }
             var verified = 0
             var keyProblems: [String] = []
-            for member in serverSignatures.members where member.key.bytesStart(with: "ed25519:") {
+            for member in serverSignatures.members where SigningKey.isEd25519KeyID(member.key) {
                 guard let text = member.value.stringValue, let signature = Base64.decode(text) else {
                     throw Failure(description: "signature \(member.key) of \(server) is not base64")
                 }
