@@ -172,6 +172,14 @@ struct AdversarialLeaveTests {
             Case(name: "v1 20 unknown prev_event IDs of 255 bytes", version: "1", status: 403, errcode: "M_FORBIDDEN") { leaver in
                 try await leaver.send { $0["prev_events"] = .array(Array(repeating: leaver.reference(to: longV1ID), count: 20)) }
             },
+            Case(name: "v1 unknown auth_event ID of 255 bytes", version: "1", status: 403, errcode: "M_FORBIDDEN") { leaver in
+                try await leaver.send { event in
+                    event["auth_events"] = .array((event["auth_events"]?.arrayValue ?? []).dropLast() + [leaver.reference(to: longV1ID)])
+                }
+            },
+            Case(name: "v1 auth_event ID of 256 bytes", version: "1", status: 400, errcode: "M_BAD_JSON") { leaver in
+                try await leaver.send { $0["auth_events"] = [leaver.reference(to: tooLongV1ID)] }
+            },
             Case(name: "v1 prev_event ID of 256 bytes", version: "1", status: 400, errcode: "M_BAD_JSON") { leaver in
                 try await leaver.send { $0["prev_events"] = [leaver.reference(to: tooLongV1ID)] }
             },
