@@ -5,17 +5,17 @@ import MatrixCrypto
 /// v8+ `join_authorised_via_users_server` (the authorising server's signature on the event) and
 /// third-party invites (the `signed` object, against keys the room's invite event publishes).
 struct AuthSignatures: AuthSignatureVerifier {
-    /// Public keys by server and key ID, fetched before the rules run.
-    let keys: [String: [String: Ed25519PublicKey]]
+    /// Public keys by server and key ID (byte for byte), fetched before the rules run.
+    let keys: [ExactString: [ExactString: Ed25519PublicKey]]
 
     static let none = AuthSignatures(keys: [:])
 
     func isEvent(_ event: PDU, signedBy server: String) -> Bool {
-        guard let serverKeys = keys[server], let signatures = event.json["signatures"]?[server]?.objectValue,
+        guard let serverKeys = keys[ExactString(server)], let signatures = event.json["signatures"]?[server]?.objectValue,
             let bytes = try? EventHashing.redactedSigningBytes(of: event.json, version: event.roomVersion)
         else { return false }
         return signatures.members.contains { member in
-            guard let key = serverKeys[member.key], let text = member.value.stringValue,
+            guard let key = serverKeys[ExactString(member.key)], let text = member.value.stringValue,
                 let signature = Base64.decode(text)
             else { return false }
             return key.isValidSignature(signature, for: bytes)
@@ -29,7 +29,7 @@ struct AuthSignatures: AuthSignatureVerifier {
         let keys = publicKeys.compactMap { Base64.decode($0).flatMap { try? Ed25519PublicKey(bytes: $0) } }
         return signatures.members.contains { server in
             (server.value.objectValue?.members ?? []).contains { member in
-                guard member.key.hasPrefix("ed25519:"), let text = member.value.stringValue,
+                guard SigningKey.isEd25519KeyID(member.key), let text = member.value.stringValue,
                     let signature = Base64.decode(text)
                 else { return false }
                 return keys.contains { $0.isValidSignature(signature, for: bytes) }
@@ -47,10 +47,12 @@ extension EventSignatureChecker {
             let signatures = event.json["signatures"]?[server]?.objectValue
         else { return .none }
         let use = KeyUse.event(originServerTS: event.originServerTS, enforcesKeyValidity: event.roomVersion.enforcesKeyValidity)
-        var serverKeys: [String: Ed25519PublicKey] = [:]
-        for member in signatures.members where member.key.hasPrefix("ed25519:") {
-            if let key = try? await publicKey(server: server, keyID: member.key, use: use) { serverKeys[member.key] = key }
+        var serverKeys: [ExactString: Ed25519PublicKey] = [:]
+        for member in signatures.members where SigningKey.isEd25519KeyID(member.key) {
+            if let key = try? await publicKey(server: server, keyID: member.key, use: use) {
+                serverKeys[ExactString(member.key)] = key
+            }
         }
-        return AuthSignatures(keys: [server: serverKeys])
+        return AuthSignatures(keys: [ExactString(server): serverKeys])
     }
 }

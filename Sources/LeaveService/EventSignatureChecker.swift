@@ -13,14 +13,16 @@ struct EventSignatureChecker: Sendable {
     }
 
     let ownServer: String
-    let ownKeys: [String: Ed25519PublicKey]
+    let ownKeys: [ExactString: Ed25519PublicKey]
     let fetcher: KeyFetcher
 
     /// The servers whose signatures `event` needs.
     static func requiredServers(of event: PDU) -> [String] {
         var servers: [String] = []
         if let user = UserID(event.sender, historical: true) { servers.append(user.server) }
-        if let explicit = event.explicitEventID, let server = EventID(explicit)?.server, !servers.contains(server) {
+        if let explicit = event.explicitEventID, let server = EventID(explicit)?.server,
+            !servers.contains(where: { $0.bytesEqual(server) })
+        {
             servers.append(server)
         }
         return servers
@@ -36,7 +38,7 @@ struct EventSignatureChecker: Sendable {
             }
             var verified = 0
             var keyProblems: [String] = []
-            for member in serverSignatures.members where member.key.hasPrefix("ed25519:") {
+            for member in serverSignatures.members where SigningKey.isEd25519KeyID(member.key) {
                 guard let text = member.value.stringValue, let signature = Base64.decode(text) else {
                     throw Failure(description: "signature \(member.key) of \(server) is not base64")
                 }
@@ -60,8 +62,8 @@ struct EventSignatureChecker: Sendable {
     }
 
     func publicKey(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) -> Ed25519PublicKey {
-        if server == ownServer {
-            guard let key = ownKeys[keyID] else { throw .keyNotPublished(server: server, keyID: keyID) }
+        if server.bytesEqual(ownServer) {
+            guard let key = ownKeys[ExactString(keyID)] else { throw .keyNotPublished(server: server, keyID: keyID) }
             return key
         }
         return try await fetcher.publicKey(server: server, keyID: keyID, use: use)

@@ -35,8 +35,8 @@ public final class LeaveService: Sendable {
         self.signingKey = signingKeys.first
         self.rooms = rooms
         self.versions = RoomVersionCache(rooms: rooms)
-        var ownKeys: [String: Ed25519PublicKey] = [:]
-        for key in signingKeys { ownKeys[key.keyID] = key.publicKey }
+        var ownKeys: [ExactString: Ed25519PublicKey] = [:]
+        for key in signingKeys { ownKeys[ExactString(key.keyID)] = key.publicKey }
         let signatures = EventSignatureChecker(ownServer: serverName, ownKeys: ownKeys, fetcher: keys)
         self.signatures = signatures
         self.logger = logger

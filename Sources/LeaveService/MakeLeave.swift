@@ -12,7 +12,7 @@ extension LeaveService {
             version = try await roomVersion(roomID)
         } catch {
             // Synapse checks the user's server before it learns the room is unknown.
-            guard UserID(userID, historical: true)?.server == origin else { throw .forbidden("User \(userID) is not from \(origin)") }
+            guard Self.isUser(userID, on: origin) else { throw .forbidden("User \(userID) is not from \(origin)") }
             throw error
         }
         let context = try await storage {
@@ -22,7 +22,7 @@ extension LeaveService {
         }
         let state = try RoomState(version: version, records: context.state, parsed: parsedEvents)
         guard state.aclAllows(origin) else { throw .forbidden("Server \(origin) is banned from this room by its server ACL") }
-        guard UserID(userID, historical: true)?.server == origin else { throw .forbidden("User \(userID) is not from \(origin)") }
+        guard Self.isUser(userID, on: origin) else { throw .forbidden("User \(userID) is not from \(origin)") }
 
         let extremities = context.extremities
         var template: JSONObject = [
@@ -46,6 +46,11 @@ extension LeaveService {
         }
         try checkTemplateIsAllowed(template, state: state)
         return ["room_version": .string(version.id), "event": .object(template)]
+    }
+
+    /// Whether `userID` is a user of `server` (its domain equals the server name byte for byte).
+    static func isUser(_ userID: String, on server: String) -> Bool {
+        UserID(userID, historical: true)?.server.bytesEqual(server) == true
     }
 
     /// The leave the template describes must pass the auth rules against the current state;

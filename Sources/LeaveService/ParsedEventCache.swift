@@ -7,7 +7,8 @@ import Synchronization
 /// request of a room reads. Bounded: when full it starts over.
 final class ParsedEventCache: Sendable {
     private let capacity: Int
-    private let events = Mutex<[String: AuthEvent]>([:])
+    /// By event ID, byte for byte (a `String` key would hand out `$K:x` for `$\u{212A}:x`).
+    private let events = Mutex<[ExactString: AuthEvent]>([:])
 
     init(capacity: Int = 4096) {
         self.capacity = capacity
@@ -16,7 +17,9 @@ final class ParsedEventCache: Sendable {
     /// The parsed form of a stored event. Stored events passed every check when they were stored,
     /// so a failure here means the database was changed behind our back: answered as 503.
     func event(_ record: EventRecord, version: RoomVersion) throws(MatrixError) -> AuthEvent {
-        if let cached = events.withLock({ $0[record.eventID] }), cached.pdu.roomVersion == version { return cached }
+        if let cached = events.withLock({ $0[ExactString(record.eventID)] }), cached.pdu.roomVersion == version {
+            return cached
+        }
         let parsed: AuthEvent
         do {
             guard case .object(let json) = try JSONParser.parse(record.pdu) else {
@@ -30,7 +33,7 @@ final class ParsedEventCache: Sendable {
         }
         events.withLock { cache in
             if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
-            cache[record.eventID] = parsed
+            cache[ExactString(record.eventID)] = parsed
         }
         return parsed
     }

@@ -67,7 +67,7 @@ public struct RoomImporter: Sendable {
         let summary = try await rooms.importRoom(
             roomID: checked.roomID, version: version.id, events: records, state: checked.stateRecords)
         var memberships: [String: Int] = [:]
-        for event in checked.state.values where event.pdu.type == EventType.member {
+        for event in checked.state.values where event.pdu.type.bytesEqual(EventType.member) {
             memberships[event.pdu.membership ?? "", default: 0] += 1
         }
         return ImportReport(
@@ -80,10 +80,11 @@ public struct RoomImporter: Sendable {
 private struct CheckedRoom {
     let version: RoomVersion
     var roomID = ""
-    var byID: [String: AuthEvent] = [:]
+    /// By event ID, byte for byte (as every identifier set below).
+    var byID: [ExactString: AuthEvent] = [:]
     var state: [StateKey: AuthEvent] = [:]
     var records: [EventRecord] = []
-    var cited: Set<String> = []
+    var cited: Set<ExactString> = []
 
     init(version: RoomVersion) {
         self.version = version
@@ -106,24 +107,26 @@ private struct CheckedRoom {
         }
         func fail(_ reason: String) -> ImportError { ImportError(event: index, id: eventID, reason) }
 
-        let eventRoom = pdu.roomID ?? "!" + eventID.dropFirst()
+        let eventRoom = pdu.roomID ?? RoomVersion.roomID(ofCreateEvent: eventID)
         if records.isEmpty {
-            guard pdu.type == EventType.create, pdu.stateKey == "" else { throw fail("the first event must be the m.room.create event") }
+            guard pdu.type.bytesEqual(EventType.create), pdu.stateKey.bytesEqual("") else {
+                throw fail("the first event must be the m.room.create event")
+            }
             roomID = eventRoom
-        } else if eventRoom != roomID {
+        } else if !eventRoom.bytesEqual(roomID) {
             throw fail("room_id \(eventRoom) differs from the room's \(roomID)")
         }
-        guard byID[eventID] == nil else { throw fail("appears twice") }
+        guard byID[ExactString(eventID)] == nil else { throw fail("appears twice") }
         guard EventHashing.hasValidContentHash(pdu.json, version: version) else { throw fail("content hash does not match") }
         do {
             try await signatures.verify(pdu, signingBytes: bytes)
         } catch {
             throw fail("\(error)")
         }
-        for id in pdu.authEventIDs where byID[id] == nil {
+        for id in pdu.authEventIDs where byID[ExactString(id)] == nil {
             throw fail("auth event \(id) does not come before it")
         }
-        for id in pdu.prevEventIDs where byID[id] == nil {
+        for id in pdu.prevEventIDs where byID[ExactString(id)] == nil {
             throw fail("prev event \(id) does not come before it")
         }
         let authSignatures = await signatures.authSignatures(for: pdu)
@@ -135,9 +138,9 @@ private struct CheckedRoom {
         }
 
         let event = AuthEvent(eventID: eventID, pdu: pdu, isRejected: false)
-        byID[eventID] = event
+        byID[ExactString(eventID)] = event
         if let key = pdu.stateKeyPair { state[key] = event }
-        cited.formUnion(pdu.prevEventIDs)
+        cited.formUnion(pdu.prevEventIDs.map { ExactString($0) })
         records.append(EventRecord(
             eventID: eventID, roomID: roomID, type: pdu.type, stateKey: pdu.stateKey, sender: pdu.sender, depth: pdu.depth,
             originServerTS: pdu.originServerTS, membership: pdu.membership, prevEvents: pdu.prevEventIDs,
@@ -145,11 +148,11 @@ private struct CheckedRoom {
     }
 
     var stateRecords: [EventRecord] {
-        let stateIDs = Set(state.values.map(\.eventID))
-        return records.filter { stateIDs.contains($0.eventID) }
+        let stateIDs = Set(state.values.map { ExactString($0.eventID) })
+        return records.filter { stateIDs.contains(ExactString($0.eventID)) }
     }
 
     var forwardExtremities: [String] {
-        records.map(\.eventID).filter { !cited.contains($0) }
+        records.map(\.eventID).filter { !cited.contains(ExactString($0)) }
     }
 }

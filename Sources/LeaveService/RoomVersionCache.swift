@@ -6,7 +6,8 @@ import Synchronization
 /// is never stale. Unknown rooms are not cached (a room may be imported at any time).
 final class RoomVersionCache: Sendable {
     private let rooms: RoomStore
-    private let known = Mutex<[String: RoomVersion]>([:])
+    /// By room ID, byte for byte (a `String` key would find `!K:x` for `!\u{212A}:x`).
+    private let known = Mutex<[ExactString: RoomVersion]>([:])
     private let capacity: Int
 
     init(rooms: RoomStore, capacity: Int = 100_000) {
@@ -16,11 +17,11 @@ final class RoomVersionCache: Sendable {
 
     /// The room's version, or `nil` when this server does not hold the room.
     func version(of roomID: String) async throws -> RoomVersion? {
-        if let version = known.withLock({ $0[roomID] }) { return version }
+        if let version = known.withLock({ $0[ExactString(roomID)] }) { return version }
         guard let id = try await rooms.roomVersion(roomID), let version = RoomVersion(id) else { return nil }
         known.withLock { cache in
             if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
-            cache[roomID] = version
+            cache[ExactString(roomID)] = version
         }
         return version
     }

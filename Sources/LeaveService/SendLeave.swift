@@ -19,11 +19,13 @@ extension LeaveService {
         let event = try Self.parseLeave(json, roomID: roomID, version: version)
         let bytes = try Self.signingBytes(event)
         let computedID = try Self.eventID(of: event, signingBytes: bytes)
-        guard computedID == eventID else {
+        guard computedID.bytesEqual(eventID) else {
             throw .badJSON("Event ID \(computedID) does not match the path's \(eventID)")
         }
+        // The same bytes from here on; the computed ID is the one that names the event.
+        let eventID = computedID
         try Self.checkLeaveShape(event)
-        guard UserID(event.sender, historical: true)?.server == origin else {
+        guard Self.isUser(event.sender, on: origin) else {
             throw .forbidden("Sender \(event.sender) is not on the requesting server \(origin)")
         }
 
@@ -45,8 +47,8 @@ extension LeaveService {
 
         try checkAuthEvents(accepted, context: context, version: version)
         if context.alreadyStored { return }  // a replay: same checks passed, nothing to write
-        let known = Set(context.cited.map(\.eventID))
-        if let unknown = event.prevEventIDs.first(where: { !known.contains($0) }) {
+        let known = Set(context.cited.map { ExactString($0.eventID) })
+        if let unknown = event.prevEventIDs.first(where: { !known.contains(ExactString($0)) }) {
             throw .forbidden("prev_event \(unknown) is not an event of this room")
         }
         let expected = state.membership(of: event.sender)
@@ -70,7 +72,7 @@ extension LeaveService {
 
     /// Format checks for the room version: 400 `M_BAD_JSON` (413 for size), `room_id` as in the path.
     static func parseLeave(_ json: JSONObject, roomID: String, version: RoomVersion) throws(MatrixError) -> PDU {
-        guard let bodyRoom = json["room_id"]?.stringValue, bodyRoom == roomID else {
+        guard let bodyRoom = json["room_id"]?.stringValue, bodyRoom.bytesEqual(roomID) else {
             throw .badJSON("room_id of the event does not match the path")
         }
         do {
@@ -83,11 +85,11 @@ extension LeaveService {
 
     /// A self-leave: `m.room.member`, a state event, `membership: leave`, `state_key == sender`.
     static func checkLeaveShape(_ event: PDU) throws(MatrixError) {
-        guard event.type == EventType.member, let stateKey = event.stateKey else {
+        guard event.type.bytesEqual(EventType.member), let stateKey = event.stateKey else {
             throw .badJSON("Not an m.room.member state event")
         }
-        guard event.membership == Membership.leave else { throw .badJSON("Not a leave event") }
-        guard stateKey == event.sender else { throw .badJSON("state_key and sender must match") }
+        guard event.membership.bytesEqual(Membership.leave) else { throw .badJSON("Not a leave event") }
+        guard stateKey.bytesEqual(event.sender) else { throw .badJSON("state_key and sender must match") }
     }
 
     /// The canonical bytes of the redacted event: what signatures cover and the reference hash hashes.
@@ -121,16 +123,20 @@ extension LeaveService {
     }
 
     /// The cited auth events must be events of this room, of the kinds a leave may cite, and allow it.
+    /// (The rows were selected by Postgres `=` on text, which is byte equality under the database's
+    /// deterministic collation; the IDs are matched here byte for byte again.)
     private func checkAuthEvents(_ event: PDU, context: LeaveContext, version: RoomVersion) throws(MatrixError) {
-        var authEvents: [String: AuthEvent] = [:]
+        var authEvents: [ExactString: AuthEvent] = [:]
         for id in event.authEventIDs {
-            guard let record = context.cited.first(where: { $0.eventID == id }) else {
+            guard let record = context.cited.first(where: { $0.eventID.bytesEqual(id) }) else {
                 throw .forbidden("Auth event \(id) is not an event of this room")
             }
-            authEvents[id] = try parsedEvents.event(record, version: version)
+            authEvents[ExactString(id)] = try parsedEvents.event(record, version: version)
         }
-        if version.roomIDFromCreateEvent, let create = context.state.first(where: { $0.type == EventType.create }) {
-            authEvents[create.eventID] = try parsedEvents.event(create, version: version)
+        if version.roomIDFromCreateEvent,
+            let create = context.state.first(where: { $0.type.bytesEqual(EventType.create) })
+        {
+            authEvents[ExactString(create.eventID)] = try parsedEvents.event(create, version: version)
         }
         do {
             try AuthRules.check(event, authEvents: authEvents, signatures: AuthSignatures.none)

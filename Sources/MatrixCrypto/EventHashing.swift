@@ -75,7 +75,7 @@ public enum EventHashing {
     /// The room an event belongs to: its `room_id`, or for a v12 create event (which has none)
     /// `!` + its event ID without `$`.
     public static func roomID(of event: JSONObject, version: RoomVersion) throws(EventHashingError) -> String {
-        if version.roomIDFromCreateEvent, event["type"]?.stringValue == EventType.create, event["room_id"] == nil {
+        if version.roomIDFromCreateEvent, event["type"]?.stringValue.bytesEqual(EventType.create) == true, event["room_id"] == nil {
             return RoomVersion.roomID(ofCreateEvent: try eventID(of: event, version: version))
         }
         guard let roomID = event["room_id"]?.stringValue else { throw .missingRoomID }

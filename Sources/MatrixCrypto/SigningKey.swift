@@ -72,9 +72,13 @@ public struct SigningKey: Sendable {
         }
     }
 
-    /// Whether `keyID` names an Ed25519 key (`ed25519:` followed by a non-empty version).
-    /// Signatures under any other algorithm are ignored, as the spec requires.
+    /// Whether `keyID` names an Ed25519 key: `ed25519:` followed by a non-empty version of printable
+    /// ASCII (the spec's grammar is `[a-zA-Z0-9_]`; other printable bytes are tolerated). Signatures
+    /// under any other algorithm or key ID are ignored. Keeping key IDs ASCII is what lets the key
+    /// caches key by `String`: two ASCII strings are `==` exactly when their bytes are equal, whereas
+    /// `ed25519:\u{212A}` and `ed25519:K` would be one key.
     public static func isEd25519KeyID(_ keyID: String) -> Bool {
         keyID.utf8.count > 8 && keyID.utf8.starts(with: "ed25519:".utf8)
+            && keyID.utf8.dropFirst(8).allSatisfy { (0x21...0x7E).contains($0) }
     }
 }

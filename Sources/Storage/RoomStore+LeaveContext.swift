@@ -56,7 +56,10 @@ extension RoomStore {
     }
 
     /// The state entries, cited events and replay status a `send_leave` is decided on: one
-    /// statement, one round trip (the three parts are tagged by the first column).
+    /// statement, one round trip (the three parts are tagged by the first column). IDs and state
+    /// keys are matched with `=` on `text`, which is byte equality: under a deterministic collation
+    /// (every collation the schema uses) strings that differ in their bytes are never equal, so
+    /// `$\u{212A}…` never finds `$K…` (relied on by the byte-for-byte identifier rule).
     public func leaveContext(
         roomID: String, eventID: String, stateKeys: [(type: String, stateKey: String)], citedEventIDs: [String]
     ) async throws -> LeaveContext {

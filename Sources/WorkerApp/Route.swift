@@ -1,4 +1,5 @@
 import LeaveService
+import MatrixCore
 
 /// A request's route, decoded from the raw request target (path parameters percent-decoded
 /// once, segment by segment, so an encoded `/` in an event ID never splits the path).
@@ -45,13 +46,14 @@ public enum Route: Equatable, Sendable {
     /// Finds the route for a method and raw request target, or the error to answer:
     /// 404 `M_UNRECOGNIZED` for an unknown path, 405 `M_UNRECOGNIZED` for a known path and another method.
     public static func match(method: String, target: String) throws(MatrixError) -> Route {
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let rawSegments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        var segments: [String] = []
+        // Split at the bytes `?` and `/`: a `/` followed by a combining mark is one `Character`.
+        let path = target.utf8.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false).first
+        let rawSegments = (path ?? target.utf8[...]).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        var segments: [ExactString] = []
         segments.reserveCapacity(rawSegments.count)
-        for raw in rawSegments {
-            guard let decoded = percentDecode(raw) else { throw .unrecognized("Unrecognized request") }
-            segments.append(decoded)
+        for raw in rawSegments.dropFirst() {
+            guard let decoded = percentDecode(Substring(raw)) else { throw .unrecognized("Unrecognized request") }
+            segments.append(ExactString(decoded))
         }
         guard let route = route(for: segments) else { throw .unrecognized("Unrecognized request") }
         guard route.method == method || (method == "HEAD" && route.method == "GET") else {
@@ -60,7 +62,8 @@ public enum Route: Equatable, Sendable {
         return route
     }
 
-    private static func route(for s: [String]) -> Route? {
+    /// Segments compare byte for byte (``ExactString``) with the literals.
+    private static func route(for s: [ExactString]) -> Route? {
         switch s.count {
         case 1 where s[0] == "health": return .health
         case 1 where s[0] == "ready": return .ready
@@ -68,13 +71,13 @@ public enum Route: Equatable, Sendable {
         case 4 where s[0] == "_matrix" && s[1] == "key" && s[2] == "v2" && s[3] == "server": return .serverKeys
         case 4 where s[0] == "_matrix" && s[1] == "federation" && s[2] == "v1" && s[3] == "version": return .version
         case 5 where s[0] == "_matrix" && s[1] == "federation" && s[2] == "v1" && s[3] == "event":
-            return .event(eventID: s[4])
+            return .event(eventID: s[4].text)
         case 6 where s[0] == "_matrix" && s[1] == "federation" && s[2] == "v1" && s[3] == "make_leave":
-            return .makeLeave(roomID: s[4], userID: s[5])
+            return .makeLeave(roomID: s[4].text, userID: s[5].text)
         case 6 where s[0] == "_matrix" && s[1] == "federation" && s[3] == "send_leave":
             switch s[2] {
-            case "v1": return .sendLeave(apiVersion: 1, roomID: s[4], eventID: s[5])
-            case "v2": return .sendLeave(apiVersion: 2, roomID: s[4], eventID: s[5])
+            case "v1": return .sendLeave(apiVersion: 1, roomID: s[4].text, eventID: s[5].text)
+            case "v2": return .sendLeave(apiVersion: 2, roomID: s[4].text, eventID: s[5].text)
             default: return nil
             }
         default: return nil

@@ -59,7 +59,7 @@ final class AuthRulesAuthEventsTests: XCTestCase {
         let pdu = try leave(&room, citing: [try id(room, .create), try id(room, .member(User.mod))])
         var known = room.events
         let member = try XCTUnwrap(room.state[.member(User.mod)])
-        known[member.eventID] = AuthEvent(eventID: member.eventID, pdu: member.pdu, isRejected: true)
+        known[ExactString(member.eventID)] = AuthEvent(eventID: member.eventID, pdu: member.pdu, isRejected: true)
         XCTAssertAuthError(.rejectedAuthEvent(member.eventID), try AuthRules.check(pdu, authEvents: known, signatures: signatures))
     }
 
@@ -81,7 +81,7 @@ final class AuthRulesAuthEventsTests: XCTestCase {
         json["room_id"] = "!elsewhere:a.test"
         let strangerID = TestRoom.eventID(number: 500, version: room.version)
         var known = room.events
-        known[strangerID] = AuthEvent(eventID: strangerID, pdu: try PDU(json: json, roomVersion: room.version))
+        known[ExactString(strangerID)] = AuthEvent(eventID: strangerID, pdu: try PDU(json: json, roomVersion: room.version))
         let pdu = try leave(&room, citing: [try id(room, .create), strangerID])
         XCTAssertAuthError(.authEventInOtherRoom(strangerID), try AuthRules.check(pdu, authEvents: known, signatures: signatures))
     }
@@ -92,10 +92,10 @@ final class AuthRulesAuthEventsTests: XCTestCase {
         XCTAssertNoThrow(try room.check(AuthEvent(eventID: "unused", pdu: pdu)))
         let create = try XCTUnwrap(room.state[.create])
         var known = room.events
-        known[create.eventID] = nil
+        known[ExactString(create.eventID)] = nil
         XCTAssertAuthError(
             .roomIDNotFromCreateEvent(room.roomID), try AuthRules.check(pdu, authEvents: known, signatures: signatures))
-        known[create.eventID] = AuthEvent(eventID: create.eventID, pdu: create.pdu, isRejected: true)
+        known[ExactString(create.eventID)] = AuthEvent(eventID: create.eventID, pdu: create.pdu, isRejected: true)
         XCTAssertAuthError(
             .roomIDNotFromCreateEvent(room.roomID), try AuthRules.check(pdu, authEvents: known, signatures: signatures))
         var state = room.state

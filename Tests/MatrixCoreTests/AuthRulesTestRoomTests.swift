@@ -14,7 +14,7 @@ struct NoSignatureVerifies: AuthSignatureVerifier {
 struct TestRoom {
     let version: RoomVersion
     let roomID: String
-    private(set) var events: [String: AuthEvent] = [:]
+    private(set) var events: [ExactString: AuthEvent] = [:]
     private(set) var state: [StateKey: AuthEvent] = [:]
     private(set) var lastEventID: String
     private var counter = 0
@@ -75,7 +75,7 @@ struct TestRoom {
 
     /// Adds an accepted event to the room (and to its state if it is a state event).
     mutating func accept(_ event: AuthEvent) {
-        events[event.eventID] = event
+        events[ExactString(event.eventID)] = event
         if let key = event.pdu.stateKeyPair { state[key] = event }
         lastEventID = event.eventID
     }

@@ -78,7 +78,7 @@ final class RedactionTests: XCTestCase {
             XCTAssertEqual(
                 try redact(event("m.room.join_rules", joinRules), version)["content"]?.objectValue,
                 joinRules.keeping(version >= 8 ? ["join_rule", "allow"] : ["join_rule"]), label)
-            var keptLevels: Set<String> = [
+            var keptLevels: Set<ExactString> = [
                 "ban", "events", "events_default", "kick", "redact", "state_default", "users", "users_default",
             ]
             if version >= 11 { keptLevels.insert("invite") }

@@ -13,7 +13,7 @@ final class AuthSignatureRuleTests: XCTestCase {
     private struct Room {
         let version: RoomVersion
         let roomID: String
-        var events: [String: AuthEvent]
+        var events: [ExactString: AuthEvent]
         var state: [StateKey: AuthEvent]
         var last: String
         let keys: [String: (keyID: String, key: Ed25519PrivateKey)]
@@ -61,7 +61,7 @@ final class AuthSignatureRuleTests: XCTestCase {
 
         mutating func accept(_ event: AuthEvent) throws {
             try check(event)
-            events[event.eventID] = event
+            events[ExactString(event.eventID)] = event
             if let key = event.pdu.stateKeyPair { state[key] = event }
             last = event.eventID
         }

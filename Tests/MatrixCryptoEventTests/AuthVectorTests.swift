@@ -10,7 +10,7 @@ final class AuthVectorTests: XCTestCase {
         let signatures = Ed25519AuthSignatures(serverKeys: try vectorServerKeys())
         var checked = 0
         for room in try VectorRoom.all() {
-            var known: [String: AuthEvent] = [:]
+            var known: [ExactString: AuthEvent] = [:]
             var state: [StateKey: AuthEvent] = [:]
             for event in room.events {
                 let label = "v\(room.version.id) \(event.name)"
@@ -29,7 +29,7 @@ final class AuthVectorTests: XCTestCase {
                     isAllowed(againstState), try string(verdicts["against_state_before"], label) == "allowed",
                     "\(label): \(againstState)")
                 let accepted = AuthEvent(eventID: event.eventID, pdu: pdu)
-                known[event.eventID] = accepted
+                known[ExactString(event.eventID)] = accepted
                 if let key = pdu.stateKeyPair { state[key] = accepted }
                 checked += 1
             }

@@ -64,10 +64,10 @@ struct VectorRoom {
     }
 
     /// The room's events as the auth rules see them, by event ID.
-    func authEvents() throws -> [String: AuthEvent] {
-        var byID: [String: AuthEvent] = [:]
+    func authEvents() throws -> [ExactString: AuthEvent] {
+        var byID: [ExactString: AuthEvent] = [:]
         for event in events {
-            byID[event.eventID] = AuthEvent(eventID: event.eventID, pdu: try PDU(json: event.pdu, roomVersion: version))
+            byID[ExactString(event.eventID)] = AuthEvent(eventID: event.eventID, pdu: try PDU(json: event.pdu, roomVersion: version))
         }
         return byID
     }
@@ -75,7 +75,7 @@ struct VectorRoom {
     /// The current state at the end of the room.
     func currentState() throws -> [StateKey: AuthEvent] {
         let byID = try authEvents()
-        return try finalState.mapValues { id in try XCTUnwrap(byID[id], "final state names unknown \(id)") }
+        return try finalState.mapValues { id in try XCTUnwrap(byID[ExactString(id)], "final state names unknown \(id)") }
     }
 }
 

@@ -90,7 +90,10 @@ final class SigningKeyTests: XCTestCase {
 
     func testEd25519KeyIDRecognition() {
         XCTAssertTrue(SigningKey.isEd25519KeyID("ed25519:a"))
-        for keyID in ["ed25519:", "ed25519", "curve25519:a", "ED25519:a", ""] {
+        XCTAssertTrue(SigningKey.isEd25519KeyID("ed25519:a_B9-x.~"))
+        // Non-ASCII versions never name a key: `ed25519:\u{212A}` would be `==` to `ed25519:K`.
+        for keyID in ["ed25519:", "ed25519", "curve25519:a", "ED25519:a", "", "ed25519:\u{212A}", "ed25519:\u{FF2B}",
+                      "ed25519:caf\u{E9}", "ed25519:a b", "ed25519:a\u{0}"] {
             XCTAssertFalse(SigningKey.isEd25519KeyID(keyID), keyID)
         }
     }

@@ -86,4 +86,20 @@ final class XMatrixHeaderTests: XCTestCase {
             }
         }
     }
+
+    /// `destination` is our server name byte for byte; an origin must be an (ASCII) server name.
+    func testDestinationAndOriginsCompareByBytes() throws {
+        let equivalent = "X-Matrix origin=\"o.test\",destination=\"\u{212A}.test\",key=\"ed25519:a\",sig=\"c2ln\""
+        XCTAssertThrowsError(try XMatrixAuthorization.parseAll(headerValues: [equivalent], serverName: "K.test")) { error in
+            XCTAssertEqual(error as? XMatrixError, .wrongDestination("\u{212A}.test"))
+        }
+        let fullwidth = "X-Matrix origin=\"o.test\",destination=\"\u{FF2B}.test\",key=\"ed25519:a\",sig=\"c2ln\""
+        XCTAssertThrowsError(try XMatrixAuthorization.parseAll(headerValues: [fullwidth], serverName: "K.test"))
+        let exact = "X-Matrix origin=\"o.test\",destination=\"K.test\",key=\"ed25519:a\",sig=\"c2ln\""
+        XCTAssertEqual(try XMatrixAuthorization.parseAll(headerValues: [exact], serverName: "K.test").count, 1)
+        XCTAssertThrowsError(try parse("X-Matrix origin=\"\u{212A}.test\",key=\"ed25519:a\",sig=\"c2ln\""))
+        let twoOrigins = ["X-Matrix origin=\"K.test\",key=\"ed25519:a\",sig=\"c2ln\"",
+                          "X-Matrix origin=\"k.test\",key=\"ed25519:a\",sig=\"c2ln\""]
+        XCTAssertThrowsError(try XMatrixAuthorization.parseAll(headerValues: twoOrigins, serverName: "me.test"))
+    }
 }

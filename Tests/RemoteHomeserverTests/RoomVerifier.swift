@@ -22,7 +22,7 @@ struct RoomVerifier {
     func verify(file: StaticString = #filePath, line: UInt = #line) throws {
         let version = room.version
         let signatures = Signatures(keys: Dictionary(uniqueKeysWithValues: signers.map { ($0.serverName, $0.key) }))
-        var known: [String: AuthEvent] = [:]
+        var known: [ExactString: AuthEvent] = [:]
         var state: [StateKey: AuthEvent] = [:]
         var previous: SignedEvent?
         for (index, event) in room.events.enumerated() {
@@ -51,7 +51,7 @@ struct RoomVerifier {
             try AuthRules.check(pdu, against: state, signatures: signatures)
 
             let authEvent = AuthEvent(eventID: event.eventID, pdu: pdu)
-            known[event.eventID] = authEvent
+            known[ExactString(event.eventID)] = authEvent
             if let key = pdu.stateKeyPair { state[key] = authEvent }
             previous = event
         }
@@ -61,12 +61,12 @@ struct RoomVerifier {
     /// Whether `event`, appended after the room's last event, passes the auth rules against its
     /// auth events and against the room's final state.
     func isAuthorised(_ event: SignedEvent) -> Bool {
-        var known: [String: AuthEvent] = [:]
+        var known: [ExactString: AuthEvent] = [:]
         var state: [StateKey: AuthEvent] = [:]
         for built in room.events {
             guard let pdu = try? PDU(json: built.pdu, roomVersion: room.version) else { return false }
             let authEvent = AuthEvent(eventID: built.eventID, pdu: pdu)
-            known[built.eventID] = authEvent
+            known[ExactString(built.eventID)] = authEvent
             if let key = pdu.stateKeyPair { state[key] = authEvent }
         }
         let signatures = Signatures(keys: Dictionary(uniqueKeysWithValues: signers.map { ($0.serverName, $0.key) }))
@@ -78,13 +78,13 @@ struct RoomVerifier {
     }
 
     /// v1–v2: the `sha256` of every `[id, {"sha256": …}]` entry is the cited event's reference hash.
-    private func checkReferenceHashes(_ event: JSONObject, known: [String: AuthEvent], label: String,
+    private func checkReferenceHashes(_ event: JSONObject, known: [ExactString: AuthEvent], label: String,
                                       file: StaticString, line: UInt) throws {
         guard room.version.referenceFormat == .pairs else { return }
         let entries = (event["prev_events"]?.arrayValue ?? []) + (event["auth_events"]?.arrayValue ?? [])
         for entry in entries {
             let id = try XCTUnwrap(entry.arrayValue?.first?.stringValue, label, file: file, line: line)
-            let cited = try XCTUnwrap(known[id], label, file: file, line: line)
+            let cited = try XCTUnwrap(known[ExactString(id)], label, file: file, line: line)
             let hash = try EventHashing.referenceHash(of: cited.pdu.json, version: room.version)
             XCTAssertEqual(entry.arrayValue?.last?["sha256"]?.stringValue, Base64.encodeUnpadded(hash), label,
                            file: file, line: line)

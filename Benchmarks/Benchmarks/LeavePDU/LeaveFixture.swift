@@ -15,7 +15,7 @@ struct LeaveFixture: Sendable {
     /// The room's state before the leave, by (type, state key).
     let state: [StateKey: AuthEvent]
     /// Every event of the room, by event ID (what `auth_events` may cite).
-    let events: [String: AuthEvent]
+    let events: [ExactString: AuthEvent]
     /// The stored JSON of the events a send_leave reads from Postgres and parses: the state it
     /// is decided on (create, power levels, the leaver's membership) and the leave's auth events.
     let storedEventsReadPerLeave: [[UInt8]]
@@ -72,7 +72,7 @@ struct LeaveFixture: Sendable {
         let leavePDU: PDU
         do { leavePDU = try PDU(json: leave.json, roomVersion: version) } catch { throw FixtureError("leave: \(error)") }
         for id in leavePDU.authEventIDs {
-            if let event = events[id] { stored.append(event.pdu.json.compactBytes()) }
+            if let event = events[ExactString(id)] { stored.append(event.pdu.json.compactBytes()) }
         }
         storedEventsReadPerLeave = stored
 

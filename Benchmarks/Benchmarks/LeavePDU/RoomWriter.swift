@@ -16,7 +16,7 @@ struct RoomWriter {
     let version: RoomVersion
     let roomID: String
     private(set) var state: [StateKey: AuthEvent] = [:]
-    private(set) var events: [String: AuthEvent] = [:]
+    private(set) var events: [ExactString: AuthEvent] = [:]
     private var order: [String] = []
 
     init(version: RoomVersion, roomID: String) {
@@ -32,7 +32,7 @@ struct RoomWriter {
         let pdu: PDU
         do { pdu = try PDU(json: event.json, roomVersion: version) } catch { throw FixtureError("\(type): \(error)") }
         let authEvent = AuthEvent(eventID: event.eventID, pdu: pdu)
-        events[event.eventID] = authEvent
+        events[ExactString(event.eventID)] = authEvent
         state[StateKey(type: type, stateKey: stateKey)] = authEvent
         order.append(event.eventID)
     }

@@ -6,7 +6,7 @@ extension AuthRules {
         if version.roomIDFromCreateEvent {
             guard event.roomID == nil else { throw .createHasRoomID }
         } else {
-            guard let roomID = event.roomID, AuthState.domain(of: roomID) == AuthState.domain(of: event.sender) else {
+            guard let roomID = event.roomID, AuthState.sameDomain(roomID, event.sender) else {
                 throw .createRoomDomainMismatch
             }
         }

@@ -10,16 +10,16 @@ extension AuthRules {
                 signatures.isEvent(event, signedBy: server)
             else { throw .authorisingServerNotSigned }
         }
-        switch membership {
-        case Membership.join:
+        switch ExactString(membership) {
+        case ExactString(Membership.join):
             try checkJoin(event, target: target, state: state)
-        case Membership.invite:
+        case ExactString(Membership.invite):
             try checkInvite(event, target: target, state: state, signatures: signatures)
-        case Membership.leave:
+        case ExactString(Membership.leave):
             try checkLeave(event, target: target, state: state)
-        case Membership.ban:
+        case ExactString(Membership.ban):
             try checkBan(event, target: target, state: state)
-        case Membership.knock where rules.knockJoinRule:
+        case ExactString(Membership.knock) where rules.knockJoinRule:
             try checkKnock(event, target: target, state: state)
         default:
             throw .unknownMembership(membership)
@@ -28,31 +28,31 @@ extension AuthRules {
 
     private static func checkJoin(_ event: PDU, target: String, state: AuthState) throws(AuthError) {
         let rules = event.roomVersion.authRules
-        if event.prevEventIDs.count == 1, let create = state.create, event.prevEventIDs[0] == create.eventID,
-            target == state.creator
+        if event.prevEventIDs.count == 1, let create = state.create, event.prevEventIDs[0].bytesEqual(create.eventID),
+            state.creator.bytesEqual(target)
         {
             return
         }
-        guard event.sender == target else { throw .senderIsNotTarget }
+        guard event.sender.bytesEqual(target) else { throw .senderIsNotTarget }
         let current = state.membership(of: target)
-        guard current != Membership.ban else { throw .banned }
-        let isInvitedOrJoined = current == Membership.invite || current == Membership.join
+        guard !current.bytesEqual(Membership.ban) else { throw .banned }
+        let isInvitedOrJoined = current.bytesEqual(Membership.invite) || current.bytesEqual(Membership.join)
         // No join rules event (or no join_rule in it) reads as "invite".
         let joinRule = state.joinRule ?? JoinRule.invite
-        if joinRule == JoinRule.invite || (rules.knockJoinRule && joinRule == JoinRule.knock) {
+        if joinRule.bytesEqual(JoinRule.invite) || (rules.knockJoinRule && joinRule.bytesEqual(JoinRule.knock)) {
             guard isInvitedOrJoined else { throw .joinRuleForbids(state.joinRule) }
-        } else if (rules.restrictedJoinRule && joinRule == JoinRule.restricted)
-            || (rules.knockRestrictedJoinRule && joinRule == JoinRule.knockRestricted)
+        } else if (rules.restrictedJoinRule && joinRule.bytesEqual(JoinRule.restricted))
+            || (rules.knockRestrictedJoinRule && joinRule.bytesEqual(JoinRule.knockRestricted))
         {
             if isInvitedOrJoined { return }
             guard let authorising = event.content["join_authorised_via_users_server"]?.stringValue,
-                state.membership(of: authorising) == Membership.join
+                state.membership(of: authorising).bytesEqual(Membership.join)
             else { throw .authorisingUserCannotInvite }
             let power = PowerLevels(state: state)
             guard try power.userLevel(authorising) >= .level(try power.level(named: "invite", default: 0)) else {
                 throw .authorisingUserCannotInvite
             }
-        } else if joinRule != JoinRule.public {
+        } else if !joinRule.bytesEqual(JoinRule.public) {
             throw .joinRuleForbids(state.joinRule)
         }
     }
@@ -61,20 +61,20 @@ extension AuthRules {
         _ event: PDU, target: String, state: AuthState, signatures: some AuthSignatureVerifier
     ) throws(AuthError) {
         if let thirdPartyInvite = event.content["third_party_invite"] {
-            guard state.membership(of: target) != Membership.ban else { throw .banned }
+            guard !state.membership(of: target).bytesEqual(Membership.ban) else { throw .banned }
             guard case .object(let signed)? = thirdPartyInvite["signed"],
                 let mxid = signed["mxid"]?.stringValue, let token = signed["token"]?.stringValue,
-                mxid == target,
+                mxid.bytesEqual(target),
                 let invite = state.events[.thirdPartyInvite(token: token)]?.pdu,
-                invite.sender == event.sender,
+                invite.sender.bytesEqual(event.sender),
                 signatures.isThirdPartyInviteSigned(signed, publicKeys: publicKeys(of: invite))
             else { throw .invalidThirdPartyInvite }
             return
         }
         let senderMembership = state.membership(of: event.sender)
-        guard senderMembership == Membership.join else { throw .senderNotJoined(currentMembership: senderMembership) }
+        guard senderMembership.bytesEqual(Membership.join) else { throw .senderNotJoined(currentMembership: senderMembership) }
         let targetMembership = state.membership(of: target)
-        guard targetMembership != Membership.join, targetMembership != Membership.ban else {
+        guard !targetMembership.bytesEqual(Membership.join), !targetMembership.bytesEqual(Membership.ban) else {
             throw .targetJoinedOrBanned
         }
         let power = PowerLevels(state: state)
@@ -85,17 +85,17 @@ extension AuthRules {
 
     private static func checkLeave(_ event: PDU, target: String, state: AuthState) throws(AuthError) {
         let current = state.membership(of: event.sender)
-        if event.sender == target {
+        if event.sender.bytesEqual(target) {
             let canLeave =
-                current == Membership.invite || current == Membership.join
-                || (event.roomVersion.authRules.knockJoinRule && current == Membership.knock)
+                current.bytesEqual(Membership.invite) || current.bytesEqual(Membership.join)
+                || (event.roomVersion.authRules.knockJoinRule && current.bytesEqual(Membership.knock))
             guard canLeave else { throw .cannotLeave(currentMembership: current) }
             return
         }
-        guard current == Membership.join else { throw .senderNotJoined(currentMembership: current) }
+        guard current.bytesEqual(Membership.join) else { throw .senderNotJoined(currentMembership: current) }
         let power = PowerLevels(state: state)
         let senderPower = try power.userLevel(event.sender)
-        if state.membership(of: target) == Membership.ban,
+        if state.membership(of: target).bytesEqual(Membership.ban),
             senderPower < .level(try power.level(named: "ban", default: 50))
         {
             throw .insufficientPower
@@ -107,7 +107,7 @@ extension AuthRules {
 
     private static func checkBan(_ event: PDU, target: String, state: AuthState) throws(AuthError) {
         let current = state.membership(of: event.sender)
-        guard current == Membership.join else { throw .senderNotJoined(currentMembership: current) }
+        guard current.bytesEqual(Membership.join) else { throw .senderNotJoined(currentMembership: current) }
         let power = PowerLevels(state: state)
         let senderPower = try power.userLevel(event.sender)
         guard senderPower >= .level(try power.level(named: "ban", default: 50)),
@@ -118,12 +118,12 @@ extension AuthRules {
     private static func checkKnock(_ event: PDU, target: String, state: AuthState) throws(AuthError) {
         let joinRule = state.joinRule
         let knockable =
-            joinRule == JoinRule.knock
-            || (event.roomVersion.authRules.knockRestrictedJoinRule && joinRule == JoinRule.knockRestricted)
+            joinRule.bytesEqual(JoinRule.knock)
+            || (event.roomVersion.authRules.knockRestrictedJoinRule && joinRule.bytesEqual(JoinRule.knockRestricted))
         guard knockable else { throw .joinRuleForbids(joinRule) }
-        guard event.sender == target else { throw .senderIsNotTarget }
+        guard event.sender.bytesEqual(target) else { throw .senderIsNotTarget }
         let current = state.membership(of: target)
-        guard current != Membership.ban, current != Membership.invite, current != Membership.join else {
+        guard !current.bytesEqual(Membership.ban), !current.bytesEqual(Membership.invite), !current.bytesEqual(Membership.join) else {
             throw .cannotKnock(currentMembership: current)
         }
     }

@@ -19,8 +19,8 @@ extension AuthRules {
                 PowerLevels.parse(member.value, integersOnly: rules.integerPowerLevels) != nil
             else { throw .invalidPowerLevels("users entry \(member.key)") }
         }
-        if let creator = state.privilegedCreators.first(where: { newUsers[$0] != nil }) {
-            throw .creatorInPowerLevels(creator)
+        if let creator = state.privilegedCreators.first(where: { newUsers[$0.text] != nil }) {
+            throw .creatorInPowerLevels(creator.text)
         }
         guard let old = state.events[.powerLevels]?.pdu.content else { return }
 
@@ -37,7 +37,7 @@ extension AuthRules {
         try forEachEntry(of: try levelObject(old, "users"), and: newUsers) { user, oldValue, newValue throws(AuthError) in
             let changed = try checkAlteration(
                 of: user, old: oldValue, new: newValue, rules: rules, senderPower: senderPower)
-            if let oldLevel = changed?.old, user != event.sender, .level(oldLevel) >= senderPower {
+            if let oldLevel = changed?.old, !user.bytesEqual(event.sender), .level(oldLevel) >= senderPower {
                 throw .powerLevelChangeNotAllowed(user)
             }
         }

@@ -6,23 +6,23 @@ extension AuthRules {
     {
         let rules = event.roomVersion.authRules
         if let create = state.create?.pdu, create.content["m.federate"] == .bool(false),
-            AuthState.domain(of: event.sender) != AuthState.domain(of: create.sender)
+            !AuthState.sameDomain(event.sender, create.sender)
         {
             throw .roomNotFederated
         }
-        if rules.specialCaseAliases, event.type == EventType.aliases {
-            guard let stateKey = event.stateKey, stateKey[...] == AuthState.domain(of: event.sender) else {
+        if rules.specialCaseAliases, event.type.bytesEqual(EventType.aliases) {
+            guard let stateKey = event.stateKey, stateKey.bytesEqual(AuthState.domain(of: event.sender)) else {
                 throw .aliasesNotSendersDomain
             }
             return
         }
-        if event.type == EventType.member { return try checkMembership(event, state: state, signatures: signatures) }
+        if event.type.bytesEqual(EventType.member) { return try checkMembership(event, state: state, signatures: signatures) }
 
         let senderMembership = state.membership(of: event.sender)
-        guard senderMembership == Membership.join else { throw .senderNotJoined(currentMembership: senderMembership) }
+        guard senderMembership.bytesEqual(Membership.join) else { throw .senderNotJoined(currentMembership: senderMembership) }
         let power = PowerLevels(state: state)
         let senderPower = try power.userLevel(event.sender)
-        if event.type == EventType.thirdPartyInvite {
+        if event.type.bytesEqual(EventType.thirdPartyInvite) {
             guard senderPower >= .level(try power.level(named: "invite", default: 0)) else {
                 throw .insufficientPower
             }
@@ -31,17 +31,17 @@ extension AuthRules {
         guard .level(try power.sendLevel(eventType: event.type, isState: event.isState)) <= senderPower else {
             throw .insufficientPower
         }
-        if let stateKey = event.stateKey, stateKey.hasPrefix("@"), stateKey != event.sender {
+        if let stateKey = event.stateKey, stateKey.bytesStart(with: "@"), !stateKey.bytesEqual(event.sender) {
             throw .stateKeyIsOtherUser
         }
-        if event.type == EventType.powerLevels {
+        if event.type.bytesEqual(EventType.powerLevels) {
             return try checkPowerLevelsEvent(event, state: state, senderPower: senderPower)
         }
-        if rules.redactionRule, event.type == EventType.redaction,
+        if rules.redactionRule, event.type.bytesEqual(EventType.redaction),
             senderPower < .level(try power.level(named: "redact", default: 50))
         {
             guard let redacts = event.redacts, let ownID = event.explicitEventID,
-                AuthState.domain(of: redacts) == AuthState.domain(of: ownID)
+                AuthState.sameDomain(redacts, ownID)
             else { throw .redactionNotAllowed }
         }
     }

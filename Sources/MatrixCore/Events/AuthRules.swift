@@ -8,16 +8,17 @@
 public enum AuthRules {
     /// Checks `event` against its own `auth_events`.
     ///
-    /// `knownEvents` maps event IDs to events; it must hold every `auth_events` entry and, in v12,
-    /// the room's create event (implied by `room_id`, never cited). Extra events are ignored.
+    /// `knownEvents` maps event IDs (byte for byte) to events; it must hold every `auth_events`
+    /// entry and, in v12, the room's create event (implied by `room_id`, never cited). Extra events
+    /// are ignored.
     public static func check(
-        _ event: PDU, authEvents knownEvents: [String: AuthEvent], signatures: some AuthSignatureVerifier
+        _ event: PDU, authEvents knownEvents: [ExactString: AuthEvent], signatures: some AuthSignatureVerifier
     ) throws(AuthError) {
-        if event.type == EventType.create { return try checkCreate(event) }
+        if event.type.bytesEqual(EventType.create) { return try checkCreate(event) }
         var cited: [AuthEvent] = []
         cited.reserveCapacity(event.authEventIDs.count)
         for id in event.authEventIDs {
-            guard let authEvent = knownEvents[id] else { throw .missingAuthEvent(id) }
+            guard let authEvent = knownEvents[ExactString(id)] else { throw .missingAuthEvent(id) }
             cited.append(authEvent)
         }
         let impliedCreate = try impliedCreateEvent(of: event, in: knownEvents)
@@ -30,11 +31,11 @@ public enum AuthRules {
     public static func check(
         _ event: PDU, against state: [StateKey: AuthEvent], signatures: some AuthSignatureVerifier
     ) throws(AuthError) {
-        if event.type == EventType.create { return try checkCreate(event) }
+        if event.type.bytesEqual(EventType.create) { return try checkCreate(event) }
         let version = event.roomVersion
-        let create = state[.create].flatMap { $0.isRejected || $0.pdu.type != EventType.create ? nil : $0 }
+        let create = state[.create].flatMap { $0.isRejected || !$0.pdu.type.bytesEqual(EventType.create) ? nil : $0 }
         if version.roomIDFromCreateEvent {
-            guard let create, RoomVersion.roomID(ofCreateEvent: create.eventID) == event.roomID else {
+            guard let create, event.roomID.bytesEqual(RoomVersion.roomID(ofCreateEvent: create.eventID)) else {
                 throw .roomIDNotFromCreateEvent(event.roomID ?? "")
             }
         } else if create == nil {
@@ -48,22 +49,24 @@ public enum AuthRules {
     public static func authEventSelection(
         for type: String, sender: String, stateKey: String?, content: JSONObject, version: RoomVersion
     ) -> [StateKey] {
-        guard type != EventType.create else { return [] }
+        guard !type.bytesEqual(EventType.create) else { return [] }
         var keys: [StateKey] = version.createEventInAuthEvents ? [.create] : []
         keys.append(.powerLevels)
         keys.append(.member(sender))
-        guard type == EventType.member, let target = stateKey else { return keys }
-        if target != sender { keys.append(.member(target)) }
+        guard type.bytesEqual(EventType.member), let target = stateKey else { return keys }
+        if !target.bytesEqual(sender) { keys.append(.member(target)) }
         let membership = content["membership"]?.stringValue
-        if membership == Membership.join || membership == Membership.invite || membership == Membership.knock {
+        if membership.bytesEqual(Membership.join) || membership.bytesEqual(Membership.invite)
+            || membership.bytesEqual(Membership.knock)
+        {
             keys.append(.joinRules)
         }
-        if membership == Membership.invite,
+        if membership.bytesEqual(Membership.invite),
             let token = content["third_party_invite"]?["signed"]?["token"]?.stringValue
         {
             keys.append(.thirdPartyInvite(token: token))
         }
-        if membership == Membership.join, version.authRules.restrictedJoinRule,
+        if membership.bytesEqual(Membership.join), version.authRules.restrictedJoinRule,
             let authorising = content["join_authorised_via_users_server"]?.stringValue,
             !keys.contains(.member(authorising))
         {
@@ -80,13 +83,13 @@ public enum AuthRules {
     }
 
     /// v12 rule 2: `room_id` must be `!` + the ID of an accepted create event. `nil` before v12.
-    private static func impliedCreateEvent(of event: PDU, in knownEvents: [String: AuthEvent]) throws(AuthError)
+    private static func impliedCreateEvent(of event: PDU, in knownEvents: [ExactString: AuthEvent]) throws(AuthError)
         -> AuthEvent?
     {
         guard event.roomVersion.roomIDFromCreateEvent else { return nil }
         let roomID = event.roomID ?? ""
-        guard roomID.hasPrefix("!"), let create = knownEvents[RoomVersion.createEventID(ofRoom: roomID)], !create.isRejected,
-            create.pdu.type == EventType.create
+        guard roomID.bytesStart(with: "!"), let create = knownEvents[ExactString(RoomVersion.createEventID(ofRoom: roomID))],
+            !create.isRejected, create.pdu.type.bytesEqual(EventType.create)
         else { throw .roomIDNotFromCreateEvent(roomID) }
         return create
     }
@@ -109,7 +112,7 @@ public enum AuthRules {
         }
         if let rejected = cited.first(where: \.isRejected) { throw .rejectedAuthEvent(rejected.eventID) }
         if event.roomVersion.createEventInAuthEvents, byKey[.create] == nil { throw .missingCreateEvent }
-        if let stranger = cited.first(where: { $0.pdu.roomID != event.roomID }) {
+        if let stranger = cited.first(where: { !$0.pdu.roomID.bytesEqual(event.roomID) }) {
             throw .authEventInOtherRoom(stranger.eventID)
         }
         return byKey

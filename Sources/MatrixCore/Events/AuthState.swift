@@ -24,18 +24,23 @@ struct AuthState {
     }
 
     /// v12 room creators: the create event's `sender` plus the strings of `additional_creators`.
-    var privilegedCreators: Set<String> {
+    var privilegedCreators: Set<ExactString> {
         guard version.authRules.privilegedCreators, let create = create?.pdu else { return [] }
-        var creators: Set<String> = [create.sender]
+        var creators: Set<ExactString> = [ExactString(create.sender)]
         for value in create.content["additional_creators"]?.arrayValue ?? [] {
-            if let user = value.stringValue { creators.insert(user) }
+            if let user = value.stringValue { creators.insert(ExactString(user)) }
         }
         return creators
     }
 
-    /// The domain of a user ID (everything after the first `:`).
-    static func domain(of userID: String) -> Substring {
-        guard let colon = userID.firstIndex(of: ":") else { return "" }
-        return userID[userID.index(after: colon)...]
+    /// The domain of an identifier (everything after the first `:` byte), compared byte for byte.
+    static func domain(of identifier: String) -> Substring {
+        guard let colon = identifier.utf8.firstIndex(of: UInt8(ascii: ":")) else { return "" }
+        return Substring(identifier.utf8[identifier.utf8.index(after: colon)...])
+    }
+
+    /// Whether two identifiers have the same domain, byte for byte.
+    static func sameDomain(_ first: String, _ second: String) -> Bool {
+        domain(of: first).bytesEqual(domain(of: second))
     }
 }

@@ -31,7 +31,7 @@ struct EventScan {
         var count = 0
         for member in object.members {
             let memberLength = length(ofString: member.key) + 1 + length(of: member.value)
-            if let skipped, member.key == skipped { continue }
+            if let skipped, member.key.bytesEqual(skipped) { continue }
             total += memberLength
             count += 1
         }

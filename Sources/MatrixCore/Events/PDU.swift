@@ -1,6 +1,7 @@
 /// A received event (PDU) that conforms to its room version's federation format.
 ///
-/// ``init(json:roomVersion:)`` checks the format (required members and their types, identifier
+/// ``init(json:roomVersion:)`` checks the format (required members and their types — `signatures`
+/// may be absent, which the signature check refuses —, identifier
 /// forms, the 255-byte fields, at most 20 `prev_events` and 10 `auth_events`, the depth range,
 /// the numbers allowed by the version, the 65536-byte size, v12's create-event rules) and reads
 /// the members once. ``json`` stays exactly as received: hashes, signatures and the stored copy
@@ -39,7 +40,7 @@ public struct PDU: Sendable {
         guard UserID(sender, historical: true) != nil else {
             throw .invalidIdentifier(member: "sender", value: sender)
         }
-        let isV12Create = roomVersion.roomIDFromCreateEvent && type == EventType.create
+        let isV12Create = roomVersion.roomIDFromCreateEvent && type.bytesEqual(EventType.create)
         if isV12Create, json["room_id"] == nil {
             roomID = nil
         } else {
@@ -69,7 +70,7 @@ public struct PDU: Sendable {
         if !roomVersion.redactsInContent, json["redacts"] != nil { _ = try fields.optionalIdentifier("redacts") }
         if roomVersion.roomIDFromCreateEvent, let roomID, !isV12Create {
             let createEventID = RoomVersion.createEventID(ofRoom: roomID)
-            if authEventIDs.contains(createEventID) { throw .createEventInAuthEvents(createEventID) }
+            if authEventIDs.contains(where: { $0.bytesEqual(createEventID) }) { throw .createEventInAuthEvents(createEventID) }
         }
         var scan = EventScan(strict: roomVersion.strictCanonicalJSON)
         let size = scan.length(of: json, skipping: "unsigned")
@@ -84,12 +85,12 @@ public struct PDU: Sendable {
 
     /// `content.membership` of an `m.room.member` event (`nil` for other types or a non-string).
     public var membership: String? {
-        type == EventType.member ? content["membership"]?.stringValue : nil
+        type.bytesEqual(EventType.member) ? content["membership"]?.stringValue : nil
     }
 
     /// The event an `m.room.redaction` redacts: top-level `redacts` in v1–v10, `content.redacts` in v11+.
     public var redacts: String? {
-        guard type == EventType.redaction else { return nil }
+        guard type.bytesEqual(EventType.redaction) else { return nil }
         return (roomVersion.redactsInContent ? content["redacts"] : json["redacts"])?.stringValue
     }
 

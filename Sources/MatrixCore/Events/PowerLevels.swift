@@ -11,7 +11,7 @@ struct PowerLevels {
 
     private let content: JSONObject?
     private let integersOnly: Bool
-    private let creators: Set<String>
+    private let creators: Set<ExactString>
     private let implicitCreator: String?
 
     init(state: AuthState) {
@@ -23,8 +23,8 @@ struct PowerLevels {
 
     /// The power of `user`.
     func userLevel(_ user: String) throws(AuthError) -> PowerLevel {
-        if creators.contains(user) { return .infinite }
-        guard let content else { return .level(user == implicitCreator ? 100 : 0) }
+        if creators.contains(ExactString(user)) { return .infinite }
+        guard let content else { return .level(implicitCreator.bytesEqual(user) ? 100 : 0) }
         if let explicit = try usersObject(content)?[user] {
             return .level(try level(explicit, "users"))
         }

@@ -42,7 +42,7 @@ public struct RoomVersion: Sendable, Hashable, CustomStringConvertible {
 
     /// Looks up a supported version; `nil` for an unknown identifier.
     public init?(_ id: String) {
-        guard let version = RoomVersion.table.first(where: { $0.id == id }) else { return nil }
+        guard let version = RoomVersion.table.first(where: { $0.id.bytesEqual(id) }) else { return nil }
         self = version
     }
 
@@ -130,14 +130,14 @@ extension RoomVersion {
     /// v12: the ID of a room's create event, `$` + the room ID without `!`.
     public static func createEventID(ofRoom roomID: String) -> String {
         var id = "$"
-        id.append(contentsOf: roomID.dropFirst())
+        id.append(contentsOf: Substring(roomID.utf8.dropFirst()))  // the sigil byte, not a Character
         return id
     }
 
     /// v12: the room ID a create event defines, `!` + its event ID without `$`.
     public static func roomID(ofCreateEvent eventID: String) -> String {
         var id = "!"
-        id.append(contentsOf: eventID.dropFirst())
+        id.append(contentsOf: Substring(eventID.utf8.dropFirst()))  // the sigil byte, not a Character
         return id
     }
 }

@@ -3,7 +3,8 @@
 /// The port is removed from the server name (IPv6 literals keep their brackets); an IP literal
 /// is denied when `allow_ip_literals` is `false`; then a `deny` glob match denies, an `allow`
 /// glob match allows, and anything else is denied. Globs: `*` any run of characters, `?` exactly
-/// one, all else literal; whole-name, case-insensitive. Non-list `allow`/`deny` count as empty,
+/// one, all else literal; whole-name, case-insensitive for ASCII letters only — everything else is
+/// compared by code point (so byte for byte: a glob's KELVIN SIGN U+212A never matches `k`). Non-list `allow`/`deny` count as empty,
 /// non-string entries are ignored, a non-boolean `allow_ip_literals` counts as `true`.
 public enum ServerACL {
     /// Whether `server` (a server name, possibly with a port) may take part in the room.
@@ -13,7 +14,7 @@ public enum ServerACL {
         guard let acl = aclContent else { return true }
         let host = hostWithoutPort(server)
         if acl["allow_ip_literals"] == .bool(false), isIPLiteral(host) { return false }
-        let name = Array(host.lowercased().unicodeScalars)
+        let name = asciiLowercased(host)
         if globs(acl["deny"]).contains(where: { matches(name, glob: $0) }) { return false }
         return globs(acl["allow"]).contains(where: { matches(name, glob: $0) })
     }
@@ -21,18 +22,27 @@ public enum ServerACL {
     /// `[::1]:8448` → `[::1]`, `host:443` → `host`: a name ending in `]` is kept whole, else
     /// everything from the last `:` is removed.
     static func hostWithoutPort(_ server: String) -> Substring {
-        guard !server.hasSuffix("]"), let colon = server.lastIndex(of: ":") else { return server[...] }
-        return server[..<colon]
+        let bytes = server.utf8
+        guard bytes.last != UInt8(ascii: "]"), let colon = bytes.lastIndex(of: UInt8(ascii: ":")) else { return server[...] }
+        return Substring(bytes[..<colon])
     }
 
     /// A bracketed IPv6 literal, or an IPv4 dotted quad.
     static func isIPLiteral(_ host: Substring) -> Bool {
-        if host.hasPrefix("[") { return true }
+        if host.utf8.first == UInt8(ascii: "[") { return true }
         return IPAddressLiteral.isIPv4(host.utf8)
     }
 
     private static func globs(_ value: JSONValue?) -> [[Unicode.Scalar]] {
-        (value?.arrayValue ?? []).compactMap { $0.stringValue.map { Array($0.lowercased().unicodeScalars) } }
+        (value?.arrayValue ?? []).compactMap { $0.stringValue.map { asciiLowercased($0) } }
+    }
+
+    /// The code points of `text` with `A`–`Z` lowered; nothing else changes (Unicode case mapping
+    /// would fold KELVIN SIGN U+212A to `k`).
+    private static func asciiLowercased(_ text: some StringProtocol) -> [Unicode.Scalar] {
+        text.unicodeScalars.map { scalar in
+            ("A"..."Z").contains(scalar) ? Unicode.Scalar(scalar.value + 32) ?? scalar : scalar
+        }
     }
 
     /// Whole-string glob match with `*` and `?`, by Unicode scalar.

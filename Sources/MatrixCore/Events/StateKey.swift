@@ -28,6 +28,17 @@ public struct StateKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "(\(type), \"\(stateKey)\")" }
+
+    /// Byte for byte: state keys are user IDs and other identifiers, never compared by Unicode
+    /// equivalence (`@\u{212A}:x` is not `@K:x`).
+    public static func == (lhs: StateKey, rhs: StateKey) -> Bool {
+        lhs.type.bytesEqual(rhs.type) && lhs.stateKey.bytesEqual(rhs.stateKey)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(ExactString(type))
+        hasher.combine(ExactString(stateKey))
+    }
 }
 
 /// An event as the authorization rules see it: the parsed PDU, its event ID, and whether it was

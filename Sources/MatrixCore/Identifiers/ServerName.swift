@@ -4,7 +4,7 @@
 /// DNS names follow Synapse's rule: labels of `[0-9A-Za-z-]` separated by single dots (no
 /// empty label, no trailing dot, no `_`), at most 255 bytes. Four dot-separated groups of 1–3
 /// digits are an IPv4 literal and must each be at most 255.
-public struct ServerName: Sendable, Hashable, CustomStringConvertible {
+public struct ServerName: Sendable, BytewiseIdentifier, CustomStringConvertible {
     /// The whole server name, as given.
     public let text: String
     /// The name without its port; an IPv6 literal keeps its brackets.

@@ -22,18 +22,19 @@ enum SigilIdentifier {
         }
     }
 
-    /// Splits `text` after its sigil at the **first** `:`. `nil` if `text` does not start with
-    /// `sigil` or is longer than ``maxBytes``.
-    static func parts(of text: String, sigil: Character) -> (opaque: Substring, domain: Substring?)? {
-        guard text.utf8.count <= maxBytes, text.first == sigil else { return nil }
-        let body = text.dropFirst()
-        guard let colon = body.firstIndex(of: ":") else { return (body, nil) }
-        return (body[..<colon], body[body.index(after: colon)...])
+    /// Splits `text` after its sigil byte at the **first** `:` byte. `nil` if `text` does not start
+    /// with `sigil` or is longer than ``maxBytes``. Works on bytes, not characters: a `:` followed by
+    /// a combining mark is one `Character` that is not `":"`, yet it is the separator.
+    static func parts(of text: String, sigil: UInt8) -> (opaque: Substring, domain: Substring?)? {
+        guard text.utf8.count <= maxBytes, text.utf8.first == sigil else { return nil }
+        let body = text.utf8.dropFirst()
+        guard let colon = body.firstIndex(of: UInt8(ascii: ":")) else { return (Substring(body), nil) }
+        return (Substring(body[..<colon]), Substring(body[body.index(after: colon)...]))
     }
 
     /// Which form `text` has: a non-empty opaque part (no NUL) with a valid server name, or a
     /// reference hash written in one of `hashAlphabets`. `nil` if neither.
-    static func form(of text: String, sigil: Character, hashAlphabets: [HashAlphabet]) -> Form? {
+    static func form(of text: String, sigil: UInt8, hashAlphabets: [HashAlphabet]) -> Form? {
         guard let (opaque, domain) = parts(of: text, sigil: sigil) else { return nil }
         if let domain {
             guard !opaque.isEmpty, !opaque.utf8.contains(0), ServerName(String(domain)) != nil else { return nil }

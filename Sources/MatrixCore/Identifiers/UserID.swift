@@ -1,5 +1,5 @@
 /// A user ID, `@localpart:server_name`, at most 255 bytes.
-public struct UserID: Sendable, Hashable, CustomStringConvertible {
+public struct UserID: Sendable, BytewiseIdentifier, CustomStringConvertible {
     /// The whole ID, as given.
     public let text: String
     /// Between `@` and the first `:`.
@@ -11,7 +11,7 @@ public struct UserID: Sendable, Hashable, CustomStringConvertible {
     /// the localpart may be any text without NUL, even empty; without it, the current grammar
     /// applies: non-empty, only `a-z 0-9 . _ = - / +`.
     public init?(_ text: String, historical: Bool = true) {
-        guard let (localpart, domain) = SigilIdentifier.parts(of: text, sigil: "@"), let domain,
+        guard let (localpart, domain) = SigilIdentifier.parts(of: text, sigil: UInt8(ascii: "@")), let domain,
               ServerName(String(domain)) != nil
         else { return nil }
         if historical {

@@ -183,10 +183,10 @@ public struct JSONObject: Sendable, Equatable {
         return copy
     }
 
-    /// A copy keeping only the given top-level keys.
-    public func keeping(_ keys: Set<String>) -> JSONObject {
+    /// A copy keeping only the given top-level keys (matched byte for byte).
+    public func keeping(_ keys: Set<ExactString>) -> JSONObject {
         var copy = JSONObject()
-        copy.members = members.filter { keys.contains($0.key) }
+        copy.members = members.filter { keys.contains(ExactString($0.key)) }
         return copy
     }
 }
