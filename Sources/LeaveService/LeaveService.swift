@@ -80,7 +80,7 @@ enum StorageFailure {
             }
         }
         if let error = error as? PostgresError {
-            if error.isStatementTimeout { return .unavailable("Database busy: the request's statement did not finish in time") }
+            if error.isStatementTimeout { return .unavailable("Database busy: the request could not be completed in time; retry") }
             switch error.kind {
             case .poolExhausted: return .unavailable("Database busy: no connection free", retryAfterMilliseconds: 500)
             default: return .unavailable("Database unavailable")

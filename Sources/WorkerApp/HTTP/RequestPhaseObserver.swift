@@ -2,7 +2,9 @@ import NIOCore
 import NIOHTTP1
 
 /// Sits right after the HTTP/1 decoder and tells the connection's ``ConnectionGuard`` where each
-/// request stands (head read, end read, response written). A `CONNECT` request is answered here:
+/// request stands (head read, end read, response written). A request that is not keep-alive
+/// (`Connection: close`, HTTP/1.0) has its connection closed once its answer is written, rather
+/// than half-closed and left for the client to close. A `CONNECT` request is answered here:
 /// the decoder would treat the connection as a tunnel from then on and the encoder would strip the
 /// body from any answer, so it gets a complete 405 `M_UNRECOGNIZED` written raw, and the
 /// connection is closed.
@@ -15,6 +17,8 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
     private let connectionGuard: ConnectionGuard
     /// Set once a CONNECT was answered: nothing more of this connection is passed on.
     private var isClosing = false
+    /// For each request read and not yet answered, in order: whether the connection stays open after it.
+    private var keepAlive: [Bool] = []
 
     init(connectionGuard: ConnectionGuard) {
         self.connectionGuard = connectionGuard
@@ -28,7 +32,8 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
             RequestMetrics.record(route: "unknown", status: 405)
             connectionGuard.answerAndClose(Self.connectAnswer)
             return
-        case .head:
+        case .head(let head):
+            keepAlive.append(head.isKeepAlive)
             connectionGuard.requestHeadArrived()
         case .body:
             break
@@ -39,8 +44,12 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { connectionGuard.responseEnded() }
-        context.write(data, promise: promise)
+        guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        connectionGuard.responseEnded()
+        guard !keepAlive.isEmpty, !keepAlive.removeFirst() else { return context.write(data, promise: promise) }
+        let written = promise ?? context.eventLoop.makePromise()
+        context.write(data, promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     /// The answer to a `CONNECT`: this server is no proxy.
