@@ -62,11 +62,13 @@ let package = Package(
         .target(name: "WorkerApp", dependencies: [
             "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveService", "RemoteHomeserver", "Forwarding",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // A remote homeserver played on loopback (rooms, keys, signed requests) for tests, demo and load.
         .target(name: "RemoteHomeserver", dependencies: [

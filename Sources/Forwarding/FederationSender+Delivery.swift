@@ -37,6 +37,7 @@ extension FederationSender {
         let transactionID = transactionIDs.next()
         let started = ContinuousClock.now
         let failure: String
+        var answered = false
         do {
             let response = try await client.put(destination, target: "/_matrix/federation/v1/send/\(transactionID)",
                                                  body: transaction.body)
@@ -51,13 +52,14 @@ extension FederationSender {
                 ])
                 return true
             }
+            answered = true
             failure = "HTTP \(response.status)\(Self.errcode(in: response.body).map { " \($0)" } ?? "")"
         } catch {
             // Cancelled (shutdown): the lease, not a back-off, decides when the batch is tried again.
             guard !Task.isCancelled else { return false }
             failure = error.description
         }
-        metrics.recordFailure(destination: destination)
+        metrics.recordFailure(answered: answered)
         logger.notice("forwarding failed; backing off", metadata: [
             "destination": "\(destination)", "txn_id": "\(transactionID)", "error": "\(failure)",
         ])

@@ -17,9 +17,15 @@ struct ForwardingMetrics: Sendable {
     /// Time from sending a transaction to its answer (any answer).
     let sendDuration = Timer(label: "leave_worker_forwarding_send_duration_seconds")
 
-    /// One failed transaction to `destination` (no answer, or not 200).
-    func recordFailure(destination: String) {
-        Counter(label: "leave_worker_forwarding_failures_total", dimensions: [("destination", destination)]).increment()
+    /// Failed transactions by kind — `no_answer` (unreachable, timed out) or `refused` (an answer
+    /// other than 200). Never labelled by destination: those names come from remote data and would
+    /// grow the series without bound; the log and the `destinations` table name them.
+    private let unanswered = Counter(label: "leave_worker_forwarding_failures_total", dimensions: [("kind", "no_answer")])
+    private let refused = Counter(label: "leave_worker_forwarding_failures_total", dimensions: [("kind", "refused")])
+
+    /// One failed transaction: `answered` when the destination answered, but not 200.
+    func recordFailure(answered: Bool) {
+        (answered ? refused : unanswered).increment()
     }
 
     func recordPending(count: Int, oldestWait: Duration?) {

@@ -80,9 +80,10 @@ enum StorageFailure {
             }
         }
         if let error = error as? PostgresError {
+            if error.isStatementTimeout { return .unavailable("Database busy: the request could not be completed in time; retry") }
             switch error.kind {
             case .poolExhausted: return .unavailable("Database busy: no connection free", retryAfterMilliseconds: 500)
-            default: return .unavailable("Database unavailable: \(error.message)")
+            default: return .unavailable("Database unavailable")
             }
         }
         return .unavailable("Storage failed: \(error)")

@@ -29,7 +29,8 @@ final class ConnectionSlot: Sendable {
                 do {
                     live = try PostgresConnection(url: configuration.url,
                                                   connectTimeoutSeconds: configuration.connectTimeoutSeconds,
-                                                  statementCacheCapacity: configuration.statementCacheCapacity)
+                                                  statementCacheCapacity: configuration.statementCacheCapacity,
+                                                  parameters: configuration.sessionParameters)
                 } catch {
                     return (.failure(error), false)
                 }

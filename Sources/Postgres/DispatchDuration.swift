@@ -9,4 +9,11 @@ extension Duration {
         let nanoseconds = overflow ? Int64.max : scaled.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
         return .nanoseconds(Int(clamping: max(0, nanoseconds)))
     }
+
+    /// Whole milliseconds, saturating (a timeout beyond 292 million years is not a concern).
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000)
+        return overflow ? (seconds < 0 ? .min : .max) : whole &+ attoseconds / 1_000_000_000_000_000
+    }
 }

@@ -10,6 +10,10 @@ public struct PostgresConfiguration: Sendable {
     public var connectTimeoutSeconds: Int
     /// Prepared statements kept per connection before the cache is reset.
     public var statementCacheCapacity: Int
+    /// `statement_timeout` of every connection (SQLSTATE 57014 past it); nil leaves the server's.
+    public var statementTimeout: Duration?
+    /// `lock_timeout` of every connection (SQLSTATE 55P03 past it); nil leaves the server's.
+    public var lockTimeout: Duration?
 
     public init(url: String, poolSize: Int, acquireTimeout: Duration = .seconds(2)) {
         self.url = url
@@ -17,5 +21,13 @@ public struct PostgresConfiguration: Sendable {
         self.acquireTimeout = acquireTimeout
         self.connectTimeoutSeconds = 5
         self.statementCacheCapacity = 256
+    }
+
+    /// Server parameters set on every connection, after any the URL's `options` set (so these win);
+    /// timeouts in milliseconds within what the server accepts (1 … 2^31−1).
+    var sessionParameters: [(name: String, value: String)] {
+        [("statement_timeout", statementTimeout), ("lock_timeout", lockTimeout)].compactMap { name, limit in
+            limit.map { (name, "\(min(Int64(Int32.max), max(1, $0.wholeMilliseconds)))") }
+        }
     }
 }

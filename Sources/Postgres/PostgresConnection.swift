@@ -14,8 +14,10 @@ public final class PostgresConnection {
 
     /// Connects with a libpq URI or key=value string. `connectTimeoutSeconds` and TCP keepalives (30 s idle)
     /// apply unless the URL sets its own; `application_name` defaults to "leave-worker"; the client
-    /// encoding is always UTF-8; `plan_cache_mode` is `force_generic_plan` unless the URL sets `options`.
-    public init(url: String, connectTimeoutSeconds: Int = 5, statementCacheCapacity: Int = 256) throws(PostgresError) {
+    /// encoding is always UTF-8. The server parameters (`options`) are `plan_cache_mode=force_generic_plan`,
+    /// then the URL's own `options` (which may override it), then `parameters` (which win).
+    public init(url: String, connectTimeoutSeconds: Int = 5, statementCacheCapacity: Int = 256,
+                parameters: [(name: String, value: String)] = []) throws(PostgresError) {
         // Keywords before "dbname" are defaults the URL may override; those after it win over the URL.
         let settings: [(String, String)] = [
             ("connect_timeout", String(max(1, connectTimeoutSeconds))),
@@ -24,13 +26,8 @@ public final class PostgresConnection {
             ("keepalives_idle", "30"),
             ("keepalives_interval", "10"),
             ("keepalives_count", "3"),
-            // Every statement is prepared once per connection and run with a generic plan. The
-            // project's statements look rows up by their whole primary key (Storage's
-            // EventColumns), so a generic plan is as good as a custom one; planning afresh on each
-            // execution (what `auto` does while custom plans look cheaper) cost about 15 % of
-            // Postgres' CPU per send_leave (measured: 1,099 → 1,305 leaves/s, send-only, c16).
-            ("options", "-c plan_cache_mode=force_generic_plan"),
             ("dbname", url),
+            ("options", Self.options(url: url, parameters: parameters)),
             ("client_encoding", "UTF8"),
         ]
         let keywords = settings.map { strdup($0.0) } + [nil]
@@ -52,6 +49,27 @@ public final class PostgresConnection {
 
     deinit {
         PQfinish(handle)
+    }
+
+    /// The `options` connection parameter: our defaults, the URL's own `options`, then `parameters`
+    /// (the server applies `-c` settings in order, so a later one wins).
+    private static func options(url: String, parameters: [(name: String, value: String)]) -> String {
+        // Every statement is prepared once per connection and run with a generic plan. The
+        // project's statements look rows up by their whole primary key (Storage's
+        // EventColumns), so a generic plan is as good as a custom one; planning afresh on each
+        // execution (what `auto` does while custom plans look cheaper) cost about 15 % of
+        // Postgres' CPU per send_leave (measured: 1,099 → 1,305 leaves/s, send-only, c16).
+        var options = ["-c plan_cache_mode=force_generic_plan"]
+        if let parsed = PQconninfoParse(url, nil) {
+            defer { PQconninfoFree(parsed) }
+            var option = parsed
+            while let keyword = option.pointee.keyword {
+                if strcmp(keyword, "options") == 0, let value = option.pointee.val { options.append(String(cString: value)) }
+                option += 1
+            }
+        }
+        options += parameters.map { "-c \($0.name)=\($0.value)" }
+        return options.joined(separator: " ")
     }
 
     /// The server process serving this connection (for `pg_terminate_backend`, logs).

@@ -31,6 +31,9 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var isSerializationFailure: Bool { sqlState == "40001" }
     /// 40P01: the transaction was chosen as a deadlock victim and must be retried.
     public var isDeadlock: Bool { sqlState == "40P01" }
+    /// 57014 (query_canceled: `statement_timeout` passed, or a cancel request) or 55P03
+    /// (lock_not_available: `lock_timeout` passed): the statement did not finish in its time.
+    public var isStatementTimeout: Bool { sqlState == "57014" || sqlState == "55P03" }
     /// 23505: a unique constraint refused the row.
     public var isUniqueViolation: Bool { sqlState == "23505" }
 

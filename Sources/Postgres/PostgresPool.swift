@@ -8,6 +8,7 @@ public final class PostgresPool: Sendable {
     public let configuration: PostgresConfiguration
     private let slots: [ConnectionSlot]
     private let state: Mutex<PoolState>
+    private let probe = HealthProbe()
 
     /// Connects lazily: no connection is opened until the first borrow needs one.
     public init(configuration: PostgresConfiguration) {
@@ -38,18 +39,11 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    /// True if `SELECT 1` answers within `timeout` (including any wait for a connection).
+    /// True if `SELECT 1` answers within `timeout` on a reserved connection outside the pool (one
+    /// more connection than `poolSize`, opened on first use): a busy pool is not an unready database.
     public func isHealthy(timeout: Duration) async -> Bool {
-        await withCheckedContinuation { continuation in
-            let answer = ResumeOnce(continuation)
-            Task {
-                let healthy = (try? await self.withConnection { try $0.query("SELECT 1").rowCount == 1 }) ?? false
-                answer.resume(healthy)
-            }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) {
-                answer.resume(false)
-            }
-        }
+        if state.withLock({ $0.isClosed }) { return false }
+        return await probe.check(configuration: configuration, timeout: timeout)
     }
 
     public var statistics: PoolStatistics {
@@ -74,6 +68,7 @@ public final class PostgresPool: Sendable {
                 }
             }
         }
+        await probe.close()
         state.withLock { $0.forgetConnections() }
     }
 

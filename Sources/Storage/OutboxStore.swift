@@ -141,11 +141,24 @@ public final class OutboxStore: Sendable {
         }
     }
 
-    /// Deletes deliveries sent more than `age` ago; returns how many.
-    public func pruneSent(olderThan age: Duration) async throws -> Int {
+    /// The advisory lock a pruning transaction holds ("lwprunes" in ASCII): one pruner at a time.
+    static let pruneLockKey: Int64 = 0x6C77_7072_756E_6573
+
+    /// Deletes up to `limit` deliveries sent more than `age` ago; returns how many, or nil when
+    /// another worker is pruning (it holds the transaction-scoped advisory lock; no session lock
+    /// is ever left behind).
+    public func pruneSent(olderThan age: Duration, limit: Int = 10_000) async throws -> Int? {
         try await pool.withConnection { connection in
-            try connection.query("DELETE FROM outbox WHERE state = 'sent' AND sent_at < now() - $1 * interval '1 millisecond'",
-                                 [.int(Self.milliseconds(age))]).affectedRows
+            try connection.transaction { connection -> Int? in
+                let locked = try connection.query("SELECT pg_try_advisory_xact_lock($1)", [.int(Self.pruneLockKey)])
+                guard locked.rows.first?.bool(0) == true else { return nil }
+                return try connection.query("""
+                    DELETE FROM outbox o
+                    USING (SELECT room_id, event_id, destination FROM outbox
+                           WHERE state = 'sent' AND sent_at < now() - $1 * interval '1 millisecond' LIMIT $2) AS old
+                    WHERE o.room_id = old.room_id AND o.event_id = old.event_id AND o.destination = old.destination
+                    """, [.int(Self.milliseconds(age)), .int(Int64(max(1, limit)))]).affectedRows
+            }
         }
     }
 

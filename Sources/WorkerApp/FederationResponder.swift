@@ -22,11 +22,14 @@ public struct ResponderDependencies: Sendable {
     public var isReady: @Sendable () async -> Bool
     public var metricsText: @Sendable () -> [UInt8]
     public var logger: Logger
+    /// Past this, a request is answered 503 and its work cancelled.
+    public var requestDeadline: Duration
 
     init(
         serverName: String, serverKeys: ServerKeyPublisher, authenticate: @escaping Authenticate,
         rateLimiter: OriginRateLimiter, leaves: LeaveService,
-        isReady: @escaping @Sendable () async -> Bool, metricsText: @escaping @Sendable () -> [UInt8], logger: Logger
+        isReady: @escaping @Sendable () async -> Bool, metricsText: @escaping @Sendable () -> [UInt8], logger: Logger,
+        requestDeadline: Duration
     ) {
         self.serverName = serverName
         self.serverKeys = serverKeys
@@ -36,6 +39,7 @@ public struct ResponderDependencies: Sendable {
         self.isReady = isReady
         self.metricsText = metricsText
         self.logger = logger
+        self.requestDeadline = requestDeadline
     }
 }
 
@@ -66,7 +70,18 @@ public struct FederationResponder: HTTPResponder {
         do throws(MatrixError) {
             let route = try Route.match(method: method, target: target)
             routeName = route.name
-            response = try await answer(route, request: request, method: method, target: target, logger: logger)
+            let requestLogger = logger
+            let work = { @Sendable () async -> Result<Response, MatrixError> in
+                do throws(MatrixError) {
+                    return .success(try await answer(route, request: request, method: method, target: target, logger: requestLogger))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            guard let outcome = await RequestDeadline.run(within: dependencies.requestDeadline, work) else {
+                throw .unavailable("The request was not answered within \(dependencies.requestDeadline); retry")
+            }
+            response = try outcome.get()
         } catch {
             response = Self.errorResponse(error)
             if error.status >= 500 {
@@ -75,10 +90,9 @@ public struct FederationResponder: HTTPResponder {
                 logger.debug("request refused", metadata: ["route": .string(routeName), "error": .string(error.description)])
             }
         }
-        let status = String(response.status.code)
-        Counter(label: "leave_worker_requests_total", dimensions: [("route", routeName), ("status", status)]).increment()
+        RequestMetrics.record(route: routeName, status: response.status.code)
         Timer(label: "leave_worker_request_duration_seconds", dimensions: [("route", routeName)])
-            .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+            .recordNanoseconds((ContinuousClock.now - started).saturatingNanoseconds)
         return response
     }
 
@@ -169,9 +183,3 @@ public struct FederationResponder: HTTPResponder {
     }
 }
 
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}

@@ -5,7 +5,8 @@ import Synchronization
 /// second on average, in bursts of up to `burst`; beyond that it is answered 429
 /// `M_LIMIT_EXCEEDED` with `retry_after_ms`. Kept per process (a load balancer spreading an origin
 /// over N workers lets it through N times as fast): the limit protects each worker, it is not a
-/// quota.
+/// quota. At most `maximumOrigins` buckets are kept; the least recently seen origin's is forgotten
+/// first (it starts again with a full bucket — no more than any origin never seen before gets).
 final class OriginRateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
@@ -14,37 +15,30 @@ final class OriginRateLimiter: Sendable {
 
     private let ratePerSecond: Double
     private let burst: Double
-    /// Beyond this many tracked origins, full buckets are forgotten (a full bucket is the default).
-    private let maximumOrigins = 10_000
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let buckets: Mutex<LRUMap<String, Bucket>>
 
-    init(ratePerSecond: Int, burst: Int) {
+    init(ratePerSecond: Int, burst: Int, maximumOrigins: Int) {
         self.ratePerSecond = Double(ratePerSecond)
         self.burst = Double(max(burst, 1))
+        buckets = Mutex(LRUMap(capacity: maximumOrigins))
     }
+
+    /// How many origins have a bucket (at most `maximumOrigins`).
+    var trackedOrigins: Int { buckets.withLock { $0.count } }
 
     /// Takes one token for `origin`, or throws the 429 to answer.
     func admit(_ origin: String, now: ContinuousClock.Instant = .now) throws(MatrixError) {
         let wait: Double? = buckets.withLock { buckets in
-            var bucket = buckets[origin] ?? Bucket(tokens: burst, updated: now)
-            bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) / .seconds(1) * ratePerSecond)
+            var bucket = buckets.value(for: origin) ?? Bucket(tokens: burst, updated: now)
+            bucket.tokens = min(burst, bucket.tokens + max(0, (now - bucket.updated) / .seconds(1)) * ratePerSecond)
             bucket.updated = now
-            if bucket.tokens >= 1 {
-                bucket.tokens -= 1
-                buckets[origin] = bucket
-                if buckets.count > maximumOrigins { forgetFullBuckets(&buckets, now: now) }
-                return nil
-            }
-            buckets[origin] = bucket
-            return (1 - bucket.tokens) / ratePerSecond
+            defer { buckets.set(bucket, for: origin) }
+            guard bucket.tokens >= 1 else { return (1 - bucket.tokens) / ratePerSecond }
+            bucket.tokens -= 1
+            return nil
         }
         if let wait {
             throw .limitExceeded(retryAfterMilliseconds: max(1, Int((wait * 1000).rounded(.up))))
         }
-    }
-
-    private func forgetFullBuckets(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant) {
-        let refill = Duration.seconds(burst / ratePerSecond)
-        buckets = buckets.filter { now - $0.value.updated < refill }
     }
 }

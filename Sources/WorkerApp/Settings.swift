@@ -23,6 +23,16 @@ public struct Settings: Sendable {
         case oldSigningKeys = "LEAVE_WORKER_OLD_SIGNING_KEYS"
         case rateLimitPerSecond = "LEAVE_WORKER_RATE_LIMIT_PER_SECOND"
         case rateLimitBurst = "LEAVE_WORKER_RATE_LIMIT_BURST"
+        case rateLimitOrigins = "LEAVE_WORKER_RATE_LIMIT_ORIGINS"
+        case headerTimeoutMilliseconds = "LEAVE_WORKER_HEADER_TIMEOUT_MS"
+        case idleTimeoutMilliseconds = "LEAVE_WORKER_IDLE_TIMEOUT_MS"
+        case bodyTimeoutMilliseconds = "LEAVE_WORKER_BODY_TIMEOUT_MS"
+        case maxConnections = "LEAVE_WORKER_MAX_CONNECTIONS"
+        case requestDeadlineMilliseconds = "LEAVE_WORKER_REQUEST_DEADLINE_MS"
+        case statementTimeoutMilliseconds = "LEAVE_WORKER_DB_STATEMENT_TIMEOUT_MS"
+        case lockTimeoutMilliseconds = "LEAVE_WORKER_DB_LOCK_TIMEOUT_MS"
+        case outboxRetentionSeconds = "LEAVE_WORKER_OUTBOX_RETENTION_SECONDS"
+        case outboxPruneIntervalSeconds = "LEAVE_WORKER_OUTBOX_PRUNE_INTERVAL_SECONDS"
     }
 
     /// The raw values: the environment with flag overrides applied on top.
@@ -77,6 +87,33 @@ public struct Settings: Sendable {
     /// How many requests above the average one origin may make at once.
     public var rateLimitBurst: Int { get throws(Problem) { try positiveInteger(.rateLimitBurst, default: 20_000) } }
 
+    /// Origins whose rate-limit buckets one process keeps (least recently seen forgotten first).
+    public var rateLimitOrigins: Int { get throws(Problem) { try positiveInteger(.rateLimitOrigins, default: 10_000) } }
+
+    /// The bounds on HTTP connections and requests.
+    public var httpLimits: HTTPLimits {
+        get throws(Problem) {
+            HTTPLimits(
+                headerTimeout: try milliseconds(.headerTimeoutMilliseconds, default: 10_000),
+                idleTimeout: try milliseconds(.idleTimeoutMilliseconds, default: 60_000),
+                bodyTimeout: try milliseconds(.bodyTimeoutMilliseconds, default: 30_000),
+                maxConnections: try positiveInteger(.maxConnections, default: 1_000),
+                requestDeadline: try milliseconds(.requestDeadlineMilliseconds, default: 30_000))
+        }
+    }
+
+    /// Postgres `statement_timeout` of the worker's connections.
+    public var statementTimeout: Duration { get throws(Problem) { try milliseconds(.statementTimeoutMilliseconds, default: 10_000) } }
+    /// Postgres `lock_timeout` of the worker's connections.
+    public var lockTimeout: Duration { get throws(Problem) { try milliseconds(.lockTimeoutMilliseconds, default: 3_000) } }
+
+    /// How long sent outbox rows are kept before the pruner deletes them.
+    public var outboxRetention: Duration { get throws(Problem) { .seconds(try positiveInteger(.outboxRetentionSeconds, default: 3_600)) } }
+    /// How often a worker tries to prune the outbox.
+    public var outboxPruneInterval: Duration {
+        get throws(Problem) { .seconds(try positiveInteger(.outboxPruneIntervalSeconds, default: 300)) }
+    }
+
     public var logLevel: String {
         get throws(Problem) {
             let level = values[.logLevel] ?? "info"
@@ -86,6 +123,15 @@ public struct Settings: Sendable {
             }
             return level
         }
+    }
+
+    /// A positive number of milliseconds, at most a day.
+    private func milliseconds(_ variable: Variable, default fallback: Int) throws(Problem) -> Duration {
+        let value = try positiveInteger(variable, default: fallback)
+        guard value <= 86_400_000 else {
+            throw Problem(description: "\(variable.rawValue) must be at most 86400000 (a day), got '\(value)'")
+        }
+        return .milliseconds(value)
     }
 
     private func positiveInteger(_ variable: Variable, default fallback: Int) throws(Problem) -> Int {

@@ -20,9 +20,12 @@ public final class WorkerRuntime: Sendable {
     public let leaves: LeaveService
     public let logger: Logger
 
-    /// - Parameter requireSigningKey: `serve` needs our key; `rooms import` uses it when present
-    ///   (to check events we signed) and fetches nothing for our own server.
-    public init(settings: Settings, requireSigningKey: Bool) throws {
+    /// - Parameters:
+    ///   - requireSigningKey: `serve` needs our key; `rooms import` uses it when present
+    ///     (to check events we signed) and fetches nothing for our own server.
+    ///   - boundStatements: `serve` runs every connection with the statement and lock timeouts;
+    ///     an operator's import of a large room is not cut short by them.
+    public init(settings: Settings, requireSigningKey: Bool, boundStatements: Bool = false) throws {
         self.settings = settings
         serverName = try settings.serverName
         var logger = Logger(label: "leave-worker")
@@ -37,7 +40,12 @@ public final class WorkerRuntime: Sendable {
         }
         let overrides = try FederationOverrides.parse(settings.values[.federationOverrides] ?? "")
         let timeout = Duration.seconds(try settings.keyFetchTimeoutSeconds)
-        pool = PostgresPool(configuration: PostgresConfiguration(url: settings.databaseURL, poolSize: try settings.poolSize))
+        var database = PostgresConfiguration(url: settings.databaseURL, poolSize: try settings.poolSize)
+        if boundStatements {
+            database.statementTimeout = try settings.statementTimeout
+            database.lockTimeout = try settings.lockTimeout
+        }
+        pool = PostgresPool(configuration: database)
         rooms = RoomStore(pool: pool)
         transport = FederationTransport(destinations: FederationDestinations(overrides: overrides, timeout: timeout, logger: logger))
         var keyConfiguration = KeyFetcher.Configuration()

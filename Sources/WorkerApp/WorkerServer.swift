@@ -23,7 +23,7 @@ public struct WorkerServer: Sendable {
     }
 
     public func run() async throws {
-        let runtime = try WorkerRuntime(settings: settings, requireSigningKey: true)
+        let runtime = try WorkerRuntime(settings: settings, requireSigningKey: true, boundStatements: true)
         do {
             try await serve(runtime)
         } catch {
@@ -45,6 +45,7 @@ public struct WorkerServer: Sendable {
         let publisher = ServerKeyPublisher(
             serverName: runtime.serverName, keys: runtime.signingKeys, oldKeys: oldKeys,
             validitySeconds: try settings.keyValiditySeconds)
+        let limits = try settings.httpLimits
         let authenticator = XMatrixAuthentication(serverName: runtime.serverName, keys: runtime.keyFetcher)
         let pool = runtime.pool
         let dependencies = ResponderDependencies(
@@ -52,16 +53,19 @@ public struct WorkerServer: Sendable {
             authenticate: { method, target, authorization, body throws(MatrixError) in
                 try await authenticator.authenticate(method: method, target: target, authorization: authorization, body: body)
             },
-            rateLimiter: OriginRateLimiter(ratePerSecond: try settings.rateLimitPerSecond, burst: try settings.rateLimitBurst),
+            rateLimiter: OriginRateLimiter(ratePerSecond: try settings.rateLimitPerSecond, burst: try settings.rateLimitBurst,
+                                           maximumOrigins: try settings.rateLimitOrigins),
             leaves: runtime.leaves,
             isReady: { await pool.isHealthy(timeout: .milliseconds(500)) },
             metricsText: { metrics.render(pool: pool.statistics) },
-            logger: runtime.logger)
+            logger: runtime.logger,
+            requestDeadline: limits.requestDeadline)
         let (host, port) = try settings.listen
         let logger = runtime.logger
         let onListening = self.onListening
         let app = Application(
             responder: FederationResponder(dependencies: dependencies),
+            server: BoundedHTTP1Channel.builder(limits: limits),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port)),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
@@ -70,7 +74,9 @@ public struct WorkerServer: Sendable {
             },
             logger: logger)
         // The sender first: a graceful shutdown stops the services in reverse order (HTTP, then sending).
-        let services: [any Service] = (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? []) + [app]
+        let pruner = OutboxPruner(outbox: OutboxStore(pool: pool), retention: try settings.outboxRetention,
+                                  interval: try settings.outboxPruneInterval, logger: logger)
+        let services: [any Service] = [pruner] + (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? []) + [app]
         try await ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }

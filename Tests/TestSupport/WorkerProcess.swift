@@ -117,6 +117,8 @@ public final class WorkerProcess: @unchecked Sendable {
         guard let url = URL(string: "http://127.0.0.1:\(port)/health") else { return false }
         var request = URLRequest(url: url)
         request.timeoutInterval = 1
+        // Not kept alive: a test counting the worker's connections sees only its own.
+        request.setValue("close", forHTTPHeaderField: "Connection")
         guard let (_, response) = try? await URLSession.shared.data(for: request) else { return false }
         return (response as? HTTPURLResponse)?.statusCode == 200
     }

@@ -1,0 +1,138 @@
+import Logging
+import Metrics
+import NIOCore
+
+/// First handler of every HTTP connection (raw bytes, before the HTTP decoder): admits the
+/// connection within the process's connection limit and closes it when a phase outlasts its bound
+/// — no byte while idle, a request head not complete in time, a request body not complete in time.
+/// ``RequestPhaseObserver`` (after the decoder) reports where each request stands. Both run on the
+/// connection's event loop; nothing here blocks.
+final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private enum Phase {
+        /// No request under way: the idle bound runs until a byte arrives.
+        case awaitingRequest
+        /// Bytes of a request head arrived: the header bound runs until the head is complete.
+        case readingHead
+        /// The head arrived: the body bound runs until the request's end.
+        case readingBody
+        /// The whole request is read and being answered (the request deadline bounds this).
+        case responding
+    }
+
+    private let limits: HTTPLimits
+    private let connections: ConnectionCounter
+    private let logger: Logger
+    private var phase = Phase.awaitingRequest
+    /// Requests read whose response has not ended yet (more than one when a client pipelines).
+    private var unanswered = 0
+    private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+    private var started = false
+
+    init(limits: HTTPLimits, connections: ConnectionCounter, logger: Logger) {
+        self.limits = limits
+        self.connections = connections
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimer()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cancelTimer()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if phase == .awaitingRequest {
+            phase = .readingHead
+            arm(limits.headerTimeout, reason: "header_timeout")
+        }
+        context.fireChannelRead(data)
+    }
+
+    // MARK: - Reported by RequestPhaseObserver
+
+    /// A request head was decoded.
+    func requestHeadArrived() {
+        unanswered += 1
+        phase = .readingBody
+        arm(limits.bodyTimeout, reason: "body_timeout")
+    }
+
+    /// A request's end was decoded.
+    func requestEnded() {
+        phase = .responding
+        cancelTimer()
+    }
+
+    /// A response's end was written.
+    func responseEnded() {
+        unanswered = max(0, unanswered - 1)
+        if unanswered == 0 && phase == .responding {
+            phase = .awaitingRequest
+            arm(limits.idleTimeout, reason: "idle_timeout")
+        }
+    }
+
+    /// Writes `response` (a complete HTTP/1.1 message) straight to the socket and closes the
+    /// connection: for requests the HTTP stack cannot answer itself (a `CONNECT`).
+    func answerAndClose(_ response: [UInt8]) {
+        guard let context else { return }
+        cancelTimer()
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: response)))
+            .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    // MARK: - Private
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        guard connections.admit(limit: limits.maxConnections) else {
+            Self.recordClose("over_limit")
+            logger.debug("connection refused: over the connection limit", metadata: ["limit": "\(limits.maxConnections)"])
+            context.close(promise: nil)
+            return
+        }
+        let connections = connections
+        context.channel.closeFuture.whenComplete { _ in connections.release() }
+        arm(limits.idleTimeout, reason: "idle_timeout")
+    }
+
+    private func arm(_ bound: Duration, reason: String) {
+        cancelTimer()
+        guard let context else { return }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(bound.saturatingNanoseconds)) { [self] in
+            timer = nil
+            Self.recordClose(reason)
+            logger.debug("connection closed", metadata: ["reason": .string(reason)])
+            context.close(promise: nil)
+        }
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// Connections the worker closed, by reason (a fixed set of label values).
+    private static func recordClose(_ reason: String) {
+        Counter(label: "leave_worker_connections_closed_total", dimensions: [("reason", reason)]).increment()
+    }
+}

@@ -1,0 +1,68 @@
+import NIOCore
+import NIOHTTP1
+
+/// Sits right after the HTTP/1 decoder and tells the connection's ``ConnectionGuard`` where each
+/// request stands (head read, end read, response written). A request that is not keep-alive
+/// (`Connection: close`, HTTP/1.0) has its connection closed once its answer is written, rather
+/// than half-closed and left for the client to close. A `CONNECT` request is answered here:
+/// the decoder would treat the connection as a tunnel from then on and the encoder would strip the
+/// body from any answer, so it gets a complete 405 `M_UNRECOGNIZED` written raw, and the
+/// connection is closed.
+final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let connectionGuard: ConnectionGuard
+    /// Set once a CONNECT was answered: nothing more of this connection is passed on.
+    private var isClosing = false
+    /// For each request read and not yet answered, in order: whether the connection stays open after it.
+    private var keepAlive: [Bool] = []
+
+    init(connectionGuard: ConnectionGuard) {
+        self.connectionGuard = connectionGuard
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !isClosing else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head) where head.method == .CONNECT:
+            isClosing = true
+            RequestMetrics.record(route: "unknown", status: 405)
+            connectionGuard.answerAndClose(Self.connectAnswer)
+            return
+        case .head(let head):
+            keepAlive.append(head.isKeepAlive)
+            connectionGuard.requestHeadArrived()
+        case .body:
+            break
+        case .end:
+            connectionGuard.requestEnded()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        connectionGuard.responseEnded()
+        guard !keepAlive.isEmpty, !keepAlive.removeFirst() else { return context.write(data, promise: promise) }
+        let written = promise ?? context.eventLoop.makePromise()
+        context.write(data, promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// The answer to a `CONNECT`: this server is no proxy.
+    static let connectAnswer: [UInt8] = {
+        let body = #"{"errcode":"M_UNRECOGNIZED","error":"Method CONNECT not allowed"}"#
+        return Array("""
+            HTTP/1.1 405 Method Not Allowed\r
+            Content-Type: application/json\r
+            Content-Length: \(body.utf8.count)\r
+            Allow: GET, PUT\r
+            Connection: close\r
+            \r
+            \(body)
+            """.utf8)
+    }()
+}

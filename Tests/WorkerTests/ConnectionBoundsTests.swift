@@ -1,0 +1,166 @@
+import Foundation
+import MatrixCore
+import RemoteHomeserver
+import TestSupport
+import Testing
+
+/// The worker's bounds on HTTP connections, against a real worker process over raw loopback TCP:
+/// slow or idle clients are closed, connections beyond the limit are refused, odd request forms get
+/// a Matrix error — and a member's leave goes through meanwhile. The bounds are set small; the
+/// tests check outcomes (closed, answered), never how long each took.
+@Suite(.serialized)
+struct ConnectionBoundsTests {
+    static let bob = "@bob:remote.test"
+
+    /// Settings small enough for a test: 1 s to send a head, 1.5 s idle, 2 s for a body.
+    static let smallBounds = [
+        "LEAVE_WORKER_HEADER_TIMEOUT_MS": "1000",
+        "LEAVE_WORKER_IDLE_TIMEOUT_MS": "1500",
+        "LEAVE_WORKER_BODY_TIMEOUT_MS": "2000",
+    ]
+
+    static func startWorker(_ fixture: ResidentFixture, _ settings: [String: String]) async throws -> WorkerProcess {
+        try await WorkerProcess(environment: fixture.environment.merging(settings) { $1 })
+    }
+
+    /// Sends `bytes` one every 300 ms until the worker closes the connection; true if it did so
+    /// before all of them were sent.
+    static func trickle(_ bytes: [UInt8], on connection: RawConnection) async throws -> Bool {
+        for byte in bytes {
+            if connection.isClosedByPeer || !connection.send([byte]) { return true }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        return connection.isClosedByPeer
+    }
+
+    /// True once the worker has closed `connection`, waiting at most `limit`.
+    static func closes(_ connection: RawConnection, within limit: Duration) async -> Bool {
+        await connection.read(quiet: limit).closed
+    }
+
+    @Test func slowHeadsIdleConnectionsAndTrickledBodiesAreClosedWhileALeaveSucceeds() async throws {
+        let fixture = try await ResidentFixture()
+        let worker = try await Self.startWorker(fixture, Self.smallBounds)
+        defer { worker.stop() }
+        let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: Self.bob, membership: .join)],
+                                         label: "bounds")
+        try await fixture.importRoom(room)
+
+        // 20 slowloris heads (a byte every 300 ms: the head would take 30 s), 20 silent connections,
+        // one keep-alive connection left idle after an answer, and 5 trickled bodies — all at once.
+        let head = Array("GET /_matrix/federation/v1/version HTTP/1.1\r\nHost: resident.test\r\nX-Slow: \(String(repeating: "a", count: 60))\r\n\r\n".utf8)
+        let bodyHead = "PUT /_matrix/federation/v2/send_leave/%21r%3Aresident.test/%24e HTTP/1.1\r\nHost: resident.test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        let slow = try (0..<20).map { _ in try RawConnection(port: worker.port) }
+        let silent = try (0..<20).map { _ in try RawConnection(port: worker.port) }
+        let keepAlive = try RawConnection(port: worker.port)
+        let answer = await keepAlive.exchange("GET /health HTTP/1.1\r\nHost: resident.test\r\n\r\n", quiet: .milliseconds(500))
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        let trickled = try (0..<5).map { _ in try RawConnection(port: worker.port) }
+        for connection in trickled { connection.send(bodyHead) }
+
+        async let slowClosed = withTaskGroup(of: Bool.self) { group in
+            for connection in slow { group.addTask { (try? await Self.trickle(head, on: connection)) ?? false } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        async let bodiesClosed = withTaskGroup(of: Bool.self) { group in
+            for connection in trickled {
+                group.addTask { (try? await Self.trickle(Array(repeating: UInt8(ascii: "a"), count: 100), on: connection)) ?? false }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        async let silentClosed = withTaskGroup(of: Bool.self) { group in
+            for connection in silent { group.addTask { await Self.closes(connection, within: .seconds(20)) } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+
+        // Meanwhile a member leaves.
+        let remote = fixture.requester(worker)
+        let template = try await remote.makeLeave(roomID: room.roomID, userID: Self.bob)
+        #expect(template.status == 200)
+        let leave = try fixture.remote.eventSigner.signLeave(makeLeaveResponse: try #require(template.json), roomID: room.roomID,
+                                                             userID: Self.bob)
+        let sent = try await remote.sendLeave(roomID: room.roomID, eventID: leave.eventID, pdu: leave.pdu)
+        #expect(sent.status == 200, "\(String(decoding: sent.body, as: UTF8.self))")
+
+        #expect(await slowClosed == 20, "slow heads left open")
+        #expect(await bodiesClosed == 5, "trickled bodies left open")
+        #expect(await silentClosed == 20, "silent connections left open")
+        #expect(await Self.closes(keepAlive, within: .seconds(20)), "idle keep-alive connection left open")
+        #expect(try await fixture.members(room.roomID)[Self.bob] == "leave")
+        let metrics = await RawConnection.metrics(port: worker.port)
+        for reason in ["header_timeout", "idle_timeout", "body_timeout"] {
+            #expect(metrics.contains(#"leave_worker_connections_closed_total{reason="\#(reason)"}"#), "\(reason)")
+        }
+        await worker.stopWithoutBlocking()
+        await fixture.shutdown()
+    }
+
+    @Test func connectionsBeyondTheLimitAreClosedAtOnceAndAFreedPlaceIsUsable() async throws {
+        let fixture = try await ResidentFixture()
+        let worker = try await Self.startWorker(fixture, ["LEAVE_WORKER_MAX_CONNECTIONS": "4", "LEAVE_WORKER_IDLE_TIMEOUT_MS": "60000"])
+        defer { worker.stop() }
+        var open: [RawConnection] = []
+        for _ in 0..<4 {
+            let connection = try RawConnection(port: worker.port)
+            let answer = await connection.exchange("GET /health HTTP/1.1\r\nHost: resident.test\r\n\r\n", quiet: .milliseconds(500))
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "within the limit: \(answer)")
+            open.append(connection)
+        }
+        let beyond = try RawConnection(port: worker.port)
+        let refused = await beyond.exchange("GET /health HTTP/1.1\r\nHost: resident.test\r\n\r\n", quiet: .seconds(5))
+        #expect(refused.isEmpty, "a fifth connection was answered: \(refused)")
+        #expect(beyond.isClosedByPeer)
+        #expect(open.allSatisfy { !$0.isClosedByPeer }, "the four admitted connections stay open")
+
+        open.removeLast()   // closes it
+        var answered = ""
+        for _ in 0..<50 where !answered.hasPrefix("HTTP/1.1 200") {
+            try await Task.sleep(for: .milliseconds(100))
+            let again = try RawConnection(port: worker.port)
+            answered = await again.exchange("GET /health HTTP/1.1\r\nHost: resident.test\r\n\r\n", quiet: .seconds(1))
+        }
+        #expect(answered.hasPrefix("HTTP/1.1 200"), "the freed place was not usable: \(answered)")
+        await worker.stopWithoutBlocking()
+        await fixture.shutdown()
+    }
+
+    @Test func connectAsteriskAndAbsoluteFormTargetsGetAMatrixAnswer() async throws {
+        let fixture = try await ResidentFixture()
+        let worker = try await Self.startWorker(fixture, [:])
+        defer { worker.stop() }
+        func ask(_ request: String) async throws -> (status: Int, json: JSONValue?) {
+            let connection = try RawConnection(port: worker.port)
+            let text = await connection.exchange(request, quiet: .seconds(2))
+            let parts = text.components(separatedBy: "\r\n\r\n")
+            let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+            return (status, parts.count > 1 ? try? JSONParser.parse(parts[1]) : nil)
+        }
+        let connect = try await ask("CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n")
+        #expect(connect.status == 405)
+        #expect(connect.json?["errcode"]?.stringValue == "M_UNRECOGNIZED")
+        let asterisk = try await ask("OPTIONS * HTTP/1.1\r\nHost: resident.test\r\n\r\n")
+        #expect(asterisk.status == 404)
+        #expect(asterisk.json?["errcode"]?.stringValue == "M_UNRECOGNIZED")
+        let absolute = try await ask("GET http://resident.test/_matrix/federation/v1/nothing HTTP/1.1\r\nHost: resident.test\r\n\r\n")
+        #expect(absolute.status == 404)
+        #expect(absolute.json?["errcode"]?.stringValue == "M_UNRECOGNIZED")
+        // The worker still serves afterwards.
+        #expect(try await ask("GET /health HTTP/1.1\r\nHost: resident.test\r\nConnection: close\r\n\r\n").status == 200)
+        await worker.stopWithoutBlocking()
+        await fixture.shutdown()
+    }
+}
+
+extension RawConnection {
+    /// The worker's whole answer to `GET path`, on a connection of its own.
+    static func get(_ path: String, port: Int) async -> String {
+        guard let connection = try? RawConnection(port: port) else { return "" }
+        connection.send("GET \(path) HTTP/1.1\r\nHost: resident.test\r\nConnection: close\r\n\r\n")
+        return String(decoding: await connection.read(quiet: .seconds(5)).bytes, as: UTF8.self)
+    }
+
+    /// The worker's `/metrics` text.
+    static func metrics(port: Int) async -> String {
+        await get("/metrics", port: port)
+    }
+}

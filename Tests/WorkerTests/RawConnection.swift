@@ -1,0 +1,86 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain TCP connection to a worker on loopback, for tests that send HTTP byte by byte (or not
+/// at all) and watch whether the worker answers or closes. Waits run on a Dispatch thread, never
+/// on the cooperative pool.
+final class RawConnection: Sendable {
+    private let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            throw RawConnectionError(description: "connect to 127.0.0.1:\(port) failed: errno \(errno)")
+        }
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    /// Sends all of `bytes`; false once the peer has closed the connection.
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent <= 0 { return false }
+            offset += sent
+        }
+        return true
+    }
+
+    @discardableResult
+    func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+
+    /// True if the peer has closed the connection (an end of stream or a reset is waiting), without blocking.
+    var isClosedByPeer: Bool {
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, 0) > 0 else { return false }
+        var byte: UInt8 = 0
+        let peeked = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
+    /// Everything the peer sends until it closes the connection, or until `quiet` passes with
+    /// nothing new; `closed` tells which.
+    func read(quiet: Duration) async -> (bytes: [UInt8], closed: Bool) {
+        let descriptor = descriptor
+        let milliseconds = Int32(clamping: quiet.components.seconds * 1000 + quiet.components.attoseconds / 1_000_000_000_000_000)
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var received: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                    guard poll(&poller, 1, milliseconds) > 0 else { return continuation.resume(returning: (received, false)) }
+                    let count = recv(descriptor, &buffer, buffer.count, 0)
+                    if count <= 0 { return continuation.resume(returning: (received, true)) }
+                    received += buffer[0..<count]
+                }
+            }
+        }
+    }
+
+    /// Sends `request` and reads the answer (the first bytes the peer sends within `quiet`).
+    func exchange(_ request: String, quiet: Duration = .seconds(2)) async -> String {
+        send(request)
+        return String(decoding: await read(quiet: quiet).bytes, as: UTF8.self)
+    }
+}
+
+struct RawConnectionError: Error, CustomStringConvertible {
+    let description: String
+}
