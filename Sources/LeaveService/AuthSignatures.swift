@@ -48,7 +48,7 @@ extension EventSignatureChecker {
         else { return .none }
         let use = KeyUse.event(originServerTS: event.originServerTS, enforcesKeyValidity: event.roomVersion.enforcesKeyValidity)
         var serverKeys: [String: Ed25519PublicKey] = [:]
-        for member in signatures.members where member.key.hasPrefix("ed25519:") {
+        for member in signatures.members.lazy.filter({ $0.key.hasPrefix("ed25519:") }).prefix(maximumSignaturesPerServer) {
             if let key = try? await publicKey(server: server, keyID: member.key, use: use) { serverKeys[member.key] = key }
         }
         return AuthSignatures(keys: [server: serverKeys])

@@ -45,7 +45,9 @@ public struct WorkerServer: Sendable {
         let publisher = ServerKeyPublisher(
             serverName: runtime.serverName, keys: runtime.signingKeys, oldKeys: oldKeys,
             validitySeconds: try settings.keyValiditySeconds)
-        let authenticator = XMatrixAuthentication(serverName: runtime.serverName, keys: runtime.keyFetcher)
+        let authenticator = XMatrixAuthentication(
+            serverName: runtime.serverName, keys: runtime.keyFetcher,
+            maximumAuthorizations: try settings.maxAuthorizationHeaders)
         let pool = runtime.pool
         let dependencies = ResponderDependencies(
             serverName: runtime.serverName, serverKeys: publisher,
