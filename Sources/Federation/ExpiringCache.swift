@@ -1,27 +1,26 @@
 import Synchronization
 
 /// A bounded, thread-safe map whose entries expire after a lifetime given when they are stored.
-/// When full, expired entries are dropped first, then arbitrary ones.
+/// When full, the least recently used entry goes (O(1), see ``BoundedLRU``).
 final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Entry {
         let value: Value
         let expiresAt: ContinuousClock.Instant
     }
 
-    private let entries = Mutex<[Key: Entry]>([:])
-    private let capacity: Int
+    private let entries: Mutex<BoundedLRU<Key, Entry>>
 
     init(capacity: Int) {
-        self.capacity = max(1, capacity)
+        entries = Mutex(BoundedLRU(capacity: capacity))
     }
 
     /// The stored value, unless missing or expired.
     func value(for key: Key) -> Value? {
         let now = ContinuousClock.now
         return entries.withLock { entries in
-            guard let entry = entries[key] else { return nil }
+            guard let entry = entries.value(for: key) else { return nil }
             guard entry.expiresAt > now else {
-                entries[key] = nil
+                entries.remove(key)
                 return nil
             }
             return entry.value
@@ -30,18 +29,25 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// Stores `value` for `lifetime` from now.
     func set(_ value: Value, for key: Key, lifetime: Duration) {
+        let expiresAt = ContinuousClock.now + lifetime
+        entries.withLock { _ = $0.set(Entry(value: value, expiresAt: expiresAt), for: key) }
+    }
+
+    /// Stores `value` for `lifetime` unless an unexpired value is stored; returns whether it stored.
+    func setIfAbsent(_ value: Value, for key: Key, lifetime: Duration) -> Bool {
         let now = ContinuousClock.now
-        entries.withLock { entries in
-            if entries[key] == nil, entries.count >= capacity {
-                entries = entries.filter { $0.value.expiresAt > now }
-                while entries.count >= capacity, let victim = entries.keys.first { entries[victim] = nil }
-            }
-            entries[key] = Entry(value: value, expiresAt: now + lifetime)
+        return entries.withLock { entries in
+            if let entry = entries.peek(key), entry.expiresAt > now { return false }
+            entries.set(Entry(value: value, expiresAt: now + lifetime), for: key)
+            return true
         }
     }
 
     /// Forgets `key`.
     func remove(_ key: Key) {
-        _ = entries.withLock { $0.removeValue(forKey: key) }
+        _ = entries.withLock { $0.remove(key) }
     }
+
+    /// How many entries are held (expired ones included until touched or evicted).
+    var count: Int { entries.withLock { $0.count } }
 }

@@ -48,7 +48,7 @@ extension EventSignatureChecker {
         else { return .none }
         let use = KeyUse.event(originServerTS: event.originServerTS, enforcesKeyValidity: event.roomVersion.enforcesKeyValidity)
         var serverKeys: [ExactString: Ed25519PublicKey] = [:]
-        for member in signatures.members where SigningKey.isEd25519KeyID(member.key) {
+        for member in signatures.members.lazy.filter({ SigningKey.isEd25519KeyID($0.key) }).prefix(maximumSignaturesPerServer) {
             if let key = try? await publicKey(server: server, keyID: member.key, use: use) {
                 serverKeys[ExactString(member.key)] = key
             }

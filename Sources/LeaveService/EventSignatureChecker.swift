@@ -4,17 +4,15 @@ import MatrixCrypto
 
 /// Checks the signatures an event must carry (events-and-room-versions §5): the sender's server
 /// and, in v1–v2, the server of the `event_id`. Keys come from this server's own keys or the
-/// ``KeyFetcher``. As Synapse does, every signature of a required server whose key can be had must
-/// verify, and at least one must.
+/// ``KeyFetcher``. Per required server only what the rules need is looked at (at most
+/// ``maximumSignaturesPerServer`` signatures, keys at hand first, one valid signature suffices;
+/// see ``ServerSignatureCheck``).
 struct EventSignatureChecker: Sendable {
-    /// Why an event's signatures are not acceptable.
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
     let ownServer: String
     let ownKeys: [ExactString: Ed25519PublicKey]
     let fetcher: KeyFetcher
+    /// How many signatures of one server are considered.
+    let maximumSignaturesPerServer: Int
 
     /// The servers whose signatures `event` needs.
     static func requiredServers(of event: PDU) -> [String] {
@@ -29,36 +27,25 @@ struct EventSignatureChecker: Sendable {
     }
 
     /// Verifies the required signatures over `signingBytes` (the redacted event's canonical bytes).
-    func verify(_ event: PDU, signingBytes: [UInt8]) async throws(Failure) {
+    func verify(_ event: PDU, signingBytes: [UInt8]) async throws(ServerSignatureCheck.Failure) {
         let signatures = event.json["signatures"]?.objectValue
         let use = KeyUse.event(originServerTS: event.originServerTS, enforcesKeyValidity: event.roomVersion.enforcesKeyValidity)
         for server in Self.requiredServers(of: event) {
             guard let serverSignatures = signatures?[server]?.objectValue else {
-                throw Failure(description: "event is not signed by \(server)")
+                throw ServerSignatureCheck.Failure(description: "event is not signed by \(server)", logDetail: nil)
             }
-            var verified = 0
-            var keyProblems: [String] = []
-            for member in serverSignatures.members where SigningKey.isEd25519KeyID(member.key) {
-                guard let text = member.value.stringValue, let signature = Base64.decode(text) else {
-                    throw Failure(description: "signature \(member.key) of \(server) is not base64")
-                }
-                let key: Ed25519PublicKey
-                do {
-                    key = try await publicKey(server: server, keyID: member.key, use: use)
-                } catch {
-                    keyProblems.append("\(error)")
-                    continue
-                }
-                guard key.isValidSignature(signature, for: signingBytes) else {
-                    throw Failure(description: "signature \(member.key) of \(server) does not verify")
-                }
-                verified += 1
-            }
-            if verified == 0 {
-                let why = keyProblems.isEmpty ? "" : " (\(keyProblems.joined(separator: "; ")))"
-                throw Failure(description: "no verifiable signature of \(server) with a known key\(why)")
-            }
+            try await ServerSignatureCheck.verify(
+                serverSignatures, server: server, signingBytes: signingBytes, maximum: maximumSignaturesPerServer,
+                knownKey: { keyID in cachedKey(server: server, keyID: keyID, use: use) },
+                lookUp: { (keyID: String) async throws(KeyFetchError) -> Ed25519PublicKey in
+                    try await publicKey(server: server, keyID: keyID, use: use)
+                })
         }
+    }
+
+    /// The key if it is ours or memory holds it; never fetches.
+    func cachedKey(server: String, keyID: String, use: KeyUse) -> Ed25519PublicKey? {
+        server.bytesEqual(ownServer) ? ownKeys[ExactString(keyID)] : fetcher.cachedKey(server: server, keyID: keyID, use: use)
     }
 
     func publicKey(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) -> Ed25519PublicKey {

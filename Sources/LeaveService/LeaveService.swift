@@ -28,7 +28,7 @@ public final class LeaveService: Sendable {
 
     public init(
         serverName: String, signingKeys: [SigningKey], rooms: RoomStore, keys: KeyFetcher,
-        logger: Logger = Logger(label: "leave-worker.leaves"),
+        maximumSignaturesPerServer: Int = 4, logger: Logger = Logger(label: "leave-worker.leaves"),
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
         self.serverName = serverName
@@ -37,7 +37,8 @@ public final class LeaveService: Sendable {
         self.versions = RoomVersionCache(rooms: rooms)
         var ownKeys: [ExactString: Ed25519PublicKey] = [:]
         for key in signingKeys { ownKeys[ExactString(key.keyID)] = key.publicKey }
-        let signatures = EventSignatureChecker(ownServer: serverName, ownKeys: ownKeys, fetcher: keys)
+        let signatures = EventSignatureChecker(
+            ownServer: serverName, ownKeys: ownKeys, fetcher: keys, maximumSignaturesPerServer: max(1, maximumSignaturesPerServer))
         self.signatures = signatures
         self.logger = logger
         self.now = now

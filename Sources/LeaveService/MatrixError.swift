@@ -6,6 +6,8 @@ public struct MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
     public let message: String
     /// For 429 and 503: how long the caller should wait.
     public let retryAfterMilliseconds: Int?
+    /// What only the log may say (connection errors, addresses, TLS codes): never sent.
+    public private(set) var logDetail: String?
 
     public init(status: Int, errcode: String, _ message: String, retryAfterMilliseconds: Int? = nil) {
         self.status = status
@@ -15,6 +17,13 @@ public struct MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(status) \(errcode): \(message)" }
+
+    /// The same error with `detail` for the log (the remote caller sees only ``message``).
+    public func withLogDetail(_ detail: String) -> MatrixError {
+        var error = self
+        error.logDetail = detail
+        return error
+    }
 
     public static func unrecognized(_ message: String) -> MatrixError { .init(status: 404, errcode: "M_UNRECOGNIZED", message) }
     public static func methodNotAllowed(_ message: String) -> MatrixError { .init(status: 405, errcode: "M_UNRECOGNIZED", message) }

@@ -121,7 +121,7 @@ private struct CheckedRoom {
         do {
             try await signatures.verify(pdu, signingBytes: bytes)
         } catch {
-            throw fail("\(error)")
+            throw fail("\(error)\(error.logDetail.map { ": \($0)" } ?? "")")   // for the operator: the details too
         }
         for id in pdu.authEventIDs where byID[ExactString(id)] == nil {
             throw fail("auth event \(id) does not come before it")

@@ -41,7 +41,8 @@ extension LeaveService {
         do {
             try await signatures.verify(event, signingBytes: bytes)
         } catch {
-            throw .forbidden("Bad signature: \(error)")
+            let refusal = MatrixError.forbidden("Bad signature: \(error)")
+            throw error.logDetail.map(refusal.withLogDetail) ?? refusal
         }
         let accepted = try Self.redactedIfHashMismatch(event)
 

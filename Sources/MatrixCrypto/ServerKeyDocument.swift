@@ -21,6 +21,9 @@ public struct VerifiedServerKeys: Sendable {
 
 /// Building our own key document and verifying the ones other servers publish.
 public enum ServerKeyDocument {
+    /// How many keys (`verify_keys` and `old_verify_keys` together) a fetched document may list.
+    public static let defaultMaximumKeys = 16
+
     /// Our document: `server_name`, `valid_until_ts`, every current key in `verify_keys`, retired keys in
     /// `old_verify_keys`, signed by every current key. Throws only if `validUntil` exceeds 2^53−1.
     public static func make(serverName: String, keys: [SigningKey], oldKeys: [OldVerifyKey],
@@ -53,12 +56,16 @@ public enum ServerKeyDocument {
     /// decodes to 32 bytes; the server signed the document with at least one key it publishes in
     /// `verify_keys`, and every such signature present verifies. With `requiredKeyID` (the key a
     /// request or event needs), that key must be published and must have signed (as Synapse requires).
-    public static func verify(_ document: JSONObject, expectedServer: String,
-                              requiredKeyID: String? = nil) throws(ServerKeyError) -> VerifiedServerKeys {
+    /// A document listing more than `maximumKeys` entries in `verify_keys` and `old_verify_keys`
+    /// together (any algorithm) is refused before any key is decoded or signature checked.
+    public static func verify(_ document: JSONObject, expectedServer: String, requiredKeyID: String? = nil,
+                              maximumKeys: Int = defaultMaximumKeys) throws(ServerKeyError) -> VerifiedServerKeys {
         let serverName = document["server_name"]?.stringValue
         guard let serverName, serverName.utf8.elementsEqual(expectedServer.utf8) else {
             throw .wrongServer(expected: expectedServer, found: serverName)
         }
+        let keyCount = ["verify_keys", "old_verify_keys"].reduce(0) { $0 + (document[$1]?.objectValue?.members.count ?? 0) }
+        guard keyCount <= maximumKeys else { throw .tooManyKeys(count: keyCount, limit: maximumKeys) }
         guard let validUntilTS = document["valid_until_ts"]?.integerValue else {
             throw .malformed("valid_until_ts is missing or not an integer")
         }

@@ -10,6 +10,8 @@ public enum ServerKeyError: Error, Equatable, CustomStringConvertible {
     case unsigned
     /// A self-signature by a published key does not verify.
     case badSignature(keyID: String)
+    /// `verify_keys` and `old_verify_keys` list more keys together than accepted.
+    case tooManyKeys(count: Int, limit: Int)
     /// The key that was asked for is not published in `verify_keys` or did not sign the document.
     case requiredKeyNotSigning(keyID: String)
 
@@ -21,6 +23,7 @@ public enum ServerKeyError: Error, Equatable, CustomStringConvertible {
         case .invalidKey(let keyID): return "key \(keyID) is not a 32-byte Ed25519 key in unpadded base64"
         case .unsigned: return "key document is not signed by any key it publishes"
         case .badSignature(let keyID): return "key document signature by \(keyID) does not verify"
+        case .tooManyKeys(let count, let limit): return "key document lists \(count) keys, more than \(limit)"
         case .requiredKeyNotSigning(let keyID): return "key document does not publish and sign with \(keyID)"
         }
     }

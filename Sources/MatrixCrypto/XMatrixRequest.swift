@@ -3,6 +3,9 @@ import MatrixCore
 /// Signing and verifying federation requests (X-Matrix): the sender signs
 /// `{method, uri, origin, destination[, content]}` as JSON under its server name.
 public enum XMatrixRequest {
+    /// How many `Authorization` headers of one request are tried, by default.
+    public static let defaultMaximumAuthorizations = 4
+
     /// The bytes an X-Matrix signature covers: canonical JSON of `{method, uri, origin, destination}`
     /// plus `content` when the request has a JSON body (`nil` or JSON `null` = no `content` member, as
     /// Synapse does). `uri` is the request target exactly as on the request line (path as sent, plus `?query`).
@@ -50,13 +53,15 @@ public enum XMatrixRequest {
     ///
     /// Parses every `Authorization` value (``XMatrixAuthorization/parseAll(headerValues:serverName:)``),
     /// rebuilds the signed bytes with `destination` = `serverName`, and asks `publicKey` for each
-    /// header's key (only `ed25519:` key IDs; `nil` = no usable key). Any one verifying signature
-    /// suffices. Throws ``XMatrixError`` — ``XMatrixError/badSignature(origin:keyID:)`` if a key was
+    /// header's key (only `ed25519:` key IDs; `nil` = no usable key) — for the first
+    /// `maximumAuthorizations` headers only, so a request cannot make a key look-up per header it
+    /// carries. Any one verifying signature suffices. Throws ``XMatrixError`` — ``XMatrixError/badSignature(origin:keyID:)`` if a key was
     /// found but no signature verified, else ``XMatrixError/unknownKey(origin:keyID:)`` — or whatever
     /// `publicKey` throws (e.g. a key fetch timing out).
     /// Runs on the caller's actor (`nonisolated(nonsending)`), so `publicKey` need not be `Sendable`.
     nonisolated(nonsending) public static func authenticate<LookupError: Error>(
         method: String, uri: String, serverName: String, content: JSONValue?, authorizationHeaders: [String],
+        maximumAuthorizations: Int = defaultMaximumAuthorizations,
         publicKey: (_ origin: String, _ keyID: String) async throws(LookupError) -> Ed25519PublicKey?
     ) async throws -> String {
         let authorizations = try XMatrixAuthorization.parseAll(headerValues: authorizationHeaders, serverName: serverName)
@@ -68,7 +73,7 @@ public enum XMatrixRequest {
             throw XMatrixError.nonCanonicalBody(number)
         }
         var failure = XMatrixError.unknownKey(origin: origin, keyID: authorizations[0].keyID)
-        for authorization in authorizations {
+        for authorization in authorizations.prefix(max(1, maximumAuthorizations)) {
             guard SigningKey.isEd25519KeyID(authorization.keyID),
                   let key = try await publicKey(origin, authorization.keyID)
             else { continue }

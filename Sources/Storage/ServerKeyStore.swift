@@ -46,24 +46,31 @@ public final class ServerKeyStore: Sendable {
         }
     }
 
-    /// Inserts or refreshes `keys` in one transaction. A key already stored from a later fetch
+    /// Inserts or refreshes `keys` (distinct key IDs, as a key document gives) in one statement — all
+    /// or nothing; a key document lists at most
+    /// a few keys, so the statement stays small. A key already stored from a later fetch
     /// (`fetchedAt`) is left as it is, so a slow fetch never overwrites a newer one.
     public func store(server: String, keys: [StoredServerKey]) async throws {
         guard !keys.isEmpty else { return }
+        var rows: [String] = []
+        var parameters: [PostgresValue] = [.text(server)]
+        for key in keys {
+            let first = parameters.count + 1
+            rows.append("($1, " + (first..<first + 5).map { "$\($0)" }.joined(separator: ", ") + ")")
+            parameters += [.text(key.keyID), .bytes(key.publicKey), .int(key.validUntilTS),
+                           key.expiredTS.map { .int($0) } ?? .null, .int(key.fetchedAt)]
+        }
+        let sql = """
+            INSERT INTO server_keys (server_name, key_id, public_key, valid_until_ts, expired_ts, fetched_at)
+            VALUES \(rows.joined(separator: ", "))
+            ON CONFLICT (server_name, key_id) DO UPDATE
+                SET public_key = EXCLUDED.public_key, valid_until_ts = EXCLUDED.valid_until_ts,
+                    expired_ts = EXCLUDED.expired_ts, fetched_at = EXCLUDED.fetched_at
+                WHERE server_keys.fetched_at <= EXCLUDED.fetched_at
+            """
+        let values = parameters
         try await pool.withConnection { connection in
-            try connection.transaction { connection in
-                for key in keys {
-                    _ = try connection.query("""
-                        INSERT INTO server_keys (server_name, key_id, public_key, valid_until_ts, expired_ts, fetched_at)
-                        VALUES ($1, $2, $3, $4, $5, $6)
-                        ON CONFLICT (server_name, key_id) DO UPDATE
-                            SET public_key = EXCLUDED.public_key, valid_until_ts = EXCLUDED.valid_until_ts,
-                                expired_ts = EXCLUDED.expired_ts, fetched_at = EXCLUDED.fetched_at
-                            WHERE server_keys.fetched_at <= EXCLUDED.fetched_at
-                        """, [.text(server), .text(key.keyID), .bytes(key.publicKey), .int(key.validUntilTS),
-                              key.expiredTS.map { .int($0) } ?? .null, .int(key.fetchedAt)])
-                }
-            }
+            _ = try connection.query(sql, values)
         }
     }
 }

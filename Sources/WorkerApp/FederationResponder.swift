@@ -84,10 +84,12 @@ public struct FederationResponder: HTTPResponder {
             response = try outcome.get()
         } catch {
             response = Self.errorResponse(error)
+            var metadata: Logger.Metadata = ["route": .string(routeName), "error": .string(error.description)]
+            if let detail = error.logDetail { metadata["detail"] = .string(detail) }
             if error.status >= 500 {
-                logger.warning("request failed", metadata: ["route": .string(routeName), "error": .string(error.description)])
+                logger.warning("request failed", metadata: metadata)
             } else {
-                logger.debug("request refused", metadata: ["route": .string(routeName), "error": .string(error.description)])
+                logger.debug("request refused", metadata: metadata)
             }
         }
         RequestMetrics.record(route: routeName, status: response.status.code)

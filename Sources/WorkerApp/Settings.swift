@@ -1,3 +1,4 @@
+import Federation
 import Foundation
 
 /// The worker's settings: every `LEAVE_WORKER_*` environment variable of INTERFACE.md, each of
@@ -33,6 +34,14 @@ public struct Settings: Sendable {
         case lockTimeoutMilliseconds = "LEAVE_WORKER_DB_LOCK_TIMEOUT_MS"
         case outboxRetentionSeconds = "LEAVE_WORKER_OUTBOX_RETENTION_SECONDS"
         case outboxPruneIntervalSeconds = "LEAVE_WORKER_OUTBOX_PRUNE_INTERVAL_SECONDS"
+        case federationAllowedNetworks = "LEAVE_WORKER_FEDERATION_ALLOWED_NETWORKS"
+        case maxAuthorizationHeaders = "LEAVE_WORKER_MAX_AUTHORIZATION_HEADERS"
+        case maxSignaturesPerServer = "LEAVE_WORKER_MAX_SIGNATURES_PER_SERVER"
+        case keyFetchConcurrency = "LEAVE_WORKER_KEY_FETCH_CONCURRENCY"
+        case keyFetchQueueMilliseconds = "LEAVE_WORKER_KEY_FETCH_QUEUE_MS"
+        case keyDocumentMaxBytes = "LEAVE_WORKER_KEY_DOCUMENT_MAX_BYTES"
+        case keyDocumentMaxKeys = "LEAVE_WORKER_KEY_DOCUMENT_MAX_KEYS"
+        case federationCacheSize = "LEAVE_WORKER_FEDERATION_CACHE_SIZE"
     }
 
     /// The raw values: the environment with flag overrides applied on top.
@@ -113,6 +122,33 @@ public struct Settings: Sendable {
     public var outboxPruneInterval: Duration {
         get throws(Problem) { .seconds(try positiveInteger(.outboxPruneIntervalSeconds, default: 300)) }
     }
+
+    /// Restricted networks (loopback, private, link-local, …) outbound federation may reach anyway,
+    /// besides the servers named in the overrides. Empty by default: public addresses only.
+    public var federationAllowedNetworks: OutboundAddressPolicy {
+        get throws(Problem) {
+            switch OutboundAddressPolicy.parse(values[.federationAllowedNetworks] ?? "") {
+            case .success(let policy): return policy
+            case .failure(let error):
+                throw Problem(description: "\(Variable.federationAllowedNetworks.rawValue): \(error)")
+            }
+        }
+    }
+
+    /// How many `Authorization` headers of one request are tried (each may cost a key look-up).
+    public var maxAuthorizationHeaders: Int { get throws(Problem) { try positiveInteger(.maxAuthorizationHeaders, default: 4) } }
+    /// How many signatures per required server of an event are considered.
+    public var maxSignaturesPerServer: Int { get throws(Problem) { try positiveInteger(.maxSignaturesPerServer, default: 4) } }
+    /// Key fetches one process runs at once.
+    public var keyFetchConcurrency: Int { get throws(Problem) { try positiveInteger(.keyFetchConcurrency, default: 32) } }
+    /// How long a key fetch waits for a free slot before the request is answered 503.
+    public var keyFetchQueueMilliseconds: Int { get throws(Problem) { try positiveInteger(.keyFetchQueueMilliseconds, default: 1000) } }
+    /// The largest key document accepted from a remote server.
+    public var keyDocumentMaxBytes: Int { get throws(Problem) { try positiveInteger(.keyDocumentMaxBytes, default: 65_536) } }
+    /// The most keys (`verify_keys` + `old_verify_keys`) a remote key document may list.
+    public var keyDocumentMaxKeys: Int { get throws(Problem) { try positiveInteger(.keyDocumentMaxKeys, default: 16) } }
+    /// Entries of each in-memory federation map (servers' keys, fetch failures, discovery answers).
+    public var federationCacheSize: Int { get throws(Problem) { try positiveInteger(.federationCacheSize, default: 10_000) } }
 
     public var logLevel: String {
         get throws(Problem) {

@@ -47,11 +47,21 @@ public final class WorkerRuntime: Sendable {
         }
         pool = PostgresPool(configuration: database)
         rooms = RoomStore(pool: pool)
-        transport = FederationTransport(destinations: FederationDestinations(overrides: overrides, timeout: timeout, logger: logger))
+        let cacheSize = try settings.federationCacheSize
+        let connector = OutboundConnector(policy: try settings.federationAllowedNetworks)
+        transport = FederationTransport(destinations: FederationDestinations(
+            overrides: overrides, timeout: timeout, connector: connector, cacheCapacity: cacheSize, logger: logger))
         var keyConfiguration = KeyFetcher.Configuration()
         keyConfiguration.fetchTimeout = timeout
+        keyConfiguration.memoryCapacity = cacheSize
+        keyConfiguration.maximumConcurrentFetches = try settings.keyFetchConcurrency
+        keyConfiguration.fetchSlotWait = .milliseconds(try settings.keyFetchQueueMilliseconds)
+        keyConfiguration.maximumDocumentBytes = try settings.keyDocumentMaxBytes
+        keyConfiguration.maximumDocumentKeys = try settings.keyDocumentMaxKeys
         keyFetcher = KeyFetcher(store: ServerKeyStore(pool: pool), transport: transport, configuration: keyConfiguration, logger: logger)
-        leaves = LeaveService(serverName: serverName, signingKeys: signingKeys, rooms: rooms, keys: keyFetcher, logger: logger)
+        leaves = LeaveService(
+            serverName: serverName, signingKeys: signingKeys, rooms: rooms, keys: keyFetcher,
+            maximumSignaturesPerServer: try settings.maxSignaturesPerServer, logger: logger)
     }
 
     private static func readSigningKeys(path: String) throws -> [SigningKey] {
@@ -69,7 +79,6 @@ public final class WorkerRuntime: Sendable {
     /// Closes the pool and the HTTP clients. Call once.
     public func shutdown() async {
         await pool.close()
-        try? await transport.shutdown()
         try? await transport.destinations.shutdown()
     }
 }

@@ -46,7 +46,9 @@ public struct WorkerServer: Sendable {
             serverName: runtime.serverName, keys: runtime.signingKeys, oldKeys: oldKeys,
             validitySeconds: try settings.keyValiditySeconds)
         let limits = try settings.httpLimits
-        let authenticator = XMatrixAuthentication(serverName: runtime.serverName, keys: runtime.keyFetcher)
+        let authenticator = XMatrixAuthentication(
+            serverName: runtime.serverName, keys: runtime.keyFetcher,
+            maximumAuthorizations: try settings.maxAuthorizationHeaders)
         let pool = runtime.pool
         let dependencies = ResponderDependencies(
             serverName: runtime.serverName, serverKeys: publisher,

@@ -15,7 +15,6 @@ import Testing
             let body: JSONValue = .object(["pdus": .array([.object(["depth": .integer(3)])]), "origin": .string("resident.test")])
             let put = try await client.put("remote.test", target: "/_matrix/federation/v1/send/txn%2F1?a=b", body: body)
             let get = try await client.get("remote.test", target: "/_matrix/federation/v1/event/%24abc")
-            try await transport.shutdown()
             try await transport.destinations.shutdown()
             #expect(put.status == 200 && get.status == 200)
 
@@ -51,7 +50,6 @@ import Testing
         await #expect(throws: FederationRequestError.invalidServerName("bad name")) {
             try await client.get("bad name", target: "/x")
         }
-        try await transport.shutdown()
         try await transport.destinations.shutdown()
     }
 }

@@ -55,9 +55,8 @@ struct FederationHarness {
     /// Overrides pointing `remote.test` (and `extraOverrides`) at loopback servers.
     static func transport(overrides: [String: String]) throws -> FederationTransport {
         let text = overrides.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        return FederationTransport(
-            destinations: FederationDestinations(overrides: try FederationOverrides.parse(text)),
-            connectTimeout: .milliseconds(500))
+        return FederationTransport(destinations: FederationDestinations(
+            overrides: try FederationOverrides.parse(text), connector: OutboundConnector(connectTimeout: .milliseconds(500))))
     }
 
     /// Runs `body` with a harness whose `remoteName` is served by a fake homeserver answering `keys`
@@ -86,7 +85,6 @@ struct FederationHarness {
             configuration: configuration)
         let result: Result<T, any Error>
         do { result = .success(try await body(harness)) } catch { result = .failure(error) }
-        try? await transport.shutdown()
         try? await transport.destinations.shutdown()
         await pool.close()
         await remote.stop()
@@ -102,7 +100,6 @@ struct FederationHarness {
         } catch {
             result = .failure(error)
         }
-        try? await transport.shutdown()
         try? await transport.destinations.shutdown()
         return try result.get()
     }

@@ -62,7 +62,6 @@ struct SenderInProcessTests {
     }
 
     private static func shutDown(_ transport: FederationTransport, _ pool: PostgresPool, _ url: String) async {
-        try? await transport.shutdown()
         try? await transport.destinations.shutdown()
         await pool.close()
         try? TestDatabase.drop(url)

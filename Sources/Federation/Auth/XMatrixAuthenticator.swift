@@ -4,15 +4,19 @@ import MatrixCrypto
 /// Authenticates incoming federation requests (X-Matrix): rebuilds the signed request from the
 /// method, the raw request target, the origin, this server's name and the parsed body, and checks
 /// the origin's signature with its published key (from ``KeyFetcher``). Any one valid
-/// `Authorization: X-Matrix` header suffices.
+/// `Authorization: X-Matrix` header suffices; only the first ``maximumAuthorizations`` are tried.
 public struct XMatrixAuthenticator: Sendable {
     /// This server's name: the only acceptable `destination`.
     public let serverName: String
     public let keys: KeyFetcher
+    /// How many `Authorization` headers of a request are tried (each may cost a key look-up).
+    public let maximumAuthorizations: Int
 
-    public init(serverName: String, keys: KeyFetcher) {
+    public init(serverName: String, keys: KeyFetcher,
+                maximumAuthorizations: Int = XMatrixRequest.defaultMaximumAuthorizations) {
         self.serverName = serverName
         self.keys = keys
+        self.maximumAuthorizations = maximumAuthorizations
     }
 
     /// The authenticated origin server of a request.
@@ -29,7 +33,7 @@ public struct XMatrixAuthenticator: Sendable {
         do {
             return try await XMatrixRequest.authenticate(
                 method: method, uri: target, serverName: serverName, content: content,
-                authorizationHeaders: authorizationHeaders
+                authorizationHeaders: authorizationHeaders, maximumAuthorizations: maximumAuthorizations
             ) { (origin, keyID) async throws(KeyFetchError) -> Ed25519PublicKey? in
                 do throws(KeyFetchError) {
                     return try await keys.publicKey(server: origin, keyID: keyID, use: .request(now: keys.currentTime()))
@@ -38,7 +42,7 @@ public struct XMatrixAuthenticator: Sendable {
                     case .keyNotPublished, .keyNotValid:
                         keyFailure = error   // another header may name a usable key
                         return nil
-                    case .badResponse, .invalidDocument, .unreachable, .timedOut:
+                    case .badResponse, .invalidDocument, .unreachable, .timedOut, .destinationNotAllowed, .overloaded:
                         throw error
                     }
                 }

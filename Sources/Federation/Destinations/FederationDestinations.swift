@@ -7,18 +7,24 @@ import NIOCore
 /// discovery (IP literal or explicit port → direct; `/.well-known/matrix/server`; SRV
 /// `_matrix-fed._tcp` then `_matrix._tcp`; port 8448), always over HTTPS with the certificate
 /// checked against the system's trust roots. Results are cached (see ``WellKnownDelegation``).
+///
+/// Servers not named in the overrides are reached only at addresses ``OutboundConnector/policy``
+/// permits: IP literals are checked here already, host names (of `.well-known`, delegated names,
+/// SRV targets) when connecting. `.well-known` redirects are followed by hand, at most
+/// ``WellKnownDelegation/maximumRedirects``, HTTPS to HTTPS only, each hop checked the same way.
 public final class FederationDestinations: Sendable {
     public let overrides: FederationOverrides
-    private let wellKnownClient: HTTPClient
+    /// The HTTP clients every outbound request goes through (address policy, pinned resolution).
+    public let connector: OutboundConnector
     private let srvResolver: SRVResolver
     private let timeout: Duration
     private let logger: Logger
     /// Final answers per server name; at most an hour, so SRV changes are picked up.
-    private let resolved = ExpiringCache<String, FederationDestination>(capacity: 10_000)
+    private let resolved: ExpiringCache<String, FederationDestination>
     /// `.well-known` answers per host name (`nil` delegation = invalid or failed).
-    private let wellKnown = ExpiringCache<String, WellKnownAnswer>(capacity: 10_000)
+    private let wellKnown: ExpiringCache<String, WellKnownAnswer>
     /// Consecutive `.well-known` failures per host name, for the exponential back-off.
-    private let wellKnownFailures = ExpiringCache<String, Int>(capacity: 10_000)
+    private let wellKnownFailures: ExpiringCache<String, Int>
     private static let resolvedLifetime: Duration = .seconds(3600)
 
     private struct WellKnownAnswer: Sendable {
@@ -28,23 +34,27 @@ public final class FederationDestinations: Sendable {
 
     /// - Parameters:
     ///   - overrides: fixed base URLs for some servers.
-    ///   - timeout: bound on one `.well-known` request.
+    ///   - timeout: bound on one `.well-known` request (all its redirects included).
+    ///   - connector: the clients and the address policy for everything not overridden.
+    ///   - cacheCapacity: how many server and host names each discovery cache holds (LRU).
     public init(
         overrides: FederationOverrides, timeout: Duration = .seconds(5),
-        srvResolver: SRVResolver = SRVResolver(), logger: Logger = Logger(label: "leave-worker.federation")
+        srvResolver: SRVResolver = SRVResolver(), connector: OutboundConnector = OutboundConnector(),
+        cacheCapacity: Int = 10_000, logger: Logger = Logger(label: "leave-worker.federation")
     ) {
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .follow(max: 5, allowCycles: false))
-        configuration.timeout = .init(connect: .init(timeout), read: .init(timeout))
-        self.wellKnownClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         self.overrides = overrides
+        self.connector = connector
+        self.resolved = ExpiringCache(capacity: cacheCapacity)
+        self.wellKnown = ExpiringCache(capacity: cacheCapacity)
+        self.wellKnownFailures = ExpiringCache(capacity: cacheCapacity)
         self.timeout = timeout
         self.srvResolver = srvResolver
         self.logger = logger
     }
 
-    /// Closes the `.well-known` client. Call once, when done.
+    /// Closes every outbound client (``connector``). Call once, when done.
     public func shutdown() async throws {
-        try await wellKnownClient.shutdown()
+        try await connector.shutdown()
     }
 
     /// Where to send requests for `serverName`.
@@ -52,13 +62,13 @@ public final class FederationDestinations: Sendable {
         if let override = overrides.destinations[serverName] { return override }
         if let cached = resolved.value(for: serverName) { return cached }
         guard let name = ServerName(serverName) else { throw .invalidServerName(serverName) }
-        if let direct = ServerDiscovery.directDestination(for: name) { return direct }
+        if let direct = ServerDiscovery.directDestination(for: name) { return try checked(direct, server: serverName) }
 
         let answer = await wellKnownAnswer(host: name.host)
         let destination: FederationDestination
         if let delegated = answer.delegatedName {
             if let direct = ServerDiscovery.directDestination(for: delegated) {
-                destination = direct
+                destination = try checked(direct, server: serverName)
             } else {
                 destination = await srvDestination(hostname: delegated.host)
             }
@@ -67,6 +77,12 @@ public final class FederationDestinations: Sendable {
         }
         logger.debug("server discovery", metadata: ["server": "\(serverName)", "destination": "\(destination)"])
         resolved.set(destination, for: serverName, lifetime: min(answer.lifetime, Self.resolvedLifetime))
+        return destination
+    }
+
+    /// `destination`, unless its host is an IP literal the address policy refuses.
+    private func checked(_ destination: FederationDestination, server: String) throws(FederationRequestError) -> FederationDestination {
+        if let literal = IPAddress(destination.host) { try connector.check(literal, server: server) }
         return destination
     }
 
@@ -97,19 +113,34 @@ public final class FederationDestinations: Sendable {
     }
 
     /// `GET https://<host>/.well-known/matrix/server`; `nil` for any failure or invalid answer.
+    /// Redirects: at most ``WellKnownDelegation/maximumRedirects``, each to an `https` URL whose
+    /// host the address policy permits (checked like any other connection).
     private func fetchWellKnown(host: String) async -> (name: ServerName, lifetime: Duration)? {
-        let request = HTTPClientRequest(url: "https://\(host)/.well-known/matrix/server")
-        let client = wellKnownClient
+        guard let authority = ServerName(host) else { return nil }
+        let connector = self.connector
         let timeout = self.timeout
         do {
             return try await withDeadline(timeout) { () async throws -> (name: ServerName, lifetime: Duration)? in
-                let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
-                let body = try await response.body.collect(upTo: WellKnownDelegation.maximumBodyBytes)
-                let status = Int(response.status.code)
-                guard let name = WellKnownDelegation.delegatedName(status: status, body: Array(buffer: body))
-                else { return nil }
-                let lifetime = WellKnownDelegation.lifetime(cacheControl: response.headers.first(name: "cache-control"))
-                return (name, lifetime)
+                var url = WellKnownDelegation.URL(authority: authority, path: WellKnownDelegation.path)
+                for _ in 0...WellKnownDelegation.maximumRedirects {
+                    let client = try await connector.checkedClient(server: host, host: url.host)
+                    let request = HTTPClientRequest(url: url.text)
+                    let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+                    let status = Int(response.status.code)
+                    if (300..<400).contains(status) {
+                        guard let next = url.redirect(location: response.headers.first(name: "location")) else {
+                            throw WellKnownDelegation.RedirectRefused(status: status)
+                        }
+                        url = next
+                        continue
+                    }
+                    let body = try await response.body.collect(upTo: WellKnownDelegation.maximumBodyBytes)
+                    guard let name = WellKnownDelegation.delegatedName(status: status, body: Array(buffer: body))
+                    else { return nil }
+                    let lifetime = WellKnownDelegation.lifetime(cacheControl: response.headers.first(name: "cache-control"))
+                    return (name, lifetime)
+                }
+                throw WellKnownDelegation.RedirectRefused(status: nil)
             }
         } catch {
             logger.debug("no .well-known delegation", metadata: ["host": "\(host)", "error": "\(error)"])

@@ -10,6 +10,58 @@ enum WellKnownDelegation {
     static let maximumFailureLifetime: Duration = .seconds(3600)
     /// The largest `.well-known` body read.
     static let maximumBodyBytes = 64 * 1024
+    /// The path of the delegation document.
+    static let path = "/.well-known/matrix/server"
+    /// How many redirects of a `.well-known` request are followed.
+    static let maximumRedirects = 3
+
+    /// A redirect that is not followed: to another scheme than `https`, unparseable, or one too many.
+    struct RedirectRefused: Error, CustomStringConvertible {
+        let status: Int?
+
+        var description: String {
+            status.map { "redirect (HTTP \($0)) to a location that is not an https URL" } ?? "too many redirects"
+        }
+    }
+
+    /// An `https` URL of a `.well-known` request: the first one, or where a redirect leads.
+    struct URL: Equatable {
+        /// The host as in a server name (IPv6 in brackets), and the port if given.
+        let authority: ServerName
+        /// The path (and query), starting with `/`.
+        let path: String
+
+        var host: String { authority.host }
+        var text: String { "https://\(authority.text)\(path)" }
+
+        init(authority: ServerName, path: String) {
+            self.authority = authority
+            self.path = path
+        }
+
+        /// Where a redirect with `location` leads: an absolute `https://` URL, a scheme-relative
+        /// `//host/path` (stays `https`) or an absolute path on the same host. `nil` for anything
+        /// else — `http://` (a downgrade), other schemes, relative paths, user info, no location.
+        func redirect(location: String?) -> URL? {
+            guard let location, !location.isEmpty, location.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
+            let rest: Substring
+            if location.hasPrefix("https://") {
+                rest = location.dropFirst("https://".count)
+            } else if location.hasPrefix("//") {
+                rest = location.dropFirst(2)
+            } else if location.hasPrefix("/") {
+                return URL(authority: authority, path: location)
+            } else {
+                return nil
+            }
+            let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+            let authorityText = rest[..<slash]
+            guard !authorityText.contains("@"), !authorityText.contains("?"), !authorityText.contains("#"),
+                  let target = ServerName(String(authorityText)) else { return nil }
+            let path = rest[slash...]
+            return URL(authority: target, path: path.isEmpty ? "/" : String(path))
+        }
+    }
 
     /// The delegated server name of a 200 answer, or `nil` for anything invalid (non-200, not JSON,
     /// not an object, `m.server` missing or not a server name).

@@ -14,13 +14,37 @@ public enum KeyFetchError: Error, Equatable, CustomStringConvertible {
     case unreachable(server: String, reason: String)
     /// No answer within the fetch timeout.
     case timedOut(server: String)
+    /// The server's address is one outbound federation may not reach (loopback, private, …): not asked.
+    case destinationNotAllowed(server: String, reason: String)
+    /// This process already runs as many key fetches as allowed, and no slot freed up in time.
+    case overloaded(server: String)
 
     /// Whether the failure says nothing about the key itself — the origin could not be asked — so
     /// the request's authenticity could not be decided.
     public var isUndecided: Bool {
         switch self {
-        case .unreachable, .timedOut: return true
-        case .keyNotPublished, .keyNotValid, .badResponse, .invalidDocument: return false
+        case .unreachable, .timedOut, .overloaded: return true
+        case .keyNotPublished, .keyNotValid, .badResponse, .invalidDocument, .destinationNotAllowed: return false
+        }
+    }
+
+    /// The server whose key was wanted.
+    public var server: String {
+        switch self {
+        case .keyNotPublished(let server, _), .keyNotValid(let server, _, _), .badResponse(let server, _),
+             .invalidDocument(let server, _), .unreachable(let server, _), .timedOut(let server),
+             .destinationNotAllowed(let server, _), .overloaded(let server):
+            return server
+        }
+    }
+
+    /// The failure as told to a remote server: in its terms, without this side's internals
+    /// (connection errors, addresses, TLS codes — those are in ``description``, for the log).
+    public var remoteDescription: String {
+        switch self {
+        case .keyNotPublished, .keyNotValid: return description
+        case .badResponse, .invalidDocument, .unreachable, .timedOut, .destinationNotAllowed, .overloaded:
+            return "Could not fetch the signing keys of origin \(server)"
         }
     }
 
@@ -32,6 +56,8 @@ public enum KeyFetchError: Error, Equatable, CustomStringConvertible {
         case .invalidDocument(let server, let error): return "key document of \(server) refused: \(error)"
         case .unreachable(let server, let reason): return "cannot fetch the keys of \(server): \(reason)"
         case .timedOut(let server): return "fetching the keys of \(server) timed out"
+        case .destinationNotAllowed(let server, let reason): return "not fetching the keys of \(server): \(reason)"
+        case .overloaded(let server): return "no key fetch slot free in time for \(server)"
         }
     }
 }

@@ -10,7 +10,13 @@ import Synchronization
 ///
 /// Concurrent misses for one server share a single refresh (single-flight); a server whose fetch
 /// failed is not asked again for ``Configuration/failureBackoff`` (its requests fail at once), and
-/// no server is fetched from more often than ``Configuration/minimumRefetchInterval``.
+/// no server is fetched from more often than ``Configuration/minimumRefetchInterval``. Within that
+/// interval after a refresh, a key ID the server does not have is refused from memory (no
+/// Postgres read), so random key IDs cost nothing. At most ``Configuration/maximumConcurrentFetches``
+/// fetches run at once; beyond that a fetch waits ``Configuration/fetchSlotWait`` for a slot, then
+/// fails as ``KeyFetchError/overloaded(server:)`` (undecided: 503). Key documents are bounded in
+/// size (``Configuration/maximumDocumentBytes``) and keys (``Configuration/maximumDocumentKeys``).
+/// Every map is bounded (``Configuration/memoryCapacity``, LRU).
 public final class KeyFetcher: Sendable {
     /// Timeouts, back-off and size of the key cache.
     public struct Configuration: Sendable {
@@ -20,8 +26,16 @@ public final class KeyFetcher: Sendable {
         public var failureBackoff: Duration = .seconds(30)
         /// The shortest time between two fetches from one server (unknown key IDs cannot force more).
         public var minimumRefetchInterval: Duration = .seconds(30)
-        /// How many servers' keys are kept in memory.
+        /// How many servers' keys (and failures, fetch times) are kept in memory.
         public var memoryCapacity: Int = 10_000
+        /// Key fetches this process runs at once.
+        public var maximumConcurrentFetches: Int = 32
+        /// How long a fetch waits for a free slot before failing as overloaded.
+        public var fetchSlotWait: Duration = .seconds(1)
+        /// The largest key document read (a longer response is refused as a bad response).
+        public var maximumDocumentBytes: Int = 65_536
+        /// The most keys a document may list (`verify_keys` and `old_verify_keys` together).
+        public var maximumDocumentKeys: Int = ServerKeyDocument.defaultMaximumKeys
 
         public init() {}
     }
@@ -31,17 +45,10 @@ public final class KeyFetcher: Sendable {
         let task: Task<Void, any Error>
     }
 
-    private struct Failure {
-        let error: KeyFetchError
-        let until: ContinuousClock.Instant
-    }
-
     private struct State {
         var cache: ServerKeyCache
         var flights: [String: Flight] = [:]
         var nextFlightID: UInt64 = 0
-        var failures: [String: Failure] = [:]
-        var lastFetch: [String: ContinuousClock.Instant] = [:]
     }
 
     private let store: ServerKeyStore
@@ -51,6 +58,11 @@ public final class KeyFetcher: Sendable {
     private let logger: Logger
     private let metrics = KeyCacheMetrics()
     private let state: Mutex<State>
+    /// Servers whose last fetch failed, until their back-off ends.
+    private let failures: ExpiringCache<String, KeyFetchError>
+    /// Servers fetched from within the last ``Configuration/minimumRefetchInterval``.
+    private let recentFetches: ExpiringCache<String, Bool>
+    private let slots: FetchSlots
 
     /// - Parameters:
     ///   - store: the shared Postgres key table.
@@ -67,16 +79,37 @@ public final class KeyFetcher: Sendable {
         self.now = now
         self.logger = logger
         self.state = Mutex(State(cache: ServerKeyCache(capacity: configuration.memoryCapacity)))
+        self.failures = ExpiringCache(capacity: configuration.memoryCapacity)
+        self.recentFetches = ExpiringCache(capacity: configuration.memoryCapacity)
+        self.slots = FetchSlots(limit: configuration.maximumConcurrentFetches)
+    }
+
+    /// The key if memory holds it and it is valid for `use`; never reads Postgres or fetches.
+    public func cachedKey(server: String, keyID: String, use: KeyUse) -> Ed25519PublicKey? {
+        guard case .usable(let key) = state.withLock({ $0.cache.lookup(server: server, keyID: keyID, use: use) })
+        else { return nil }
+        return key
     }
 
     /// The public key `keyID` of `server`, valid for `use` (``KeyUse/request(now:)`` for X-Matrix:
     /// current keys with `valid_until_ts ≥ now`; events: per the room version's rules).
     public func publicKey(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) -> Ed25519PublicKey {
-        if case .usable(let key) = state.withLock({ $0.cache.lookup(server: server, keyID: keyID, use: use) }) {
+        let now = ContinuousClock.now
+        let (memory, refreshedAt) = state.withLock {
+            ($0.cache.lookup(server: server, keyID: keyID, use: use), $0.cache.refreshedAt(server: server))
+        }
+        if case .usable(let key) = memory {
             metrics.memoryHits.increment()
             return key
         }
         metrics.misses.increment()
+        if let failure = failures.value(for: server) { throw failure }
+        // Refreshed lately and fetched lately: a refresh now could only re-read Postgres. Answer from memory.
+        if let refreshedAt, now - refreshedAt < configuration.minimumRefetchInterval,
+           recentFetches.value(for: server) != nil {
+            if case .notUsable(let reason) = memory { throw .keyNotValid(server: server, keyID: keyID, reason: reason) }
+            throw .keyNotPublished(server: server, keyID: keyID)
+        }
         // A refresh someone else started may have been for another key ID: then refresh once more ourselves.
         for round in 1...3 {
             let ownRefresh = try await refresh(server: server, keyID: keyID, use: use)
@@ -127,7 +160,7 @@ public final class KeyFetcher: Sendable {
     /// Postgres first; then, unless the server failed recently or was fetched very recently, the origin.
     private func performRefresh(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) {
         let start = ContinuousClock.now
-        if let failure = state.withLock({ $0.failures[server] }), failure.until > start { throw failure.error }
+        if let failure = failures.value(for: server) { throw failure }
 
         do {
             let stored = try await store.keys(server: server)
@@ -143,22 +176,20 @@ public final class KeyFetcher: Sendable {
             logger.warning("cannot read cached server keys", metadata: ["server": "\(server)", "error": "\(error)"])
         }
 
-        let fetchAllowed = state.withLock { state -> Bool in
-            if let last = state.lastFetch[server], start - last < configuration.minimumRefetchInterval { return false }
-            state.lastFetch[server] = start
-            return true
-        }
-        guard fetchAllowed else { return }
-
+        guard recentFetches.setIfAbsent(true, for: server, lifetime: configuration.minimumRefetchInterval) else { return }
         metrics.fetches.increment()
         let fetchedAt = now()
         let rows: [StoredServerKey]
         do {
-            rows = StoredServerKey.rows(from: try await fetchKeys(server: server, keyID: keyID), fetchedAt: fetchedAt)
+            rows = StoredServerKey.rows(from: try await fetchInSlot(server: server, keyID: keyID), fetchedAt: fetchedAt)
         } catch {
             metrics.fetchFailures.increment()
             logger.info("server key fetch failed", metadata: ["server": "\(server)", "error": "\(error)"])
-            recordFailure(error, server: server)
+            if case .overloaded = error {
+                recentFetches.remove(server)   // not asked: the next request may fetch
+            } else {
+                failures.set(error, for: server, lifetime: configuration.failureBackoff)
+            }
             throw error
         }
         state.withLock { $0.cache.install(server: server, keys: rows, at: start) }
@@ -169,15 +200,11 @@ public final class KeyFetcher: Sendable {
         }
     }
 
-    private func recordFailure(_ error: KeyFetchError, server: String) {
-        let now = ContinuousClock.now
-        state.withLock { state in
-            if state.failures.count >= configuration.memoryCapacity {
-                state.failures = state.failures.filter { $0.value.until > now }
-                state.lastFetch = state.lastFetch.filter { now - $0.value < configuration.minimumRefetchInterval }
-            }
-            state.failures[server] = Failure(error: error, until: now + configuration.failureBackoff)
-        }
+    /// ``fetchKeys(server:keyID:)`` within one of the process's fetch slots.
+    private func fetchInSlot(server: String, keyID: String) async throws(KeyFetchError) -> VerifiedServerKeys {
+        guard await slots.acquire(wait: configuration.fetchSlotWait) else { throw .overloaded(server: server) }
+        defer { slots.release() }
+        return try await fetchKeys(server: server, keyID: keyID)
     }
 
     /// `GET /_matrix/key/v2/server` from `server`, verified: for that server, self-signed (by `keyID`
@@ -186,11 +213,15 @@ public final class KeyFetcher: Sendable {
         let response: FederationResponse
         do throws(FederationRequestError) {
             response = try await transport.send(
-                method: "GET", to: server, target: "/_matrix/key/v2/server", timeout: configuration.fetchTimeout)
+                method: "GET", to: server, target: "/_matrix/key/v2/server", timeout: configuration.fetchTimeout,
+                maximumResponseBytes: configuration.maximumDocumentBytes)
         } catch {
             switch error {
             case .timedOut: throw .timedOut(server: server)
-            case .invalidServerName, .unreachable, .responseTooLarge, .invalidRequest:
+            case .responseTooLarge(_, let limit):
+                throw .badResponse(server: server, reason: "the key document is over \(limit) bytes")
+            case .forbiddenAddress: throw .destinationNotAllowed(server: server, reason: error.description)
+            case .invalidServerName, .unreachable, .invalidRequest:
                 throw .unreachable(server: server, reason: error.description)
             }
         }
@@ -206,7 +237,9 @@ public final class KeyFetcher: Sendable {
         }
         let published = document["verify_keys"]?[keyID] != nil
         do {
-            return try ServerKeyDocument.verify(document, expectedServer: server, requiredKeyID: published ? keyID : nil)
+            return try ServerKeyDocument.verify(
+                document, expectedServer: server, requiredKeyID: published ? keyID : nil,
+                maximumKeys: configuration.maximumDocumentKeys)
         } catch {
             throw .invalidDocument(server: server, error: error)
         }

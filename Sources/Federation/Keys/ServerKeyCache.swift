@@ -2,7 +2,7 @@ import MatrixCrypto
 import Storage
 
 /// The in-memory key cache: for each server, its known keys with their validity. A plain value,
-/// kept behind ``KeyFetcher``'s lock. Bounded: when full, the least recently used server goes.
+/// kept behind ``KeyFetcher``'s lock. Bounded: when full, the least recently used server goes (O(1)).
 struct ServerKeyCache {
     /// One known public key.
     struct Key {
@@ -22,24 +22,19 @@ struct ServerKeyCache {
 
     private struct Server {
         var keys: [String: Key]
-        var lastUsed: UInt64
         /// When the keys were last loaded from Postgres or fetched from the origin.
         var refreshedAt: ContinuousClock.Instant
     }
 
-    private var servers: [String: Server] = [:]
-    private var useCounter: UInt64 = 0
-    let capacity: Int
+    private var servers: BoundedLRU<String, Server>
 
     init(capacity: Int) {
-        self.capacity = max(1, capacity)
+        servers = BoundedLRU(capacity: capacity)
     }
 
     /// The key if it is known and valid for `use`.
     mutating func lookup(server: String, keyID: String, use: KeyUse) -> Lookup {
-        guard let key = servers[server]?.keys[keyID] else { return .unknown }
-        useCounter &+= 1
-        servers[server]?.lastUsed = useCounter
+        guard let key = servers.value(for: server)?.keys[keyID] else { return .unknown }
         if let expiredTS = key.expiredTS {
             if KeyValidity.isUsable(expiredTS: expiredTS, for: use) { return .usable(key.publicKey) }
             if case .request = use { return .notUsable(reason: "it is an old key (expired_ts \(expiredTS)), never valid for requests") }
@@ -51,12 +46,12 @@ struct ServerKeyCache {
 
     /// When `server`'s keys were last refreshed, if they are cached.
     func refreshedAt(server: String) -> ContinuousClock.Instant? {
-        servers[server]?.refreshedAt
+        servers.peek(server)?.refreshedAt
     }
 
     /// Replaces what is known about `server` with `keys` (rows as stored in Postgres).
     mutating func install(server: String, keys stored: [StoredServerKey], at instant: ContinuousClock.Instant) {
-        var keys = servers[server]?.keys ?? [:]
+        var keys = servers.peek(server)?.keys ?? [:]
         for row in stored {
             guard let publicKey = try? Ed25519PublicKey(bytes: row.publicKey) else { continue }
             keys[row.keyID] = Key(
@@ -64,14 +59,7 @@ struct ServerKeyCache {
                 validUntilTS: KeyValidity.effectiveValidUntil(validUntilTS: row.validUntilTS, fetchedAt: row.fetchedAt),
                 expiredTS: row.expiredTS)
         }
-        if servers[server] == nil, servers.count >= capacity { evictLeastRecentlyUsed() }
-        useCounter &+= 1
-        servers[server] = Server(keys: keys, lastUsed: useCounter, refreshedAt: instant)
-    }
-
-    private mutating func evictLeastRecentlyUsed() {
-        guard let victim = servers.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key else { return }
-        servers[victim] = nil
+        servers.set(Server(keys: keys, refreshedAt: instant), for: server)
     }
 }
 

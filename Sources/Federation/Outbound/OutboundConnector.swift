@@ -1,0 +1,92 @@
+import AsyncHTTPClient
+import Synchronization
+
+/// The HTTP clients outbound federation connects through, and the check that keeps them off
+/// restricted addresses (``OutboundAddressPolicy``).
+///
+/// AsyncHTTPClient resolves host names itself, so checking a name's addresses beforehand would
+/// leave a window for DNS to answer differently at connect time. Instead the name is resolved
+/// here (``HostResolver``), the first permitted address is chosen, and the request goes through a
+/// client whose `dnsOverride` maps the name to that literal address: the connection goes exactly
+/// to the checked address while TLS is still verified (and SNI sent) for the name. IP literals
+/// are checked directly. The pinned clients are kept in a bounded LRU map and closed when evicted.
+public final class OutboundConnector: Sendable {
+    public let policy: OutboundAddressPolicy
+    private let resolver: HostResolver
+    private let connectTimeout: Duration
+    /// For URLs whose host is an IP literal (checked) or an override (not checked).
+    private let shared: HTTPClient
+    /// Clients pinning one host name to one checked address, by "host address".
+    private let pinned: Mutex<BoundedLRU<String, HTTPClient>>
+
+    /// - Parameters:
+    ///   - connectTimeout: how long to keep trying to connect (AsyncHTTPClient retries refused
+    ///     connections until then), within each request's own timeout.
+    ///   - maximumPinnedClients: how many (host, address) clients are kept open.
+    public init(policy: OutboundAddressPolicy = .publicOnly, resolver: HostResolver = .system(),
+                connectTimeout: Duration = .seconds(3), maximumPinnedClients: Int = 256) {
+        self.policy = policy
+        self.resolver = resolver
+        self.connectTimeout = connectTimeout
+        self.shared = Self.makeClient(connectTimeout: connectTimeout, dnsOverride: [:])
+        self.pinned = Mutex(BoundedLRU(capacity: maximumPinnedClients))
+    }
+
+    private static func makeClient(connectTimeout: Duration, dnsOverride: [String: String]) -> HTTPClient {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.timeout.connect = .nanoseconds(connectTimeout.nanoseconds)
+        configuration.dnsOverride = dnsOverride
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// Closes every client. Call once, when done.
+    public func shutdown() async throws {
+        for client in pinned.withLock({ $0.removeAll() }) { try await client.shutdown() }
+        try await shared.shutdown()
+    }
+
+    /// The client for a server named in the federation overrides: no address check.
+    func overrideClient() -> HTTPClient { shared }
+
+    /// The client for a request to `server` whose URL names `host`, connecting to `connectHost`
+    /// (an SRV target) or else `host`, after checking the address it will connect to.
+    func checkedClient(server: String, host: String, connectHost: String? = nil) async throws(FederationRequestError) -> HTTPClient {
+        let target = connectHost ?? host
+        if let literal = IPAddress(target) {
+            try check(literal, server: server)
+            return connectHost == nil ? shared : pinnedClient(host: host, address: literal)
+        }
+        let addresses = await resolver.resolve(target)
+        guard !addresses.isEmpty else { throw .unreachable(server: server, reason: "no address found for \(target)") }
+        guard let permitted = addresses.first(where: { policy.refusal(for: $0) == nil }) else {
+            let refused = addresses[0]
+            throw .forbiddenAddress(
+                server: server, address: refused.description, range: policy.refusal(for: refused) ?? "restricted")
+        }
+        return pinnedClient(host: host, address: permitted)
+    }
+
+    /// Throws ``FederationRequestError/forbiddenAddress(server:address:range:)`` unless the policy permits `address`.
+    func check(_ address: IPAddress, server: String) throws(FederationRequestError) {
+        if let range = policy.refusal(for: address) {
+            throw .forbiddenAddress(server: server, address: address.description, range: range)
+        }
+    }
+
+    private func pinnedClient(host: String, address: IPAddress) -> HTTPClient {
+        let key = "\(host) \(address)"
+        let (client, evicted) = pinned.withLock { clients -> (HTTPClient, HTTPClient?) in
+            if let existing = clients.value(for: key) { return (existing, nil) }
+            let created = Self.makeClient(connectTimeout: connectTimeout, dnsOverride: [host: address.description])
+            return (created, clients.set(created, for: key)?.value)
+        }
+        if let evicted {
+            // Requests still running on it are bounded by their timeouts; close it after a minute.
+            Task {
+                try? await Task.sleep(for: .seconds(60))
+                try? await evicted.shutdown()
+            }
+        }
+        return client
+    }
+}

@@ -1,0 +1,92 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real TCP listener on a loopback address that accepts every connection, counts it and closes
+/// it at once: the proof that nothing connected where nothing may connect.
+public final class CountingListener: Sendable {
+    public let port: Int
+    /// `127.0.0.1` or `::1`.
+    public let host: String
+    private let descriptor: Int32
+    private let accepted = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Listens on an ephemeral port of `host` (`127.0.0.1` or `::1`).
+    public init(host: String = "127.0.0.1") throws {
+        let family = host.contains(":") ? AF_INET6 : AF_INET
+        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw WorkerProcessError(description: "socket() failed (errno \(errno))") }
+        var storage = sockaddr_storage()
+        var length: socklen_t
+        if family == AF_INET6 {
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                    address.pointee.sin6_family = sa_family_t(AF_INET6)
+                    _ = inet_pton(AF_INET6, host, &address.pointee.sin6_addr)
+                }
+            }
+        } else {
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                    address.pointee.sin_family = sa_family_t(AF_INET)
+                    address.pointee.sin_addr.s_addr = inet_addr(host)
+                }
+            }
+        }
+        let bound = withUnsafePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        guard bound == 0, listen(descriptor, 64) == 0 else {
+            Glibc.close(descriptor)
+            throw WorkerProcessError(description: "cannot listen on \(host) (errno \(errno))")
+        }
+        let named = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard named == 0 else {
+            Glibc.close(descriptor)
+            throw WorkerProcessError(description: "getsockname() failed (errno \(errno))")
+        }
+        let networkPort = withUnsafePointer(to: &storage) { pointer in
+            family == AF_INET6
+                ? pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port }
+                : pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port }
+        }
+        self.port = Int(UInt16(bigEndian: networkPort))
+        self.host = host
+        self.descriptor = descriptor
+        DispatchQueue.global().async { [self] in acceptLoop() }
+    }
+
+    /// Connections accepted so far.
+    public var acceptedConnections: Int { accepted.load(ordering: .sequentiallyConsistent) }
+
+    /// `host:port` as a server name (IPv6 in brackets).
+    public var serverName: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Stops accepting and closes the socket.
+    public func stop() {
+        guard !stopped.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        finished.wait()
+        Glibc.close(descriptor)
+    }
+
+    private func acceptLoop() {
+        defer { finished.signal() }
+        while !stopped.load(ordering: .sequentiallyConsistent) {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 50) > 0 else { continue }
+            let connection = accept(descriptor, nil, nil)
+            if connection >= 0 {
+                accepted.add(1, ordering: .sequentiallyConsistent)
+                Glibc.close(connection)
+            }
+        }
+    }
+}
