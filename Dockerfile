@@ -2,12 +2,14 @@
 #
 #   docker build -t leave-worker .
 #   docker run --rm leave-worker --help                      # `leave-worker serve --help`
-#   docker run --rm --entrypoint leave-worker leave-worker generate-key > signing.key
+#   (umask 077; docker run --rm --entrypoint leave-worker leave-worker generate-key > signing.key)
 #
 # The image runs `leave-worker serve` on 0.0.0.0:8448 as an unprivileged user. Configure it with
-# the LEAVE_WORKER_* variables (README.md, "Configuration"); mount the signing key at
-# /etc/leave-worker/signing.key. Migrations: run the same image with the entrypoint
-# `leave-worker migrate` (deploy/compose.yaml and deploy/kubernetes/ do so before the workers).
+# the LEAVE_WORKER_* variables (README.md, "Configuration"); mount the signing key read-only at
+# /etc/leave-worker/signing.key, owned by uid 10001 with mode 0400 (or owned by root, group 10001,
+# mode 0440): `serve` refuses a key file that others can read (SECURITY.md). Migrations: run the
+# same image with the entrypoint `leave-worker migrate` (deploy/compose.yaml and deploy/kubernetes/
+# do so before the workers).
 
 # --- build ------------------------------------------------------------------------------------
 FROM swift:6.3-bookworm AS build

@@ -129,17 +129,11 @@ public enum LoadGenerator {
 
     /// The resident server's current signing key, from the key file the workers use.
     private static func residentKey(_ settings: Settings) throws -> SigningKey {
-        let path = try settings.required(.signingKey)
-        let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return try SigningKeyFile.read(path: try settings.required(.signingKey))[0]
         } catch {
-            throw LoadGenError.invalidOption("cannot read signing key file \(path): \(error.localizedDescription)")
+            throw LoadGenError.invalidOption(error.description)
         }
-        guard let key = try SigningKey.parseKeyFile(text).first else {
-            throw LoadGenError.invalidOption("signing key file \(path) holds no key")
-        }
-        return key
     }
 
     private static func clientConfiguration(concurrency: Int) -> HTTPClient.Configuration {

@@ -52,10 +52,7 @@ public enum Operations {
         guard let path = settings.values[.signingKey] else {
             throw Settings.Problem(description: "\(Settings.Variable.signingKey.rawValue) is required")
         }
-        guard let key = try SigningKey.parseKeyFile(String(contentsOfFile: path, encoding: .utf8)).first else {
-            throw Settings.Problem(description: "signing key file \(path) holds no key")
-        }
-        return EventSigner(serverName: try settings.serverName, key: key)
+        return EventSigner(serverName: try settings.serverName, key: try SigningKeyFile.read(path: path)[0])
     }
 
     private static func withPool<T: Sendable>(_ settings: Settings, _ body: (PostgresPool) async throws -> T) async throws -> T {

@@ -32,7 +32,7 @@ public final class WorkerRuntime: Sendable {
         logger.logLevel = Logger.Level(rawValue: try settings.logLevel) ?? .info
         self.logger = logger
         if let path = settings.values[.signingKey] {
-            signingKeys = try Self.readSigningKeys(path: path)
+            signingKeys = try SigningKeyFile.read(path: path)
         } else if requireSigningKey {
             throw Settings.Problem(description: "\(Settings.Variable.signingKey.rawValue) is required (path of the signing-key file)")
         } else {
@@ -62,18 +62,6 @@ public final class WorkerRuntime: Sendable {
         leaves = LeaveService(
             serverName: serverName, signingKeys: signingKeys, rooms: rooms, keys: keyFetcher,
             maximumSignaturesPerServer: try settings.maxSignaturesPerServer, logger: logger)
-    }
-
-    private static func readSigningKeys(path: String) throws -> [SigningKey] {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw Settings.Problem(description: "cannot read signing key file \(path): \(error.localizedDescription)")
-        }
-        let keys = try SigningKey.parseKeyFile(text)
-        guard !keys.isEmpty else { throw Settings.Problem(description: "signing key file \(path) holds no key") }
-        return keys
     }
 
     /// Closes the pool and the HTTP clients. Call once.

@@ -6,7 +6,7 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "This homeserver's server name (LEAVE_WORKER_SERVER_NAME).")
     var serverName: String?
 
-    @Option(help: "Path of the signing-key file (LEAVE_WORKER_SIGNING_KEY).")
+    @Option(help: "Path of the signing-key file (LEAVE_WORKER_SIGNING_KEY); refused if group or others can reach it (chmod 600).")
     var signingKey: String?
 
     @Option(help: "libpq connection URI (LEAVE_WORKER_DATABASE_URL, default postgresql:///leave_worker).")

@@ -31,7 +31,10 @@ struct DemoCommand: AsyncParsableCommand {
                 return key
             }
             let key = try SigningKey.generate(version: "demo")
-            try (key.keyFileLine + "\n").write(to: file, atomically: true, encoding: .utf8)
+            // Private from the start (0600), as every signing-key file should be.
+            guard FileManager.default.createFile(atPath: file.path, contents: Data((key.keyFileLine + "\n").utf8),
+                                                 attributes: [.posixPermissions: 0o600])
+            else { throw ValidationError("cannot write \(file.path)") }
             return key
         }
     }

@@ -9,7 +9,8 @@ struct GenerateKeyCommand: AsyncParsableCommand {
         discussion: """
             Write it to a file only the worker's user can read, e.g.
               (umask 077; leave-worker generate-key > signing.key)
-            and point LEAVE_WORKER_SIGNING_KEY at it. The key ID is `ed25519:<key_id_version>`.
+            and point LEAVE_WORKER_SIGNING_KEY at it (a file group or others can reach is refused).
+            The key ID is `ed25519:<key_id_version>`.
             """
     )
 

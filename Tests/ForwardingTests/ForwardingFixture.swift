@@ -35,7 +35,7 @@ final class ForwardingFixture: Sendable {
         databaseURL = try TestDatabase.create(prefix: "forwarding")
         residentKey = try SigningKey.generate(version: "rs1")
         keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("forwarding-\(UUID().uuidString).key")
-        try (residentKey.keyFileLine + "\n").write(to: keyFile, atomically: true, encoding: .utf8)
+        try PrivateFile.write(residentKey.keyFileLine + "\n", to: keyFile)
         var remotes: [SimulatedHomeserver] = []
         for name in Self.remoteNames {
             remotes.append(SimulatedHomeserver(serverName: name, signingKey: try SigningKey.generate(version: "k1")))

@@ -21,7 +21,7 @@ final class LoadGenRunTests: XCTestCase {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("loadgen-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let keyFile = directory.appendingPathComponent("signing.key")
-        try (try SigningKey.generate(version: "w1").keyFileLine + "\n").write(to: keyFile, atomically: true, encoding: .utf8)
+        try PrivateFile.write(try SigningKey.generate(version: "w1").keyFileLine + "\n", to: keyFile)
         let overrides = "remote1.test=http://127.0.0.1:\(WorkerProcess.freePort()),"
             + "remote2.test=http://127.0.0.1:\(WorkerProcess.freePort())"
         settings = Settings(environment: [:], overrides: [

@@ -19,6 +19,20 @@ final class SigningKeyTests: XCTestCase {
         XCTAssertEqual(try SigningKey.parseKeyFile(keys[0].keyFileLine)[0].publicKeyBase64, specPublicKey)
     }
 
+    func testAKeyPrintsNoSecretHoweverItIsPrinted() throws {
+        let key = try SigningKey.parseKeyFile("ed25519 k \(specSeed)")[0]
+        var dumped = ""
+        dump(key, to: &dumped)
+        let renderings = [String(describing: key), String(reflecting: key), "\(key.privateKey)", dumped,
+                          String(reflecting: key.privateKey)]
+        let secrets = [specSeed, Base64.encodeUnpadded(key.privateKey.seed), "\(key.privateKey.seed)",
+                       key.privateKey.seed.prefix(4).map(String.init).joined(separator: ", ")]
+        for rendering in renderings {
+            XCTAssertTrue(rendering.contains(specPublicKey), rendering)
+            for secret in secrets { XCTAssertFalse(rendering.contains(secret), rendering) }
+        }
+    }
+
     func testSeveralKeysInOrderWithCRLFTabsAndBlankLines() throws {
         let text = "\r\n  ed25519\tfirst  \(specSeed)\r\n\n\ted25519 second \(otherSeed)  \n\n"
         let keys = try SigningKey.parseKeyFile(text)

@@ -39,6 +39,41 @@ struct LifecycleTests {
         await fixture.shutdown()
     }
 
+    @Test func startupRefusesASigningKeyFileOthersCanReachAndStartsWithAPrivateOne() async throws {
+        let fixture = try await ResidentFixture()
+        let path = fixture.keyFile.path
+        for mode in [0o644, 0o604, 0o620] {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+            let refused = try await WorkerProcess.runWithoutBlocking(["serve"], environment: fixture.environment)
+            #expect(refused.status != 0, "mode \(String(mode, radix: 8)) was accepted")
+            let message = refused.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(!message.contains("\n"), "not one line: \(message)")
+            #expect(message.contains("LEAVE_WORKER_SIGNING_KEY"), "\(message)")
+            #expect(message.contains("chmod 600 \(path)"), "\(message)")
+            #expect(message.contains("mode 0\(String(mode, radix: 8))"), "\(message)")
+        }
+
+        var environment = fixture.environment
+        environment["LEAVE_WORKER_SIGNING_KEY"] = FileManager.default.temporaryDirectory.path
+        let directory = try await WorkerProcess.runWithoutBlocking(["serve"], environment: environment)
+        #expect(directory.status != 0)
+        #expect(directory.stderr.contains("LEAVE_WORKER_SIGNING_KEY"))
+        #expect(directory.stderr.contains("not a regular file"))
+
+        // 0600, reached through a symbolic link as a Kubernetes Secret volume mounts it: the worker starts.
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        let link = FileManager.default.temporaryDirectory.appendingPathComponent("resident-link-\(UUID().uuidString).key")
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: path)
+        defer { try? FileManager.default.removeItem(at: link) }
+        environment["LEAVE_WORKER_SIGNING_KEY"] = link.path
+        let worker = try await WorkerProcess(environment: environment)
+        defer { worker.stop() }
+        let keys = try await Self.get(worker.baseURL + "/_matrix/key/v2/server")
+        #expect(keys.status == 200)
+        #expect(keys.body.contains(fixture.residentKey.publicKeyBase64))
+        await fixture.shutdown()
+    }
+
     @Test func readinessFollowsTheDatabaseAndRequestsGet503WhenItIsGone() async throws {
         let fixture = try await ResidentFixture()
         let worker = try await fixture.startWorker()

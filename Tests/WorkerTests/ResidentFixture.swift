@@ -22,7 +22,7 @@ final class ResidentFixture: Sendable {
         databaseURL = try TestDatabase.create(prefix: "worker")
         residentKey = try SigningKey.generate(version: "rs1")
         keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("resident-\(UUID().uuidString).key")
-        try (residentKey.keyFileLine + "\n").write(to: keyFile, atomically: true, encoding: .utf8)
+        try PrivateFile.write(residentKey.keyFileLine + "\n", to: keyFile)
         var remotes: [SimulatedHomeserver] = []
         for name in remoteNames {
             let server = SimulatedHomeserver(serverName: name, signingKey: try SigningKey.generate(version: "k1"))
