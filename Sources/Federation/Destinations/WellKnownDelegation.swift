@@ -91,6 +91,7 @@ enum WellKnownDelegation {
         return min(max(.seconds(seconds), minimumLifetime), maximumLifetime)
     }
 
+    /// A `max-age` value: an `Int64`, or `Int64.max` for more digits than 64 bits hold; `nil` if not a number.
     private static func deltaSeconds(_ text: String) -> Int64? {
         if let value = Int64(text) { return value }
         return !text.isEmpty && text.utf8.allSatisfy { $0 &- UInt8(ascii: "0") < 10 } ? .max : nil
