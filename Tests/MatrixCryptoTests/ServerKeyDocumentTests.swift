@@ -183,4 +183,18 @@ final class ServerKeyDocumentTests: XCTestCase {
         document = JSONSigning.adding(signature: foreign.signature, entity: "resident.test", keyID: second.keyID, to: document)
         assertRefused(document, expectedServer: "resident.test", .badSignature(keyID: second.keyID))
     }
+
+    /// Key IDs match byte for byte: a signature or key under `ed25519:\u{212A}1` (KELVIN SIGN) is not
+    /// one of `ed25519:K1`, and never counts for it.
+    func testKeyIDsThatOnlyLookEqualAreDifferentKeys() throws {
+        let key = try SigningKey.generate(version: "K1")
+        var document = try ServerKeyDocument.make(serverName: "resident.test", keys: [key], oldKeys: [],
+                                                  validUntil: 1_700_086_400_000)
+        let junk = Base64.encodeUnpadded([UInt8](repeating: 7, count: 64))
+        document = JSONSigning.adding(signature: junk, entity: "resident.test", keyID: "ed25519:\u{212A}1", to: document)
+        let verified = try ServerKeyDocument.verify(document, expectedServer: "resident.test", requiredKeyID: key.keyID)
+        XCTAssertEqual(verified.verifyKeys, [key.keyID: key.publicKey])
+        assertRefused(document, expectedServer: "resident.test", requiredKeyID: "ed25519:\u{212A}1",
+                      .requiredKeyNotSigning(keyID: "ed25519:\u{212A}1"))
+    }
 }
