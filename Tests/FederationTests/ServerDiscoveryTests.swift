@@ -86,6 +86,16 @@ import Testing
         #expect(WellKnownDelegation.lifetime(cacheControl: "max-age=99999999") == .seconds(48 * 3600))
         #expect(WellKnownDelegation.lifetime(cacheControl: "no-store") == .seconds(300))
         #expect(WellKnownDelegation.lifetime(cacheControl: "max-age=oops") == .seconds(24 * 3600))
+        // The limits of max-age, a number from the network: clamped, never an overflow.
+        let limits: [(String, Duration)] = [
+            ("0", .seconds(300)), ("-1", .seconds(300)), ("9007199254740991", .seconds(48 * 3600)),
+            ("9007199254740992", .seconds(48 * 3600)), ("9223372036854775807", .seconds(48 * 3600)),
+            ("-9223372036854775808", .seconds(300)), ("99999999999999999999", .seconds(48 * 3600)),
+            ("-99999999999999999999", .seconds(24 * 3600)),
+        ]
+        for (maxAge, expected) in limits {
+            #expect(WellKnownDelegation.lifetime(cacheControl: "max-age=\(maxAge)") == expected, "max-age=\(maxAge)")
+        }
         #expect(WellKnownDelegation.failureLifetime(consecutiveFailures: 1) == .seconds(120))
         #expect(WellKnownDelegation.failureLifetime(consecutiveFailures: 2) == .seconds(240))
         #expect(WellKnownDelegation.failureLifetime(consecutiveFailures: 50) == .seconds(3600))

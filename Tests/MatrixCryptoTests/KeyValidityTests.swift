@@ -53,4 +53,27 @@ final class KeyValidityTests: XCTestCase {
         XCTAssertFalse(KeyValidity.isUsable(expiredTS: 5, for: .event(originServerTS: 6, enforcesKeyValidity: true)))
         XCTAssertTrue(KeyValidity.isUsable(expiredTS: 5, for: .event(originServerTS: 6, enforcesKeyValidity: false)))
     }
+
+    /// The cap and the usability rules at 0, −1, 2^53−1, 2^53, 2^63−1 and −2^63 for every input:
+    /// the exact result (computed here in 128 bits), never an overflow.
+    func testTheCapAndUsabilityAtTheLimits() {
+        let limits: [Int64] = [0, -1, 9_007_199_254_740_991, 9_007_199_254_740_992, .max, .min]
+        let week = Int128(KeyValidity.maximumValidityPeriod)
+        for validUntil in limits {
+            for fetchedAt in limits {
+                let expected = Int64(clamping: min(Int128(validUntil), Int128(fetchedAt) + week))
+                XCTAssertEqual(KeyValidity.effectiveValidUntil(validUntilTS: validUntil, fetchedAt: fetchedAt), expected,
+                               "valid_until_ts \(validUntil), fetched at \(fetchedAt)")
+            }
+            for other in limits {
+                XCTAssertEqual(KeyValidity.isUsable(validUntilTS: validUntil, for: .request(now: other)), validUntil >= other)
+                XCTAssertEqual(KeyValidity.isUsable(validUntilTS: validUntil, for: .event(originServerTS: other, enforcesKeyValidity: true)),
+                               validUntil >= other)
+                XCTAssertTrue(KeyValidity.isUsable(validUntilTS: validUntil, for: .event(originServerTS: other, enforcesKeyValidity: false)))
+                XCTAssertEqual(KeyValidity.isUsable(expiredTS: validUntil, for: .event(originServerTS: other, enforcesKeyValidity: true)),
+                               other <= validUntil)
+                XCTAssertFalse(KeyValidity.isUsable(expiredTS: validUntil, for: .request(now: other)))
+            }
+        }
+    }
 }

@@ -197,4 +197,29 @@ final class ServerKeyDocumentTests: XCTestCase {
         assertRefused(document, expectedServer: "resident.test", requiredKeyID: "ed25519:\u{212A}1",
                       .requiredKeyNotSigning(keyID: "ed25519:\u{212A}1"))
     }
+
+    /// `valid_until_ts` and `expired_ts` at 0, −1, 2^53−1, 2^53, 2^63−1, −2^63: kept exactly while
+    /// canonical JSON can carry them; beyond ±(2^53−1) the document has no canonical signed form (even
+    /// signed as a server writing 64-bit integers in plain decimal would sign it) and is refused.
+    func testTimestampsAtTheLimits() throws {
+        let key = try SigningKey.generate(version: "lim")
+        let retired = try SigningKey.generate(version: "old")
+        for number: Int64 in [0, -1, 9_007_199_254_740_991, 9_007_199_254_740_992, .max, .min] {
+            let document: JSONObject = [
+                "server_name": "remote.test", "valid_until_ts": .integer(number),
+                "verify_keys": [key.keyID: ["key": .string(key.publicKeyBase64)]],
+                "old_verify_keys": [retired.keyID: ["key": .string(retired.publicKeyBase64), "expired_ts": .integer(number)]],
+            ]
+            if number.magnitude <= JSONValue.maxCanonicalInteger.magnitude {
+                let verified = try ServerKeyDocument.verify(try JSONSigning.sign(document, entity: "remote.test", key: key),
+                                                            expectedServer: "remote.test", requiredKeyID: key.keyID)
+                XCTAssertEqual(verified.validUntilTS, number)
+                XCTAssertEqual(verified.oldVerifyKeys[retired.keyID]?.expiredTS, number)
+            } else {
+                let signature = Base64.encodeUnpadded(key.privateKey.signature(for: document.compactBytes()))
+                let signed = JSONSigning.adding(signature: signature, entity: "remote.test", keyID: key.keyID, to: document)
+                assertRefused(signed, .malformed("document holds numbers canonical JSON cannot carry"), "\(number)")
+            }
+        }
+    }
 }

@@ -128,4 +128,18 @@ final class XMatrixAuthenticateTests: XCTestCase {
         let result = try await authenticate([try header(content: .some(bigDepth))], content: .some(bigDepth))
         XCTAssertEqual(result, "remote.test")
     }
+
+    func testEvery64BitIntegerIsSignedAndVerifiedExactlyAndNothingLarger() async throws {
+        for number: Int64 in [0, -1, 9_007_199_254_740_991, 9_007_199_254_740_992, .max, .min] {
+            let content: JSONValue = ["depth": .integer(number), "content": ["n": [.integer(number)]]]
+            let bytes = try XMatrixRequest.signingBytes(method: "PUT", uri: "/u", origin: "remote.test",
+                                                        destination: "resident.test", content: content)
+            XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix(#"{"content":{"content":{"n":[\#(number)]},"depth":\#(number)}"#))
+            let result = try await authenticate([try header(content: .some(content))], content: .some(content))
+            XCTAssertEqual(result, "remote.test", "\(number)")
+        }
+        for text in ["9223372036854775808", "-9223372036854775809"] {
+            await assertRefused([try header()], content: .some(["depth": .nonCanonicalNumber(text)]), .nonCanonicalBody(text))
+        }
+    }
 }

@@ -21,7 +21,8 @@ enum WellKnownDelegation {
     }
 
     /// How long a valid answer is cached: `Cache-Control: max-age` if given (`no-store`/`no-cache`
-    /// count as 0), else 24 h; kept between 5 minutes and 48 hours.
+    /// count as 0; digits beyond 64 bits as the largest value, as RFC 9111 §1.2.2 says), else 24 h;
+    /// kept between 5 minutes and 48 hours.
     static func lifetime(cacheControl: String?) -> Duration {
         guard let cacheControl else { return defaultLifetime }
         var seconds: Int64?
@@ -30,12 +31,18 @@ enum WellKnownDelegation {
             switch parts.first {
             case "no-store", "no-cache": seconds = 0
             case "max-age" where parts.count == 2:
-                if seconds == nil { seconds = Int64(parts[1].trimmingBlanks().trimmingQuotes()) }
+                if seconds == nil { seconds = deltaSeconds(parts[1].trimmingBlanks().trimmingQuotes()) }
             default: break
             }
         }
         guard let seconds else { return defaultLifetime }
         return min(max(.seconds(seconds), minimumLifetime), maximumLifetime)
+    }
+
+    /// A `max-age` value: an `Int64`, or `Int64.max` for more digits than 64 bits hold; `nil` if not a number.
+    private static func deltaSeconds(_ text: String) -> Int64? {
+        if let value = Int64(text) { return value }
+        return !text.isEmpty && text.utf8.allSatisfy { $0 &- UInt8(ascii: "0") < 10 } ? .max : nil
     }
 
     /// How long a failed look-up is remembered: 2 minutes, doubling with each consecutive failure, at most 1 h.

@@ -62,7 +62,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// The source text of the first number (depth first, in key order) that is not a 64-bit integer
-    /// — a fraction, an exponent, or an integer beyond ±2^63 — or `nil` if every number is an `Int64`.
+    /// — a fraction, an exponent, or an integer outside `Int64` — or `nil` if every number is an `Int64`.
     /// Such a body has no portable signed form; any `Int64` does (written in plain decimal, as Synapse
     /// and gomatrixserverlib sign old-room events).
     public var firstNonInt64Number: String? {
