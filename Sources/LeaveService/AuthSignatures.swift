@@ -11,7 +11,8 @@ struct AuthSignatures: AuthSignatureVerifier {
     static let none = AuthSignatures(keys: [:])
 
     func isEvent(_ event: PDU, signedBy server: String) -> Bool {
-        guard let serverKeys = keys[ExactString(server)], let signatures = event.json["signatures"]?[server]?.objectValue,
+        guard let serverKeys = keys[ExactString(server)],
+            let signatures = event.json["signatures"]?[server]?.objectValue,
             let bytes = try? EventHashing.redactedSigningBytes(of: event.json, version: event.roomVersion)
         else { return false }
         return signatures.members.contains { member in

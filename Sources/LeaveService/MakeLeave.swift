@@ -58,7 +58,6 @@ extension LeaveService {
     private func checkTemplateIsAllowed(_ template: JSONObject, state: RoomState) throws(MatrixError) {
         var candidate = template
         candidate["hashes"] = ["sha256": ""]
-        candidate["signatures"] = .object(JSONObject())
         do {
             let pdu = try PDU(json: candidate, roomVersion: state.version)
             try AuthRules.check(pdu, against: state.events, signatures: AuthSignatures.none)

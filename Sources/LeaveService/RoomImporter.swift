@@ -80,7 +80,7 @@ public struct RoomImporter: Sendable {
 private struct CheckedRoom {
     let version: RoomVersion
     var roomID = ""
-    /// By event ID, byte for byte (as every identifier set below).
+    /// By event ID, byte for byte (``ExactString``, as `cited`; `state` keys compare bytes too).
     var byID: [ExactString: AuthEvent] = [:]
     var state: [StateKey: AuthEvent] = [:]
     var records: [EventRecord] = []

@@ -106,7 +106,11 @@ public enum ServerKeyDocument {
 
     private static func checkSelfSignatures(_ document: JSONObject, serverName: String,
                                             keys: [String: Ed25519PublicKey], requiredKeyID: String?) throws(ServerKeyError) {
-        let signatures = JSONSigning.signatures(of: document, entity: serverName).filter { keys[$0.keyID] != nil }
+        // Only Ed25519 key IDs (printable ASCII): `keys[…]` on a String key would find the key
+        // `ed25519:K` for a signature labelled `ed25519:\u{212A}`.
+        let signatures = JSONSigning.signatures(of: document, entity: serverName).filter {
+            SigningKey.isEd25519KeyID($0.keyID) && keys[$0.keyID] != nil
+        }
         if let requiredKeyID, !signatures.contains(where: { $0.keyID.utf8.elementsEqual(requiredKeyID.utf8) }) {
             throw .requiredKeyNotSigning(keyID: requiredKeyID)
         }

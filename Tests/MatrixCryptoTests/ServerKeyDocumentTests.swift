@@ -184,6 +184,20 @@ final class ServerKeyDocumentTests: XCTestCase {
         assertRefused(document, expectedServer: "resident.test", .badSignature(keyID: second.keyID))
     }
 
+    /// Key IDs match byte for byte: a signature or key under `ed25519:\u{212A}1` (KELVIN SIGN) is not
+    /// one of `ed25519:K1`, and never counts for it.
+    func testKeyIDsThatOnlyLookEqualAreDifferentKeys() throws {
+        let key = try SigningKey.generate(version: "K1")
+        var document = try ServerKeyDocument.make(serverName: "resident.test", keys: [key], oldKeys: [],
+                                                  validUntil: 1_700_086_400_000)
+        let junk = Base64.encodeUnpadded([UInt8](repeating: 7, count: 64))
+        document = JSONSigning.adding(signature: junk, entity: "resident.test", keyID: "ed25519:\u{212A}1", to: document)
+        let verified = try ServerKeyDocument.verify(document, expectedServer: "resident.test", requiredKeyID: key.keyID)
+        XCTAssertEqual(verified.verifyKeys, [key.keyID: key.publicKey])
+        assertRefused(document, expectedServer: "resident.test", requiredKeyID: "ed25519:\u{212A}1",
+                      .requiredKeyNotSigning(keyID: "ed25519:\u{212A}1"))
+    }
+
     /// `valid_until_ts` and `expired_ts` at 0, −1, 2^53−1, 2^53, 2^63−1, −2^63: kept exactly while
     /// canonical JSON can carry them; beyond ±(2^53−1) the document has no canonical signed form (even
     /// signed as a server writing 64-bit integers in plain decimal would sign it) and is refused.

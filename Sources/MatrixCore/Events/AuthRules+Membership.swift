@@ -123,7 +123,9 @@ extension AuthRules {
         guard knockable else { throw .joinRuleForbids(joinRule) }
         guard event.sender.bytesEqual(target) else { throw .senderIsNotTarget }
         let current = state.membership(of: target)
-        guard !current.bytesEqual(Membership.ban), !current.bytesEqual(Membership.invite), !current.bytesEqual(Membership.join) else {
+        guard !current.bytesEqual(Membership.ban), !current.bytesEqual(Membership.invite),
+            !current.bytesEqual(Membership.join)
+        else {
             throw .cannotKnock(currentMembership: current)
         }
     }

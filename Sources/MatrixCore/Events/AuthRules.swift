@@ -88,8 +88,9 @@ public enum AuthRules {
     {
         guard event.roomVersion.roomIDFromCreateEvent else { return nil }
         let roomID = event.roomID ?? ""
-        guard roomID.bytesStart(with: "!"), let create = knownEvents[ExactString(RoomVersion.createEventID(ofRoom: roomID))],
-            !create.isRejected, create.pdu.type.bytesEqual(EventType.create)
+        guard roomID.bytesStart(with: "!"),
+            let create = knownEvents[ExactString(RoomVersion.createEventID(ofRoom: roomID))], !create.isRejected,
+            create.pdu.type.bytesEqual(EventType.create)
         else { throw .roomIDNotFromCreateEvent(roomID) }
         return create
     }

@@ -4,8 +4,9 @@
 /// is denied when `allow_ip_literals` is `false`; then a `deny` glob match denies, an `allow`
 /// glob match allows, and anything else is denied. Globs: `*` any run of characters, `?` exactly
 /// one, all else literal; whole-name, case-insensitive for ASCII letters only — everything else is
-/// compared by code point (so byte for byte: a glob's KELVIN SIGN U+212A never matches `k`). Non-list `allow`/`deny` count as empty,
-/// non-string entries are ignored, a non-boolean `allow_ip_literals` counts as `true`.
+/// compared by code point, i.e. byte for byte (a glob's KELVIN SIGN U+212A never matches `k`).
+/// Non-list `allow`/`deny` count as empty, non-string entries are ignored, a non-boolean
+/// `allow_ip_literals` counts as `true`.
 public enum ServerACL {
     /// Whether `server` (a server name, possibly with a port) may take part in the room.
     /// `aclContent` is the content of the room's `m.room.server_acl` state event; `nil` (no such
@@ -23,7 +24,9 @@ public enum ServerACL {
     /// everything from the last `:` is removed.
     static func hostWithoutPort(_ server: String) -> Substring {
         let bytes = server.utf8
-        guard bytes.last != UInt8(ascii: "]"), let colon = bytes.lastIndex(of: UInt8(ascii: ":")) else { return server[...] }
+        guard bytes.last != UInt8(ascii: "]"), let colon = bytes.lastIndex(of: UInt8(ascii: ":")) else {
+            return server[...]
+        }
         return Substring(bytes[..<colon])
     }
 

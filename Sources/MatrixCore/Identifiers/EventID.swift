@@ -8,7 +8,8 @@ public struct EventID: Sendable, BytewiseIdentifier, CustomStringConvertible {
     public let server: String?
 
     public init?(_ text: String) {
-        guard let form = SigilIdentifier.form(of: text, sigil: UInt8(ascii: "$"), hashAlphabets: [.standard, .urlSafe]) else { return nil }
+        guard let form = SigilIdentifier.form(of: text, sigil: UInt8(ascii: "$"), hashAlphabets: [.standard, .urlSafe])
+        else { return nil }
         self.text = text
         server = form.server
     }
