@@ -94,6 +94,7 @@ let package = Package(
         .testTarget(name: "WorkerTests", dependencies: [
             "RemoteHomeserver", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
         ]),
+        .testTarget(name: "WorkerAppTests", dependencies: ["WorkerApp", "LeaveService"]),
         .testTarget(name: "MatrixCoreTests", dependencies: ["MatrixCore", "TestSupport"]),
         .testTarget(name: "MatrixCryptoTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "MatrixCryptoEventTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),

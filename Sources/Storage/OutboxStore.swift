@@ -142,7 +142,7 @@ public final class OutboxStore: Sendable {
     }
 
     /// The advisory lock a pruning transaction holds ("lwprunes" in ASCII): one pruner at a time.
-    static let pruneLockKey: Int64 = 0x6C77_7072_756E_6573
+    public static let pruneLockKey: Int64 = 0x6C77_7072_756E_6573
 
     /// Deletes up to `limit` deliveries sent more than `age` ago; returns how many, or nil when
     /// another worker is pruning (it holds the transaction-scoped advisory lock; no session lock

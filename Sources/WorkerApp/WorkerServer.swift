@@ -75,7 +75,7 @@ public struct WorkerServer: Sendable {
                 onListening(bound)
             },
             logger: logger)
-        // The sender first: a graceful shutdown stops the services in reverse order (HTTP, then sending).
+        // A graceful shutdown stops the services in reverse order: HTTP, then sending, then pruning.
         let pruner = OutboxPruner(outbox: OutboxStore(pool: pool), retention: try settings.outboxRetention,
                                   interval: try settings.outboxPruneInterval, logger: logger)
         let services: [any Service] = [pruner] + (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? []) + [app]

@@ -17,6 +17,35 @@ final class ConnectionTests: DatabaseTestCase {
         XCTAssertEqual(try named.query("SHOW client_encoding")[0].string(0), "UTF8", "results are always decoded as UTF-8")
     }
 
+    func testTheURLsOptionsAreKeptAndTheTimeoutsComeAfterThem() throws {
+        let plain = try PostgresConnection(url: url)
+        XCTAssertEqual(try plain.query("SHOW plan_cache_mode")[0].string(0), "force_generic_plan")
+
+        let options = "?options=-c%20work_mem%3D5MB%20-c%20plan_cache_mode%3Dauto%20-c%20lock_timeout%3D9s"
+        let bounded = try PostgresConnection(url: url + options, parameters: [("statement_timeout", "1500"), ("lock_timeout", "250")])
+        XCTAssertEqual(try bounded.query("SHOW work_mem")[0].string(0), "5MB", "the URL's own options are kept")
+        XCTAssertEqual(try bounded.query("SHOW plan_cache_mode")[0].string(0), "auto", "the URL may override the plan cache mode")
+        XCTAssertEqual(try bounded.query("SHOW statement_timeout")[0].string(0), "1500ms")
+        XCTAssertEqual(try bounded.query("SHOW lock_timeout")[0].string(0), "250ms", "the settings win over the URL")
+    }
+
+    func testAStatementPastTheStatementTimeoutFailsAsATimeout() async throws {
+        var configuration = PostgresConfiguration(url: url, poolSize: 1)
+        configuration.statementTimeout = .milliseconds(200)
+        configuration.lockTimeout = .milliseconds(100)
+        let pool = PostgresPool(configuration: configuration)
+        do {
+            _ = try await pool.withConnection { try $0.query("SELECT pg_sleep(5)").rowCount }
+            XCTFail("pg_sleep(5) outlived a 200 ms statement timeout")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "57014")
+            XCTAssertTrue(error.isStatementTimeout)
+        }
+        let after = try await pool.withConnection { try $0.query("SELECT 1")[0].int64(0) }
+        XCTAssertEqual(after, 1, "the connection is still usable")
+        await pool.close()
+    }
+
     func testUnreachableServerIsATransientConnectionFailure() throws {
         let port = try PoolTests.unusedLoopbackPort()
         XCTAssertThrowsError(try PostgresConnection(url: "postgresql://postgres@127.0.0.1:\(port)/postgres")) { error in

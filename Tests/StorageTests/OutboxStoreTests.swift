@@ -48,6 +48,35 @@ final class OutboxStoreTests: XCTestCase {
         XCTAssertEqual(limited, [])
     }
 
+    func testPruningDeletesOnlyOldSentRowsInBatchesAndOneWorkerAtATime() async throws {
+        _ = try await leave(0, to: ["a.test", "b.test", "c.test", "pending.test"])
+        _ = try await leave(1, to: ["recent.test"])
+        try await pool.withConnection { connection in
+            _ = try connection.query("""
+                UPDATE outbox SET state = 'sent', sent_at = now() - interval '2 hours'
+                WHERE destination IN ('a.test', 'b.test', 'c.test')
+                """)
+            _ = try connection.query("UPDATE outbox SET state = 'sent', sent_at = now() WHERE destination = 'recent.test'")
+        }
+
+        // Another worker pruning (holding the lock in its transaction): this one does nothing.
+        let other = try PostgresConnection(url: pool.configuration.url)
+        try other.execute(script: "BEGIN")
+        _ = try other.query("SELECT pg_advisory_xact_lock($1)", [.int(OutboxStore.pruneLockKey)])
+        let whileLocked = try await outbox.pruneSent(olderThan: .seconds(3_600))
+        XCTAssertNil(whileLocked)
+        try other.execute(script: "ROLLBACK")
+
+        let first = try await outbox.pruneSent(olderThan: .seconds(3_600), limit: 2)
+        let second = try await outbox.pruneSent(olderThan: .seconds(3_600), limit: 2)
+        let third = try await outbox.pruneSent(olderThan: .seconds(3_600), limit: 2)
+        XCTAssertEqual([first, second, third], [2, 1, 0])
+        let left = try await StorageFixture.rows(pool, "SELECT destination, state FROM outbox ORDER BY destination")
+        XCTAssertEqual(left, [["pending.test", "pending"], ["recent.test", "sent"]])
+        let locks = try await StorageFixture.rows(pool, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        XCTAssertEqual(locks, [["0"]], "no advisory lock outlives a prune")
+    }
+
     func testConcurrentClaimsGetDisjointDeliveries() async throws {
         for index in 0..<4 { _ = try await leave(index, to: ["a.test"]) }
         let store = outbox!

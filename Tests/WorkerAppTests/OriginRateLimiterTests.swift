@@ -1,0 +1,67 @@
+import LeaveService
+import Testing
+@testable import WorkerApp
+
+/// The per-origin limiter's map stays within its bound whatever the number of origins, and
+/// forgetting the least recently seen origins does not free a limited origin that keeps asking.
+struct OriginRateLimiterTests {
+    static func isLimited(_ limiter: OriginRateLimiter, _ origin: String, at now: ContinuousClock.Instant) -> Bool {
+        do {
+            try limiter.admit(origin, now: now)
+            return false
+        } catch {
+            return error.status == 429
+        }
+    }
+
+    @Test func aHundredThousandOriginsKeepTheMapWithinItsBoundAndALimitedOriginLimited() {
+        let limiter = OriginRateLimiter(ratePerSecond: 1, burst: 2, maximumOrigins: 1_000)
+        let now = ContinuousClock.now   // no time passes: no bucket refills
+        #expect(!Self.isLimited(limiter, "noisy.example", at: now))
+        #expect(!Self.isLimited(limiter, "noisy.example", at: now))
+        #expect(Self.isLimited(limiter, "noisy.example", at: now))
+        for index in 0..<100_000 {
+            #expect(!Self.isLimited(limiter, "origin-\(index).example", at: now))
+            if index % 500 == 0 { #expect(Self.isLimited(limiter, "noisy.example", at: now), "after \(index) origins") }
+            #expect(limiter.trackedOrigins <= 1_000)
+        }
+        #expect(limiter.trackedOrigins == 1_000)
+        #expect(Self.isLimited(limiter, "noisy.example", at: now))
+    }
+
+    @Test func theBucketRefillsWithTime() {
+        let limiter = OriginRateLimiter(ratePerSecond: 10, burst: 1, maximumOrigins: 10)
+        let start = ContinuousClock.now
+        #expect(!Self.isLimited(limiter, "a.example", at: start))
+        #expect(Self.isLimited(limiter, "a.example", at: start))
+        #expect(!Self.isLimited(limiter, "a.example", at: start + .milliseconds(100)))
+    }
+}
+
+/// The LRU map behind the limiter: bounded, evicting the least recently used entry.
+struct LRUMapTests {
+    @Test func aFullMapForgetsTheLeastRecentlyUsedEntry() {
+        var map = LRUMap<String, Int>(capacity: 3)
+        map.set(1, for: "a")
+        map.set(2, for: "b")
+        map.set(3, for: "c")
+        #expect(map.value(for: "a") == 1)   // "a" is now the most recently used; "b" the least
+        map.set(4, for: "d")
+        #expect(map.count == 3)
+        #expect(map.value(for: "b") == nil)
+        #expect(map.value(for: "a") == 1)
+        #expect(map.value(for: "c") == 3)
+        #expect(map.value(for: "d") == 4)
+        map.set(5, for: "c")   // an update, not an insertion: nothing forgotten
+        #expect(map.count == 3)
+        #expect(map.value(for: "c") == 5)
+    }
+
+    @Test func aMapOfOneKeepsTheNewest() {
+        var map = LRUMap<Int, Int>(capacity: 1)
+        for key in 0..<10 { map.set(key, for: key) }
+        #expect(map.count == 1)
+        #expect(map.value(for: 9) == 9)
+        #expect(map.value(for: 8) == nil)
+    }
+}
