@@ -12,10 +12,12 @@ import Testing
 struct ConnectionBoundsTests {
     static let bob = "@bob:remote.test"
 
-    /// Settings small enough for a test: 1 s to send a head, 1.5 s idle, 2 s for a body.
+    /// Settings small enough for a test: 1 s to send a head, 5 s idle, 2 s for a body. Idle is well
+    /// above the others so that a trickle delayed by a loaded machine (a gap of a second or two
+    /// between bytes) is still closed by the header or body timeout, whose metric the test checks.
     static let smallBounds = [
         "LEAVE_WORKER_HEADER_TIMEOUT_MS": "1000",
-        "LEAVE_WORKER_IDLE_TIMEOUT_MS": "1500",
+        "LEAVE_WORKER_IDLE_TIMEOUT_MS": "5000",
         "LEAVE_WORKER_BODY_TIMEOUT_MS": "2000",
     ]
 
