@@ -47,12 +47,7 @@ public final class LeaveService: Sendable {
 
     /// The room's version; 404 `M_NOT_FOUND` when we do not hold the room.
     func roomVersion(_ roomID: String) async throws(MatrixError) -> RoomVersion {
-        let version: RoomVersion?
-        do {
-            version = try await versions.version(of: roomID)
-        } catch {
-            throw StorageFailure.matrixError(error)
-        }
+        let version = try await storage { try await versions.version(of: roomID) }
         guard let version else { throw .notFound("Unknown room \(roomID)") }
         return version
     }
@@ -77,7 +72,8 @@ enum StorageFailure {
             case .unknownRoom(let room): return .notFound("Unknown room \(room)")
             case .eventIDInOtherRoom(let event): return .forbidden("Event ID \(event) is already used in another room")
             case .contended: return .unavailable("The room is busy; retry", retryAfterMilliseconds: 200)
-            case .importConflict, .malformedRow: return .unavailable("Storage failed: \(error)")
+            // Our data, not the caller's request: the details are in the log line of `storage(_:)`.
+            case .importConflict, .malformedRow: return .unavailable("This server could not complete the request; retry")
             }
         }
         if let error = error as? PostgresError {
@@ -87,6 +83,6 @@ enum StorageFailure {
             default: return .unavailable("Database unavailable")
             }
         }
-        return .unavailable("Storage failed: \(error)")
+        return .unavailable("This server could not complete the request; retry")
     }
 }
