@@ -50,6 +50,24 @@ import TestSupport
         }
     }
 
+    @Test func lookUpsArrivingDuringAFetchWaitForItInsteadOfBeingRefusedFromMemory() async throws {
+        let document = try XMatrixAuthenticatorTests.remoteDocument()
+        try await FederationHarness.with(keys: .slow(document, delay: .milliseconds(500))) { harness async throws in
+            let fetcher = harness.fetcher
+            let keys = try await withThrowingTaskGroup(of: Ed25519PublicKey.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        if index > 0 { try await Task.sleep(for: .milliseconds(10 * index)) }   // while the fetch runs
+                        return try await fetcher.publicKey(server: "remote.test", keyID: "ed25519:rm1", use: .request(now: nowMS()))
+                    }
+                }
+                return try await group.reduce(into: [Ed25519PublicKey]()) { $0.append($1) }
+            }
+            #expect(keys.count == 20 && keys.allSatisfy { $0 == Self.remoteKey.publicKey })
+            #expect(harness.remote.keyRequests == 1)
+        }
+    }
+
     @Test func anOversizedKeyDocumentIsRefusedAndNotStored() async throws {
         let huge = #"{"server_name":"remote.test","padding":""# + String(repeating: "a", count: 10 << 20) + #""}"#
         try await FederationHarness.with(keys: .body(huge)) { harness async throws in

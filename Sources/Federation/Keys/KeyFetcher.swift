@@ -95,8 +95,9 @@ public final class KeyFetcher: Sendable {
     /// current keys with `valid_until_ts ≥ now`; events: per the room version's rules).
     public func publicKey(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) -> Ed25519PublicKey {
         let now = ContinuousClock.now
-        let (memory, refreshedAt) = state.withLock {
-            ($0.cache.lookup(server: server, keyID: keyID, use: use), $0.cache.refreshedAt(server: server))
+        let (memory, refreshedAt, refreshing) = state.withLock {
+            ($0.cache.lookup(server: server, keyID: keyID, use: use), $0.cache.refreshedAt(server: server),
+             $0.flights[server] != nil)
         }
         if case .usable(let key) = memory {
             metrics.memoryHits.increment()
@@ -104,8 +105,9 @@ public final class KeyFetcher: Sendable {
         }
         metrics.misses.increment()
         if let failure = failures.value(for: server) { throw failure }
-        // Refreshed lately and fetched lately: a refresh now could only re-read Postgres. Answer from memory.
-        if let refreshedAt, now - refreshedAt < configuration.minimumRefetchInterval,
+        // Refreshed lately, fetched lately and no refresh running (it may bring the key): a refresh
+        // now could only re-read Postgres. Answer from memory.
+        if !refreshing, let refreshedAt, now - refreshedAt < configuration.minimumRefetchInterval,
            recentFetches.value(for: server) != nil {
             if case .notUsable(let reason) = memory { throw .keyNotValid(server: server, keyID: keyID, reason: reason) }
             throw .keyNotPublished(server: server, keyID: keyID)
