@@ -41,7 +41,10 @@ extension LeaveService {
         do {
             try await signatures.verify(event, signingBytes: bytes)
         } catch {
-            let refusal = MatrixError.forbidden("Bad signature: \(error)")
+            // Keys that could not be fetched decide nothing: 503, as for the request's own key.
+            let refusal = error.isUndecided
+                ? MatrixError.unavailable("Could not check the event's signatures: \(error)", retryAfterMilliseconds: 5000)
+                : MatrixError.forbidden("Bad signature: \(error)")
             throw error.logDetail.map(refusal.withLogDetail) ?? refusal
         }
         let accepted = try Self.redactedIfHashMismatch(event)

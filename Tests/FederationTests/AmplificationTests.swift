@@ -50,6 +50,24 @@ import TestSupport
         }
     }
 
+    @Test func lookUpsArrivingDuringAFetchWaitForItInsteadOfBeingRefusedFromMemory() async throws {
+        let document = try XMatrixAuthenticatorTests.remoteDocument()
+        try await FederationHarness.with(keys: .slow(document, delay: .milliseconds(500))) { harness async throws in
+            let fetcher = harness.fetcher
+            let keys = try await withThrowingTaskGroup(of: Ed25519PublicKey.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        if index > 0 { try await Task.sleep(for: .milliseconds(10 * index)) }   // while the fetch runs
+                        return try await fetcher.publicKey(server: "remote.test", keyID: "ed25519:rm1", use: .request(now: nowMS()))
+                    }
+                }
+                return try await group.reduce(into: [Ed25519PublicKey]()) { $0.append($1) }
+            }
+            #expect(keys.count == 20 && keys.allSatisfy { $0 == Self.remoteKey.publicKey })
+            #expect(harness.remote.keyRequests == 1)
+        }
+    }
+
     @Test func anOversizedKeyDocumentIsRefusedAndNotStored() async throws {
         let huge = #"{"server_name":"remote.test","padding":""# + String(repeating: "a", count: 10 << 20) + #""}"#
         try await FederationHarness.with(keys: .body(huge)) { harness async throws in
@@ -129,7 +147,9 @@ import TestSupport
 
     /// Runs the check with `known` keys at hand and `fetchable` keys behind a counted look-up.
     static func check(_ signatures: JSONObject, known: [String: Ed25519PublicKey] = [:],
-                      fetchable: [String: Ed25519PublicKey] = [:]) async -> (lookups: Int, failure: ServerSignatureCheck.Failure?) {
+                      fetchable: [String: Ed25519PublicKey] = [:],
+                      missing: KeyFetchError = .unreachable(server: "remote.test", reason: "connection refused (errno 111) at 10.0.0.7"))
+        async -> (lookups: Int, failure: ServerSignatureCheck.Failure?) {
         var lookups = 0
         do {
             try await ServerSignatureCheck.verify(
@@ -137,9 +157,7 @@ import TestSupport
                 knownKey: { known[$0] },
                 lookUp: { (keyID: String) async throws(KeyFetchError) -> Ed25519PublicKey in
                     lookups += 1
-                    guard let key = fetchable[keyID] else {
-                        throw .unreachable(server: "remote.test", reason: "connection refused (errno 111) at 10.0.0.7")
-                    }
+                    guard let key = fetchable[keyID] else { throw missing }
                     return key
                 })
             return (lookups, nil)
@@ -153,6 +171,9 @@ import TestSupport
         #expect(lookups == 4)
         #expect(failure?.description == "no verifiable signature of remote.test with a known key (Could not fetch the signing keys of origin remote.test)")
         #expect(failure?.logDetail?.contains("errno 111") == true)
+        #expect(failure?.isUndecided == true)   // keys that could not be fetched decide nothing (503)
+        let unpublished = await Self.check(Self.signatures(unknown: 100), missing: .keyNotPublished(server: "remote.test", keyID: "x"))
+        #expect(unpublished.lookups == 4 && unpublished.failure?.isUndecided == false)
     }
 
     @Test func aKnownValidKeyNeedsNoLookUps() async {

@@ -25,6 +25,23 @@ import Testing
         #expect(cache.refreshedAt(server: "a.test") != nil && cache.refreshedAt(server: "c.test") != nil)
     }
 
+    @Test func serverKeyCacheKeepsABoundedNumberOfKeysPerServer() throws {
+        var cache = ServerKeyCache(capacity: 4)
+        let use = KeyUse.request(now: 1_999_999_500_000)
+        cache.install(server: "a.test", keys: try (0..<60).map { try Self.row("ed25519:k\($0)") }, at: .now)
+        cache.install(server: "a.test", keys: try (0..<4).map { try Self.row("ed25519:m\($0)") }, at: .now)
+        guard case .usable = cache.lookup(server: "a.test", keyID: "ed25519:k0", use: use) else {
+            Issue.record("64 keys are kept across refreshes")
+            return
+        }
+        cache.install(server: "a.test", keys: try (0..<10).map { try Self.row("ed25519:n\($0)") }, at: .now)
+        guard case .unknown = cache.lookup(server: "a.test", keyID: "ed25519:k0", use: use),
+              case .usable = cache.lookup(server: "a.test", keyID: "ed25519:n9", use: use) else {
+            Issue.record("beyond 64 keys only the latest rows are kept")
+            return
+        }
+    }
+
     @Test func serverKeyCacheCapsValidityAtSevenDaysAfterTheFetch() throws {
         var cache = ServerKeyCache(capacity: 4)
         let fetchedAt: Int64 = 1_999_999_000_000

@@ -94,6 +94,13 @@ import TestSupport
         try await allowed.destinations.shutdown()
     }
 
+    @Test func theSystemResolverAnswersFromTheHostsFile() async throws {
+        let resolver = HostResolver.system(timeout: .seconds(2))
+        let local = await resolver.resolve("localhost")
+        #expect(local.contains { $0 == IPAddress("127.0.0.1") || $0 == IPAddress("::1") }, "\(local)")
+        #expect(await resolver.resolve("no-such-host.invalid").isEmpty)
+    }
+
     @Test func srvTargetsAreCheckedLikeAnyHost() async throws {
         let connector = OutboundConnector(resolver: HostResolver { host in
             host == "target.test" ? [IPAddress("169.254.169.254")!] : [IPAddress("203.0.113.9")!]

@@ -48,4 +48,36 @@ struct OutboundRefusalTests {
         let answer = try await fixture.requester(worker).makeLeave(roomID: room.roomID, userID: "@bob:remote.test")
         #expect(answer.status == 200)
     }
+
+    @Test func theAllowListLetsTheOperatorReachRestrictedNetworksAndFailuresStayGeneric() async throws {
+        let listener = try CountingListener()
+        defer { listener.stop() }
+        let fixture = try await ResidentFixture()
+        defer { Task { await fixture.shutdown() } }
+        var environment = fixture.environment
+        environment["LEAVE_WORKER_FEDERATION_ALLOWED_NETWORKS"] = "10.0.0.0/8,127.0.0.0/8"
+        environment["LEAVE_WORKER_KEY_FETCH_TIMEOUT_SECONDS"] = "3"
+        let worker = try await WorkerProcess(environment: environment)
+        defer { worker.stop() }
+
+        // Allowed, so the worker connects — and the listener, which speaks no TLS, fails the fetch:
+        // our side could not decide (503), and the text says only what failed in the origin's terms.
+        let origin = listener.serverName
+        let hostile = FederationRequester(origin: origin, key: try SigningKey.generate(version: "x1"),
+                                          destination: ResidentFixture.serverName, baseURL: worker.baseURL)
+        let response = try await hostile.makeLeave(roomID: "!none:resident.test", userID: "@x:\(origin)")
+        #expect(response.status == 503)
+        #expect(response.header("Retry-After") != nil)
+        let text = String(decoding: response.body, as: UTF8.self)
+        #expect(response.json?["error"]?.stringValue == "Could not fetch the signing keys of origin \(origin)", "\(text)")
+        for leak in ["errno", "refused", "BoringSSL", "handshake", "SSL", "connect", "EOF"] {
+            #expect(!text.contains(leak), "\(text)")
+        }
+        #expect(listener.acceptedConnections >= 1)
+
+        environment["LEAVE_WORKER_FEDERATION_ALLOWED_NETWORKS"] = "10.0.0.0/99"
+        let refused = try await WorkerProcess.runWithoutBlocking(["serve"], environment: environment)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("LEAVE_WORKER_FEDERATION_ALLOWED_NETWORKS"))
+    }
 }

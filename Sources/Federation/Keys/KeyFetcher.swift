@@ -105,8 +105,8 @@ public final class KeyFetcher: Sendable {
         }
         metrics.misses.increment()
         if let failure = failures.value(for: server) { throw failure }
-        // Refreshed lately and fetched lately: a refresh now could only re-read Postgres. Answer from memory —
-        // unless a refresh is still under way (its fetch may bring the key): then join it below.
+        // Refreshed lately, fetched lately and no refresh running (it may bring the key): a refresh
+        // now could only re-read Postgres. Answer from memory.
         if !refreshing, let refreshedAt, now - refreshedAt < configuration.minimumRefetchInterval,
            recentFetches.value(for: server) != nil {
             if case .notUsable(let reason) = memory { throw .keyNotValid(server: server, keyID: keyID, reason: reason) }

@@ -27,6 +27,8 @@ struct ServerKeyCache {
     }
 
     private var servers: BoundedLRU<String, Server>
+    /// Keys remembered per server across refreshes (one document lists at most a few).
+    static let maximumKeysPerServer = 64
 
     init(capacity: Int) {
         servers = BoundedLRU(capacity: capacity)
@@ -58,6 +60,9 @@ struct ServerKeyCache {
                 publicKey: publicKey,
                 validUntilTS: KeyValidity.effectiveValidUntil(validUntilTS: row.validUntilTS, fetchedAt: row.fetchedAt),
                 expiredTS: row.expiredTS)
+        }
+        if keys.count > Self.maximumKeysPerServer {   // a server rotating key IDs: keep only the latest rows
+            keys = keys.filter { keyID, _ in stored.contains { $0.keyID.utf8.elementsEqual(keyID.utf8) } }
         }
         servers.set(Server(keys: keys, refreshedAt: instant), for: server)
     }

@@ -13,10 +13,14 @@ public enum ServerSignatureCheck {
         public let description: String
         /// For the log: why keys could not be had (connection errors, addresses).
         public let logDetail: String?
+        /// No signature could be checked only because the server's keys could not be fetched
+        /// (unreachable, timed out, overloaded): nothing was decided.
+        public let isUndecided: Bool
 
-        public init(description: String, logDetail: String? = nil) {
+        public init(description: String, logDetail: String? = nil, isUndecided: Bool = false) {
             self.description = description
             self.logDetail = logDetail
+            self.isUndecided = isUndecided
         }
     }
 
@@ -67,7 +71,8 @@ public enum ServerSignatureCheck {
         let why = reasons.isEmpty ? "" : " (\(reasons.joined(separator: "; ")))"
         throw Failure(
             description: "no verifiable signature of \(server) with a known key\(why)",
-            logDetail: keyProblems.isEmpty ? nil : keyProblems.map(\.description).joined(separator: "; "))
+            logDetail: keyProblems.isEmpty ? nil : keyProblems.map(\.description).joined(separator: "; "),
+            isUndecided: !keyProblems.isEmpty && keyProblems.allSatisfy(\.isUndecided))
     }
 
     /// The `ed25519:` signatures to consider: those with a key at hand first, at most `maximum`.

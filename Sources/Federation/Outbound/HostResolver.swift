@@ -25,10 +25,13 @@ public struct HostResolver: Sendable {
                 let finish: @Sendable ([IPAddress]) -> Void = { addresses in
                     pending.withLock { $0.take() }?.resume(returning: addresses)
                 }
-                queue.async { finish(lookUp(host)) }
-                Task {
+                let timer = Task {
                     try? await Task.sleep(for: timeout)
                     finish([])
+                }
+                queue.async {
+                    finish(lookUp(host))
+                    timer.cancel()
                 }
             }
         }

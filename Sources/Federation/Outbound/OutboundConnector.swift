@@ -9,7 +9,9 @@ import Synchronization
 /// here (``HostResolver``), the first permitted address is chosen, and the request goes through a
 /// client whose `dnsOverride` maps the name to that literal address: the connection goes exactly
 /// to the checked address while TLS is still verified (and SNI sent) for the name. IP literals
-/// are checked directly. The pinned clients are kept in a bounded LRU map and closed when evicted.
+/// are checked directly. A permitted answer is reused for ``resolutionLifetime`` (names are not
+/// resolved for every request); the pinned clients are kept in a bounded LRU map and closed when
+/// evicted.
 public final class OutboundConnector: Sendable {
     public let policy: OutboundAddressPolicy
     private let resolver: HostResolver
@@ -18,11 +20,16 @@ public final class OutboundConnector: Sendable {
     private let shared: HTTPClient
     /// Clients pinning one host name to one checked address, by "host address".
     private let pinned: Mutex<BoundedLRU<String, HTTPClient>>
+    /// The permitted address chosen for a host name, reused for a while.
+    private let resolutions: ExpiringCache<String, IPAddress>
+    /// How long a permitted address of a host name is reused.
+    static let resolutionLifetime: Duration = .seconds(60)
 
     /// - Parameters:
     ///   - connectTimeout: how long to keep trying to connect (AsyncHTTPClient retries refused
     ///     connections until then), within each request's own timeout.
-    ///   - maximumPinnedClients: how many (host, address) clients are kept open.
+    ///   - maximumPinnedClients: how many (host, address) clients are kept open (and host names'
+    ///     resolutions remembered: ten times as many).
     public init(policy: OutboundAddressPolicy = .publicOnly, resolver: HostResolver = .system(),
                 connectTimeout: Duration = .seconds(3), maximumPinnedClients: Int = 256) {
         self.policy = policy
@@ -30,6 +37,7 @@ public final class OutboundConnector: Sendable {
         self.connectTimeout = connectTimeout
         self.shared = Self.makeClient(connectTimeout: connectTimeout, dnsOverride: [:])
         self.pinned = Mutex(BoundedLRU(capacity: maximumPinnedClients))
+        self.resolutions = ExpiringCache(capacity: maximumPinnedClients * 10)
     }
 
     private static func makeClient(connectTimeout: Duration, dnsOverride: [String: String]) -> HTTPClient {
@@ -56,6 +64,7 @@ public final class OutboundConnector: Sendable {
             try check(literal, server: server)
             return connectHost == nil ? shared : pinnedClient(host: host, address: literal)
         }
+        if let remembered = resolutions.value(for: target) { return pinnedClient(host: host, address: remembered) }
         let addresses = await resolver.resolve(target)
         guard !addresses.isEmpty else { throw .unreachable(server: server, reason: "no address found for \(target)") }
         guard let permitted = addresses.first(where: { policy.refusal(for: $0) == nil }) else {
@@ -63,6 +72,7 @@ public final class OutboundConnector: Sendable {
             throw .forbiddenAddress(
                 server: server, address: refused.description, range: policy.refusal(for: refused) ?? "restricted")
         }
+        resolutions.set(permitted, for: target, lifetime: Self.resolutionLifetime)
         return pinnedClient(host: host, address: permitted)
     }
 
