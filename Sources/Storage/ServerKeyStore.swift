@@ -21,7 +21,14 @@ public struct StoredServerKey: Sendable, Equatable {
 }
 
 /// Remote servers' keys, cached in Postgres and shared by every worker.
+///
+/// Bounded: at most ``maximumKeysPerServer`` rows per server (a server publishing new key IDs at
+/// every fetch keeps only its most recently fetched ones), and keys whose validity ended long ago
+/// are pruned (``pruneExpired(validUntilBefore:limit:)``).
 public final class ServerKeyStore: Sendable {
+    /// Rows kept per server; the in-memory cache keeps as many.
+    public static let maximumKeysPerServer = 64
+
     let pool: PostgresPool
 
     public init(pool: PostgresPool) {
@@ -70,7 +77,27 @@ public final class ServerKeyStore: Sendable {
             """
         let values = parameters
         try await pool.withConnection { connection in
-            _ = try connection.query(sql, values)
+            try connection.transaction { connection in
+                _ = try connection.query(sql, values)
+                _ = try connection.query("""
+                    DELETE FROM server_keys WHERE server_name = $1 AND key_id IN (
+                        SELECT key_id FROM server_keys WHERE server_name = $1
+                        ORDER BY fetched_at DESC, key_id DESC OFFSET $2)
+                    """, [.text(server), .int(Int64(Self.maximumKeysPerServer))])
+            }
+        }
+    }
+
+    /// Deletes up to `limit` keys whose `valid_until_ts` is before `cutoff` (ms since the epoch);
+    /// returns how many. Such a key verifies no request and no event of a version that enforces key
+    /// validity; should an older room need it, it is fetched again.
+    public func pruneExpired(validUntilBefore cutoff: Int64, limit: Int) async throws -> Int {
+        try await pool.withConnection { connection in
+            try connection.query("""
+                DELETE FROM server_keys k
+                USING (SELECT server_name, key_id FROM server_keys WHERE valid_until_ts < $1 LIMIT $2) AS old
+                WHERE k.server_name = old.server_name AND k.key_id = old.key_id
+                """, [.int(cutoff), .int(Int64(max(1, limit)))]).affectedRows
         }
     }
 }

@@ -45,4 +45,39 @@ final class ServerKeyStoreTests: XCTestCase {
         XCTAssertEqual(stored, [])
         await pool.close()
     }
+
+    /// A server that publishes new key IDs at every fetch keeps only its most recently fetched keys.
+    func testAServerRotatingKeyIDsKeepsAtMostTheCapOfRows() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "keys_cap", poolSize: 1)
+        let keys = ServerKeyStore(pool: pool)
+        let cap = ServerKeyStore.maximumKeysPerServer
+        for fetch in 0..<(cap / 16 + 3) {
+            let document = (0..<16).map { index in
+                StoredServerKey(keyID: "ed25519:f\(fetch)k\(index)", publicKey: Array(repeating: 1, count: 32),
+                                validUntilTS: 10_000, expiredTS: nil, fetchedAt: Int64(1_000 + fetch))
+            }
+            try await keys.store(server: "rotating.test", keys: document)
+        }
+        let stored = try await keys.keys(server: "rotating.test")
+        XCTAssertEqual(stored.count, cap)
+        XCTAssertTrue(stored.contains { $0.keyID == "ed25519:f\(cap / 16 + 2)k0" }, "the newest fetch is kept")
+        XCTAssertFalse(stored.contains { $0.keyID == "ed25519:f0k0" }, "the oldest fetch is gone")
+        await pool.close()
+    }
+
+    func testKeysExpiredBeforeTheCutoffArePrunedInBatches() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "keys_prune", poolSize: 1)
+        let keys = ServerKeyStore(pool: pool)
+        func key(_ id: String, validUntil: Int64) -> StoredServerKey {
+            StoredServerKey(keyID: id, publicKey: Array(repeating: 2, count: 32), validUntilTS: validUntil, expiredTS: nil, fetchedAt: 1)
+        }
+        try await keys.store(server: "a.test", keys: [key("ed25519:old1", validUntil: 10), key("ed25519:new", validUntil: 5_000)])
+        try await keys.store(server: "b.test", keys: [key("ed25519:old2", validUntil: 999), key("ed25519:edge", validUntil: 1_000)])
+        let first = try await keys.pruneExpired(validUntilBefore: 1_000, limit: 1)
+        let second = try await keys.pruneExpired(validUntilBefore: 1_000, limit: 10)
+        XCTAssertEqual([first, second], [1, 1])
+        let left = try await keys.keys(server: "a.test").map(\.keyID) + (try await keys.keys(server: "b.test")).map(\.keyID)
+        XCTAssertEqual(Set(left), ["ed25519:new", "ed25519:edge"])
+        await pool.close()
+    }
 }
