@@ -30,6 +30,8 @@ let package = Package(
         // libresolv, for SRV lookups in server discovery (Federation).
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
 
+        // A bounded least-recently-used map (O(1)), under every map keyed by remote data.
+        .target(name: "BoundedCollections"),
         // Pure Matrix core: JSON, identifiers, room versions, PDUs, redaction, auth rules, ACLs.
         .target(name: "MatrixCore"),
         // Ed25519, SHA-256, signing keys, JSON and event signing, X-Matrix.
@@ -40,6 +42,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["Postgres", "MatrixCore", "MatrixCrypto"]),
         // X-Matrix verification, key fetching and caching, federation client.
         .target(name: "Federation", dependencies: [
+            "BoundedCollections",
             "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "CResolv",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -60,6 +63,7 @@ let package = Package(
         ]),
         // The HTTP server and the configuration shared by all commands.
         .target(name: "WorkerApp", dependencies: [
+            "BoundedCollections",
             "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveService", "RemoteHomeserver", "Forwarding",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -100,7 +104,7 @@ let package = Package(
         .testTarget(name: "MatrixCryptoEventTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Postgres", "TestSupport"]),
-        .testTarget(name: "FederationTests", dependencies: ["Federation", "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "FederationTests", dependencies: ["BoundedCollections", "Federation", "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ForwardingTests", dependencies: [
             "Forwarding", "RemoteHomeserver", "Federation", "Storage", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),

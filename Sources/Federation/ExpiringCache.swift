@@ -1,3 +1,4 @@
+import BoundedCollections
 import Synchronization
 
 /// A bounded, thread-safe map whose entries expire after a lifetime given when they are stored.

@@ -1,3 +1,4 @@
+import BoundedCollections
 import LeaveService
 import Synchronization
 
@@ -15,12 +16,12 @@ final class OriginRateLimiter: Sendable {
 
     private let ratePerSecond: Double
     private let burst: Double
-    private let buckets: Mutex<LRUMap<String, Bucket>>
+    private let buckets: Mutex<BoundedLRU<String, Bucket>>
 
     init(ratePerSecond: Int, burst: Int, maximumOrigins: Int) {
         self.ratePerSecond = Double(ratePerSecond)
         self.burst = Double(max(burst, 1))
-        buckets = Mutex(LRUMap(capacity: maximumOrigins))
+        buckets = Mutex(BoundedLRU(capacity: maximumOrigins))
     }
 
     /// How many origins have a bucket (at most `maximumOrigins`).

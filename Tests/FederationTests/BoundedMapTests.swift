@@ -1,3 +1,4 @@
+import BoundedCollections
 @testable import Federation
 import MatrixCore
 import Testing

@@ -37,31 +37,3 @@ struct OriginRateLimiterTests {
         #expect(!Self.isLimited(limiter, "a.example", at: start + .milliseconds(100)))
     }
 }
-
-/// The LRU map behind the limiter: bounded, evicting the least recently used entry.
-struct LRUMapTests {
-    @Test func aFullMapForgetsTheLeastRecentlyUsedEntry() {
-        var map = LRUMap<String, Int>(capacity: 3)
-        map.set(1, for: "a")
-        map.set(2, for: "b")
-        map.set(3, for: "c")
-        #expect(map.value(for: "a") == 1)   // "a" is now the most recently used; "b" the least
-        map.set(4, for: "d")
-        #expect(map.count == 3)
-        #expect(map.value(for: "b") == nil)
-        #expect(map.value(for: "a") == 1)
-        #expect(map.value(for: "c") == 3)
-        #expect(map.value(for: "d") == 4)
-        map.set(5, for: "c")   // an update, not an insertion: nothing forgotten
-        #expect(map.count == 3)
-        #expect(map.value(for: "c") == 5)
-    }
-
-    @Test func aMapOfOneKeepsTheNewest() {
-        var map = LRUMap<Int, Int>(capacity: 1)
-        for key in 0..<10 { map.set(key, for: key) }
-        #expect(map.count == 1)
-        #expect(map.value(for: 9) == 9)
-        #expect(map.value(for: 8) == nil)
-    }
-}

@@ -1,3 +1,4 @@
+import BoundedCollections
 import AsyncHTTPClient
 import Synchronization
 

@@ -1,7 +1,7 @@
 /// A map of at most `capacity` entries that forgets its least recently used entry when a new one
 /// would exceed the bound. Every operation is O(1): the recency order is a doubly linked list kept
 /// in an array (a removed slot is filled with the last node). A plain value: callers lock.
-struct BoundedLRU<Key: Hashable, Value> {
+public struct BoundedLRU<Key: Hashable, Value> {
     private struct Node {
         let key: Key
         var value: Value
@@ -15,29 +15,29 @@ struct BoundedLRU<Key: Hashable, Value> {
     private var head = -1
     /// Least recently used node, or -1.
     private var tail = -1
-    let capacity: Int
+    public let capacity: Int
 
-    init(capacity: Int) {
+    public init(capacity: Int) {
         self.capacity = max(1, capacity)
     }
 
-    var count: Int { slots.count }
+    public var count: Int { slots.count }
 
     /// The value for `key`, which becomes the most recently used.
-    mutating func value(for key: Key) -> Value? {
+    public mutating func value(for key: Key) -> Value? {
         guard let slot = slots[key] else { return nil }
         moveToFront(slot)
         return nodes[slot].value
     }
 
     /// The value for `key`, leaving the recency order alone.
-    func peek(_ key: Key) -> Value? {
+    public func peek(_ key: Key) -> Value? {
         slots[key].map { nodes[$0].value }
     }
 
     /// Stores `value` as the most recently used entry; returns the entry evicted to make room, if any.
     @discardableResult
-    mutating func set(_ value: Value, for key: Key) -> (key: Key, value: Value)? {
+    public mutating func set(_ value: Value, for key: Key) -> (key: Key, value: Value)? {
         if let slot = slots[key] {
             nodes[slot].value = value
             moveToFront(slot)
@@ -52,13 +52,13 @@ struct BoundedLRU<Key: Hashable, Value> {
 
     /// Forgets `key`; returns its value.
     @discardableResult
-    mutating func remove(_ key: Key) -> Value? {
+    public mutating func remove(_ key: Key) -> Value? {
         guard let slot = slots[key] else { return nil }
         return removeSlot(slot).value
     }
 
     /// Forgets everything; returns the values.
-    mutating func removeAll() -> [Value] {
+    public mutating func removeAll() -> [Value] {
         defer {
             nodes.removeAll()
             slots.removeAll()
