@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "MatrixCore", targets: ["MatrixCore"]),
         .library(name: "MatrixCrypto", targets: ["MatrixCrypto"]),
         .library(name: "CSodium", targets: ["CSodium"]),
+        // For the separate Fuzz/ package (libFuzzer targets); never a dependency of the server.
+        .library(name: "FuzzProperties", targets: ["FuzzProperties"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -93,12 +95,16 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The properties the fuzz targets check, shared by Fuzz/ and FuzzReplayTests.
+        .target(name: "FuzzProperties", dependencies: ["MatrixCore", "MatrixCrypto"]),
+
         // Helpers shared by the test targets: vector files, throwaway databases, server processes.
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
         .testTarget(name: "WorkerTests", dependencies: [
             "RemoteHomeserver", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
         ]),
         .testTarget(name: "WorkerAppTests", dependencies: ["WorkerApp", "LeaveService"]),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzProperties"]),
         .testTarget(name: "MatrixCoreTests", dependencies: ["MatrixCore", "TestSupport"]),
         .testTarget(name: "MatrixCryptoTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "MatrixCryptoEventTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),

@@ -40,7 +40,10 @@ public struct PostgresResult: Sendable {
                 }
             }
         }
-        let bytes = [UInt8](unsafeUninitializedCapacity: totalBytes) { buffer, initialized in
+        // Never `unsafeUninitializedCapacity: 0`: the standard library then writes the count into the
+        // runtime's one shared empty-array storage, a data race between connections' threads
+        // (ThreadSanitizer reports it).
+        let bytes = totalBytes == 0 ? [] : [UInt8](unsafeUninitializedCapacity: totalBytes) { buffer, initialized in
             var index = 0
             for row in 0..<Int32(rowCount) {
                 for column in 0..<Int32(columnCount) {
