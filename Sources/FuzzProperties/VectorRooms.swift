@@ -8,7 +8,7 @@ struct VectorRoom: Sendable {
     /// The current event at each state key.
     let state: [StateKey: AuthEvent]
     /// Every event of the room, by ID.
-    let events: [String: AuthEvent]
+    let events: [ExactString: AuthEvent]
 
     /// The rooms in version order ("1" … "12"), read once.
     static let all: [VectorRoom] = {
@@ -31,12 +31,12 @@ struct VectorRoom: Sendable {
                 throw LoadError(description: "no room for \(version)")
             }
             var state: [StateKey: AuthEvent] = [:]
-            var byID: [String: AuthEvent] = [:]
+            var byID: [ExactString: AuthEvent] = [:]
             for event in events {
                 guard let json = (event["stored_pdu"] ?? event["pdu"])?.objectValue, let id = event["event_id"]?.stringValue
                 else { throw LoadError(description: "event without pdu or event_id in \(version)") }
                 let authEvent = AuthEvent(eventID: id, pdu: try PDU(json: json, roomVersion: version))
-                byID[id] = authEvent
+                byID[ExactString(id)] = authEvent
                 if let key = authEvent.pdu.stateKeyPair { state[key] = authEvent }
             }
             return VectorRoom(version: version, state: state, events: byID)
