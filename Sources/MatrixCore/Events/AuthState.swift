@@ -33,9 +33,9 @@ struct AuthState {
         return creators
     }
 
-    /// The domain of a user ID (everything after the first `:`).
+    /// The domain of a user ID (everything after the first `:` byte, as ``UserID`` splits it).
     static func domain(of userID: String) -> Substring {
-        guard let colon = userID.firstIndex(of: ":") else { return "" }
-        return userID[userID.index(after: colon)...]
+        guard let colon = userID.utf8.firstIndex(of: UInt8(ascii: ":")) else { return "" }
+        return userID[userID.utf8.index(after: colon)...]
     }
 }

@@ -22,13 +22,14 @@ enum SigilIdentifier {
         }
     }
 
-    /// Splits `text` after its sigil at the **first** `:`. `nil` if `text` does not start with
-    /// `sigil` or is longer than ``maxBytes``.
+    /// Splits `text` after its sigil at the **first** `:` byte. `nil` if `text` does not start with
+    /// `sigil` or is longer than ``maxBytes``. Bytes, not `Character`s: a `:` followed by a
+    /// combining mark is one `Character` that is not `":"`, yet it is the separator.
     static func parts(of text: String, sigil: Character) -> (opaque: Substring, domain: Substring?)? {
-        guard text.utf8.count <= maxBytes, text.first == sigil else { return nil }
-        let body = text.dropFirst()
-        guard let colon = body.firstIndex(of: ":") else { return (body, nil) }
-        return (body[..<colon], body[body.index(after: colon)...])
+        guard text.utf8.count <= maxBytes, let sigilByte = sigil.asciiValue, text.utf8.first == sigilByte else { return nil }
+        let body = text.utf8.index(after: text.startIndex)
+        guard let colon = text.utf8[body...].firstIndex(of: UInt8(ascii: ":")) else { return (text[body...], nil) }
+        return (text[body..<colon], text[text.utf8.index(after: colon)...])
     }
 
     /// Which form `text` has: a non-empty opaque part (no NUL) with a valid server name, or a
