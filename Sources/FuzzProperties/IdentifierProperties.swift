@@ -48,7 +48,9 @@ enum IdentifierProperties {
         try PropertyViolation.expect(
             text.utf8.count <= 255 && rebuilt.utf8.elementsEqual(text.utf8) && user.text.utf8.elementsEqual(text.utf8),
             "user ID parts of \(text.debugDescription)")
-        try PropertyViolation.expect(!user.localpart.utf8.contains(0), "NUL in localpart of \(text.debugDescription)")
+        try PropertyViolation.expect(
+            !user.localpart.utf8.contains(0) && !user.localpart.utf8.contains(UInt8(ascii: ":")),
+            "NUL or ':' in localpart of \(text.debugDescription)")
         try PropertyViolation.expect(ServerName(user.server) != nil, "user ID server of \(text.debugDescription)")
     }
 

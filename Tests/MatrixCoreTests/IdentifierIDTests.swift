@@ -32,6 +32,19 @@ final class IdentifierIDTests: XCTestCase {
         }
     }
 
+    /// Found by the identifiers fuzz target: `:` followed by a combining mark is a single Swift
+    /// `Character`, but still the first `:` byte, where every ID splits (as Synapse splits them).
+    func testTheFirstColonSplitsEvenWhenACombiningMarkFollowsIt() throws {
+        for mark in ["\u{301}", "\u{5C4}"] {
+            XCTAssertNil(UserID("@a:\(mark)x:remote.test"), "user, mark \(mark.unicodeScalars.first!.value)")
+            XCTAssertNil(RoomID("!a:\(mark)x:remote.test"), "room")
+            XCTAssertNil(EventID("$a:\(mark)x:remote.test"), "event")
+            let user = try XCTUnwrap(UserID("@a\(mark):remote.test"))
+            XCTAssertEqual(Array(user.localpart.utf8), Array("a\(mark)".utf8))
+            XCTAssertEqual(user.server, "remote.test")
+        }
+    }
+
     func testUserIDLengthLimitIs255Bytes() {
         let server = ":" + String(repeating: "h", count: 200)
         let longest = "@" + String(repeating: "u", count: 53) + server
