@@ -52,9 +52,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        // make_leave, send_leave, event retrieval and room import.
+        // Whether a send_leave is accepted and what make_leave answers, as pure functions (no I/O).
+        .target(name: "LeaveDecision", dependencies: ["MatrixCore", "MatrixCrypto"]),
+        // make_leave, send_leave, event retrieval and room import: read → fetch keys → decide → write.
         .target(name: "LeaveService", dependencies: [
-            "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "Federation",
+            "LeaveDecision", "MatrixCore", "MatrixCrypto", "Storage", "Federation",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The federation sender: forwards the outbox's deliveries as X-Matrix-signed transactions.
@@ -66,7 +68,8 @@ let package = Package(
         // The HTTP server and the configuration shared by all commands.
         .target(name: "WorkerApp", dependencies: [
             "BoundedCollections",
-            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveService", "RemoteHomeserver", "Forwarding",
+            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveDecision", "LeaveService", "RemoteHomeserver",
+            "Forwarding",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -104,6 +107,10 @@ let package = Package(
             "RemoteHomeserver", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
         ]),
         .testTarget(name: "WorkerAppTests", dependencies: ["WorkerApp", "LeaveService"]),
+        // The vector files through the real decision and the real HTTP mapping: no database, no sockets.
+        .testTarget(name: "LeaveDecisionTests", dependencies: [
+            "LeaveDecision", "WorkerApp", "MatrixCore", "MatrixCrypto", "TestSupport",
+        ]),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzProperties"]),
         .testTarget(name: "MatrixCoreTests", dependencies: ["MatrixCore", "TestSupport"]),
         .testTarget(name: "MatrixCryptoTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),

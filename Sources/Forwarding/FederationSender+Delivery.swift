@@ -28,7 +28,7 @@ extension FederationSender {
 
     /// Sends one claimed batch as a transaction and records the outcome; true when it was accepted.
     private func deliver(_ batch: [OutboxDelivery], to destination: String) async -> Bool {
-        let transaction = FederationTransaction(origin: client.serverName, originServerTS: Self.nowMilliseconds(),
+        let transaction = FederationTransaction(origin: client.serverName, originServerTS: UnixMilliseconds.now(),
                                                 deliveries: batch)
         if !transaction.undeliverable.isEmpty {
             await dropUndeliverable(transaction.undeliverable, destination: destination)
@@ -110,7 +110,4 @@ extension FederationSender {
         (try? JSONParser.parse(body))?["errcode"]?.stringValue.map { String($0.prefix(64)) }
     }
 
-    private static func nowMilliseconds() -> Int64 {
-        Int64((Date().timeIntervalSince1970 * 1000).rounded())
-    }
 }

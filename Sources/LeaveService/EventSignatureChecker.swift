@@ -2,11 +2,9 @@ import Federation
 import MatrixCore
 import MatrixCrypto
 
-/// Checks the signatures an event must carry (events-and-room-versions §5): the sender's server
-/// and, in v1–v2, the server of the `event_id`. Keys come from this server's own keys or the
-/// ``KeyFetcher``. Per required server only what the rules need is looked at (at most
-/// ``maximumSignaturesPerServer`` signatures, keys at hand first, one valid signature suffices;
-/// see ``ServerSignatureCheck``).
+/// Gathers the keys an event's signatures need — this server's own keys, or the ``KeyFetcher``'s
+/// (memory first, fetching only what the check needs: ``ServerSignatureCheck``) — and checks them
+/// with ``ServerSignatures``. Serves the leave decision (keys only) and room import (keys and check).
 struct EventSignatureChecker: Sendable {
     let ownServer: String
     let ownKeys: [ExactString: Ed25519PublicKey]
@@ -14,32 +12,31 @@ struct EventSignatureChecker: Sendable {
     /// How many signatures of one server are considered.
     let maximumSignaturesPerServer: Int
 
-    /// The servers whose signatures `event` needs.
-    static func requiredServers(of event: PDU) -> [String] {
-        var servers: [String] = []
-        if let user = UserID(event.sender, historical: true) { servers.append(user.server) }
-        if let explicit = event.explicitEventID, let server = EventID(explicit)?.server,
-            !servers.contains(where: { $0.bytesEqual(server) })
-        {
-            servers.append(server)
-        }
-        return servers
-    }
-
-    /// Verifies the required signatures over `signingBytes` (the redacted event's canonical bytes).
-    func verify(_ event: PDU, signingBytes: [UInt8]) async throws(ServerSignatureCheck.Failure) {
-        let signatures = event.json["signatures"]?.objectValue
-        let use = KeyUse.event(originServerTS: event.originServerTS, enforcesKeyValidity: event.roomVersion.enforcesKeyValidity)
-        for server in Self.requiredServers(of: event) {
-            guard let serverSignatures = signatures?[server]?.objectValue else {
-                throw ServerSignatureCheck.Failure(description: "event is not signed by \(server)", logDetail: nil)
-            }
-            try await ServerSignatureCheck.verify(
-                serverSignatures, server: server, signingBytes: signingBytes, maximum: maximumSignaturesPerServer,
+    /// The keys for each server's signatures in `needed`, by server.
+    func keys(for needed: [(server: String, signatures: JSONObject)], use: KeyUse) async -> [ExactString: ServerSignatures.Keys] {
+        var keys: [ExactString: ServerSignatures.Keys] = [:]
+        for (server, signatures) in needed {
+            keys[ExactString(server)] = await ServerSignatureCheck.keys(
+                for: signatures, maximum: maximumSignaturesPerServer,
                 knownKey: { keyID in cachedKey(server: server, keyID: keyID, use: use) },
                 lookUp: { (keyID: String) async throws(KeyFetchError) -> Ed25519PublicKey in
                     try await publicKey(server: server, keyID: keyID, use: use)
                 })
+        }
+        return keys
+    }
+
+    /// Verifies the required signatures over `signingBytes` (the redacted event's canonical bytes).
+    func verify(_ event: PDU, signingBytes: [UInt8]) async throws(ServerSignatures.Failure) {
+        let use = KeyUse.event(originServerTS: event.originServerTS, enforcesKeyValidity: event.roomVersion.enforcesKeyValidity)
+        for server in ServerSignatures.requiredServers(of: event) {
+            guard let serverSignatures = event.json["signatures"]?[server]?.objectValue else {
+                throw ServerSignatures.Failure(description: "event is not signed by \(server)")
+            }
+            let keys = await keys(for: [(server, serverSignatures)], use: use)
+            try ServerSignatures.verify(
+                serverSignatures, server: server, signingBytes: signingBytes, maximum: maximumSignaturesPerServer,
+                keys: keys[ExactString(server)] ?? ServerSignatures.Keys())
         }
     }
 
@@ -54,5 +51,22 @@ struct EventSignatureChecker: Sendable {
             return key
         }
         return try await fetcher.publicKey(server: server, keyID: keyID, use: use)
+    }
+
+    /// The keys the auth rules may need for `event`: those of the server named by
+    /// `join_authorised_via_users_server`, if the event carries it.
+    func authSignatures(for event: PDU) async -> KeyedAuthSignatures {
+        guard let authorising = event.content["join_authorised_via_users_server"]?.stringValue,
+            let server = UserID(authorising, historical: true)?.server,
+            let signatures = event.json["signatures"]?[server]?.objectValue
+        else { return .none }
+        let use = KeyUse.event(originServerTS: event.originServerTS, enforcesKeyValidity: event.roomVersion.enforcesKeyValidity)
+        var serverKeys: [ExactString: Ed25519PublicKey] = [:]
+        for member in signatures.members.lazy.filter({ SigningKey.isEd25519KeyID($0.key) }).prefix(maximumSignaturesPerServer) {
+            if let key = try? await publicKey(server: server, keyID: member.key, use: use) {
+                serverKeys[ExactString(member.key)] = key
+            }
+        }
+        return KeyedAuthSignatures(keys: [ExactString(server): serverKeys])
     }
 }

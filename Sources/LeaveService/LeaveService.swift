@@ -1,22 +1,19 @@
 import Federation
-import Foundation
+import LeaveDecision
 import Logging
 import MatrixCore
 import MatrixCrypto
-import Postgres
 import Storage
 
 /// The leave handshake for the rooms this server holds: `make_leave` templates, `send_leave`
-/// validation and atomic storage, event retrieval. Composed from the pure core (PDU format,
-/// hashes, auth rules, ACLs), the key fetcher and the room store; keeps no state of its own beyond
-/// caches (room versions, which never change).
+/// (read → fetch keys → ``LeaveDecision`` → write), event retrieval. Keeps no state of its own
+/// beyond caches (room versions and parsed stored events, which never change).
 public final class LeaveService: Sendable {
     /// The largest number of forward extremities a template cites (the spec's `prev_events` limit).
-    public static let maxPrevEvents = 20
+    public static let maxPrevEvents = LeaveTemplate.maxPrevEvents
 
     let serverName: String
-    /// Our current signing key (the first of the key file); `nil` only in import-only runtimes.
-    let signingKey: SigningKey?
+    let decision: LeaveDecision
     let rooms: RoomStore
     let versions: RoomVersionCache
     let parsedEvents = ParsedEventCache()
@@ -29,10 +26,11 @@ public final class LeaveService: Sendable {
     public init(
         serverName: String, signingKeys: [SigningKey], rooms: RoomStore, keys: KeyFetcher,
         maximumSignaturesPerServer: Int = 4, logger: Logger = Logger(label: "leave-worker.leaves"),
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        now: @escaping @Sendable () -> Int64 = UnixMilliseconds.now
     ) {
         self.serverName = serverName
-        self.signingKey = signingKeys.first
+        self.decision = LeaveDecision(
+            serverName: serverName, signingKey: signingKeys.first, maximumSignaturesPerServer: maximumSignaturesPerServer)
         self.rooms = rooms
         self.versions = RoomVersionCache(rooms: rooms)
         var ownKeys: [ExactString: Ed25519PublicKey] = [:]
@@ -45,44 +43,36 @@ public final class LeaveService: Sendable {
         self.importer = RoomImporter(rooms: rooms, signatures: signatures)
     }
 
-    /// The room's version; 404 `M_NOT_FOUND` when we do not hold the room.
-    func roomVersion(_ roomID: String) async throws(MatrixError) -> RoomVersion {
-        let version = try await storage { try await versions.version(of: roomID) }
-        guard let version else { throw .notFound("Unknown room \(roomID)") }
+    /// The room's version; ``LeaveServiceError/unknownRoom(_:)`` when we do not hold the room.
+    func roomVersion(_ roomID: String) async throws(LeaveServiceError) -> RoomVersion {
+        let version = try await storage { () async throws(StorageError) in try await versions.version(of: roomID) }
+        guard let version else { throw .unknownRoom(roomID) }
         return version
     }
 
-    /// Runs a storage call, mapping its failures to 503 (never a 500).
-    func storage<T>(_ body: () async throws -> T) async throws(MatrixError) -> T {
+    /// Runs a storage call; its failure is logged (with the internals) and answered as
+    /// ``LeaveServiceError/storage(_:)``.
+    func storage<T>(_ body: () async throws(StorageError) -> T) async throws(LeaveServiceError) -> T {
         do {
             return try await body()
         } catch {
             logger.warning("storage failure", metadata: ["error": "\(error)"])
-            throw StorageFailure.matrixError(error)
+            throw .storage(error)
         }
     }
-}
 
-/// Maps storage errors to what a remote server is told: our database being unreachable, the pool
-/// exhausted or the room lock contended are all "try again later" (503 + `Retry-After`).
-enum StorageFailure {
-    static func matrixError(_ error: any Error) -> MatrixError {
-        if let error = error as? StorageError {
-            switch error {
-            case .unknownRoom(let room): return .notFound("Unknown room \(room)")
-            case .eventIDInOtherRoom(let event): return .forbidden("Event ID \(event) is already used in another room")
-            case .contended: return .unavailable("The room is busy; retry", retryAfterMilliseconds: 200)
-            // Our data, not the caller's request: the details are in the log line of `storage(_:)`.
-            case .importConflict, .malformedRow: return .unavailable("This server could not complete the request; retry")
-            }
+    /// Stored events parsed (through the cache) for the decision.
+    func parsed(_ records: [EventRecord], version: RoomVersion) throws(LeaveServiceError) -> [AuthEvent] {
+        try storage { () throws(StorageError) in try records.map { record throws(StorageError) in try parsedEvents.event(record, version: version) } }
+    }
+
+    /// Synchronous form of ``storage(_:)``.
+    func storage<T>(_ body: () throws(StorageError) -> T) throws(LeaveServiceError) -> T {
+        do {
+            return try body()
+        } catch {
+            logger.warning("storage failure", metadata: ["error": "\(error)"])
+            throw .storage(error)
         }
-        if let error = error as? PostgresError {
-            if error.isStatementTimeout { return .unavailable("Database busy: the request could not be completed in time; retry") }
-            switch error.kind {
-            case .poolExhausted: return .unavailable("Database busy: no connection free", retryAfterMilliseconds: 500)
-            default: return .unavailable("Database unavailable")
-            }
-        }
-        return .unavailable("This server could not complete the request; retry")
     }
 }

@@ -15,21 +15,21 @@ final class ParsedEventCache: Sendable {
     }
 
     /// The parsed form of a stored event. Stored events passed every check when they were stored,
-    /// so a failure here means the database was changed behind our back: answered as 503.
-    func event(_ record: EventRecord, version: RoomVersion) throws(MatrixError) -> AuthEvent {
+    /// so a failure here means the database was changed behind our back: a malformed row.
+    func event(_ record: EventRecord, version: RoomVersion) throws(StorageError) -> AuthEvent {
         if let cached = events.withLock({ $0[ExactString(record.eventID)] }), cached.pdu.roomVersion == version {
             return cached
         }
         let parsed: AuthEvent
         do {
             guard case .object(let json) = try JSONParser.parse(record.pdu) else {
-                throw MatrixError.unavailable("Stored event \(record.eventID) is not a JSON object")
+                throw StorageError.malformedRow("stored event \(record.eventID) is not a JSON object")
             }
             parsed = AuthEvent(eventID: record.eventID, pdu: try PDU(json: json, roomVersion: version), isRejected: false)
-        } catch let error as MatrixError {
+        } catch let error as StorageError {
             throw error
         } catch {
-            throw .unavailable("Stored event \(record.eventID) cannot be read: \(error)")
+            throw .malformedRow("stored event \(record.eventID) cannot be read: \(error)")
         }
         events.withLock { cache in
             if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }

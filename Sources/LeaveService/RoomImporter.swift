@@ -99,11 +99,11 @@ private struct CheckedRoom {
         }
         let bytes: [UInt8]
         let eventID: String
-        do throws(MatrixError) {
-            bytes = try LeaveService.signingBytes(pdu)
-            eventID = try LeaveService.eventID(of: pdu, signingBytes: bytes)
+        do {
+            bytes = try EventHashing.redactedSigningBytes(of: pdu.json, version: version)
+            eventID = try EventHashing.eventID(of: pdu.json, signingBytes: bytes, version: version)
         } catch {
-            throw ImportError(event: index, id: nil, error.message)
+            throw ImportError(event: index, id: nil, "Event is not canonical JSON: \(error)")
         }
         func fail(_ reason: String) -> ImportError { ImportError(event: index, id: eventID, reason) }
 
@@ -141,10 +141,7 @@ private struct CheckedRoom {
         byID[ExactString(eventID)] = event
         if let key = pdu.stateKeyPair { state[key] = event }
         cited.formUnion(pdu.prevEventIDs.map { ExactString($0) })
-        records.append(EventRecord(
-            eventID: eventID, roomID: roomID, type: pdu.type, stateKey: pdu.stateKey, sender: pdu.sender, depth: pdu.depth,
-            originServerTS: pdu.originServerTS, membership: pdu.membership, prevEvents: pdu.prevEventIDs,
-            authEvents: pdu.authEventIDs, pdu: pdu.json.removing("unsigned").compactBytes()))
+        records.append(EventRecord(pdu, eventID: eventID, roomID: roomID, json: pdu.json.removing("unsigned")))
     }
 
     var stateRecords: [EventRecord] {

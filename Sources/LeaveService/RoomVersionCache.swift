@@ -16,7 +16,7 @@ final class RoomVersionCache: Sendable {
     }
 
     /// The room's version, or `nil` when this server does not hold the room.
-    func version(of roomID: String) async throws -> RoomVersion? {
+    func version(of roomID: String) async throws(StorageError) -> RoomVersion? {
         if let version = known.withLock({ $0[ExactString(roomID)] }) { return version }
         guard let id = try await rooms.roomVersion(roomID), let version = RoomVersion(id) else { return nil }
         known.withLock { cache in

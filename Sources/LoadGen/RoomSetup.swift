@@ -17,7 +17,7 @@ struct RoomSetup {
     func prepare(log: (String) -> Void) async throws -> (jobs: [LeaveJob], rooms: [BuiltRoom]) {
         let runTag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let eventsPerRoom = Int64(membersPerRoom + 8)
-        let firstTimestamp = WallClock.nowMS() - Int64(rooms) * eventsPerRoom
+        let firstTimestamp = UnixMilliseconds.now() - Int64(rooms) * eventsPerRoom
         var built: [BuiltRoom] = []
         let start = ContinuousClock.now
         for index in 0..<rooms {
@@ -60,7 +60,7 @@ struct RoomSetup {
     func presign(_ jobs: [LeaveJob], rooms: [BuiltRoom]) throws -> [LeaveJob] {
         let roomsByID = Dictionary(uniqueKeysWithValues: rooms.map { ($0.roomID, $0) })
         let signers = Dictionary(uniqueKeysWithValues: remotes.map { ($0.serverName, $0) })
-        let now = WallClock.nowMS()
+        let now = UnixMilliseconds.now()
         return try jobs.map { job in
             guard let room = roomsByID[job.roomID], let signer = signers[job.server] else {
                 throw LoadGenError.setupFailed("no room or server for \(job.userID)")

@@ -66,10 +66,23 @@ public enum EventHashing {
             guard let id = event["event_id"]?.stringValue else { throw .missingEventID }
             return id
         }
-        let hash: [UInt8]
-        do { hash = try referenceHash(of: event, version: version) } catch { throw .nonCanonicalJSON(error) }
-        let encoded = version.eventIDFormat == .base64 ? Base64.encodeUnpadded(hash) : Base64.encodeUnpaddedURLSafe(hash)
-        return "$" + encoded
+        let bytes: [UInt8]
+        do { bytes = try redactedSigningBytes(of: event, version: version) } catch { throw .nonCanonicalJSON(error) }
+        return try eventID(of: event, signingBytes: bytes, version: version)
+    }
+
+    /// As ``eventID(of:version:)`` for an event whose ``redactedSigningBytes(of:version:)`` are
+    /// already at hand (they are hashed, not computed again).
+    public static func eventID(of event: JSONObject, signingBytes: [UInt8], version: RoomVersion) throws(EventHashingError)
+        -> String
+    {
+        switch version.eventIDFormat {
+        case .explicit:
+            guard let id = event["event_id"]?.stringValue else { throw .missingEventID }
+            return id
+        case .base64: return "$" + Base64.encodeUnpadded(SHA256.hash(signingBytes))
+        case .urlSafeBase64: return "$" + Base64.encodeUnpaddedURLSafe(SHA256.hash(signingBytes))
+        }
     }
 
     /// The room an event belongs to: its `room_id`, or for a v12 create event (which has none)

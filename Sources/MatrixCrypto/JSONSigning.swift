@@ -21,6 +21,14 @@ public enum JSONSigning {
         adding(signature: try signature(of: object, key: key), entity: entity, keyID: key.keyID, to: object)
     }
 
+    /// `event` with `entity`'s signature by `key` over `signingBytes` (the event's redacted signing
+    /// bytes, ``EventHashing/redactedSigningBytes(of:version:)``) added, other signatures kept.
+    public static func signEvent(_ event: JSONObject, signingBytes: [UInt8], entity: String, key: SigningKey) -> JSONObject {
+        adding(
+            signature: Base64.encodeUnpadded(key.privateKey.signature(for: signingBytes)), entity: entity, keyID: key.keyID,
+            to: event)
+    }
+
     /// `object` with `signatures[entity][keyID] = signature`, other signatures kept. A `signatures`
     /// member (or entity entry) that is not an object is replaced: it could not hold signatures anyway.
     public static func adding(signature: String, entity: String, keyID: String, to object: JSONObject) -> JSONObject {

@@ -6,7 +6,8 @@ import Synchronization
 /// `excludeServers`).
 struct LeaveWrite: Sendable {
     let event: EventRecord
-    let expectedMembership: String
+    /// nil: the member must have no membership.
+    let expectedMembership: String?
     let destinations: [String]?
     let excludeServers: [String]?
 }

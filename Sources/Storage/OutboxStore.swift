@@ -1,3 +1,4 @@
+import MatrixCore
 import Postgres
 
 /// One event to deliver to one destination, as claimed by a sender.
@@ -74,7 +75,7 @@ public final class OutboxStore: Sendable {
                 SELECT c.room_id, c.event_id, c.attempts, e.pdu
                 FROM claimed c \(EventColumns.joinEvent(roomID: "c.room_id", eventID: "c.event_id"))
                 ORDER BY c.created_at, e.stream_ordering
-                """, [.text(destination), .int(Int64(max(0, limit))), .int(Self.milliseconds(lease))])
+                """, [.text(destination), .int(Int64(max(0, limit))), .int(lease.saturatingMilliseconds)])
             return try result.rows.map { row throws(StorageError) in
                 guard let roomID = row.string(0), let eventID = row.string(1), let attempts = row.int64(2),
                       let pdu = row.bytes(3) else {
@@ -110,7 +111,7 @@ public final class OutboxStore: Sendable {
         for (destination, batch) in Dictionary(grouping: deliveries, by: \.destination) {
             let parameters: [PostgresValue] = [
                 .text(destination), .textArray(batch.map(\.roomID)), .textArray(batch.map(\.eventID)),
-                .int(Self.milliseconds(backoff.base)), .int(Self.milliseconds(backoff.maximum)), .text(String(error.prefix(1_000))),
+                .int(backoff.base.saturatingMilliseconds), .int(backoff.maximum.saturatingMilliseconds), .text(String(error.prefix(1_000))),
             ]
             _ = try await pool.withConnection { connection in
                 try connection.query("""
@@ -157,15 +158,8 @@ public final class OutboxStore: Sendable {
                     USING (SELECT room_id, event_id, destination FROM outbox
                            WHERE state = 'sent' AND sent_at < now() - $1 * interval '1 millisecond' LIMIT $2) AS old
                     WHERE o.room_id = old.room_id AND o.event_id = old.event_id AND o.destination = old.destination
-                    """, [.int(Self.milliseconds(age)), .int(Int64(max(1, limit)))]).affectedRows
+                    """, [.int(age.saturatingMilliseconds), .int(Int64(max(1, limit)))]).affectedRows
             }
         }
-    }
-
-    /// Whole milliseconds, saturating (a lease or back-off beyond 292 million years is not a concern).
-    private static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000)
-        return overflow ? (seconds < 0 ? .min : .max) : whole &+ attoseconds / 1_000_000_000_000_000
     }
 }

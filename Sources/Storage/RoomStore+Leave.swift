@@ -10,19 +10,23 @@ extension RoomStore {
     /// unless everything is. Leaves that arrive while others are being written are committed
     /// together (`LeaveBatcher`, `store_leaves`), each with its own outcome. Then the event is
     /// announced on the stream (`StreamNotifier`, coalesced).
-    /// Throws `StorageError.unknownRoom`, `.eventIDInOtherRoom`, `.contended` (retries used up),
-    /// or the `PostgresError`.
-    public func storeLeave(_ event: EventRecord, expectedMembership: String, destinations: [String]) async throws -> LeaveOutcome {
-        try await batcher.store(LeaveWrite(event: event, expectedMembership: expectedMembership,
-                                           destinations: destinations, excludeServers: nil))
+    /// `expectedMembership` nil: the member must have none. Throws `StorageError.unknownRoom`,
+    /// `.eventIDInOtherRoom`, `.contended` (retries used up) or `.database`.
+    public func storeLeave(_ event: EventRecord, expectedMembership: String?, destinations: [String]) async throws(StorageError)
+        -> LeaveOutcome
+    {
+        try await StorageError.translating { try await batcher.store(LeaveWrite(event: event, expectedMembership: expectedMembership,
+                                           destinations: destinations, excludeServers: nil)) }
     }
 
     /// As `storeLeave(_:expectedMembership:destinations:)`, forwarding to every server that has a
     /// joined member in the room when the leave is stored (after it), except `excludeServers`
     /// (this server and the leave's origin). Computed inside the transaction.
-    public func storeLeave(_ event: EventRecord, expectedMembership: String, excludeServers: [String]) async throws -> LeaveOutcome {
-        try await batcher.store(LeaveWrite(event: event, expectedMembership: expectedMembership,
-                                           destinations: nil, excludeServers: excludeServers))
+    public func storeLeave(_ event: EventRecord, expectedMembership: String?, excludeServers: [String]) async throws(StorageError)
+        -> LeaveOutcome
+    {
+        try await StorageError.translating { try await batcher.store(LeaveWrite(event: event, expectedMembership: expectedMembership,
+                                           destinations: nil, excludeServers: excludeServers)) }
     }
 
 }
@@ -41,7 +45,7 @@ struct LeaveWriter: Sendable {
             .text(event.roomID), .text(event.eventID), .text(event.type), event.stateKey.map { .text($0) } ?? .null,
             .text(event.sender), .int(event.depth), .int(event.originServerTS), event.membership.map { .text($0) } ?? .null,
             .textArray(event.prevEvents), .textArray(event.authEvents), .text(String(decoding: event.pdu, as: UTF8.self)),
-            .text(write.expectedMembership), write.destinations.map { .textArray($0) } ?? .null,
+            write.expectedMembership.map { .text($0) } ?? .null, write.destinations.map { .textArray($0) } ?? .null,
             write.excludeServers.map { .textArray($0) } ?? .null,
         ]
         let outcome = try await retryPolicy.run {
@@ -100,7 +104,7 @@ struct LeaveWriter: Sendable {
             "membership": event.membership.map(JSONValue.string) ?? .null,
             "prev_events": strings(event.prevEvents), "auth_events": strings(event.authEvents),
             "pdu": .string(String(decoding: event.pdu, as: UTF8.self)),
-            "expected_membership": .string(write.expectedMembership),
+            "expected_membership": write.expectedMembership.map(JSONValue.string) ?? .null,
             "destinations": strings(write.destinations), "exclude_servers": strings(write.excludeServers),
         ]
         return .object(object)

@@ -28,25 +28,25 @@ extension RoomStore {
     /// records grouped by the tag in the first column.
     private func taggedEvents(
         roomID: String, stateKeys: [(type: String, stateKey: String)], more: String, parameters: [PostgresValue]
-    ) async throws -> [String: [EventRecord]] {
+    ) async throws(StorageError) -> [String: [EventRecord]] {
         let sql = Self.stateEntriesSQL + "\nUNION ALL\n" + more
         let bound: [PostgresValue] = [
             .text(roomID), .textArray(stateKeys.map(\.type)), .textArray(stateKeys.map(\.stateKey)),
         ] + parameters
-        return try await pool.withConnection { connection in
+        return try await StorageError.translating { try await pool.withConnection { connection in
             var groups: [String: [EventRecord]] = [:]
             for row in try connection.query(sql, bound).rows {
                 groups[row.string(0) ?? "", default: []].append(try EventRecord(row: row, offset: 1))
             }
             return groups
-        }
+        } }
     }
 
     /// The state entries and forward extremities a `make_leave` template is built from: one
     /// statement, one round trip.
     public func templateContext(
         roomID: String, stateKeys: [(type: String, stateKey: String)], extremityLimit: Int
-    ) async throws -> TemplateContext {
+    ) async throws(StorageError) -> TemplateContext {
         let groups = try await taggedEvents(roomID: roomID, stateKeys: stateKeys, more: """
             (SELECT 'x', \(EventColumns.select)
              FROM forward_extremities f \(EventColumns.joinEvent(roomID: "f.room_id", eventID: "f.event_id"))
@@ -62,7 +62,7 @@ extension RoomStore {
     /// `$\u{212A}…` never finds `$K…` (relied on by the byte-for-byte identifier rule).
     public func leaveContext(
         roomID: String, eventID: String, stateKeys: [(type: String, stateKey: String)], citedEventIDs: [String]
-    ) async throws -> LeaveContext {
+    ) async throws(StorageError) -> LeaveContext {
         let groups = try await taggedEvents(roomID: roomID, stateKeys: stateKeys, more: """
             SELECT 'c', \(EventColumns.select) FROM \(EventColumns.eventsByID(roomID: "$1", eventIDs: "$4"))
             UNION ALL
@@ -72,11 +72,11 @@ extension RoomStore {
     }
 
     /// Whether `server` has (or had) a user with any membership in the room — who may read its events.
-    public func hasMember(roomID: String, server: String) async throws -> Bool {
-        try await pool.withConnection { connection in
+    public func hasMember(roomID: String, server: String) async throws(StorageError) -> Bool {
+        try await StorageError.translating { try await pool.withConnection { connection in
             try connection.query("""
                 SELECT EXISTS (SELECT 1 FROM memberships WHERE room_id = $1 AND user_server(user_id) = $2)
                 """, [.text(roomID), .text(server)]).rows.first?.bool(0) ?? false
-        }
+        } }
     }
 }

@@ -24,11 +24,11 @@ public final class RoomStore: Sendable {
     }
 
     /// The room's version, or nil if the room is not held here.
-    public func roomVersion(_ roomID: String) async throws -> String? {
-        try await pool.withConnection { connection in
+    public func roomVersion(_ roomID: String) async throws(StorageError) -> String? {
+        try await StorageError.translating { try await pool.withConnection { connection in
             let result = try connection.query("SELECT room_version FROM rooms WHERE room_id = $1", [.text(roomID)])
             return result.rows.first?.string(0)
-        }
+        } }
     }
 
     /// The current-state events at the given (type, state key) entries; entries without one are left out.
@@ -81,11 +81,11 @@ public final class RoomStore: Sendable {
     }
 
     /// The event with this ID in any room held here.
-    public func event(id: String) async throws -> EventRecord? {
-        try await pool.withConnection { connection in
+    public func event(id: String) async throws(StorageError) -> EventRecord? {
+        try await StorageError.translating { try await pool.withConnection { connection in
             try connection.query("SELECT \(EventColumns.select) FROM events e WHERE e.event_id = $1",
                                  [.text(id)]).eventRecords().first
-        }
+        } }
     }
 
     /// The user's current membership in the room and the event that set it.

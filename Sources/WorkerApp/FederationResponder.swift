@@ -116,16 +116,22 @@ public struct FederationResponder: HTTPResponder {
             return Self.json(200, Array(#"{"server":{"name":"leave-worker","version":"\#(WorkerVersion.current)"}}"#.utf8))
         case .makeLeave(let roomID, let userID):
             let origin = try await authenticated(method, target, request, body: nil)
-            let body = try await dependencies.leaves.makeLeave(roomID: roomID, userID: userID, origin: origin)
+            let body = try await answering { () async throws(LeaveServiceError) in
+                try await dependencies.leaves.makeLeave(roomID: roomID, userID: userID, origin: origin)
+            }
             return Self.json(200, body.compactBytes())
         case .sendLeave(let apiVersion, let roomID, let eventID):
             let body = try await readJSONObject(request)
             let origin = try await authenticated(method, target, request, body: .object(body))
-            try await dependencies.leaves.sendLeave(roomID: roomID, eventID: eventID, origin: origin, pdu: body)
+            try await answering { () async throws(LeaveServiceError) in
+                try await dependencies.leaves.sendLeave(roomID: roomID, eventID: eventID, origin: origin, pdu: body)
+            }
             return Self.json(200, Array((apiVersion == 1 ? "[200,{}]" : "{}").utf8))
         case .event(let eventID):
             let origin = try await authenticated(method, target, request, body: nil)
-            let body = try await dependencies.leaves.event(eventID: eventID, origin: origin)
+            let body = try await answering { () async throws(LeaveServiceError) in
+                try await dependencies.leaves.event(eventID: eventID, origin: origin)
+            }
             return Self.json(200, body)
         }
     }

@@ -21,7 +21,7 @@ public final class ServerKeyPublisher: Sendable {
 
     public init(
         serverName: String, keys: [SigningKey], oldKeys: [OldVerifyKey], validitySeconds: Int,
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        now: @escaping @Sendable () -> Int64 = UnixMilliseconds.now
     ) {
         self.serverName = serverName
         self.keys = keys

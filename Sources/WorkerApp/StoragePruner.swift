@@ -1,3 +1,4 @@
+import MatrixCore
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -40,7 +41,7 @@ struct StoragePruner: Service {
         } catch {
             logger.warning("outbox pruning failed; retrying next round", metadata: ["error": "\(error)"])
         }
-        let cutoff = Int64(Date().timeIntervalSince1970 * 1000) - Self.expiredKeyGrace
+        let cutoff = UnixMilliseconds.now() - Self.expiredKeyGrace
         do {
             var keys = 0
             while !Task.isCancelled {

@@ -81,7 +81,7 @@ struct DemoCommand: AsyncParsableCommand {
                     remotes: [EventSigner(serverName: remote.remoteName, key: try remote.signingKey())],
                     members: PlannedMember.generate(count: members, membership: .join, servers: [remote.remoteName], localpartPrefix: "user")
                         + [PlannedMember(userID: "@invited:\(remote.remoteName)", membership: .invite)],
-                    roomLocalpart: "demo", firstTimestamp: Int64(Date().timeIntervalSince1970 * 1000)
+                    roomLocalpart: "demo", firstTimestamp: UnixMilliseconds.now()
                 ).build()
                 print(String(decoding: room.importBytes(), as: UTF8.self))
             }

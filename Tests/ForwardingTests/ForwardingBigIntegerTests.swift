@@ -85,7 +85,7 @@ struct ForwardingBigIntegerTests {
 
         // Hashed and signed as a server with unbounded integers would; its X-Matrix signature cannot be
         // rebuilt portably, so the worker refuses the body as bad JSON whatever the header says.
-        var event = room.leaveTemplate(userID: Self.alice, originServerTS: WallClock.nowMS())
+        var event = room.leaveTemplate(userID: Self.alice, originServerTS: UnixMilliseconds.now())
         event["content"] = ["membership": "leave", "n": .nonCanonicalNumber("18446744073709551616")]
         let leave = try fixture.a.eventSigner.hashAndSign(event, version: roomVersion)
         let refused = try await requester.request(

@@ -17,7 +17,7 @@ final class AuthSignatureRuleTests: XCTestCase {
         var state: [StateKey: AuthEvent]
         var last: String
         let keys: [String: (keyID: String, key: Ed25519PrivateKey)]
-        let verifier: Ed25519AuthSignatures
+        let verifier: KeyedAuthSignatures
 
         init() throws {
             let vectors = try XCTUnwrap(try VectorRoom.all().first { $0.version.id == "10" })
@@ -27,7 +27,7 @@ final class AuthSignatureRuleTests: XCTestCase {
             state = try vectors.currentState()
             last = try XCTUnwrap(vectors.events.last).eventID
             keys = try vectorSigningKeys()
-            verifier = Ed25519AuthSignatures(serverKeys: try vectorServerKeys())
+            verifier = KeyedAuthSignatures(vectorKeys: try vectorServerKeys())
         }
 
         /// A hashed event signed by `signers`, citing the auth events selection from the state.

@@ -7,7 +7,7 @@ import XCTest
 /// against the event's own auth events and against the state before it.
 final class AuthVectorTests: XCTestCase {
     func testSynapseVerdictsAgainstAuthEventsAndStateBefore() throws {
-        let signatures = Ed25519AuthSignatures(serverKeys: try vectorServerKeys())
+        let signatures = KeyedAuthSignatures(vectorKeys: try vectorServerKeys())
         var checked = 0
         for room in try VectorRoom.all() {
             var known: [ExactString: AuthEvent] = [:]
@@ -41,7 +41,7 @@ final class AuthVectorTests: XCTestCase {
     /// Every `auth_rules` case of leave-cases.json: the leave against its auth events and against
     /// the room's current state, with Synapse's verdict for each.
     func testLeaveCasesOfCategoryAuthRules() throws {
-        let signatures = Ed25519AuthSignatures(serverKeys: try vectorServerKeys())
+        let signatures = KeyedAuthSignatures(vectorKeys: try vectorServerKeys())
         var checked = 0
         for (room, leaveCase) in try LeaveCase.all() where leaveCase.category == "auth_rules" {
             let label = "v\(room.version.id) \(leaveCase.name)"

@@ -102,3 +102,12 @@ func vectorSigningKeys() throws -> [String: (keyID: String, key: Ed25519PrivateK
     }
     return keys
 }
+
+extension KeyedAuthSignatures {
+    /// The auth rules' signature checks over the vector servers' keys.
+    init(vectorKeys: [String: [String: Ed25519PublicKey]]) {
+        self.init(keys: Dictionary(uniqueKeysWithValues: vectorKeys.map { server, keys in
+            (ExactString(server), Dictionary(uniqueKeysWithValues: keys.map { (ExactString($0.key), $0.value) }))
+        }))
+    }
+}

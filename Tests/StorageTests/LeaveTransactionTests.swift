@@ -102,7 +102,8 @@ final class LeaveTransactionTests: XCTestCase {
         do {
             _ = try await store.storeLeave(join, expectedMembership: "join", excludeServers: [])
             XCTFail("store_leave must refuse a join")
-        } catch let error as PostgresError {
+        } catch {
+            guard let error = databaseFailure(error) else { throw error }
             XCTAssertEqual(error.sqlState, "22023")
         }
     }
@@ -134,7 +135,8 @@ final class LeaveTransactionTests: XCTestCase {
         do {
             _ = try await store.storeLeave(leave, expectedMembership: "join", destinations: ["ok.test", ""])
             XCTFail("an empty destination must violate the outbox check constraint")
-        } catch let error as PostgresError {
+        } catch {
+            guard let error = databaseFailure(error) else { throw error }
             XCTAssertEqual(error.sqlState, "23514")
         }
         let after = try await StorageFixture.dump(pool, roomID: room.roomID)
@@ -170,7 +172,8 @@ final class LeaveTransactionTests: XCTestCase {
         do {
             _ = try await queued[1].value
             XCTFail("carol's empty destination must violate the outbox check constraint")
-        } catch let error as PostgresError {
+        } catch {
+            guard let error = databaseFailure(error) else { throw error }
             XCTAssertEqual(error.sqlState, "23514")
         }
         guard case .stored = try await queued[2].value else { return XCTFail("dan's leave must store") }
@@ -202,7 +205,8 @@ final class LeaveTransactionTests: XCTestCase {
             do {
                 _ = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test"])
                 XCTFail("the trigger on \(table) must abort the transaction")
-            } catch let error as PostgresError {
+            } catch {
+                guard let error = databaseFailure(error) else { throw error }
                 XCTAssertEqual(error.sqlState, "P0001")
                 XCTAssertTrue(error.message.contains("injected failure on \(table)"), error.message)
             }
@@ -267,4 +271,10 @@ func assertThrows<E: Error & Equatable>(_ expected: E, _ body: () async throws -
     } catch {
         XCTAssertEqual(error as? E, expected, "\(error)", file: file, line: line)
     }
+}
+
+/// The database's failure inside a storage error (the SQLSTATE a statement was refused with).
+private func databaseFailure(_ error: any Error) -> DatabaseFailure? {
+    guard case .database(let failure)? = error as? StorageError else { return nil }
+    return failure
 }

@@ -1,3 +1,4 @@
+import MatrixCore
 import AsyncHTTPClient
 import Logging
 import NIOCore
@@ -45,7 +46,7 @@ public final class FederationTransport: Sendable {
                     ? connector.overrideClient()
                     : try await connector.checkedClient(
                         server: server, host: destination.host, connectHost: destination.connectHost)
-                let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+                let response = try await client.execute(request, timeout: .nanoseconds(timeout.saturatingNanoseconds))
                 let body = try await response.body.collect(upTo: limit)
                 return FederationResponse(
                     status: Int(response.status.code),

@@ -125,7 +125,7 @@ public final class FederationDestinations: Sendable {
                 for _ in 0...WellKnownDelegation.maximumRedirects {
                     let client = try await connector.checkedClient(server: host, host: url.host)
                     let request = HTTPClientRequest(url: url.text)
-                    let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+                    let response = try await client.execute(request, timeout: .nanoseconds(timeout.saturatingNanoseconds))
                     let status = Int(response.status.code)
                     if (300..<400).contains(status) {
                         guard let next = url.redirect(location: response.headers.first(name: "location")) else {
@@ -146,14 +146,5 @@ public final class FederationDestinations: Sendable {
             logger.debug("no .well-known delegation", metadata: ["host": "\(host)", "error": "\(error)"])
             return nil
         }
-    }
-}
-
-extension Duration {
-    /// The duration in whole nanoseconds (saturating).
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : product.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
     }
 }

@@ -70,7 +70,7 @@ public final class KeyFetcher: Sendable {
     ///   - now: the wall clock in ms since the epoch (key validity is compared with it).
     public init(
         store: ServerKeyStore, transport: FederationTransport, configuration: Configuration = Configuration(),
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+        now: @escaping @Sendable () -> Int64 = UnixMilliseconds.now,
         logger: Logger = Logger(label: "leave-worker.keys")
     ) {
         self.store = store

@@ -1,3 +1,4 @@
+import MatrixCore
 import BoundedCollections
 import AsyncHTTPClient
 import Synchronization
@@ -43,7 +44,7 @@ public final class OutboundConnector: Sendable {
 
     private static func makeClient(connectTimeout: Duration, dnsOverride: [String: String]) -> HTTPClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
-        configuration.timeout.connect = .nanoseconds(connectTimeout.nanoseconds)
+        configuration.timeout.connect = .nanoseconds(connectTimeout.saturatingNanoseconds)
         configuration.dnsOverride = dnsOverride
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }

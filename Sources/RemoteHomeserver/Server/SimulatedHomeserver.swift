@@ -50,7 +50,7 @@ public final class SimulatedHomeserver: Sendable {
 
     /// The key document served now.
     public func keyDocument() throws(CanonicalJSONError) -> JSONObject {
-        try publishedKeys.document(serverName: serverName, now: WallClock.nowMS())
+        try publishedKeys.document(serverName: serverName, now: UnixMilliseconds.now())
     }
 
     /// Lets this server authenticate transactions from `server` signed with `keyID`.
@@ -142,7 +142,7 @@ public final class SimulatedHomeserver: Sendable {
             state.keyRequestCount += 1
             return state.keys
         }
-        return try keys.document(serverName: serverName, now: WallClock.nowMS())
+        return try keys.document(serverName: serverName, now: UnixMilliseconds.now())
     }
 
     func receiveTransaction(id: String, method: String, uri: String, authorizationHeaders: [String],

@@ -1,3 +1,4 @@
+import MatrixCore
 import Logging
 import Metrics
 import NIOCore

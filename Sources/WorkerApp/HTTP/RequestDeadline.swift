@@ -51,14 +51,3 @@ enum RequestDeadline {
         }
     }
 }
-
-extension Duration {
-    /// Whole nanoseconds, saturating at the bounds of `Int64`.
-    var saturatingNanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        let (sum, sumOverflow) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
-        return sumOverflow ? (scaled < 0 ? .min : .max) : sum
-    }
-}

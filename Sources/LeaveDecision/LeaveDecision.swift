@@ -1,0 +1,115 @@
+import MatrixCore
+import MatrixCrypto
+
+/// Whether a `send_leave` is accepted, as a pure function of the request, what storage returned
+/// and the keys fetched — no I/O. The service runs it as: ``LeaveCandidate/parse(_:roomID:eventID:origin:version:)``,
+/// read the ``LeaveSnapshot``, ``keysNeeded(_:snapshot:)`` (refuses early, before any key is
+/// fetched), fetch those keys, ``decide(_:snapshot:keys:)``, write.
+///
+/// State before the event: this worker changes room state only by self-leaves, and a self-leave's
+/// authorization reads only the create event and the sender's own membership, so the rules are
+/// evaluated against the room's *current* state (the write re-checks the sender's membership
+/// under the room lock: ``PriorMembership``).
+public struct LeaveDecision: Sendable {
+    /// Our server name: the countersignature's entity.
+    public let serverName: String
+    /// Our current signing key; `nil` only in import-only runtimes (every leave is then refused).
+    public let signingKey: SigningKey?
+    /// How many signatures of one server are considered.
+    public let maximumSignaturesPerServer: Int
+
+    public init(serverName: String, signingKey: SigningKey?, maximumSignaturesPerServer: Int) {
+        self.serverName = serverName
+        self.signingKey = signingKey
+        self.maximumSignaturesPerServer = max(1, maximumSignaturesPerServer)
+    }
+
+    /// The servers whose keys ``decide(_:snapshot:keys:)`` needs, each with the signatures to
+    /// check (key IDs to fetch: ``ServerSignatures/keyIDsToFetch(_:maximum:known:)``); refuses
+    /// first what needs no keys (the server ACL), so a banned server costs no fetch.
+    public func keysNeeded(_ candidate: LeaveCandidate, snapshot: LeaveSnapshot) throws(LeaveRefusal)
+        -> [(server: String, signatures: JSONObject)]
+    {
+        guard snapshot.state.aclAllows(candidate.origin) else { throw .bannedByServerACL(origin: candidate.origin) }
+        return candidate.requiredServers.compactMap { server in candidate.signatures(of: server).map { (server, $0) } }
+    }
+
+    /// The verdict: server ACL, signatures, content hash (a mismatch continues with our redacted
+    /// copy), auth events, replay, prev events, auth rules against current state; then the event
+    /// with our signature. `keys` holds, by server, the keys gathered for ``keysNeeded(_:snapshot:)``.
+    public func decide(_ candidate: LeaveCandidate, snapshot: LeaveSnapshot, keys: [ExactString: ServerSignatures.Keys])
+        -> LeaveVerdict
+    {
+        do throws(LeaveRefusal) {
+            guard snapshot.state.aclAllows(candidate.origin) else { throw .bannedByServerACL(origin: candidate.origin) }
+            try checkSignatures(candidate, keys: keys)
+            let accepted = try Self.redactedIfHashMismatch(candidate.event)
+            try Self.checkAuthEvents(accepted, snapshot: snapshot)
+            if snapshot.alreadyStored { return .alreadyStored }   // a replay: same checks passed, nothing to write
+            let known = Set(snapshot.cited.map { ExactString($0.eventID) })
+            if let unknown = accepted.prevEventIDs.first(where: { !known.contains(ExactString($0)) }) {
+                throw .prevEventNotInRoom(unknown)
+            }
+            let expected = PriorMembership(snapshot.state.membership(of: accepted.sender))
+            do {
+                try AuthRules.check(accepted, against: snapshot.state.events, signatures: KeyedAuthSignatures.none)
+            } catch {
+                throw .refusedByCurrentState(error)
+            }
+            guard let signingKey else { throw .noSigningKey }
+            // The redacted copy has the same redacted form, so the same signing bytes.
+            let json = JSONSigning.signEvent(
+                accepted.json.removing("unsigned"), signingBytes: candidate.signingBytes, entity: serverName, key: signingKey)
+            return .store(SignedLeave(eventID: candidate.eventID, event: accepted, json: json), expectedPrior: expected)
+        } catch {
+            return .refused(error)
+        }
+    }
+
+    /// Every required server's signatures verify with the keys gathered (none at all: refused;
+    /// keys that could not be fetched: undecided).
+    private func checkSignatures(_ candidate: LeaveCandidate, keys: [ExactString: ServerSignatures.Keys]) throws(LeaveRefusal) {
+        for server in candidate.requiredServers {
+            do throws(ServerSignatures.Failure) {
+                guard let signatures = candidate.signatures(of: server) else {
+                    throw ServerSignatures.Failure(description: "event is not signed by \(server)")
+                }
+                try ServerSignatures.verify(
+                    signatures, server: server, signingBytes: candidate.signingBytes, maximum: maximumSignaturesPerServer,
+                    keys: keys[ExactString(server)] ?? ServerSignatures.Keys())
+            } catch {
+                // Keys that could not be fetched decide nothing (503, as for the request's own key).
+                throw error.isUndecided ? .signaturesUndecided(error) : .badSignature(error)
+            }
+        }
+    }
+
+    /// The spec's rule for a content-hash mismatch: continue with our redacted copy (a subset of
+    /// a valid PDU keeping every required member, so valid itself; answered as malformed if not).
+    static func redactedIfHashMismatch(_ event: PDU) throws(LeaveRefusal) -> PDU {
+        if EventHashing.hasValidContentHash(event.json, version: event.roomVersion) { return event }
+        do {
+            return try PDU(json: Redaction.redact(event.json, version: event.roomVersion), roomVersion: event.roomVersion)
+        } catch {
+            throw .malformed(error)
+        }
+    }
+
+    /// The cited auth events must be events of this room, of the kinds a leave may cite, and allow
+    /// it. (Storage selected them by byte equality; the IDs are matched here byte for byte again.)
+    static func checkAuthEvents(_ event: PDU, snapshot: LeaveSnapshot) throws(LeaveRefusal) {
+        var authEvents: [ExactString: AuthEvent] = [:]
+        for id in event.authEventIDs {
+            guard let cited = snapshot.cited.first(where: { $0.eventID.bytesEqual(id) }) else { throw .authEventNotInRoom(id) }
+            authEvents[ExactString(id)] = cited
+        }
+        if event.roomVersion.roomIDFromCreateEvent, let create = snapshot.state.events[.create] {
+            authEvents[ExactString(create.eventID)] = create
+        }
+        do {
+            try AuthRules.check(event, authEvents: authEvents, signatures: KeyedAuthSignatures.none)
+        } catch {
+            throw .refusedByAuthEvents(error)
+        }
+    }
+}

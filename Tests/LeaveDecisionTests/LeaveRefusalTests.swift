@@ -1,0 +1,192 @@
+import LeaveDecision
+import MatrixCore
+import MatrixCrypto
+import WorkerApp
+import XCTest
+
+/// Every ``LeaveRefusal`` reached through the real decision (or template builder), with the
+/// status and errcode the contract gives it. Built from the accepted vector leave of carol (v10,
+/// and v1 for the sender-chosen IDs), altered and re-signed by remote.test where the alteration
+/// is covered by the signature.
+final class LeaveRefusalTests: XCTestCase {
+    var room: VectorRoom!
+    var servers: VectorServers!
+    var carol: VectorLeaveCase!
+    var decision: LeaveDecision!
+
+    override func setUpWithError() throws {
+        room = try XCTUnwrap(VectorRoom.all()["10"])
+        servers = try VectorServers()
+        carol = try XCTUnwrap(VectorLeaveCase.all().first { $0.version == "10" && $0.name == "carol_rejects_invite" })
+        decision = LeaveDecision(
+            serverName: "resident.test", signingKey: servers.signingKeys["resident.test"], maximumSignaturesPerServer: 4)
+    }
+
+    /// The verdict for `body` (default: carol's leave) as the service would reach it.
+    func verdict(
+        _ body: JSONObject? = nil, roomID: String? = nil, eventID: String? = nil, origin: String = "remote.test",
+        snapshot: LeaveSnapshot? = nil, keys: [ExactString: ServerSignatures.Keys]? = nil, decision: LeaveDecision? = nil
+    ) -> LeaveVerdict {
+        let body = body ?? carol.body
+        let eventID = eventID ?? (body == carol.body ? carol.pathEventID : (try? EventHashing.eventID(of: body, version: room.version)) ?? "")
+        do throws(LeaveRefusal) {
+            let candidate = try LeaveCandidate.parse(
+                body, roomID: roomID ?? room.roomID, eventID: eventID, origin: origin, version: room.version)
+            let snapshot = snapshot ?? room.snapshot(for: body)
+            _ = try (decision ?? self.decision).keysNeeded(candidate, snapshot: snapshot)
+            return (decision ?? self.decision).decide(candidate, snapshot: snapshot, keys: keys ?? servers.publicKeys)
+        } catch {
+            return .refused(error)
+        }
+    }
+
+    /// Asserts `verdict` refuses as `matches` says, answered with `status` and `errcode`.
+    func assertRefused(
+        _ verdict: LeaveVerdict, _ status: Int, _ errcode: String, file: StaticString = #filePath, line: UInt = #line,
+        _ matches: (LeaveRefusal) -> Bool
+    ) {
+        guard case .refused(let refusal) = verdict else { return XCTFail("not refused: \(verdict)", file: file, line: line) }
+        XCTAssertTrue(matches(refusal), "\(refusal)", file: file, line: line)
+        let error = MatrixError(refusal)
+        XCTAssertEqual(error.status, status, file: file, line: line)
+        XCTAssertEqual(error.errcode, errcode, file: file, line: line)
+        XCTAssertEqual(error.message, refusal.description, file: file, line: line)
+    }
+
+    /// `body` altered by `change`, with a fresh content hash and remote.test's signature only.
+    func resigned(_ change: (inout JSONObject) -> Void) throws -> JSONObject {
+        var body = carol.body
+        change(&body)
+        body["signatures"] = nil
+        body["hashes"] = ["sha256": .string(Base64.encodeUnpadded(try EventHashing.contentHash(of: body, version: room.version)))]
+        let key = try XCTUnwrap(servers.signingKeys["remote.test"])
+        let bytes = try EventHashing.redactedSigningBytes(of: body, version: room.version)
+        return JSONSigning.signEvent(body, signingBytes: bytes, entity: "remote.test", key: key)
+    }
+
+    func testTheUnalteredLeaveIsStored() {
+        guard case .store(_, let prior) = verdict() else { return XCTFail() }
+        XCTAssertEqual(prior, .membership(Membership.invite))
+    }
+
+    func testRoomIDMismatch() {
+        assertRefused(verdict(roomID: "!other:resident.test"), 400, "M_BAD_JSON") { $0 == .roomIDMismatch }
+    }
+
+    func testMalformed() {
+        var body = carol.body
+        body["depth"] = "12"
+        assertRefused(verdict(body, eventID: carol.pathEventID), 400, "M_BAD_JSON") { if case .malformed = $0 { true } else { false } }
+    }
+
+    func testMalformedBySizeIsTooLarge() {
+        var body = carol.body
+        body["content"] = ["membership": "leave", "reason": .string(String(repeating: "x", count: PDU.maxBytes))]
+        assertRefused(verdict(body, eventID: carol.pathEventID), 413, "M_TOO_LARGE") { if case .malformed(.tooLarge) = $0 { true } else { false } }
+    }
+
+    func testEventIDMismatch() {
+        assertRefused(verdict(eventID: "$other"), 400, "M_BAD_JSON") { if case .eventIDMismatch = $0 { true } else { false } }
+    }
+
+    func testNotAMemberStateEvent() throws {
+        let body = try resigned { $0["type"] = "m.room.message" }
+        assertRefused(verdict(body), 400, "M_BAD_JSON") { $0 == .notAMemberStateEvent }
+    }
+
+    func testNotALeave() throws {
+        let body = try resigned { $0["content"] = ["membership": "join"] }
+        assertRefused(verdict(body), 400, "M_BAD_JSON") { $0 == .notALeave }
+    }
+
+    func testStateKeyNotSender() throws {
+        let body = try resigned { $0["state_key"] = "@bob:remote.test" }
+        assertRefused(verdict(body), 400, "M_BAD_JSON") { $0 == .stateKeyNotSender }
+    }
+
+    func testSenderNotOnOrigin() {
+        assertRefused(verdict(origin: "evil.test"), 403, "M_FORBIDDEN") { if case .senderNotOnOrigin = $0 { true } else { false } }
+    }
+
+    func testBannedByServerACL() throws {
+        let template = try XCTUnwrap(room.finalState[.create]).pdu.json
+        var acl = template
+        acl["type"] = "m.room.server_acl"
+        acl["content"] = ["allow": ["*"], "deny": ["remote.test"]]
+        let aclEvent = AuthEvent(eventID: "$acl", pdu: try PDU(json: acl, roomVersion: room.version))
+        let snapshot = room.snapshot(for: carol.body)
+        let banned = LeaveSnapshot(
+            version: room.version, state: Array(snapshot.state.events.values) + [aclEvent], cited: snapshot.cited, alreadyStored: false)
+        assertRefused(verdict(snapshot: banned), 403, "M_FORBIDDEN") { $0 == .bannedByServerACL(origin: "remote.test") }
+    }
+
+    func testBadSignature() {
+        var body = carol.body
+        body["signatures"] = ["remote.test": ["ed25519:x": "not base64!"]]
+        assertRefused(verdict(body), 403, "M_FORBIDDEN") { if case .badSignature = $0 { true } else { false } }
+        assertRefused(verdict(keys: [:]), 403, "M_FORBIDDEN") { if case .badSignature = $0 { true } else { false } }
+    }
+
+    func testSignaturesUndecidedWhenTheKeysCouldNotBeFetched() {
+        let problem = ServerSignatures.KeyProblem(
+            remoteDescription: "Could not fetch the signing keys of origin remote.test", logDescription: "connect to 10.0.0.7 refused",
+            isUndecided: true)
+        let keys: [ExactString: ServerSignatures.Keys] = ["remote.test": ServerSignatures.Keys(problems: [problem])]
+        assertRefused(verdict(keys: keys), 503, "M_UNKNOWN") { if case .signaturesUndecided = $0 { true } else { false } }
+        guard case .refused(let refusal) = verdict(keys: keys) else { return XCTFail() }
+        XCTAssertEqual(MatrixError(refusal).retryAfterMilliseconds, 5000)
+        XCTAssertEqual(MatrixError(refusal).logDetail, "connect to 10.0.0.7 refused")
+        XCTAssertFalse(MatrixError(refusal).message.contains("10.0.0.7"))
+    }
+
+    func testAuthEventNotInRoom() {
+        let full = room.snapshot(for: carol.body)
+        let firstAuth = carol.body["auth_events"]?.arrayValue?.first?.stringValue ?? ""
+        let partial = LeaveSnapshot(
+            version: room.version, state: Array(full.state.events.values),
+            cited: full.cited.filter { !$0.eventID.bytesEqual(firstAuth) }, alreadyStored: false)
+        assertRefused(verdict(snapshot: partial), 403, "M_FORBIDDEN") { $0 == .authEventNotInRoom(firstAuth) }
+    }
+
+    func testRefusedByAuthEvents() throws {
+        let cited = try XCTUnwrap(VectorLeaveCase.all().first { $0.version == "10" && $0.name == "join_rules_cited_in_leave_auth_events" })
+        assertRefused(verdict(cited.body, eventID: cited.pathEventID), 403, "M_FORBIDDEN") {
+            if case .refusedByAuthEvents = $0 { true } else { false }
+        }
+    }
+
+    func testPrevEventNotInRoom() {
+        let full = room.snapshot(for: carol.body)
+        let prev = carol.body["prev_events"]?.arrayValue?.first?.stringValue ?? ""
+        let authIDs: Set<ExactString> = Set((carol.body["auth_events"]?.arrayValue ?? []).compactMap { value -> ExactString? in
+            value.stringValue.map { ExactString($0) }
+        })
+        let partial = LeaveSnapshot(
+            version: room.version, state: Array(full.state.events.values),
+            cited: full.cited.filter { authIDs.contains(ExactString($0.eventID)) }, alreadyStored: false)
+        assertRefused(verdict(snapshot: partial), 403, "M_FORBIDDEN") { $0 == .prevEventNotInRoom(prev) }
+    }
+
+    func testRefusedByCurrentState() {
+        let full = room.snapshot(for: carol.body)
+        let withoutCarol = LeaveSnapshot(
+            version: room.version, state: full.state.events.filter { $0.key != .member("@carol:remote.test") }.map(\.value),
+            cited: full.cited, alreadyStored: false)
+        assertRefused(verdict(snapshot: withoutCarol), 403, "M_FORBIDDEN") {
+            $0 == .refusedByCurrentState(.cannotLeave(currentMembership: nil))
+        }
+    }
+
+    func testNoSigningKey() {
+        let importOnly = LeaveDecision(serverName: "resident.test", signingKey: nil, maximumSignaturesPerServer: 4)
+        assertRefused(verdict(decision: importOnly), 503, "M_UNKNOWN") { $0 == .noSigningKey }
+    }
+
+    /// Decided by the write (the membership changed under the room lock); its answer is fixed here.
+    func testMembershipChangedIsForbidden() {
+        let refusal = LeaveRefusal.membershipChanged(sender: "@carol:remote.test", current: "leave")
+        XCTAssertEqual(MatrixError(refusal).status, 403)
+        XCTAssertEqual(MatrixError(refusal).errcode, "M_FORBIDDEN")
+        XCTAssertEqual(refusal.description, "Membership of @carol:remote.test changed to leave meanwhile; leave refused")
+    }
+}
