@@ -46,8 +46,7 @@ public struct LeaveDecision: Sendable {
             let accepted = try Self.redactedIfHashMismatch(candidate.event)
             try Self.checkAuthEvents(accepted, snapshot: snapshot)
             if snapshot.alreadyStored { return .alreadyStored }   // a replay: same checks passed, nothing to write
-            let known = Set(snapshot.cited.map { ExactString($0.eventID) })
-            if let unknown = accepted.prevEventIDs.first(where: { !known.contains(ExactString($0)) }) {
+            if let unknown = accepted.prevEventIDs.first(where: { !snapshot.storedIDs.contains(ExactString($0)) }) {
                 throw .prevEventNotInRoom(unknown)
             }
             let expected = PriorMembership(snapshot.state.membership(of: accepted.sender))
@@ -100,7 +99,7 @@ public struct LeaveDecision: Sendable {
     static func checkAuthEvents(_ event: PDU, snapshot: LeaveSnapshot) throws(LeaveRefusal) {
         var authEvents: [ExactString: AuthEvent] = [:]
         for id in event.authEventIDs {
-            guard let cited = snapshot.cited.first(where: { $0.eventID.bytesEqual(id) }) else { throw .authEventNotInRoom(id) }
+            guard let cited = snapshot.authEvents.first(where: { $0.eventID.bytesEqual(id) }) else { throw .authEventNotInRoom(id) }
             authEvents[ExactString(id)] = cited
         }
         if event.roomVersion.roomIDFromCreateEvent, let create = snapshot.state.events[.create] {

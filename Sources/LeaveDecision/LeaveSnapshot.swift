@@ -1,17 +1,21 @@
 import MatrixCore
 
-/// What storage returned for one `send_leave`, already parsed: the room's version, the current
-/// state at ``RoomState/keys(for:)`` of the sender, the room's events among the cited IDs, and
-/// whether the event itself is already stored in the room (a replay).
+/// What storage returned for one `send_leave`: the current state at ``RoomState/keys(for:)`` of
+/// the sender, the room's events among the cited IDs — parsed where they are auth events, by ID
+/// where only their presence matters (prev events: a stored leave carrying our signature may
+/// exceed the PDU size limit) — and whether the event itself is already stored (a replay).
 public struct LeaveSnapshot: Sendable {
     public let state: RoomState
-    /// The room's events among the leave's auth and prev events; unknown IDs are absent.
-    public let cited: [AuthEvent]
+    /// The room's events among the leave's auth events; unknown IDs are absent.
+    public let authEvents: [AuthEvent]
+    /// The IDs of the room's events among all the cited IDs (auth and prev events), byte for byte.
+    public let storedIDs: Set<ExactString>
     public let alreadyStored: Bool
 
-    public init(version: RoomVersion, state: [AuthEvent], cited: [AuthEvent], alreadyStored: Bool) {
+    public init(version: RoomVersion, state: [AuthEvent], authEvents: [AuthEvent], storedIDs: [String], alreadyStored: Bool) {
         self.state = RoomState(version: version, events: state)
-        self.cited = cited
+        self.authEvents = authEvents
+        self.storedIDs = Set(storedIDs.map { ExactString($0) })
         self.alreadyStored = alreadyStored
     }
 }

@@ -15,9 +15,24 @@ public struct LeaveTemplate: Sendable {
     /// The current state at ``RoomState/keys(for:)`` of the user.
     public let state: RoomState
     /// Up to ``maxPrevEvents`` forward extremities, deepest first.
-    public let extremities: [AuthEvent]
+    public let extremities: [Extremity]
 
-    public init(roomID: String, userID: String, origin: String, state: RoomState, extremities: [AuthEvent]) {
+    /// A forward extremity as the template cites it: ID and depth, and in v1–v2 (reference pairs)
+    /// the stored event, whose reference hash the pair carries. Other versions need no parse: a
+    /// stored leave with our signature may exceed the PDU size limit it was received within.
+    public struct Extremity: Sendable {
+        public let eventID: String
+        public let depth: Int64
+        public let event: PDU?
+
+        public init(eventID: String, depth: Int64, event: PDU?) {
+            self.eventID = eventID
+            self.depth = depth
+            self.event = event
+        }
+    }
+
+    public init(roomID: String, userID: String, origin: String, state: RoomState, extremities: [Extremity]) {
         self.roomID = roomID
         self.userID = userID
         self.origin = origin
@@ -41,12 +56,13 @@ public struct LeaveTemplate: Sendable {
             "origin_server_ts": .integer(now),
             // One deeper than the deepest extremity, capped at the version's maximum (2^63 − 1 in v1–v5,
             // where a member may already have sent that depth): never an overflow.
-            "depth": .integer(min((extremities.map(\.pdu.depth).max() ?? 0).saturatingAdd(1), version.maxDepth)),
+            "depth": .integer(min((extremities.map(\.depth).max() ?? 0).saturatingAdd(1), version.maxDepth)),
         ]
         let authKeys = AuthRules.authEventSelection(
             for: EventType.member, sender: userID, stateKey: userID, content: content, version: version)
-        template["prev_events"] = Self.references(extremities, version: version)
-        template["auth_events"] = Self.references(authKeys.compactMap { state.events[$0] }, version: version)
+        template["prev_events"] = Self.references(extremities.map { ($0.eventID, $0.event) }, version: version)
+        template["auth_events"] = Self.references(
+            authKeys.compactMap { state.events[$0] }.map { ($0.eventID, $0.pdu) }, version: version)
         if version.eventIDFormat == .explicit {
             template["event_id"] = .string("$\(eventIDNumber):\(serverName)")
         }
@@ -69,12 +85,13 @@ public struct LeaveTemplate: Sendable {
     }
 
     /// `prev_events`/`auth_events` entries in the version's format: IDs, or for v1–v2
-    /// `[id, {"sha256": reference hash}]` pairs computed from the stored events.
-    static func references(_ events: [AuthEvent], version: RoomVersion) -> JSONValue {
-        guard version.referenceFormat == .pairs else { return .array(events.map { .string($0.eventID) }) }
-        return .array(events.compactMap { event in
-            guard let hash = try? EventHashing.referenceHash(of: event.pdu.json, version: version) else { return nil }
-            return [.string(event.eventID), ["sha256": .string(Base64.encodeUnpadded(hash))]]
+    /// `[id, {"sha256": reference hash}]` pairs computed from the stored events (an event without
+    /// a computable hash is left out).
+    static func references(_ events: [(id: String, event: PDU?)], version: RoomVersion) -> JSONValue {
+        guard version.referenceFormat == .pairs else { return .array(events.map { .string($0.id) }) }
+        return .array(events.compactMap { id, event in
+            guard let event, let hash = try? EventHashing.referenceHash(of: event.json, version: version) else { return nil }
+            return [.string(id), ["sha256": .string(Base64.encodeUnpadded(hash))]]
         })
     }
 }

@@ -9,9 +9,6 @@ import Storage
 /// (read → fetch keys → ``LeaveDecision`` → write), event retrieval. Keeps no state of its own
 /// beyond caches (room versions and parsed stored events, which never change).
 public final class LeaveService: Sendable {
-    /// The largest number of forward extremities a template cites (the spec's `prev_events` limit).
-    public static let maxPrevEvents = LeaveTemplate.maxPrevEvents
-
     let serverName: String
     let decision: LeaveDecision
     let rooms: RoomStore

@@ -18,12 +18,17 @@ extension LeaveService {
         let context = try await storage { () async throws(StorageError) in
             try await rooms.templateContext(
                 roomID: roomID, stateKeys: RoomState.keys(for: userID).map { ($0.type, $0.stateKey) },
-                extremityLimit: Self.maxPrevEvents)
+                extremityLimit: LeaveTemplate.maxPrevEvents)
+        }
+        let needsEvents = version.referenceFormat == .pairs
+        let extremities = try context.extremities.map { record throws(LeaveServiceError) in
+            LeaveTemplate.Extremity(
+                eventID: record.eventID, depth: record.depth,
+                event: needsEvents ? try parsed([record], version: version).first?.pdu : nil)
         }
         let template = LeaveTemplate(
             roomID: roomID, userID: userID, origin: origin,
-            state: RoomState(version: version, events: try parsed(context.state, version: version)),
-            extremities: try parsed(context.extremities, version: version))
+            state: RoomState(version: version, events: try parsed(context.state, version: version)), extremities: extremities)
         do {
             return try template.build(now: now(), serverName: serverName, eventIDNumber: UInt64.random(in: 1...UInt64.max))
         } catch {

@@ -23,9 +23,11 @@ extension LeaveService {
                 stateKeys: RoomState.keys(for: event.sender).map { ($0.type, $0.stateKey) },
                 citedEventIDs: event.authEventIDs + event.prevEventIDs)
         }
+        let authIDs = Set(event.authEventIDs.map { ExactString($0) })
         let snapshot = LeaveSnapshot(
-            version: version, state: try parsed(context.state, version: version), cited: try parsed(context.cited, version: version),
-            alreadyStored: context.alreadyStored)
+            version: version, state: try parsed(context.state, version: version),
+            authEvents: try parsed(context.cited.filter { authIDs.contains(ExactString($0.eventID)) }, version: version),
+            storedIDs: context.cited.map(\.eventID), alreadyStored: context.alreadyStored)
         let needed: [(server: String, signatures: JSONObject)]
         do { needed = try decision.keysNeeded(candidate, snapshot: snapshot) } catch { throw .refused(error) }
         let keys = await signatures.keys(for: needed, use: candidate.keyUse)

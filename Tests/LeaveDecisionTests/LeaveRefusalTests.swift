@@ -116,7 +116,8 @@ final class LeaveRefusalTests: XCTestCase {
         let aclEvent = AuthEvent(eventID: "$acl", pdu: try PDU(json: acl, roomVersion: room.version))
         let snapshot = room.snapshot(for: carol.body)
         let banned = LeaveSnapshot(
-            version: room.version, state: Array(snapshot.state.events.values) + [aclEvent], cited: snapshot.cited, alreadyStored: false)
+            version: room.version, state: Array(snapshot.state.events.values) + [aclEvent], authEvents: snapshot.authEvents,
+            storedIDs: snapshot.storedIDs.map(\.text), alreadyStored: false)
         assertRefused(verdict(snapshot: banned), 403, "M_FORBIDDEN") { $0 == .bannedByServerACL(origin: "remote.test") }
     }
 
@@ -144,7 +145,8 @@ final class LeaveRefusalTests: XCTestCase {
         let firstAuth = carol.body["auth_events"]?.arrayValue?.first?.stringValue ?? ""
         let partial = LeaveSnapshot(
             version: room.version, state: Array(full.state.events.values),
-            cited: full.cited.filter { !$0.eventID.bytesEqual(firstAuth) }, alreadyStored: false)
+            authEvents: full.authEvents.filter { !$0.eventID.bytesEqual(firstAuth) },
+            storedIDs: full.storedIDs.map(\.text).filter { !$0.bytesEqual(firstAuth) }, alreadyStored: false)
         assertRefused(verdict(snapshot: partial), 403, "M_FORBIDDEN") { $0 == .authEventNotInRoom(firstAuth) }
     }
 
@@ -158,12 +160,9 @@ final class LeaveRefusalTests: XCTestCase {
     func testPrevEventNotInRoom() {
         let full = room.snapshot(for: carol.body)
         let prev = carol.body["prev_events"]?.arrayValue?.first?.stringValue ?? ""
-        let authIDs: Set<ExactString> = Set((carol.body["auth_events"]?.arrayValue ?? []).compactMap { value -> ExactString? in
-            value.stringValue.map { ExactString($0) }
-        })
         let partial = LeaveSnapshot(
             version: room.version, state: Array(full.state.events.values),
-            cited: full.cited.filter { authIDs.contains(ExactString($0.eventID)) }, alreadyStored: false)
+            authEvents: full.authEvents, storedIDs: full.storedIDs.map(\.text).filter { !$0.bytesEqual(prev) }, alreadyStored: false)
         assertRefused(verdict(snapshot: partial), 403, "M_FORBIDDEN") { $0 == .prevEventNotInRoom(prev) }
     }
 
@@ -171,7 +170,7 @@ final class LeaveRefusalTests: XCTestCase {
         let full = room.snapshot(for: carol.body)
         let withoutCarol = LeaveSnapshot(
             version: room.version, state: full.state.events.filter { $0.key != .member("@carol:remote.test") }.map(\.value),
-            cited: full.cited, alreadyStored: false)
+            authEvents: full.authEvents, storedIDs: full.storedIDs.map(\.text), alreadyStored: false)
         assertRefused(verdict(snapshot: withoutCarol), 403, "M_FORBIDDEN") {
             $0 == .refusedByCurrentState(.cannotLeave(currentMembership: nil))
         }

@@ -43,8 +43,9 @@ struct VectorRoom {
     func snapshot(for body: JSONObject, alreadyStored: Bool = false) -> LeaveSnapshot {
         let sender = body["sender"]?.stringValue ?? ""
         let state = RoomState.keys(for: sender).compactMap { finalState[$0] }
-        let cited = (references(body["auth_events"]) + references(body["prev_events"])).compactMap { events[ExactString($0)] }
-        return LeaveSnapshot(version: version, state: state, cited: cited, alreadyStored: alreadyStored)
+        let authEvents = references(body["auth_events"]).compactMap { events[ExactString($0)] }
+        let stored = (references(body["auth_events"]) + references(body["prev_events"])).filter { events[ExactString($0)] != nil }
+        return LeaveSnapshot(version: version, state: state, authEvents: authEvents, storedIDs: stored, alreadyStored: alreadyStored)
     }
 
     /// Event IDs of `prev_events`/`auth_events` in either format.
