@@ -4,8 +4,9 @@ import Testing
 /// The Kubernetes overlays render with `kubectl kustomize` (the base is never applied alone), and
 /// what they render holds together: probes and metrics on the internal port, migrations before the
 /// worker starts, the grace period covering the drain plus a request's deadline, PgBouncer only in
-/// production, no ServiceMonitor where there is no Prometheus Operator (dev). The alert rules pass
-/// `promtool check rules` and their unit tests (deploy/prometheus/alerts.test.yaml).
+/// production, no ServiceMonitor where there is no Prometheus Operator (dev). The compose HAProxy
+/// config is valid; the alert rules pass `promtool check rules` and their unit tests
+/// (deploy/prometheus/alerts.test.yaml).
 @Suite struct DeployManifestTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
@@ -69,6 +70,29 @@ import Testing
             #expect(!yaml.contains("kind: ServiceMonitor\n"), "dev must not need the Prometheus Operator")
             #expect(!yaml.contains("pgbouncer"))
         }
+    }
+
+    /// The compose HAProxy config as shipped (TLS bind, checks on the internal port, DNS-found
+    /// workers) is valid, with a throwaway certificate in place of /etc/haproxy/certs/.
+    @Test func composeHAProxyConfigIsValid() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("haproxy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = """
+            set -eu
+            mkdir "$OUT/certs"
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \\
+                -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
+            cat "$OUT/cert.pem" "$OUT/key.pem" > "$OUT/certs/localhost.pem"
+            grep -q 'bind :8448 ssl crt /etc/haproxy/certs/' deploy/haproxy/haproxy.cfg
+            grep -q 'check port 9448' deploy/haproxy/haproxy.cfg
+            sed "s#/etc/haproxy/certs/#$OUT/certs/#" deploy/haproxy/haproxy.cfg > "$OUT/haproxy.cfg"
+            haproxy -c -f "$OUT/haproxy.cfg"
+            """
+        var environment = ProcessInfo.processInfo.environment
+        environment["OUT"] = directory.path
+        let result = try await ChildProcess.run("/bin/sh", ["-c", script], environment: environment, directory: Self.repository)
+        #expect(result.status == 0, "haproxy -c: \(result.stdout) \(result.stderr)")
     }
 
     @Test(.enabled(if: DeployManifestTests.hasPromtool, "promtool (Debian package prometheus) or python3's yaml is missing: the alerts were not checked"))
