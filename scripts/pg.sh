@@ -60,10 +60,9 @@ server_home() {
 # Creates the server's home when it lies outside DIR and links DIR/data to it.
 prepare_outside_home() {
     [ "$home" = "$dir" ] || [ -L "$dir/data" ] || {
-        mkdir -p /var/tmp/leave-worker-pg && chmod 755 /var/tmp/leave-worker-pg \
+        { mkdir -p /var/tmp/leave-worker-pg && chmod 755 /var/tmp/leave-worker-pg \
             && mkdir -p "$home" && chown postgres "$home" && chmod 700 "$home" \
-            && ln -s "$home/data" "$dir/data" \
-            || die "cannot create $home for the postgres user"
+            && ln -s "$home/data" "$dir/data"; } || die "cannot create $home for the postgres user"
         echo "pg.sh: $dir is not reachable by the postgres OS user; its data directory is $home/data (log: $home/postgres.log)" >&2
     }
 }

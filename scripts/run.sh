@@ -47,7 +47,7 @@ $remote_up || die "the demo remote server did not start (log: .local/demo/remote
 export LEAVE_WORKER_FEDERATION_OVERRIDES="remote.demo=http://127.0.0.1:$remote_port${LEAVE_WORKER_FEDERATION_OVERRIDES:+,$LEAVE_WORKER_FEDERATION_OVERRIDES}"
 
 if [ ! -s .local/demo/room.json ]; then
-    "$bin" demo room > .local/demo/room.json.new && mv .local/demo/room.json.new .local/demo/room.json \
+    { "$bin" demo room > .local/demo/room.json.new && mv .local/demo/room.json.new .local/demo/room.json; } \
         || die "cannot build the demo room"
 fi
 room_id=$("$bin" rooms import .local/demo/room.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["room_id"])') \

@@ -47,9 +47,9 @@ port_is_free() {
 # The HTTP status of GET URL, or 000 when nothing answers (https: verified with the cluster's
 # certificate).
 http_status() {
-    local tls=()
-    [ -f "$state/tls/cert.pem" ] && tls=(--cacert "$state/tls/cert.pem")
-    curl -s "${tls[@]}" -o /dev/null -m 2 -w '%{http_code}' "$1" || true
+    local cacert=()
+    [ -f "$state/tls/cert.pem" ] && cacert=(--cacert "$state/tls/cert.pem")
+    curl -s "${cacert[@]}" -o /dev/null -m 2 -w '%{http_code}' "$1" || true
 }
 
 # Whether the process in pidfile $1 runs and its command line mentions $2 (guards against a
@@ -155,7 +155,8 @@ make_certificate() {
 # deploy/haproxy/haproxy.cfg with this machine's addresses in the marked lines (each worker
 # checked on its internal port).
 haproxy_config() {
-    local lb_port=$1 stats_port=$2 servers="" bind="    bind 127.0.0.1:$lb_port" i
+    local lb_port=$1 stats_port=$2 servers="" i
+    local bind="    bind 127.0.0.1:$lb_port"
     $tls && bind+=" ssl crt $state/tls/haproxy.pem alpn http/1.1"
     for i in $(seq 1 "$workers"); do
         servers+="    server worker-$i 127.0.0.1:$(cat "$state/worker-$i.port") port $(cat "$state/worker-$i.internal-port")\n"
