@@ -4,8 +4,8 @@ import Testing
 /// The Kubernetes overlays render with `kubectl kustomize` (the base is never applied alone), and
 /// what they render holds together: probes and metrics on the internal port, migrations before the
 /// worker starts, the grace period covering the drain plus a request's deadline, PgBouncer only in
-/// production, no ServiceMonitor where there is no Prometheus Operator (dev). The compose HAProxy
-/// config is valid; the alert rules pass `promtool check rules` and their unit tests
+/// production, no ServiceMonitor where there is no Prometheus Operator (dev). The HAProxy configs
+/// are valid; the alert rules pass `promtool check rules` and their unit tests
 /// (deploy/prometheus/alerts.test.yaml).
 @Suite struct DeployManifestTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -72,9 +72,10 @@ import Testing
         }
     }
 
-    /// The compose HAProxy config as shipped (TLS bind, checks on the internal port, DNS-found
-    /// workers) is valid, with a throwaway certificate in place of /etc/haproxy/certs/.
-    @Test func composeHAProxyConfigIsValid() async throws {
+    /// The HAProxy configs as shipped — compose's (TLS bind, checks on the internal port,
+    /// DNS-found workers) and the homeserver example — are valid, with a throwaway certificate in
+    /// place of /etc/haproxy/certs/.
+    @Test func haproxyConfigsAreValid() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("haproxy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -86,8 +87,10 @@ import Testing
             cat "$OUT/cert.pem" "$OUT/key.pem" > "$OUT/certs/localhost.pem"
             grep -q 'bind :8448 ssl crt /etc/haproxy/certs/' deploy/haproxy/haproxy.cfg
             grep -q 'check port 9448' deploy/haproxy/haproxy.cfg
-            sed "s#/etc/haproxy/certs/#$OUT/certs/#" deploy/haproxy/haproxy.cfg > "$OUT/haproxy.cfg"
-            haproxy -c -f "$OUT/haproxy.cfg"
+            for config in haproxy homeserver; do
+                sed "s#/etc/haproxy/certs/#$OUT/certs/#" "deploy/haproxy/$config.cfg" > "$OUT/$config.cfg"
+                haproxy -c -f "$OUT/$config.cfg"
+            done
             """
         var environment = ProcessInfo.processInfo.environment
         environment["OUT"] = directory.path
