@@ -27,7 +27,7 @@ COPY Sources ./Sources
 COPY Tests ./Tests
 # The Swift runtime is linked in statically: the runtime stage needs only Debian's libraries
 # (ldd: libpq, libsodium, libcrypto, libstdc++, zlib, libc). Stripped: 156 MB → 81 MB.
-RUN swift build -c release --product leave-worker --static-swift-stdlib \
+RUN swift build -c release --product leave-worker --static-swift-stdlib --force-resolved-versions \
     && install -D -m 0755 "$(swift build -c release --show-bin-path)/leave-worker" /out/usr/bin/leave-worker \
     && strip /out/usr/bin/leave-worker
 COPY sql/*.sql /out/usr/share/leave-worker/sql/

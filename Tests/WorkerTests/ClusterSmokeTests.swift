@@ -4,8 +4,8 @@ import TestSupport
 import Testing
 
 /// The local deployment as an operator runs it: `deploy/local/cluster.sh up` (Postgres, two
-/// workers, HAProxy with /ready checks), /metrics kept off the public port, a short
-/// `leave-worker loadgen` through HAProxy, `down`.
+/// workers, HAProxy with /ready checks on their internal ports), /metrics and /ready kept off the
+/// public port, a short `leave-worker loadgen` through HAProxy, `down`.
 @Suite(.serialized)
 struct ClusterSmokeTests {
     static let script = """
@@ -14,9 +14,11 @@ struct ClusterSmokeTests {
         deploy/local/cluster.sh up --workers 2 --port 0 --bin "$WORKER_BIN" >&2
         . "$LEAVE_WORKER_CLUSTER_DIR/env"
         status() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1"; }
-        # /metrics: served by each worker to the operator, not through the public load balancer.
+        # /metrics and /ready: served by each worker's internal port to the operator, not through
+        # the public load balancer.
         [ "$(status "$LEAVE_WORKER_CLUSTER_TARGET/metrics")" = 404 ] || { echo "HAProxy serves /metrics" >&2; exit 1; }
-        worker=http://127.0.0.1:$(cat "$LEAVE_WORKER_CLUSTER_DIR/worker-1.port")
+        [ "$(status "$LEAVE_WORKER_CLUSTER_TARGET/ready")" = 404 ] || { echo "HAProxy serves /ready" >&2; exit 1; }
+        worker=http://127.0.0.1:$(cat "$LEAVE_WORKER_CLUSTER_DIR/worker-1.internal-port")
         [ "$(status "$worker/metrics")" = 200 ] || { echo "worker 1 does not serve /metrics" >&2; exit 1; }
         "$LEAVE_WORKER_CLUSTER_BIN" loadgen --target "$LEAVE_WORKER_CLUSTER_TARGET" --mode pairs \
             --rooms 2 --members 150 --concurrency 8 --duration 6 --json --quiet

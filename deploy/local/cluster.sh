@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The container deployment (deploy/compose.yaml) on this machine, without containers: a
 # PostgreSQL cluster, `leave-worker migrate`, a signing key, N workers on their own loopback
-# ports and HAProxy in front of them (deploy/haproxy/haproxy.cfg, health checks on /ready).
+# ports (each with its internal listener on another port) and HAProxy in front of them
+# (deploy/haproxy/haproxy.cfg: health checks on the internal ports' /ready, TLS with --tls).
 #
-#   deploy/local/cluster.sh up [--workers N] [--port P] [--config release|debug] [--bin PATH] [--remotes N]
+#   deploy/local/cluster.sh up [--workers N] [--port P] [--tls] [--config release|debug] [--bin PATH] [--remotes N]
 #   deploy/local/cluster.sh status
 #   deploy/local/cluster.sh down [--purge]
 #
@@ -11,6 +12,10 @@
 #          part is not ready in time.
 #            --workers N   worker processes (default 2)
 #            --port P      HAProxy's port on 127.0.0.1 (default 8448; 0 = any free port)
+#            --tls         HAProxy terminates TLS on that port, with a throwaway self-signed
+#                          certificate for localhost and 127.0.0.1 made by openssl in $state/tls/
+#                          (cert.pem is also the CA file clients verify it with:
+#                          curl --cacert .local/cluster/tls/cert.pem https://localhost:8448/health)
 #            --config C    which build the workers run: `release` or `debug` (env
 #                          LEAVE_WORKER_BUILD_CONFIG); default: release if .build/release/leave-worker
 #                          exists, else debug. It is brought up to date with `swift build` first.
@@ -21,7 +26,9 @@
 # down     stops what `up` started, by the PIDs it recorded; --purge also deletes the state.
 #
 # State (PIDs, logs, the Postgres data, the key, an `env` file to source for loadgen) lives in
-# .local/cluster/ (git-ignored), or in $LEAVE_WORKER_CLUSTER_DIR.
+# .local/cluster/ (git-ignored), or in $LEAVE_WORKER_CLUSTER_DIR. worker-N.port is worker N's
+# federation port, worker-N.internal-port the port of its /ready and /metrics (its internal
+# listener, LEAVE_WORKER_INTERNAL_LISTEN; the federation port for a leave-worker without one).
 set -Eeuo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 state=${LEAVE_WORKER_CLUSTER_DIR:-$root/.local/cluster}
@@ -37,9 +44,12 @@ port_is_free() {
     python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1])))' "$1" 2>/dev/null
 }
 
-# The HTTP status of GET URL, or 000 when nothing answers.
+# The HTTP status of GET URL, or 000 when nothing answers (https: verified with the cluster's
+# certificate).
 http_status() {
-    curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" || true
+    local cacert=()
+    [ -f "$state/tls/cert.pem" ] && cacert=(--cacert "$state/tls/cert.pem")
+    curl -s "${cacert[@]}" -o /dev/null -m 2 -w '%{http_code}' "$1" || true
 }
 
 # Whether the process in pidfile $1 runs and its command line mentions $2 (guards against a
@@ -103,22 +113,55 @@ resolve_binary() {
     echo "$(swift build --package-path "$root" -c "$config" --show-bin-path)/leave-worker"
 }
 
-# Starts `$bin serve` detached from this shell; its own PID goes to the pidfile.
+# Starts `$bin serve` detached from this shell (federation port $2, internal listener on $3);
+# its own PID goes to the pidfile.
 start_worker() {
-    local index=$1 port=$2
+    local index=$1 port=$2 internal=$3
     # shellcheck disable=SC2016  # $$, $1 and $@ belong to the inner shell
-    LEAVE_WORKER_LISTEN="127.0.0.1:$port" setsid bash -c 'echo $$ > "$1"; shift; exec "$@" serve' \
+    LEAVE_WORKER_LISTEN="127.0.0.1:$port" LEAVE_WORKER_INTERNAL_LISTEN="127.0.0.1:$internal" \
+        setsid bash -c 'echo $$ > "$1"; shift; exec "$@" serve' \
         _ "$state/worker-$index.pid" "$bin" >"$state/worker-$index.log" 2>&1 </dev/null &
     echo "$port" >"$state/worker-$index.port"
 }
 
-# deploy/haproxy/haproxy.cfg with this machine's addresses in the marked lines.
+# Starts worker $1 and waits until it is ready (at most 30 s); records where its /ready and
+# /metrics answer (worker-N.internal-port) and prints the seconds from start to ready.
+start_ready_worker() {
+    local i=$1 port internal started ready
+    port=$(free_port); internal=$(free_port)
+    start_worker "$i" "$port" "$internal"
+    started=$(wait_ready "http://127.0.0.1:$port/health" 30 "$state/worker-$i.pid") || return 1
+    if [ "$(http_status "http://127.0.0.1:$internal/health")" != 200 ]; then
+        say "worker $i: no internal listener on $internal (a leave-worker without LEAVE_WORKER_INTERNAL_LISTEN): /ready and /metrics on its federation port"
+        internal=$port
+    fi
+    echo "$internal" >"$state/worker-$i.internal-port"
+    ready=$(wait_ready "http://127.0.0.1:$internal/ready" 30 "$state/worker-$i.pid") || return 1
+    awk -v a="$started" -v b="$ready" 'BEGIN { printf "%.2f", a + b }'
+}
+
+# A throwaway self-signed certificate for localhost and 127.0.0.1 (made anew by each `up --tls`,
+# in $state/tls/): cert.pem for clients to verify with, haproxy.pem (certificate + key) for HAProxy.
+make_certificate() {
+    local dir="$state/tls"
+    mkdir -p "$dir"
+    (umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>"$dir/openssl.log") \
+        || die "openssl could not make the throwaway certificate ($dir/openssl.log)"
+    (umask 077; cat "$dir/cert.pem" "$dir/key.pem" >"$dir/haproxy.pem")
+}
+
+# deploy/haproxy/haproxy.cfg with this machine's addresses in the marked lines (each worker
+# checked on its internal port).
 haproxy_config() {
     local lb_port=$1 stats_port=$2 servers="" i
+    local bind="    bind 127.0.0.1:$lb_port"
+    $tls && bind+=" ssl crt $state/tls/haproxy.pem alpn http/1.1"
     for i in $(seq 1 "$workers"); do
-        servers+="    server worker-$i 127.0.0.1:$(cat "$state/worker-$i.port")\n"
+        servers+="    server worker-$i 127.0.0.1:$(cat "$state/worker-$i.port") port $(cat "$state/worker-$i.internal-port")\n"
     done
-    awk -v bind="    bind 127.0.0.1:$lb_port" -v stats="    bind 127.0.0.1:$stats_port" -v servers="$servers" '
+    awk -v bind="$bind" -v stats="    bind 127.0.0.1:$stats_port" -v servers="$servers" '
         /# @bind$/ { print bind; next }
         /# @stats$/ { print stats; next }
         /# @servers$/ { if (!done) { printf "%s", servers; done = 1 }; next }
@@ -126,12 +169,13 @@ haproxy_config() {
 }
 
 cmd_up() {
-    workers=2 lb_port=8448 remotes=2
+    workers=2 lb_port=8448 remotes=2 tls=false
     local config=${LEAVE_WORKER_BUILD_CONFIG:-} bin_arg=${LEAVE_WORKER_BIN:-}
     while [ $# -gt 0 ]; do
         case "$1" in
             --workers) workers=$2; shift 2 ;;
             --port) lb_port=$2; shift 2 ;;
+            --tls) tls=true; shift ;;
             --config) config=$2; shift 2 ;;
             --bin) bin_arg=$2; shift 2 ;;
             --remotes) remotes=$2; shift 2 ;;
@@ -151,6 +195,11 @@ cmd_up() {
     bin=$(resolve_binary "$bin_arg" "$config")
     mkdir -p "$state"
     rm -f "$state"/worker-*.port "$state"/worker-*.log
+    rm -rf "$state/tls"
+    $tls && make_certificate
+    local scheme=http host=127.0.0.1
+    $tls && scheme=https host=localhost
+    local target="$scheme://$host:$lb_port"
     trap 'trap - ERR; say "up failed: stopping what was started"; cmd_down >/dev/null 2>&1 || true' ERR
 
     local admin_url base
@@ -179,15 +228,16 @@ cmd_up() {
             LEAVE_WORKER_FEDERATION_OVERRIDES LEAVE_WORKER_SQL_DIR; do
             printf 'export %s=%q\n' "$var" "${!var}"
         done
-        printf 'export LEAVE_WORKER_CLUSTER_TARGET=%q\n' "http://127.0.0.1:$lb_port"
+        printf 'export LEAVE_WORKER_CLUSTER_TARGET=%q\n' "$target"
+        echo "$target" >"$state/target"
+        $tls && printf 'export LEAVE_WORKER_CLUSTER_CA=%q\n' "$state/tls/cert.pem"
         printf 'export LEAVE_WORKER_CLUSTER_BIN=%q\n' "$bin"
     } >"$state/env"
 
     # One after the other, so that each figure is that worker's own time from start to ready.
     local ready=()
     for i in $(seq 1 "$workers"); do
-        start_worker "$i" "$(free_port)"
-        ready[i]=$(wait_ready "http://127.0.0.1:$(cat "$state/worker-$i.port")/ready" 30 "$state/worker-$i.pid") || {
+        ready[i]=$(start_ready_worker "$i") || {
             say "worker $i did not become ready; the end of $state/worker-$i.log:"
             tail -n 20 "$state/worker-$i.log" >&2
             false
@@ -199,35 +249,40 @@ cmd_up() {
     haproxy_config "$lb_port" "$stats_port" >"$state/haproxy.cfg"
     haproxy -q -c -f "$state/haproxy.cfg"
     haproxy -D -f "$state/haproxy.cfg" -p "$state/haproxy.pid"
-    wait_ready "http://127.0.0.1:$lb_port/ready" 15 >/dev/null
+    # The public port answers federation routes and /health only (not /ready, not /metrics).
+    wait_ready "$target/health" 15 >/dev/null
     trap - ERR
 
     local rel=${state#"$root"/}
     echo "leave-worker cluster up: $workers workers behind HAProxy ($bin)"
-    echo "  load balancer  http://127.0.0.1:$lb_port   (round robin; health check GET /ready every 1 s)"
+    echo "  load balancer  $target   (round robin; health check GET /ready on each internal port every 1 s)"
+    $tls && echo "  certificate    $rel/tls/cert.pem (self-signed, throwaway: curl --cacert $rel/tls/cert.pem $target/health)"
     echo "  HAProxy stats  http://127.0.0.1:$stats_port/"
     for i in $(seq 1 "$workers"); do
-        echo "  worker $i       http://127.0.0.1:$(cat "$state/worker-$i.port")   pid $(cat "$state/worker-$i.pid"), ready in ${ready[i]} s, log $rel/worker-$i.log"
+        echo "  worker $i       http://127.0.0.1:$(cat "$state/worker-$i.port")   internal http://127.0.0.1:$(cat "$state/worker-$i.internal-port")   pid $(cat "$state/worker-$i.pid"), ready in ${ready[i]} s, log $rel/worker-$i.log"
     done
     echo "  postgres       $LEAVE_WORKER_DATABASE_URL"
     echo "  server name    $LEAVE_WORKER_SERVER_NAME   (signing key $rel/signing.key)"
     echo "  remote servers $LEAVE_WORKER_FEDERATION_OVERRIDES"
-    echo "  load test      . $rel/env && \"\$LEAVE_WORKER_CLUSTER_BIN\" loadgen --target \"\$LEAVE_WORKER_CLUSTER_TARGET\""
+    if $tls; then
+        echo "  load test      loadgen speaks plain HTTP: run it against a cluster started without --tls"
+    else
+        echo "  load test      . $rel/env && \"\$LEAVE_WORKER_CLUSTER_BIN\" loadgen --target \"\$LEAVE_WORKER_CLUSTER_TARGET\""
+    fi
     echo "  stop           deploy/local/cluster.sh down"
 }
 
 cmd_status() {
     local pidfile i port code
     if alive "$state/haproxy.pid" haproxy; then
-        port=$(awk '/^frontend/ { f = 1 } f && /bind/ { sub(/.*:/, "", $2); print $2; exit }' "$state/haproxy.cfg")
-        echo "haproxy   pid $(cat "$state/haproxy.pid")   http://127.0.0.1:$port/ready → $(http_status "http://127.0.0.1:$port/ready")"
+        echo "haproxy   pid $(cat "$state/haproxy.pid")   $(cat "$state/target")/health → $(http_status "$(cat "$state/target")/health")"
     else
         echo "haproxy   not running"
     fi
     for pidfile in "$state"/worker-*.pid; do
         [ -e "$pidfile" ] || continue
         i=$(basename "$pidfile" .pid); i=${i#worker-}
-        port=$(cat "$state/worker-$i.port" 2>/dev/null || echo "?")
+        port=$(cat "$state/worker-$i.internal-port" 2>/dev/null || echo "?")
         if alive "$pidfile" leave-worker; then
             code=$(http_status "http://127.0.0.1:$port/ready")
             echo "worker $i  pid $(cat "$pidfile")   http://127.0.0.1:$port/ready → $code"
@@ -254,6 +309,8 @@ cmd_down() {
         say "stopped postgres"
     fi
     if $purge; then
+        # pg.sh remove also deletes a data directory kept outside $state (scripts/pg.sh).
+        [ -d "$state/pg" ] && "$root/scripts/pg.sh" remove "$state/pg"
         rm -rf "$state"
         say "removed $state"
     fi
@@ -263,5 +320,5 @@ case "${1:-}" in
     up) shift; cmd_up "$@" ;;
     status) cmd_status ;;
     down) shift; cmd_down "$@" ;;
-    *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -125,13 +125,14 @@ for t in threads: t.join()
 PY
 }
 
-# Starts worker $1 of the cluster again on its recorded port, as cluster.sh does (with the
+# Starts worker $1 of the cluster again on its recorded ports, as cluster.sh does (with the
 # executable the cluster's env file names).
 restart_worker() {
-    local i=$1 port
+    local i=$1 port internal
     port=$(cat "$state/worker-$i.port")
+    internal=$(cat "$state/worker-$i.internal-port")
     # shellcheck disable=SC2016,SC2153  # $$, $1 and $@ belong to the inner shell; the env file sets the binary
-    LEAVE_WORKER_LISTEN="127.0.0.1:$port" setsid bash -c 'echo $$ > "$1"; shift; exec "$@" serve' \
+    LEAVE_WORKER_LISTEN="127.0.0.1:$port" LEAVE_WORKER_INTERNAL_LISTEN="127.0.0.1:$internal" setsid bash -c 'echo $$ > "$1"; shift; exec "$@" serve' \
         _ "$state/worker-$i.pid" "$LEAVE_WORKER_CLUSTER_BIN" >>"$state/worker-$i.log" 2>&1 </dev/null &
 }
 
@@ -169,13 +170,14 @@ run_fault() {
         hanging_key_server "$hung_port" 900 >"$dir/hung-server.txt" &
         background+=($!)
     fi
+    # Each worker's internal port: /health and /ready (the federation port may not serve /ready).
     local w1 w2 pid1 pid2_before
-    w1="http://127.0.0.1:$(cat "$state/worker-1.port")"
-    w2="http://127.0.0.1:$(cat "$state/worker-2.port")"
+    w1="http://127.0.0.1:$(cat "$state/worker-1.internal-port")"
+    w2="http://127.0.0.1:$(cat "$state/worker-2.internal-port")"
     pid1=$(cat "$state/worker-1.pid"); pid2_before=$(cat "$state/worker-2.pid")
 
     probe "worker1-health=$w1/health" "worker1-ready=$w1/ready" "worker2-health=$w2/health" \
-        "worker2-ready=$w2/ready" "haproxy-ready=$LEAVE_WORKER_CLUSTER_TARGET/ready" >"$dir/probe.txt" &
+        "worker2-ready=$w2/ready" "haproxy-health=$LEAVE_WORKER_CLUSTER_TARGET/health" >"$dir/probe.txt" &
     background+=($!)
     local load_before
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
