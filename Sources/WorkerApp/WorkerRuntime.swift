@@ -40,7 +40,7 @@ public final class WorkerRuntime: Sendable {
         }
         let overrides = try FederationOverrides.parse(settings.values[.federationOverrides] ?? "")
         let timeout = Duration.seconds(try settings.keyFetchTimeoutSeconds)
-        var database = PostgresConfiguration(url: settings.databaseURL, poolSize: try settings.poolSize)
+        var database = settings.databaseConfiguration(poolSize: try settings.poolSize)
         if boundStatements {
             database.statementTimeout = try settings.statementTimeout
             database.lockTimeout = try settings.lockTimeout
