@@ -45,6 +45,9 @@ public final class WorkerRuntime: Sendable {
             database.statementTimeout = try settings.statementTimeout
             database.lockTimeout = try settings.lockTimeout
         }
+        if database.isTransactionPooled {
+            logger.notice("database URL is a transaction pooler (a direct URL is set): statement_timeout, lock_timeout and plan_cache_mode come from the role (ALTER ROLE … SET), not from LEAVE_WORKER_DB_*_TIMEOUT_MS")
+        }
         pool = PostgresPool(configuration: database)
         rooms = RoomStore(pool: pool)
         let cacheSize = try settings.federationCacheSize
