@@ -3,7 +3,7 @@
 # when they are missing. Safe to run again.
 set -euo pipefail
 need=()
-for pkg in libsodium-dev libpq-dev libssl-dev postgresql haproxy python3; do
+for pkg in libsodium-dev libpq-dev libssl-dev postgresql pgbouncer haproxy python3; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

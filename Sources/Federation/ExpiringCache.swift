@@ -10,14 +10,17 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     }
 
     private let entries: Mutex<BoundedLRU<Key, Entry>>
+    private let now: @Sendable () -> ContinuousClock.Instant
 
-    init(capacity: Int) {
+    /// `now`: the monotonic clock lifetimes are measured on (tests pass a manual one).
+    init(capacity: Int, now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
         entries = Mutex(BoundedLRU(capacity: capacity))
+        self.now = now
     }
 
     /// The stored value, unless missing or expired.
     func value(for key: Key) -> Value? {
-        let now = ContinuousClock.now
+        let now = now()
         return entries.withLock { entries in
             guard let entry = entries.value(for: key) else { return nil }
             guard entry.expiresAt > now else {
@@ -30,13 +33,13 @@ final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// Stores `value` for `lifetime` from now.
     func set(_ value: Value, for key: Key, lifetime: Duration) {
-        let expiresAt = ContinuousClock.now + lifetime
+        let expiresAt = now() + lifetime
         entries.withLock { _ = $0.set(Entry(value: value, expiresAt: expiresAt), for: key) }
     }
 
     /// Stores `value` for `lifetime` unless an unexpired value is stored; returns whether it stored.
     func setIfAbsent(_ value: Value, for key: Key, lifetime: Duration) -> Bool {
-        let now = ContinuousClock.now
+        let now = now()
         return entries.withLock { entries in
             if let entry = entries.peek(key), entry.expiresAt > now { return false }
             entries.set(Entry(value: value, expiresAt: now + lifetime), for: key)

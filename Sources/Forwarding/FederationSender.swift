@@ -39,7 +39,7 @@ public final class FederationSender: Sendable {
     }
 
     /// - Parameters:
-    ///   - pool: the shared database (the outbox; its URL also serves the LISTEN connection).
+    ///   - pool: the shared database (the outbox; its direct URL also serves the LISTEN connection).
     ///   - client: signs and sends as this server; its timeout should be
     ///     ``SenderConfiguration/requestTimeout`` (below the lease).
     public init(pool: PostgresPool, client: FederationClient, configuration: SenderConfiguration, logger: Logger) {
@@ -47,7 +47,7 @@ public final class FederationSender: Sendable {
         self.client = client
         self.configuration = configuration
         self.logger = logger
-        self.listenURL = pool.configuration.url
+        self.listenURL = pool.configuration.sessionURL
     }
 
     /// Sends until cancelled or stopped (see the type's documentation). Call once.

@@ -14,11 +14,11 @@ final class ConnectionSlot: Sendable {
     }
 
     /// On `queue`: runs `body` on a live connection (connecting first if needed), then keeps the
-    /// connection only if it is still usable. Returns the outcome and whether a connection is open.
+    /// connection only if it is still usable. Returns the outcome and how the slot comes back.
     func run<T: Sendable>(
         _ body: @Sendable (PostgresConnection) throws -> T,
         configuration: PostgresConfiguration
-    ) -> (result: Result<T, any Error>, isConnected: Bool) {
+    ) -> (result: Result<T, any Error>, returned: PoolStateMachine.Return) {
         dispatchPrecondition(condition: .onQueue(queue))
         return connection.withLock { current in
             if let open = current, !open.isUsableAfterIdling() { current = nil }
@@ -26,19 +26,16 @@ final class ConnectionSlot: Sendable {
             if let open = current {
                 live = open
             } else {
-                do {
-                    live = try PostgresConnection(url: configuration.url,
-                                                  connectTimeoutSeconds: configuration.connectTimeoutSeconds,
-                                                  statementCacheCapacity: configuration.statementCacheCapacity,
-                                                  parameters: configuration.sessionParameters)
+                do throws(PostgresError) {
+                    live = try PostgresConnection(configuration: configuration)
                 } catch {
-                    return (.failure(error), false)
+                    return (.failure(error), .connectFailed(error))
                 }
                 current = live
             }
             let result = Result { try body(live) }
             if !live.prepareForReuse() { current = nil }
-            return (result, current != nil)
+            return (result, current == nil ? .broken : .open)
         }
     }
 

@@ -2,6 +2,14 @@
 public struct PostgresConfiguration: Sendable {
     /// A libpq connection URI (`postgresql://user@host:port/db?…`) or key=value string.
     public var url: String
+    /// A URL reaching the server directly (not through a transaction pooler) for what needs one
+    /// session: LISTEN and migrations. nil: `url`.
+    public var directURL: String?
+    /// `url` leads to a transaction pooler (PgBouncer `pool_mode = transaction`): connections assume
+    /// no session state — no startup `options` (so `statementTimeout`, `lockTimeout` and the plan
+    /// cache mode come from the role: `ALTER ROLE … SET`), and statements run unnamed (no
+    /// server-side prepared statements, no `DEALLOCATE`).
+    public var isTransactionPooled = false
     /// The most connections the pool opens (opened lazily, on first need).
     public var poolSize: Int
     /// How long `withConnection` waits for a free connection before `.poolExhausted`.
@@ -22,6 +30,9 @@ public struct PostgresConfiguration: Sendable {
         self.connectTimeoutSeconds = 5
         self.statementCacheCapacity = 256
     }
+
+    /// The URL for LISTEN and migrations: `directURL`, else `url`.
+    public var sessionURL: String { directURL ?? url }
 
     /// Server parameters set on every connection, after any the URL's `options` set (so these win);
     /// timeouts in milliseconds within what the server accepts (1 … 2^31−1).

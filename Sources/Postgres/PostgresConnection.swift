@@ -9,6 +9,8 @@ public final class PostgresConnection {
     /// The libpq connection (PGconn *), owned by this object.
     let handle: OpaquePointer
     private var statements: PreparedStatementCache
+    /// Behind a transaction pooler: every statement runs unnamed (see `PostgresConfiguration.isTransactionPooled`).
+    private let runsUnnamed: Bool
     /// Set when a ROLLBACK failed or the session state is unknown: the pool must not reuse it.
     private var isMarkedBroken = false
 
@@ -16,10 +18,12 @@ public final class PostgresConnection {
     /// apply unless the URL sets its own; `application_name` defaults to "leave-worker"; the client
     /// encoding is always UTF-8. The server parameters (`options`) are `plan_cache_mode=force_generic_plan`,
     /// then the URL's own `options` (which may override it), then `parameters` (which win).
+    /// `transactionPooled`: no `options` of ours at all (a transaction pooler refuses or drops them;
+    /// the URL's own pass through) and every statement unnamed.
     public init(url: String, connectTimeoutSeconds: Int = 5, statementCacheCapacity: Int = 256,
-                parameters: [(name: String, value: String)] = []) throws(PostgresError) {
+                parameters: [(name: String, value: String)] = [], transactionPooled: Bool = false) throws(PostgresError) {
         // Keywords before "dbname" are defaults the URL may override; those after it win over the URL.
-        let settings: [(String, String)] = [
+        var settings: [(String, String)] = [
             ("connect_timeout", String(max(1, connectTimeoutSeconds))),
             ("fallback_application_name", "leave-worker"),
             // Notice a vanished server within about a minute instead of the OS default of hours.
@@ -27,9 +31,9 @@ public final class PostgresConnection {
             ("keepalives_interval", "10"),
             ("keepalives_count", "3"),
             ("dbname", url),
-            ("options", Self.options(url: url, parameters: parameters)),
             ("client_encoding", "UTF8"),
         ]
+        if !transactionPooled { settings.append(("options", Self.options(url: url, parameters: parameters))) }
         let keywords = settings.map { strdup($0.0) } + [nil]
         let values = settings.map { strdup($0.1) } + [nil]
         defer {
@@ -45,31 +49,18 @@ public final class PostgresConnection {
         }
         handle = connection
         statements = PreparedStatementCache(capacity: statementCacheCapacity)
+        runsUnnamed = transactionPooled
+    }
+
+    /// A pooled connection as `configuration` describes it.
+    convenience init(configuration: PostgresConfiguration) throws(PostgresError) {
+        try self.init(url: configuration.url, connectTimeoutSeconds: configuration.connectTimeoutSeconds,
+                      statementCacheCapacity: configuration.statementCacheCapacity,
+                      parameters: configuration.sessionParameters, transactionPooled: configuration.isTransactionPooled)
     }
 
     deinit {
         PQfinish(handle)
-    }
-
-    /// The `options` connection parameter: our defaults, the URL's own `options`, then `parameters`
-    /// (the server applies `-c` settings in order, so a later one wins).
-    private static func options(url: String, parameters: [(name: String, value: String)]) -> String {
-        // Every statement is prepared once per connection and run with a generic plan. The
-        // project's statements look rows up by their whole primary key (Storage's
-        // EventColumns), so a generic plan is as good as a custom one; planning afresh on each
-        // execution (what `auto` does while custom plans look cheaper) cost about 15 % of
-        // Postgres' CPU per send_leave (measured: 1,099 → 1,305 leaves/s, send-only, c16).
-        var options = ["-c plan_cache_mode=force_generic_plan"]
-        if let parsed = PQconninfoParse(url, nil) {
-            defer { PQconninfoFree(parsed) }
-            var option = parsed
-            while let keyword = option.pointee.keyword {
-                if strcmp(keyword, "options") == 0, let value = option.pointee.val { options.append(String(cString: value)) }
-                option += 1
-            }
-        }
-        options += parameters.map { "-c \($0.name)=\($0.value)" }
-        return options.joined(separator: " ")
     }
 
     /// The server process serving this connection (for `pg_terminate_backend`, logs).
@@ -82,9 +73,11 @@ public final class PostgresConnection {
     public var isConnected: Bool { PQstatus(handle) == CONNECTION_OK && !isMarkedBroken }
 
     /// Runs one statement with parameters via a cached prepared statement (prepared once per connection
-    /// per SQL text and parameter types; text results copied out).
+    /// per SQL text and parameter types; text results copied out); behind a transaction pooler, as an
+    /// unnamed statement (parsed, planned and run in the same round trip).
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
         let encoded = try EncodedParameters(parameters)
+        if runsUnnamed { return try executeUnnamed(sql, encoded) }
         do throws(PostgresError) {
             return try executePrepared(statementName(for: sql, types: encoded.types), encoded)
         } catch where error.sqlState == "26000" && PQtransactionStatus(handle) == PQTRANS_IDLE {
@@ -168,6 +161,13 @@ public final class PostgresConnection {
     private func executePrepared(_ name: String, _ parameters: EncodedParameters) throws(PostgresError) -> PostgresResult {
         let result = parameters.withCArrays { values, lengths, formats in
             PQexecPrepared(handle, name, Int32(clamping: parameters.count), values, lengths, formats, 0)
+        }
+        return try consume(result)
+    }
+
+    private func executeUnnamed(_ sql: String, _ parameters: EncodedParameters) throws(PostgresError) -> PostgresResult {
+        let result = parameters.withCArrays { values, lengths, formats in
+            PQexecParams(handle, sql, Int32(clamping: parameters.count), parameters.types, values, lengths, formats, 0)
         }
         return try consume(result)
     }

@@ -4,61 +4,93 @@ import Synchronization
 /// A fixed set of lazily opened connections, each owned by its own serial DispatchQueue. Async callers
 /// borrow one, their closure runs on its queue (blocking libpq calls never touch the caller's thread or
 /// an event loop) and they resume through a continuation. Waiting for a free connection is bounded.
+///
+/// Every decision (who gets which slot, who times out, back-off after failed connects, shutdown) is
+/// `PoolStateMachine`'s; this type only carries its actions out: continuations, queues and timers.
+/// A borrow costs one hop onto the connection's queue and one resume of the caller.
 public final class PostgresPool: Sendable {
     public let configuration: PostgresConfiguration
     private let slots: [ConnectionSlot]
-    private let state: Mutex<PoolState>
+    private let state: Mutex<Locked>
+    private let lastRequest = Atomic<UInt64>(0)
     private let probe = HealthProbe()
+
+    /// The state machine and what carrying out its actions needs: the bodies of waiting borrowers
+    /// and the `close()` callers (the machine itself knows only request IDs).
+    private struct Locked {
+        var machine: PoolStateMachine
+        var waiting: [UInt64: PoolWaiter] = [:]
+        var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// Actions with the waiters they name taken out of `Locked.waiting` (under the lock), so
+    /// exactly one party resumes each waiter, once.
+    private struct Resolved {
+        var actions: PoolStateMachine.Actions
+        var starting: PoolWaiter?
+        var failing: [(waiter: PoolWaiter, failure: PoolStateMachine.Failure)] = []
+        var closers: [CheckedContinuation<Void, Never>] = []
+    }
 
     /// Connects lazily: no connection is opened until the first borrow needs one.
     public init(configuration: PostgresConfiguration) {
         self.configuration = configuration
         let size = max(1, configuration.poolSize)
         slots = (0..<size).map { ConnectionSlot(index: $0) }
-        state = Mutex(PoolState(size: size))
+        state = Mutex(Locked(machine: PoolStateMachine(size: size)))
     }
 
     /// Borrows a connection (waiting at most `acquireTimeout`, else `.poolExhausted`), runs `body` on that
     /// connection's serial DispatchQueue, and returns its result. A connection that broke (or was found
     /// closed by the server while idle) is replaced on next use; one left inside a transaction is rolled back.
+    /// While every connection failed to open and is backing off, borrowers fail at once with that error.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        let first = state.withLock { state -> Acquisition in
-            if state.isClosed { return .closed }
-            if let slot = state.takeIdle() { return .slot(slot) }
-            return .wait(ticket: state.waiters.nextTicket())
-        }
-        switch first {
-        case .slot(let index):
-            return try await withCheckedThrowingContinuation { continuation in
-                run(body, on: index, resuming: continuation)
+        let request = lastRequest.add(1, ordering: .relaxed).newValue
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let deadline = DispatchTime.now() + configuration.acquireTimeout.dispatchInterval
+                // Cancellation sets the flag before running onCancel, and both take the lock: either
+                // the flag is seen here, or onCancel finds the request queued.
+                let actions = state.withLock { state -> PoolStateMachine.Actions? in
+                    if Task.isCancelled { return nil }
+                    let actions = state.machine.leaseRequested(request, deadline: deadline)
+                    if actions.run == nil, actions.fail.isEmpty {
+                        state.waiting[request] = PoolWaiter(
+                            start: { slot in self.run(body, on: slot, resuming: continuation) },
+                            fail: { error in continuation.resume(throwing: error) })
+                    }
+                    return actions
+                }
+                guard let actions else { return continuation.resume(throwing: CancellationError()) }
+                if let lease = actions.run { return run(body, on: lease.slot, resuming: continuation) }
+                for failed in actions.fail { continuation.resume(throwing: error(for: failed.failure)) }
+                perform(Resolved(actions: actions))
             }
-        case .closed:
-            throw PostgresError(kind: .poolClosed, message: "the connection pool is closed")
-        case .wait(let ticket):
-            return try await wait(ticket: ticket, body)
+        } onCancel: {
+            event { $0.cancelled(request) }
         }
     }
 
     /// True if `SELECT 1` answers within `timeout` on a reserved connection outside the pool (one
     /// more connection than `poolSize`, opened on first use): a busy pool is not an unready database.
     public func isHealthy(timeout: Duration) async -> Bool {
-        if state.withLock({ $0.isClosed }) { return false }
+        if state.withLock({ $0.machine.isShutDown }) { return false }
         return await probe.check(configuration: configuration, timeout: timeout)
     }
 
     public var statistics: PoolStatistics {
-        state.withLock { $0.statistics }
+        state.withLock { $0.machine.statistics }
     }
 
     /// Refuses new borrowers, fails waiting ones with `.poolClosed`, waits for borrowed connections to
     /// come back, then closes every connection.
     public func close() async {
-        let waiters = state.withLock { $0.close() }
-        for waiter in waiters {
-            waiter.fail(PostgresError(kind: .poolClosed, message: "the connection pool was closed"))
-        }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if !state.withLock({ $0.waitUntilQuiet(continuation) }) { continuation.resume() }
+            let resolved = state.withLock { state in
+                state.closeWaiters.append(continuation)
+                return Self.resolve(state.machine.shutdown(), in: &state)
+            }
+            perform(resolved)
         }
         for slot in slots {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -69,95 +101,74 @@ public final class PostgresPool: Sendable {
             }
         }
         await probe.close()
-        state.withLock { $0.forgetConnections() }
+        state.withLock { $0.machine.connectionsClosed() }
     }
 
-    // MARK: - Borrowing
+    // MARK: - Carrying out actions
 
-    private enum Acquisition {
-        case slot(Int)
-        case wait(ticket: UInt64)
-        case closed
-    }
-
-    private enum Registration {
-        case slot(Int)
-        case queued(checkExpiryAt: DispatchTime?)
-        case closed
-        case cancelled
-    }
-
-    /// Queues `body` as a waiter: the connection that frees up first runs it straight away on its own
-    /// queue (no hop back through the caller's executor), unless the wait expires or is cancelled first.
-    private func wait<T: Sendable>(ticket: UInt64, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                let waiter = PoolWaiter(
-                    start: { index in self.run(body, on: index, resuming: continuation) },
-                    fail: { error in continuation.resume(throwing: error) })
-                // Cancellation sets the flag before running onCancel, and both sides take the lock:
-                // either we see the flag here, or onCancel finds the queued waiter.
-                let deadline = DispatchTime.now() + configuration.acquireTimeout.dispatchInterval
-                let registration = state.withLock { state -> Registration in
-                    if state.isClosed { return .closed }
-                    if let slot = state.takeIdle() { return .slot(slot) }
-                    if Task.isCancelled { return .cancelled }
-                    return .queued(checkExpiryAt: state.enqueue(ticket, waiter, deadline: deadline))
-                }
-                switch registration {
-                case .slot(let index):
-                    run(body, on: index, resuming: continuation)
-                case .closed:
-                    continuation.resume(throwing: PostgresError(kind: .poolClosed, message: "the connection pool is closed"))
-                case .cancelled:
-                    continuation.resume(throwing: CancellationError())
-                case .queued(let checkExpiryAt):
-                    if let checkExpiryAt { scheduleExpiry(at: checkExpiryAt) }
-                }
-            }
-        } onCancel: {
-            cancelWaiter(ticket)
-        }
-    }
-
-    /// Runs `body` on slot `index`'s queue, hands the slot on, then resumes the borrower.
-    private func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T, on index: Int,
+    /// Runs `body` on `slot`'s queue, reports the slot back (a waiter's body is then queued right behind
+    /// this block, on this queue), then resumes the borrower.
+    private func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T, on slot: Int,
                                   resuming continuation: CheckedContinuation<T, any Error>) {
-        let slot = slots[index]
-        slot.queue.async {
-            let outcome = slot.run(body, configuration: self.configuration)
-            // Hand the slot on first: a waiter's body is queued right behind this block, on this queue.
-            self.release(index, isConnected: outcome.isConnected)
+        let connectionSlot = slots[slot]
+        connectionSlot.queue.async {
+            let outcome = connectionSlot.run(body, configuration: self.configuration)
+            self.event { $0.released(slot, outcome.returned) }
             continuation.resume(with: outcome.result)
         }
     }
 
-    /// Fails the waiter holding `ticket` if it is still waiting (whoever removes a waiter resumes it, once).
-    private func cancelWaiter(_ ticket: UInt64) {
-        state.withLock { $0.waiters.remove(ticket) }?.fail(CancellationError())
+    /// Feeds one event to the machine under the lock, then carries out what it returned.
+    private func event(_ feed: (inout PoolStateMachine) -> PoolStateMachine.Actions) {
+        perform(state.withLock { state in Self.resolve(feed(&state.machine), in: &state) })
     }
 
-    /// One pending check at a time, at the first waiter's deadline: waiters all wait equally long, so
-    /// one timer covers them all (rather than one timer per waiter under load).
-    private func scheduleExpiry(at deadline: DispatchTime) {
-        DispatchQueue.global().asyncAfter(deadline: deadline) {
-            let (expired, next) = self.state.withLock { $0.expireWaiters(now: .now()) }
-            for waiter in expired { waiter.fail(self.exhaustedError()) }
-            if let next { self.scheduleExpiry(at: next) }
+    private static func resolve(_ actions: PoolStateMachine.Actions, in state: inout Locked) -> Resolved {
+        var resolved = Resolved(actions: actions)
+        if let lease = actions.run { resolved.starting = state.waiting.removeValue(forKey: lease.request) }
+        for failed in actions.fail {
+            if let waiter = state.waiting.removeValue(forKey: failed.request) { resolved.failing.append((waiter, failed.failure)) }
+        }
+        if actions.closeConnections { swap(&resolved.closers, &state.closeWaiters) }
+        return resolved
+    }
+
+    /// Outside the lock: starts, fails, schedules and closes as the machine said.
+    private func perform(_ resolved: Resolved) {
+        let actions = resolved.actions
+        if let lease = actions.run { resolved.starting?.start(lease.slot) }
+        for failed in resolved.failing { failed.waiter.fail(error(for: failed.failure)) }
+        if let deadline = actions.scheduleExpiry {
+            DispatchQueue.global().asyncAfter(deadline: deadline) {
+                self.event { $0.expiryTimerFired(now: .now()) }
+            }
+        }
+        if let backoff = actions.scheduleBackoff {
+            DispatchQueue.global().asyncAfter(deadline: .now() + backoff.delay.dispatchInterval) {
+                self.event { $0.backoffEnded(slot: backoff.slot) }
+            }
+        }
+        resolved.closers.forEach { $0.resume() }
+    }
+
+    private func error(for failure: PoolStateMachine.Failure) -> any Error {
+        switch failure {
+        case .timedOut:
+            return PostgresError(kind: .poolExhausted,
+                                 message: "no database connection became free within \(configuration.acquireTimeout) (pool size \(slots.count))")
+        case .closed:
+            return PostgresError(kind: .poolClosed, message: "the connection pool is closed")
+        case .cancelled:
+            return CancellationError()
+        case .unreachable(let error):
+            return error
         }
     }
+}
 
-    private func exhaustedError() -> PostgresError {
-        PostgresError(kind: .poolExhausted,
-                      message: "no database connection became free within \(configuration.acquireTimeout) (pool size \(slots.count))")
-    }
-
-    private func release(_ index: Int, isConnected: Bool) {
-        switch state.withLock({ $0.release(index, isConnected: isConnected) }) {
-        case .handOver(let waiter):
-            waiter.start(index)
-        case .idle(let closeWaiters):
-            closeWaiters.forEach { $0.resume() }
-        }
-    }
+/// A borrower waiting for a connection: either it is started on a freed slot, or it fails
+/// (timeout, cancellation, pool closed). Exactly one of the two is called, once.
+struct PoolWaiter: Sendable {
+    let start: @Sendable (Int) -> Void
+    let fail: @Sendable (any Error) -> Void
 }

@@ -12,7 +12,7 @@ public enum Operations {
     /// `migrate`: applies pending migrations; returns the names applied (empty when up to date).
     public static func migrate(settings: Settings) async throws -> [String] {
         let migrator = try Migrator(directory: try SQLDirectory.resolve(settings))
-        return try await withPool(settings) { pool in try await migrator.migrate(pool: pool) }
+        return try await withPool(settings, direct: true) { pool in try await migrator.migrate(pool: pool) }
     }
 
     /// `generate-key`: a new key-file line; `version` defaults to a random `a_XXXX`.
@@ -55,8 +55,12 @@ public enum Operations {
         return EventSigner(serverName: try settings.serverName, key: try SigningKeyFile.read(path: path)[0])
     }
 
-    private static func withPool<T: Sendable>(_ settings: Settings, _ body: (PostgresPool) async throws -> T) async throws -> T {
-        let pool = PostgresPool(configuration: PostgresConfiguration(url: settings.databaseURL, poolSize: 2))
+    /// `direct`: on the server itself (`LEAVE_WORKER_DATABASE_DIRECT_URL`), for work that needs one session.
+    private static func withPool<T: Sendable>(_ settings: Settings, direct: Bool = false,
+                                              _ body: (PostgresPool) async throws -> T) async throws -> T {
+        let configuration = direct ? PostgresConfiguration(url: settings.databaseDirectURL, poolSize: 2)
+                                   : settings.databaseConfiguration(poolSize: 2)
+        let pool = PostgresPool(configuration: configuration)
         do {
             let result = try await body(pool)
             await pool.close()

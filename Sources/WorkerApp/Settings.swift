@@ -14,6 +14,7 @@ public struct Settings: Sendable {
         case serverName = "LEAVE_WORKER_SERVER_NAME"
         case signingKey = "LEAVE_WORKER_SIGNING_KEY"
         case databaseURL = "LEAVE_WORKER_DATABASE_URL"
+        case databaseDirectURL = "LEAVE_WORKER_DATABASE_DIRECT_URL"
         case listen = "LEAVE_WORKER_LISTEN"
         case poolSize = "LEAVE_WORKER_DB_POOL_SIZE"
         case federationOverrides = "LEAVE_WORKER_FEDERATION_OVERRIDES"
@@ -66,6 +67,9 @@ public struct Settings: Sendable {
     public var serverName: String { get throws(Problem) { try required(.serverName) } }
 
     public var databaseURL: String { values[.databaseURL] ?? "postgresql:///leave_worker" }
+
+    /// The server itself, for LISTEN and `migrate`, when `databaseURL` is a transaction pooler (PgBouncer).
+    public var databaseDirectURL: String { values[.databaseDirectURL] ?? databaseURL }
 
     /// `host:port` to listen on; IPv6 hosts in brackets (`[::1]:8448`).
     public var listen: (host: String, port: Int) {

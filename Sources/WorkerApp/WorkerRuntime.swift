@@ -40,10 +40,13 @@ public final class WorkerRuntime: Sendable {
         }
         let overrides = try FederationOverrides.parse(settings.values[.federationOverrides] ?? "")
         let timeout = Duration.seconds(try settings.keyFetchTimeoutSeconds)
-        var database = PostgresConfiguration(url: settings.databaseURL, poolSize: try settings.poolSize)
+        var database = settings.databaseConfiguration(poolSize: try settings.poolSize)
         if boundStatements {
             database.statementTimeout = try settings.statementTimeout
             database.lockTimeout = try settings.lockTimeout
+        }
+        if database.isTransactionPooled {
+            logger.notice("database URL is a transaction pooler (a direct URL is set): statement_timeout, lock_timeout and plan_cache_mode come from the role (ALTER ROLE … SET), not from LEAVE_WORKER_DB_*_TIMEOUT_MS")
         }
         pool = PostgresPool(configuration: database)
         rooms = RoomStore(pool: pool)

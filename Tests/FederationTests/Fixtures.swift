@@ -4,6 +4,7 @@ import MatrixCore
 import MatrixCrypto
 import Postgres
 import Storage
+import Synchronization
 import TestSupport
 
 /// Keys and requests from `Tests/Vectors/x-matrix.json`.
@@ -63,7 +64,7 @@ struct FederationHarness {
     /// (or, with `remoteDown`, by nothing: port 1 on loopback refuses connections).
     static func with<T>(
         remoteName: String = "remote.test", keys: FakeHomeserver.KeyBehaviour, remoteDown: Bool = false,
-        configuration: KeyFetcher.Configuration = KeyFetcher.Configuration(),
+        configuration: KeyFetcher.Configuration = KeyFetcher.Configuration(), clock: ManualClock? = nil,
         _ body: (FederationHarness) async throws -> T
     ) async throws -> T {
         let remote = try await FakeHomeserver(keys: keys)
@@ -81,7 +82,8 @@ struct FederationHarness {
         let store = ServerKeyStore(pool: pool)
         let harness = FederationHarness(
             remote: remote, pool: pool, store: store, transport: transport,
-            fetcher: KeyFetcher(store: store, transport: transport, configuration: configuration),
+            fetcher: KeyFetcher(store: store, transport: transport, configuration: configuration,
+                                monotonicNow: { clock?.now ?? ContinuousClock.now }),
             configuration: configuration)
         let result: Result<T, any Error>
         do { result = .success(try await body(harness)) } catch { result = .failure(error) }
@@ -102,5 +104,16 @@ struct FederationHarness {
         }
         try? await transport.destinations.shutdown()
         return try result.get()
+    }
+}
+
+/// A monotonic clock that moves only when a test advances it (instead of the test sleeping).
+final class ManualClock: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+
+    var now: ContinuousClock.Instant { instant.withLock { $0 } }
+
+    func advance(by duration: Duration) {
+        instant.withLock { $0 += duration }
     }
 }

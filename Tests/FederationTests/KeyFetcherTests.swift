@@ -95,11 +95,10 @@ import Testing
 
     @Test func aServerThatRecoveredIsAskedAgainAfterTheBackOff() async throws {
         var configuration = KeyFetcher.Configuration()
-        // Long enough that the three refused calls fit inside it even on a loaded machine (200 ms
-        // did not, once: each call then asked again).
         configuration.failureBackoff = .seconds(2)
         configuration.minimumRefetchInterval = .zero
-        try await FederationHarness.with(keys: .status(503), configuration: configuration) { harness in
+        let clock = ManualClock()
+        try await FederationHarness.with(keys: .status(503), configuration: configuration, clock: clock) { harness in
             for _ in 0..<3 {
                 await #expect(throws: KeyFetchError.badResponse(server: "remote.test", reason: "HTTP status 503")) {
                     try await harness.fetcher.publicKey(server: "remote.test", keyID: "ed25519:rm1", use: .request(now: nowMS()))
@@ -107,7 +106,13 @@ import Testing
             }
             #expect(harness.remote.keyRequests == 1)
             harness.remote.setKeyBehaviour(.document(try XMatrixAuthenticatorTests.remoteDocument()))
-            try await Task.sleep(for: .milliseconds(2_100))
+            clock.advance(by: .milliseconds(1_999))
+            await #expect(throws: KeyFetchError.badResponse(server: "remote.test", reason: "HTTP status 503"),
+                          "still within the back-off: the remembered failure, no request") {
+                try await harness.fetcher.publicKey(server: "remote.test", keyID: "ed25519:rm1", use: .request(now: nowMS()))
+            }
+            #expect(harness.remote.keyRequests == 1)
+            clock.advance(by: .milliseconds(2))
             let key = try await harness.fetcher.publicKey(server: "remote.test", keyID: "ed25519:rm1", use: .request(now: nowMS()))
             #expect(key == Self.remoteKey.publicKey)
             #expect(harness.remote.keyRequests == 2)

@@ -45,4 +45,15 @@ final class PreparedStatementTests: DatabaseTestCase {
         XCTAssertEqual(second.preparedStatementCount, 0)
         XCTAssertEqual(try second.query("SELECT 1")[0].int64(0), 1)
     }
+
+    func testBehindATransactionPoolerStatementsRunUnnamedAndNoOptionsAreSent() throws {
+        let connection = try PostgresConnection(url: url, parameters: [("lock_timeout", "250")], transactionPooled: true)
+        for number in 0..<3 {
+            XCTAssertEqual(try connection.query("SELECT $1::int8 + 1 AS unnamed", [.int(Int64(number))])[0].int64(0), Int64(number + 1))
+        }
+        XCTAssertEqual(connection.preparedStatementCount, 0)
+        XCTAssertEqual(try serverSideStatements(connection, matching: "%"), 0, "nothing prepared on the server")
+        XCTAssertEqual(try connection.query("SHOW plan_cache_mode")[0].string(0), "auto", "no startup options: the role's settings")
+        XCTAssertEqual(try connection.query("SHOW lock_timeout")[0].string(0), "0")
+    }
 }

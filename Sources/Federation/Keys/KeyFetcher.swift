@@ -55,6 +55,7 @@ public final class KeyFetcher: Sendable {
     private let transport: FederationTransport
     private let configuration: Configuration
     private let now: @Sendable () -> Int64
+    private let monotonicNow: @Sendable () -> ContinuousClock.Instant
     private let logger: Logger
     private let metrics = KeyCacheMetrics()
     private let state: Mutex<State>
@@ -68,19 +69,23 @@ public final class KeyFetcher: Sendable {
     ///   - store: the shared Postgres key table.
     ///   - transport: how to reach origin servers.
     ///   - now: the wall clock in ms since the epoch (key validity is compared with it).
+    ///   - monotonicNow: the clock back-offs and refetch intervals are measured on (tests pass a
+    ///     manual one instead of sleeping).
     public init(
         store: ServerKeyStore, transport: FederationTransport, configuration: Configuration = Configuration(),
         now: @escaping @Sendable () -> Int64 = UnixMilliseconds.now,
+        monotonicNow: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
         logger: Logger = Logger(label: "leave-worker.keys")
     ) {
         self.store = store
         self.transport = transport
         self.configuration = configuration
         self.now = now
+        self.monotonicNow = monotonicNow
         self.logger = logger
         self.state = Mutex(State(cache: ServerKeyCache(capacity: configuration.memoryCapacity)))
-        self.failures = ExpiringCache(capacity: configuration.memoryCapacity)
-        self.recentFetches = ExpiringCache(capacity: configuration.memoryCapacity)
+        self.failures = ExpiringCache(capacity: configuration.memoryCapacity, now: monotonicNow)
+        self.recentFetches = ExpiringCache(capacity: configuration.memoryCapacity, now: monotonicNow)
         self.slots = FetchSlots(limit: configuration.maximumConcurrentFetches)
     }
 
@@ -94,7 +99,7 @@ public final class KeyFetcher: Sendable {
     /// The public key `keyID` of `server`, valid for `use` (``KeyUse/request(now:)`` for X-Matrix:
     /// current keys with `valid_until_ts ≥ now`; events: per the room version's rules).
     public func publicKey(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) -> Ed25519PublicKey {
-        let now = ContinuousClock.now
+        let now = monotonicNow()
         let (memory, refreshedAt, refreshing) = state.withLock {
             ($0.cache.lookup(server: server, keyID: keyID, use: use), $0.cache.refreshedAt(server: server),
              $0.flights[server] != nil)
@@ -161,7 +166,7 @@ public final class KeyFetcher: Sendable {
 
     /// Postgres first; then, unless the server failed recently or was fetched very recently, the origin.
     private func performRefresh(server: String, keyID: String, use: KeyUse) async throws(KeyFetchError) {
-        let start = ContinuousClock.now
+        let start = monotonicNow()
         if let failure = failures.value(for: server) { throw failure }
 
         do {
