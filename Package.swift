@@ -63,10 +63,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
-        // The HTTP server and the configuration shared by all commands.
+        // The HTTP server and the configuration shared by all commands (no test doubles: the demo's
+        // and the load generator's remote servers come in through the executable target).
         .target(name: "WorkerApp", dependencies: [
             "BoundedCollections",
-            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveService", "RemoteHomeserver", "Forwarding",
+            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveService", "Forwarding",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -103,7 +104,12 @@ let package = Package(
         .testTarget(name: "WorkerTests", dependencies: [
             "RemoteHomeserver", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
         ]),
-        .testTarget(name: "WorkerAppTests", dependencies: ["WorkerApp", "LeaveService"]),
+        .testTarget(name: "WorkerAppTests", dependencies: [
+            "WorkerApp", "LeaveService", "Forwarding", "MatrixCore", "MatrixCrypto", "RemoteHomeserver", "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzProperties"]),
         .testTarget(name: "MatrixCoreTests", dependencies: ["MatrixCore", "TestSupport"]),
         .testTarget(name: "MatrixCryptoTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
