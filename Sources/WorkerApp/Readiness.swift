@@ -27,8 +27,7 @@ struct DrainService: Service {
         try? await gracefulShutdown()
         readiness.beginDraining()
         guard drain > .zero else { return }
-        logger.info("draining: /ready answers 503", metadata: ["drain_ms": .stringConvertible(drain.components.seconds * 1000
-            + drain.components.attoseconds / 1_000_000_000_000_000)])
+        logger.info("draining: /ready answers 503", metadata: ["drain_ms": .stringConvertible(Int(drain / .milliseconds(1)))])
         try? await Task.sleep(for: drain)
     }
 }
