@@ -65,10 +65,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
-        // The HTTP server and the configuration shared by all commands.
+        // The HTTP server and the configuration shared by all commands (no test doubles: the demo's
+        // and the load generator's remote servers come in through the executable target).
         .target(name: "WorkerApp", dependencies: [
             "BoundedCollections",
-            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveDecision", "LeaveService", "RemoteHomeserver",
+            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveDecision", "LeaveService",
             "Forwarding",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -106,7 +107,12 @@ let package = Package(
         .testTarget(name: "WorkerTests", dependencies: [
             "RemoteHomeserver", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
         ]),
-        .testTarget(name: "WorkerAppTests", dependencies: ["WorkerApp", "LeaveService"]),
+        .testTarget(name: "WorkerAppTests", dependencies: [
+            "WorkerApp", "LeaveService", "Forwarding", "MatrixCore", "MatrixCrypto", "RemoteHomeserver", "TestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The vector files through the real decision and the real HTTP mapping: no database, no sockets.
         .testTarget(name: "LeaveDecisionTests", dependencies: [
             "LeaveDecision", "WorkerApp", "MatrixCore", "MatrixCrypto", "TestSupport",

@@ -1,7 +1,8 @@
 import Storage
 
-/// How a worker's ``FederationSender`` behaves, read from the `LEAVE_WORKER_SENDER*` environment
-/// variables (all optional):
+/// How a worker's ``FederationSender`` behaves, from the `LEAVE_WORKER_SENDER*` variables (all
+/// optional; the worker reads them through its `Settings`, which hands their values to
+/// ``init(value:)``):
 ///
 /// | variable | meaning | default |
 /// |---|---|---|
@@ -46,8 +47,13 @@ public struct SenderConfiguration: Sendable {
 
     /// Reads the variables from `environment`; absent ones keep their defaults.
     public init(environment: [String: String]) throws(Problem) {
+        try self.init { variable in environment[variable.rawValue] }
+    }
+
+    /// Takes each variable's value from `lookup`; absent (nil or empty) ones keep their defaults.
+    public init(value lookup: (Variable) -> String?) throws(Problem) {
         func value(_ variable: Variable) -> String? {
-            environment[variable.rawValue].flatMap { $0.isEmpty ? nil : $0 }
+            lookup(variable).flatMap { $0.isEmpty ? nil : $0 }
         }
         func milliseconds(_ variable: Variable, minimum: Int64) throws(Problem) -> Duration? {
             guard let text = value(variable) else { return nil }

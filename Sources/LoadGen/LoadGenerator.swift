@@ -29,7 +29,7 @@ public enum LoadGenerator {
         }
         let residentName = try settings.serverName
         let resident = EventSigner(serverName: residentName, key: try residentKey(settings))
-        let overrides = try FederationOverrides.parse(settings.values[.federationOverrides] ?? "")
+        let overrides = try settings.federationOverrides
         let played = try PlayedServers(overrides: overrides, residentServer: residentName)
         try await played.start()
         do {
@@ -130,7 +130,7 @@ public enum LoadGenerator {
     /// The resident server's current signing key, from the key file the workers use.
     private static func residentKey(_ settings: Settings) throws -> SigningKey {
         do {
-            return try SigningKeyFile.read(path: try settings.required(.signingKey))[0]
+            return try settings.currentSigningKey()
         } catch {
             throw LoadGenError.invalidOption(error.description)
         }

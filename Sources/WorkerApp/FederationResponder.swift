@@ -24,6 +24,8 @@ public struct ResponderDependencies: Sendable {
     public var logger: Logger
     /// Past this, a request is answered 503 and its work cancelled.
     public var requestDeadline: Duration
+    /// Whether `/metrics` and `/ready` are served here (false when the internal listener serves them).
+    public var servesOperationalRoutes = true
 
     init(
         serverName: String, serverKeys: ServerKeyPublisher, authenticate: @escaping Authenticate,
@@ -67,8 +69,10 @@ public struct FederationResponder: HTTPResponder {
         let target = request.head.path ?? "/"
         var routeName = "unknown"
         let response: Response
+        var failure: MatrixError?
         do throws(MatrixError) {
             let route = try Route.match(method: method, target: target)
+            guard dependencies.servesOperationalRoutes || !route.isOperational else { throw .unrecognized("Unrecognized request") }
             routeName = route.name
             let requestLogger = logger
             let work = { @Sendable () async -> Result<Response, MatrixError> in
@@ -84,17 +88,14 @@ public struct FederationResponder: HTTPResponder {
             response = try outcome.get()
         } catch {
             response = Self.errorResponse(error)
-            var metadata: Logger.Metadata = ["route": .string(routeName), "error": .string(error.description)]
-            if let detail = error.logDetail { metadata["detail"] = .string(detail) }
-            if error.status >= 500 {
-                logger.warning("request failed", metadata: metadata)
-            } else {
-                logger.debug("request refused", metadata: metadata)
-            }
+            failure = error
         }
+        let elapsed = ContinuousClock.now - started
         RequestMetrics.record(route: routeName, status: response.status.code)
         Timer(label: "leave_worker_request_duration_seconds", dimensions: [("route", routeName)])
-            .recordNanoseconds((ContinuousClock.now - started).saturatingNanoseconds)
+            .recordNanoseconds(elapsed.saturatingNanoseconds)
+        AccessLog.record(logger: logger, method: method, route: routeName, status: response.status.code,
+                         failure: failure, authorization: request.headers[values: .authorization], elapsed: elapsed)
         return response
     }
 

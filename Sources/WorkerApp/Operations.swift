@@ -3,7 +3,6 @@ import LeaveService
 import MatrixCore
 import MatrixCrypto
 import Postgres
-import RemoteHomeserver
 import Storage
 
 /// The operator commands other than `serve`: each takes the settings and returns what the command
@@ -45,14 +44,6 @@ public enum Operations {
             await runtime.shutdown()
             throw error
         }
-    }
-
-    /// This server as an event creator: its name and current signing key (for building rooms).
-    public static func ownEventSigner(settings: Settings) throws -> EventSigner {
-        guard let path = settings.values[.signingKey] else {
-            throw Settings.Problem(description: "\(Settings.Variable.signingKey.rawValue) is required")
-        }
-        return EventSigner(serverName: try settings.serverName, key: try SigningKeyFile.read(path: path)[0])
     }
 
     /// `direct`: on the server itself (`LEAVE_WORKER_DATABASE_DIRECT_URL`), for work that needs one session.

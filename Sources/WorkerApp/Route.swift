@@ -35,6 +35,14 @@ public enum Route: Equatable, Sendable {
         }
     }
 
+    /// Whether the route is for operators and probes only (served by the internal listener when there is one).
+    public var isOperational: Bool {
+        switch self {
+        case .metrics, .ready: true
+        default: false
+        }
+    }
+
     /// Whether the route is a federation route that needs X-Matrix authentication.
     public var needsAuthentication: Bool {
         switch self {

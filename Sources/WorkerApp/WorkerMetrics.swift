@@ -2,9 +2,11 @@ import Metrics
 import Postgres
 import Prometheus
 
-/// The process's Prometheus registry, bootstrapped into swift-metrics exactly once, and the text
-/// served by `/metrics` (request counters and latency histograms recorded by the responder, key
-/// cache counters by the key fetcher, pool gauges sampled at each scrape).
+/// The process's Prometheus registry, bootstrapped into swift-metrics exactly once (``bootstrap()``,
+/// before any metric is created), and the text served by `/metrics`: request counters and latency
+/// histograms recorded by the responder, key cache counters by the key fetcher, forwarding metrics
+/// by the sender, pool gauges sampled at each scrape, then ``ProcessMetrics`` and
+/// `leave_worker_build_info`.
 final class WorkerMetrics: Sendable {
     static let shared = WorkerMetrics()
 
@@ -13,6 +15,11 @@ final class WorkerMetrics: Sendable {
     private let poolInUse: Metrics.Gauge
     private let poolIdle: Metrics.Gauge
     private let poolWaiting: Metrics.Gauge
+
+    /// Bootstraps swift-metrics with this registry (once per process; later calls do nothing).
+    static func bootstrap() {
+        _ = shared
+    }
 
     private init() {
         registry = PrometheusCollectorRegistry()
@@ -33,6 +40,14 @@ final class WorkerMetrics: Sendable {
         poolInUse.record(pool.inUse)
         poolIdle.record(pool.idle)
         poolWaiting.record(pool.waiting)
-        return registry.emitToBuffer()
+        var text = registry.emitToBuffer()
+        text.append(contentsOf: ProcessMetrics.sample().prometheusText().utf8)
+        text.append(contentsOf: """
+            # HELP leave_worker_build_info The running build (always 1).
+            # TYPE leave_worker_build_info gauge
+            leave_worker_build_info{version="\(WorkerVersion.current)"} 1
+
+            """.utf8)
+        return text
     }
 }

@@ -28,17 +28,15 @@ public final class WorkerRuntime: Sendable {
     public init(settings: Settings, requireSigningKey: Bool, boundStatements: Bool = false) throws {
         self.settings = settings
         serverName = try settings.serverName
+        WorkerLogging.bootstrap(format: try settings.logFormat)
+        // Before anything creates a metric (the key fetcher's cache counters): a metric made
+        // before the bootstrap would stay a no-op and never appear on /metrics.
+        WorkerMetrics.bootstrap()
         var logger = Logger(label: "leave-worker")
         logger.logLevel = Logger.Level(rawValue: try settings.logLevel) ?? .info
         self.logger = logger
-        if let path = settings.values[.signingKey] {
-            signingKeys = try SigningKeyFile.read(path: path)
-        } else if requireSigningKey {
-            throw Settings.Problem(description: "\(Settings.Variable.signingKey.rawValue) is required (path of the signing-key file)")
-        } else {
-            signingKeys = []
-        }
-        let overrides = try FederationOverrides.parse(settings.values[.federationOverrides] ?? "")
+        signingKeys = try settings.signingKeys(required: requireSigningKey) ?? []
+        let overrides = try settings.federationOverrides
         let timeout = Duration.seconds(try settings.keyFetchTimeoutSeconds)
         var database = settings.databaseConfiguration(poolSize: try settings.poolSize)
         if boundStatements {

@@ -10,15 +10,21 @@ import ServiceLifecycle
 import Storage
 
 /// `leave-worker serve`: builds the runtime, refuses an unmigrated database, and runs the HTTP
-/// server until SIGTERM/SIGINT — then stops accepting connections, lets in-flight requests finish
-/// (bounded by the service group's graceful shutdown) and closes the pool.
+/// server until SIGTERM/SIGINT — then fails readiness for the drain period
+/// (`LEAVE_WORKER_SHUTDOWN_DRAIN_MS`), stops accepting connections, lets in-flight requests finish
+/// (bounded by the service group's graceful shutdown) and closes the pool. With
+/// `LEAVE_WORKER_INTERNAL_LISTEN` set, `/metrics` and `/ready` move to a second listener.
 public struct WorkerServer: Sendable {
     public let settings: Settings
     /// Called with the bound port once the server listens (useful with port 0).
     public let onListening: @Sendable (Int) -> Void
+    /// Routes other parts of the worker add to the internal listener.
+    public let internalRoutes: [InternalRoutes.Installer]
 
-    public init(settings: Settings, onListening: @escaping @Sendable (Int) -> Void = { _ in }) {
+    public init(settings: Settings, internalRoutes: [InternalRoutes.Installer] = [],
+                onListening: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.settings = settings
+        self.internalRoutes = internalRoutes
         self.onListening = onListening
     }
 
@@ -40,28 +46,11 @@ public struct WorkerServer: Sendable {
             throw Settings.Problem(
                 description: "the database is not migrated (pending: \(pending.joined(separator: ", "))); run `leave-worker migrate` first")
         }
-        let metrics = WorkerMetrics.shared
-        let oldKeys = try readOldKeys()
-        let publisher = ServerKeyPublisher(
-            serverName: runtime.serverName, keys: runtime.signingKeys, oldKeys: oldKeys,
-            validitySeconds: try settings.keyValiditySeconds)
+        let readiness = Readiness()
+        let internalAddress = try settings.internalListen
+        var dependencies = try Self.dependencies(runtime, readiness: readiness)
+        dependencies.servesOperationalRoutes = internalAddress == nil
         let limits = try settings.httpLimits
-        let authenticator = XMatrixAuthentication(
-            serverName: runtime.serverName, keys: runtime.keyFetcher,
-            maximumAuthorizations: try settings.maxAuthorizationHeaders)
-        let pool = runtime.pool
-        let dependencies = ResponderDependencies(
-            serverName: runtime.serverName, serverKeys: publisher,
-            authenticate: { method, target, authorization, body throws(MatrixError) in
-                try await authenticator.authenticate(method: method, target: target, authorization: authorization, body: body)
-            },
-            rateLimiter: OriginRateLimiter(ratePerSecond: try settings.rateLimitPerSecond, burst: try settings.rateLimitBurst,
-                                           maximumOrigins: try settings.rateLimitOrigins),
-            leaves: runtime.leaves,
-            isReady: { await pool.isHealthy(timeout: .milliseconds(500)) },
-            metricsText: { metrics.render(pool: pool.statistics) },
-            logger: runtime.logger,
-            requestDeadline: limits.requestDeadline)
         let (host, port) = try settings.listen
         let logger = runtime.logger
         let onListening = self.onListening
@@ -75,31 +64,54 @@ public struct WorkerServer: Sendable {
                 onListening(bound)
             },
             logger: logger)
-        // A graceful shutdown stops the services in reverse order: HTTP, then sending, then pruning.
+        // A graceful shutdown stops the services in reverse order: readiness fails and the drain
+        // period passes, then the federation listener closes, then the internal one, sending, pruning.
+        let pool = runtime.pool
         let pruner = StoragePruner(outbox: OutboxStore(pool: pool), serverKeys: ServerKeyStore(pool: pool),
                                    retention: try settings.outboxRetention, interval: try settings.outboxPruneInterval,
                                    logger: logger)
-        let services: [any Service] = [pruner] + (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? []) + [app]
+        var services: [any Service] = [pruner] + (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? [])
+        if let internalAddress {
+            services.append(InternalRoutes(installers: internalRoutes).application(
+                address: internalAddress, runtime: runtime, isReady: dependencies.isReady, metricsText: dependencies.metricsText))
+        }
+        services += [app, DrainService(readiness: readiness, drain: try settings.shutdownDrain, logger: logger)]
         try await ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }
 
+    /// What the federation responder needs, built from the runtime and the settings.
+    static func dependencies(_ runtime: WorkerRuntime, readiness: Readiness) throws -> ResponderDependencies {
+        let settings = runtime.settings
+        let metrics = WorkerMetrics.shared
+        let publisher = ServerKeyPublisher(
+            serverName: runtime.serverName, keys: runtime.signingKeys, oldKeys: try settings.oldSigningKeys,
+            validitySeconds: try settings.keyValiditySeconds)
+        let authenticator = XMatrixAuthentication(
+            serverName: runtime.serverName, keys: runtime.keyFetcher,
+            maximumAuthorizations: try settings.maxAuthorizationHeaders)
+        let pool = runtime.pool
+        return ResponderDependencies(
+            serverName: runtime.serverName, serverKeys: publisher,
+            authenticate: { method, target, authorization, body throws(MatrixError) in
+                try await authenticator.authenticate(method: method, target: target, authorization: authorization, body: body)
+            },
+            rateLimiter: OriginRateLimiter(ratePerSecond: try settings.rateLimitPerSecond, burst: try settings.rateLimitBurst,
+                                           maximumOrigins: try settings.rateLimitOrigins),
+            leaves: runtime.leaves,
+            isReady: { readiness.isAccepting ? await pool.isHealthy(timeout: .milliseconds(500)) : false },
+            metricsText: { metrics.render(pool: pool.statistics) },
+            logger: runtime.logger,
+            requestDeadline: try settings.httpLimits.requestDeadline)
+    }
+
     /// This process's federation sender (`LEAVE_WORKER_SENDER*`), or nil when switched off.
     private func federationSender(_ runtime: WorkerRuntime) throws -> FederationSender? {
-        let configuration = try SenderConfiguration(environment: ProcessInfo.processInfo.environment)
+        let configuration = try settings.sender
         guard configuration.isEnabled, let key = runtime.signingKeys.first else { return nil }
         let client = FederationClient(serverName: runtime.serverName, signingKey: key, transport: runtime.transport,
                                       timeout: configuration.requestTimeout)
         return FederationSender(pool: runtime.pool, client: client, configuration: configuration, logger: runtime.logger)
-    }
-
-    private func readOldKeys() throws -> [OldVerifyKey] {
-        guard let path = settings.values[.oldSigningKeys] else { return [] }
-        do {
-            return try OldVerifyKey.parseKeyFile(try String(contentsOfFile: path, encoding: .utf8))
-        } catch {
-            throw Settings.Problem(description: "cannot read old signing keys \(path): \(error)")
-        }
     }
 }
 

@@ -74,7 +74,7 @@ struct DemoCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let settings = options.settings()
-                let resident = try Operations.ownEventSigner(settings: settings)
+                let resident = EventSigner(serverName: try settings.serverName, key: try settings.currentSigningKey())
                 guard let version = RoomVersion(roomVersion) else { throw ValidationError("unknown room version \(roomVersion)") }
                 let room = try RoomBuilder(
                     version: version, resident: resident,

@@ -11,13 +11,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    @Option(help: "host:port to listen on (LEAVE_WORKER_LISTEN, default 127.0.0.1:8448).")
-    var listen: String?
-
     func run() async throws {
         try await runReportingErrors {
-            let settings = options.settings(extra: [.listen: listen])
-            try await WorkerServer(settings: settings).run()
+            try await WorkerServer(settings: options.settings()).run()
         }
     }
 }

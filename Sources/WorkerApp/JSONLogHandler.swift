@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import MatrixCore
+
+/// A swift-log handler writing one JSON object per line to standard error: `ts` (RFC 3339, UTC,
+/// milliseconds), `level`, `message`, `label`, then the metadata flattened into the same object
+/// (nested dictionaries as `outer.inner` keys; `Int` and finite `Double` values passed as
+/// `.stringConvertible` become JSON numbers). The four
+/// fixed fields win over metadata keys of the same name. Each line is written with one `write(2)`,
+/// so lines of concurrent tasks never interleave.
+public struct JSONLogHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+
+    public init(label: String, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider) {
+        self.label = label
+        self.metadataProvider = metadataProvider
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
+        if let error = event.error { merged["error"] = .string("\(error)") }
+        var line = Self.line(level: event.level, message: event.message.description, label: label, metadata: merged,
+                             timestamp: Date()).compactBytes()
+        line.append(UInt8(ascii: "\n"))
+        line.withUnsafeBytes { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+    }
+
+    /// The JSON object of one log line.
+    static func line(level: Logger.Level, message: String, label: String, metadata: Logger.Metadata, timestamp: Date) -> JSONValue {
+        var object: JSONObject = [:]
+        for (key, value) in metadata { flatten(value, key: key, into: &object) }
+        object["ts"] = .string(timestamp.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        object["level"] = .string(level.rawValue)
+        object["message"] = .string(message)
+        object["label"] = .string(label)
+        return .object(object)
+    }
+
+    private static func flatten(_ value: Logger.MetadataValue, key: String, into object: inout JSONObject) {
+        switch value {
+        case .string(let text): object[key] = .string(text)
+        case .stringConvertible(let convertible):
+            switch convertible {
+            case let number as Int: object[key] = .integer(Int64(number))
+            case let number as Double where number.isFinite: object[key] = .nonCanonicalNumber(String(format: "%.3f", number))
+            default: object[key] = .string(convertible.description)
+            }
+        case .array(let values): object[key] = .array(values.map { .string($0.description) })
+        case .dictionary(let nested):
+            for (inner, value) in nested { flatten(value, key: "\(key).\(inner)", into: &object) }
+        }
+    }
+}

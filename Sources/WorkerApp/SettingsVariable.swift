@@ -1,0 +1,103 @@
+extension Settings {
+    /// Every `LEAVE_WORKER_*` variable, one place for all commands: its name, its flag and the
+    /// flag's help. The README's configuration table and the manifests are checked against it
+    /// (Tests/WorkerAppTests/ConfigurationAgreementTests.swift).
+    public enum Variable: String, CaseIterable, Sendable {
+        case serverName = "LEAVE_WORKER_SERVER_NAME"
+        case signingKey = "LEAVE_WORKER_SIGNING_KEY"
+        case databaseURL = "LEAVE_WORKER_DATABASE_URL"
+        case databaseDirectURL = "LEAVE_WORKER_DATABASE_DIRECT_URL"
+        case listen = "LEAVE_WORKER_LISTEN"
+        case internalListen = "LEAVE_WORKER_INTERNAL_LISTEN"
+        case shutdownDrainMilliseconds = "LEAVE_WORKER_SHUTDOWN_DRAIN_MS"
+        case poolSize = "LEAVE_WORKER_DB_POOL_SIZE"
+        case federationOverrides = "LEAVE_WORKER_FEDERATION_OVERRIDES"
+        case logLevel = "LEAVE_WORKER_LOG_LEVEL"
+        case logFormat = "LEAVE_WORKER_LOG_FORMAT"
+        case sqlDirectory = "LEAVE_WORKER_SQL_DIR"
+        case keyValiditySeconds = "LEAVE_WORKER_KEY_VALIDITY_SECONDS"
+        case keyFetchTimeoutSeconds = "LEAVE_WORKER_KEY_FETCH_TIMEOUT_SECONDS"
+        case oldSigningKeys = "LEAVE_WORKER_OLD_SIGNING_KEYS"
+        case rateLimitPerSecond = "LEAVE_WORKER_RATE_LIMIT_PER_SECOND"
+        case rateLimitBurst = "LEAVE_WORKER_RATE_LIMIT_BURST"
+        case rateLimitOrigins = "LEAVE_WORKER_RATE_LIMIT_ORIGINS"
+        case headerTimeoutMilliseconds = "LEAVE_WORKER_HEADER_TIMEOUT_MS"
+        case idleTimeoutMilliseconds = "LEAVE_WORKER_IDLE_TIMEOUT_MS"
+        case bodyTimeoutMilliseconds = "LEAVE_WORKER_BODY_TIMEOUT_MS"
+        case maxConnections = "LEAVE_WORKER_MAX_CONNECTIONS"
+        case requestDeadlineMilliseconds = "LEAVE_WORKER_REQUEST_DEADLINE_MS"
+        case statementTimeoutMilliseconds = "LEAVE_WORKER_DB_STATEMENT_TIMEOUT_MS"
+        case lockTimeoutMilliseconds = "LEAVE_WORKER_DB_LOCK_TIMEOUT_MS"
+        case outboxRetentionSeconds = "LEAVE_WORKER_OUTBOX_RETENTION_SECONDS"
+        case outboxPruneIntervalSeconds = "LEAVE_WORKER_OUTBOX_PRUNE_INTERVAL_SECONDS"
+        case federationAllowedNetworks = "LEAVE_WORKER_FEDERATION_ALLOWED_NETWORKS"
+        case maxAuthorizationHeaders = "LEAVE_WORKER_MAX_AUTHORIZATION_HEADERS"
+        case maxSignaturesPerServer = "LEAVE_WORKER_MAX_SIGNATURES_PER_SERVER"
+        case keyFetchConcurrency = "LEAVE_WORKER_KEY_FETCH_CONCURRENCY"
+        case keyFetchQueueMilliseconds = "LEAVE_WORKER_KEY_FETCH_QUEUE_MS"
+        case keyDocumentMaxBytes = "LEAVE_WORKER_KEY_DOCUMENT_MAX_BYTES"
+        case keyDocumentMaxKeys = "LEAVE_WORKER_KEY_DOCUMENT_MAX_KEYS"
+        case federationCacheSize = "LEAVE_WORKER_FEDERATION_CACHE_SIZE"
+        case sender = "LEAVE_WORKER_SENDER"
+        case senderLeaseMilliseconds = "LEAVE_WORKER_SENDER_LEASE_MS"
+        case senderTimeoutMilliseconds = "LEAVE_WORKER_SENDER_TIMEOUT_MS"
+        case senderPollMilliseconds = "LEAVE_WORKER_SENDER_POLL_MS"
+        case senderBackoffBaseMilliseconds = "LEAVE_WORKER_SENDER_BACKOFF_BASE_MS"
+        case senderBackoffMaximumMilliseconds = "LEAVE_WORKER_SENDER_BACKOFF_MAX_MS"
+        case senderConcurrency = "LEAVE_WORKER_SENDER_CONCURRENCY"
+
+        /// The command-line flag that overrides the variable: its name without the prefix, in
+        /// lower case with dashes (`LEAVE_WORKER_DB_POOL_SIZE` → `db-pool-size`).
+        public var flag: String {
+            String(rawValue.dropFirst("LEAVE_WORKER_".count)).lowercased().replacingOccurrences(of: "_", with: "-")
+        }
+
+        /// One line for `--help` (the README's table says more).
+        public var help: String {
+            switch self {
+            case .serverName: "This homeserver's server name."
+            case .signingKey: "Path of the signing-key file; refused if group or others can reach it (chmod 600)."
+            case .databaseURL: "libpq connection URI (default postgresql:///leave_worker)."
+            case .databaseDirectURL: "Postgres itself, for LISTEN and migrate; when it differs, the database URL is a transaction pooler (default: the database URL)."
+            case .listen: "host:port of the federation listener (default 127.0.0.1:8448)."
+            case .internalListen: "host:port of the internal listener for /metrics, /ready, /health (default: none, served on the federation listener)."
+            case .shutdownDrainMilliseconds: "On SIGTERM, how long /ready answers 503 before the federation listener closes (default 0)."
+            case .poolSize: "Postgres connections per process (default 2 per core, at least 4)."
+            case .federationOverrides: "Comma-separated server_name=base_url pairs used instead of discovery."
+            case .logLevel: "trace, debug, info, notice, warning, error or critical (default info)."
+            case .logFormat: "text or json (one JSON object per line) (default text)."
+            case .sqlDirectory: "Directory of the SQL migrations (default ./sql or next to the executable)."
+            case .keyValiditySeconds: "valid_until_ts of our key document, ahead of now (default 86400)."
+            case .keyFetchTimeoutSeconds: "Bound on fetching a remote server's keys (default 5)."
+            case .oldSigningKeys: "Synapse old-keys file, published as old_verify_keys."
+            case .rateLimitPerSecond: "Authenticated requests a second one origin may make (default 10000)."
+            case .rateLimitBurst: "Burst above that rate (default 20000)."
+            case .rateLimitOrigins: "Origins whose rate-limit buckets are kept (default 10000)."
+            case .headerTimeoutMilliseconds: "Bound on receiving a request's head (default 10000)."
+            case .idleTimeoutMilliseconds: "Idle keep-alive connections are closed after this (default 60000)."
+            case .bodyTimeoutMilliseconds: "Bound on receiving a request's body (default 30000)."
+            case .maxConnections: "Open HTTP connections per process (default 1000)."
+            case .requestDeadlineMilliseconds: "A request not answered within this gets 503 (default 30000)."
+            case .statementTimeoutMilliseconds: "Postgres statement_timeout of serve's connections (default 10000)."
+            case .lockTimeoutMilliseconds: "Postgres lock_timeout of serve's connections (default 3000)."
+            case .outboxRetentionSeconds: "How long sent outbox rows are kept (default 3600)."
+            case .outboxPruneIntervalSeconds: "How often the outbox is pruned (default 300)."
+            case .federationAllowedNetworks: "CIDR blocks of restricted address space outbound federation may reach anyway."
+            case .maxAuthorizationHeaders: "Authorization headers of one request that are tried (default 4)."
+            case .maxSignaturesPerServer: "Signatures per required server of an event considered (default 4)."
+            case .keyFetchConcurrency: "Key fetches one process runs at once (default 32)."
+            case .keyFetchQueueMilliseconds: "How long a key fetch waits for a slot before 503 (default 1000)."
+            case .keyDocumentMaxBytes: "Largest remote key document accepted (default 65536)."
+            case .keyDocumentMaxKeys: "Most keys a remote key document may list (default 16)."
+            case .federationCacheSize: "Entries of each in-memory federation map (default 10000)."
+            case .sender: "on or off: whether this process forwards accepted leaves (default on)."
+            case .senderLeaseMilliseconds: "How long a claimed batch is this sender's (default 30000)."
+            case .senderTimeoutMilliseconds: "Bound on one PUT /send, below the lease (default lease / 2)."
+            case .senderPollMilliseconds: "Slow poll when no NOTIFY arrives (default 5000)."
+            case .senderBackoffBaseMilliseconds: "A failing destination's first back-off (default 1000)."
+            case .senderBackoffMaximumMilliseconds: "The longest back-off (default 600000)."
+            case .senderConcurrency: "Destinations sent to at once (default 32)."
+            }
+        }
+    }
+}

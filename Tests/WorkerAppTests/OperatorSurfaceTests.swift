@@ -1,0 +1,90 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MatrixCore
+import MatrixCrypto
+import RemoteHomeserver
+import TestSupport
+import Testing
+
+/// A real `serve` process with the internal listener and JSON logs: the federation port answers
+/// only federation routes (and `/health`), the internal port serves `/metrics` — including the key
+/// cache counters after a key fetch — and `/ready`; each request leaves one JSON access line; on
+/// SIGTERM readiness fails while the drain period keeps the federation listener open.
+@Suite(.serialized) struct OperatorSurfaceTests {
+    static let serverName = "resident.test"
+
+    @Test func internalListenerJSONAccessLogAndDrain() async throws {
+        let databaseURL = try TestDatabase.create(prefix: "app")
+        defer { try? TestDatabase.drop(databaseURL) }
+        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("operator-\(UUID().uuidString).key")
+        try PrivateFile.write(try SigningKey.generate(version: "rs1").keyFileLine + "\n", to: keyFile)
+        defer { try? FileManager.default.removeItem(at: keyFile) }
+        let remote = SimulatedHomeserver(serverName: "remote.test", signingKey: try SigningKey.generate(version: "k1"))
+        _ = try await remote.start()
+        let internalPort = WorkerProcess.freePort()
+        var environment = WorkerEnvironment.make(serverName: Self.serverName, keyFile: keyFile, databaseURL: databaseURL,
+                                                 overrides: [(remote.serverName, remote.baseURL ?? "")])
+        environment["LEAVE_WORKER_LOG_LEVEL"] = "info"
+        environment["LEAVE_WORKER_LOG_FORMAT"] = "json"
+        environment["LEAVE_WORKER_INTERNAL_LISTEN"] = "127.0.0.1:\(internalPort)"
+        environment["LEAVE_WORKER_SHUTDOWN_DRAIN_MS"] = "60000"
+        let migrated = try WorkerProcess.run(["migrate"], environment: environment)
+        try #require(migrated.status == 0, "\(migrated.stderr)")
+        let worker = try await WorkerProcess(environment: environment)
+        defer { kill(worker.process.processIdentifier, SIGKILL) }
+        let internalURL = "http://127.0.0.1:\(internalPort)"
+
+        #expect(try await Self.get(worker.baseURL + "/metrics").status == 404)
+        #expect(try await Self.get(worker.baseURL + "/ready").status == 404)
+        #expect(try await Self.get(worker.baseURL + "/health").status == 200)
+        #expect(try await Self.get(internalURL + "/ready").status == 200)
+        #expect(try await Self.get(internalURL + "/health").status == 200)
+
+        // A signed request makes the worker fetch remote.test's key (then: no such room).
+        let answer = try await remote.requester(destination: Self.serverName, baseURL: worker.baseURL)
+            .makeLeave(roomID: "!absent:resident.test", userID: "@u:remote.test")
+        #expect(answer.status == 404)
+        let metrics = try await Self.get(internalURL + "/metrics")
+        #expect(metrics.status == 200)
+        for name in ["leave_worker_key_cache_misses_total", "leave_worker_key_fetches_total", "process_resident_memory_bytes",
+                     "process_open_fds", "leave_worker_build_info{"] {
+            #expect(metrics.text.contains(name), "\(name) missing from /metrics")
+        }
+
+        let lines = worker.outputText().split(separator: "\n").compactMap { line in
+            (try? JSONParser.parse(String(line)))?.objectValue
+        }
+        let access = lines.first { $0["message"]?.stringValue == "request" && $0["route"]?.stringValue == "make_leave" }
+        let line = try #require(access, "no access line for make_leave in: \(worker.outputText())")
+        #expect(line["origin"]?.stringValue == "remote.test")
+        #expect(line["method"]?.stringValue == "GET")
+        #expect(line["status"]?.integerValue == 404)
+        #expect(line["errcode"]?.stringValue == "M_NOT_FOUND")
+        #expect(line["outcome"]?.stringValue == "refused")
+        #expect(line["level"]?.stringValue == "info")
+        #expect(line["request_id"]?.stringValue?.isEmpty == false)
+        #expect(line["duration_ms"] != nil && line["ts"] != nil && line["label"] != nil)
+
+        // SIGTERM: /ready fails on the internal port while the federation listener still answers.
+        kill(worker.process.processIdentifier, SIGTERM)
+        var readyStatus = 200
+        for _ in 0..<200 where readyStatus == 200 {
+            readyStatus = (try? await Self.get(internalURL + "/ready").status) ?? 0
+            if readyStatus == 200 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(readyStatus == 503)
+        #expect(try await Self.get(worker.baseURL + "/health").status == 200)
+        #expect(worker.process.isRunning)
+        await remote.stop()
+    }
+
+    static func get(_ url: String) async throws -> (status: Int, text: String) {
+        var request = URLRequest(url: try #require(URL(string: url)))
+        request.timeoutInterval = 10
+        request.setValue("close", forHTTPHeaderField: "Connection")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+}
