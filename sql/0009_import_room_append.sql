@@ -150,3 +150,11 @@ BEGIN
     SELECT * INTO state_events, joined_members, forward_extremities FROM import_room_totals(p_room_id);
 END
 $$;
+
+-- The homeserver feed (GET /_leave_worker/v1/events, `leave-worker events follow`) reads the events
+-- the fleet accepted in stream order. `accepted` is added by 0008 (part fanout: store_leave(s) set
+-- it for the leaves the fleet accepts; imported and appended history stays false); IF NOT EXISTS
+-- keeps this migration valid on its own. The partial index keeps a feed far behind from scanning
+-- the imported history.
+ALTER TABLE events ADD COLUMN IF NOT EXISTS accepted boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS events_accepted_stream ON events (stream_ordering) WHERE accepted;

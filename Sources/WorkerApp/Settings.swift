@@ -42,6 +42,12 @@ public struct Settings: Sendable {
         case keyDocumentMaxBytes = "LEAVE_WORKER_KEY_DOCUMENT_MAX_BYTES"
         case keyDocumentMaxKeys = "LEAVE_WORKER_KEY_DOCUMENT_MAX_KEYS"
         case federationCacheSize = "LEAVE_WORKER_FEDERATION_CACHE_SIZE"
+        // Part homeserver (issue 15): the internal bridge and the passthrough.
+        case internalListen = "LEAVE_WORKER_INTERNAL_LISTEN"
+        case internalTokenFile = "LEAVE_WORKER_INTERNAL_TOKEN_FILE"
+        case feedMaxWaitMilliseconds = "LEAVE_WORKER_FEED_MAX_WAIT_MS"
+        case passthroughURL = "LEAVE_WORKER_PASSTHROUGH_URL"
+        case passthroughTimeoutMilliseconds = "LEAVE_WORKER_PASSTHROUGH_TIMEOUT_MS"
     }
 
     /// The raw values: the environment with flag overrides applied on top.
@@ -68,17 +74,18 @@ public struct Settings: Sendable {
     public var databaseURL: String { values[.databaseURL] ?? "postgresql:///leave_worker" }
 
     /// `host:port` to listen on; IPv6 hosts in brackets (`[::1]:8448`).
-    public var listen: (host: String, port: Int) {
-        get throws(Problem) {
-            let text = values[.listen] ?? "127.0.0.1:8448"
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-                (0...65535).contains(port)
-            else { throw Problem(description: "\(Variable.listen.rawValue) must be host:port, got '\(text)'") }
-            var host = String(text[..<colon])
-            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            guard !host.isEmpty else { throw Problem(description: "\(Variable.listen.rawValue) has no host: '\(text)'") }
-            return (host, port)
-        }
+    public var listen: (host: String, port: Int) { get throws(Problem) { try address(.listen, default: "127.0.0.1:8448") } }
+
+    /// A `host:port` setting (IPv6 hosts in brackets); `fallback` when unset.
+    func address(_ variable: Variable, default fallback: String) throws(Problem) -> (host: String, port: Int) {
+        let text = values[variable] ?? fallback
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { throw Problem(description: "\(variable.rawValue) must be host:port, got '\(text)'") }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw Problem(description: "\(variable.rawValue) has no host: '\(text)'") }
+        return (host, port)
     }
 
     /// Connections per process: by default two per core, at least 4.
@@ -149,6 +156,13 @@ public struct Settings: Sendable {
     public var keyDocumentMaxKeys: Int { get throws(Problem) { try positiveInteger(.keyDocumentMaxKeys, default: 16) } }
     /// Entries of each in-memory federation map (servers' keys, fetch failures, discovery answers).
     public var federationCacheSize: Int { get throws(Problem) { try positiveInteger(.federationCacheSize, default: 10_000) } }
+
+    /// The longest a feed read (`GET /_leave_worker/v1/events`) long-polls (part homeserver).
+    public var feedMaxWait: Duration { get throws(Problem) { try milliseconds(.feedMaxWaitMilliseconds, default: 25_000) } }
+    /// How long a passed-through request may take upstream (part homeserver).
+    public var passthroughTimeout: Duration {
+        get throws(Problem) { try milliseconds(.passthroughTimeoutMilliseconds, default: 10_000) }
+    }
 
     public var logLevel: String {
         get throws(Problem) {

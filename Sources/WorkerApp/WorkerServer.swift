@@ -50,7 +50,7 @@ public struct WorkerServer: Sendable {
             serverName: runtime.serverName, keys: runtime.keyFetcher,
             maximumAuthorizations: try settings.maxAuthorizationHeaders)
         let pool = runtime.pool
-        let dependencies = ResponderDependencies(
+        var dependencies = ResponderDependencies(
             serverName: runtime.serverName, serverKeys: publisher,
             authenticate: { method, target, authorization, body throws(MatrixError) in
                 try await authenticator.authenticate(method: method, target: target, authorization: authorization, body: body)
@@ -62,6 +62,12 @@ public struct WorkerServer: Sendable {
             metricsText: { metrics.render(pool: pool.statistics) },
             logger: runtime.logger,
             requestDeadline: limits.requestDeadline)
+        // Part homeserver (issue 15): passthrough of rooms not held, and the bridge's internal listener.
+        let passthrough = try Passthrough.make(settings: settings, rooms: runtime.rooms, logger: runtime.logger)
+        dependencies.passthrough = passthrough
+        let bridge = try HomeserverBridge.make(settings: settings, runtime: runtime)
+        defer { bridge?.stop() }
+        let bridgeListener = try InternalBridgeListener.service(settings: settings, bridge: bridge, logger: runtime.logger)
         let (host, port) = try settings.listen
         let logger = runtime.logger
         let onListening = self.onListening
@@ -79,7 +85,8 @@ public struct WorkerServer: Sendable {
         let pruner = StoragePruner(outbox: OutboxStore(pool: pool), serverKeys: ServerKeyStore(pool: pool),
                                    retention: try settings.outboxRetention, interval: try settings.outboxPruneInterval,
                                    logger: logger)
-        let services: [any Service] = [pruner] + (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? []) + [app]
+        let services: [any Service] = [pruner] + (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? [])
+            + [passthrough, bridgeListener].compactMap { $0 } + [app]
         try await ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }
