@@ -152,9 +152,6 @@ END
 $$;
 
 -- The homeserver feed (GET /_leave_worker/v1/events, `leave-worker events follow`) reads the events
--- the fleet accepted in stream order. `accepted` is added by 0008 (part fanout: store_leave(s) set
--- it for the leaves the fleet accepts; imported and appended history stays false); IF NOT EXISTS
--- keeps this migration valid on its own. The partial index keeps a feed far behind from scanning
--- the imported history.
-ALTER TABLE events ADD COLUMN IF NOT EXISTS accepted boolean NOT NULL DEFAULT false;
-CREATE INDEX IF NOT EXISTS events_accepted_stream ON events (stream_ordering) WHERE accepted;
+-- the fleet accepted (`events.accepted`, 0008) in stream order; the partial index keeps a feed far
+-- behind from scanning the imported history.
+CREATE INDEX events_accepted_stream ON events (stream_ordering) WHERE accepted;
