@@ -181,6 +181,15 @@ struct HomeserverBridgeTests {
         // Never on the federation listener.
         let outside = try await HomeserverOfRecord.request("GET", worker.baseURL + "/_leave_worker/v1/events?from=0", token: token)
         #expect(outside.status == 404)
+
+        // A worker stopping ends a long-poll in flight at once (empty), not after its 20 s wait.
+        let started = ContinuousClock.now
+        let pending = Task { try await HomeserverOfRecord.request("GET", feed.replacingOccurrences(of: "timeout_ms=0", with: "timeout_ms=20000"), token: token) }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(worker.stop() == 0)
+        let ended = try await pending.value
+        #expect(ended.status == 200 && ended.body?["events"]?.arrayValue?.isEmpty == true)
+        #expect(ContinuousClock.now - started < .seconds(15))
         await fixture.shutdown()
     }
 

@@ -13,11 +13,23 @@ enum InternalBridgeListener {
         let (host, port) = try settings.address(.internalListen, default: "")
         let router = Router()
         addHomeserverBridgeRoutes(to: router, bridge: bridge)
-        return Application(
+        let application = Application(
             router: router, configuration: ApplicationConfiguration(address: .hostname(host, port: port)),
             onServerRunning: { channel in
                 logger.info("leave-worker internal listener", metadata: ["address": "\(host):\(channel.localAddress?.port ?? port)"])
             },
             logger: logger)
+        return ClosingFeed(application: application, bridge: bridge)
+    }
+
+    /// The listener, which at a graceful shutdown first ends the feed's long-polls (they answer
+    /// with what they have) so that in-flight reads do not hold the shutdown for their whole wait.
+    private struct ClosingFeed: Service {
+        let application: any Service
+        let bridge: HomeserverBridge
+
+        func run() async throws {
+            try await withGracefulShutdownHandler { try await application.run() } onGracefulShutdown: { bridge.stop() }
+        }
     }
 }

@@ -35,6 +35,7 @@ final class StreamWakeups: Sendable {
 
     private let registry = Registry()
     private let nextID = Atomic<UInt64>(0)
+    private let closing = Atomic<Bool>(false)
     private let listener: PostgresListener?
 
     /// Listens on the database at `url` (the direct URL: LISTEN needs a session).
@@ -63,9 +64,14 @@ final class StreamWakeups: Sendable {
         registry.waiters.withLock { $0.removeValue(forKey: subscription.id) }?.finish()
     }
 
-    /// Closes the LISTEN connection (the relay then ends). Idempotent.
+    /// Whether `stop()` was called: waiting readers answer with what they have.
+    var isClosing: Bool { closing.load(ordering: .acquiring) }
+
+    /// Closes the LISTEN connection (the relay then ends) and wakes every waiter. Idempotent.
     func stop() {
+        closing.store(true, ordering: .releasing)
         listener?.stop()
+        registry.wakeAll()
     }
 }
 
@@ -87,7 +93,7 @@ struct HomeserverFeed: Sendable {
             defer { wakeups.unsubscribe(subscription) }
             let events = try await rooms.acceptedEvents(after: position, limit: limit)
             let now = ContinuousClock.now
-            if !events.isEmpty || now >= deadline || Task.isCancelled { return events }
+            if !events.isEmpty || now >= deadline || Task.isCancelled || wakeups.isClosing { return events }
             await subscription.wait(upTo: min(deadline - now, Self.pollInterval))
         }
     }
