@@ -40,6 +40,9 @@ public final class Passthrough: Service, Sendable {
         self.logger = logger
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
+        // Connection attempts are retried (AsyncHTTPClient's advice) for at most this long: an
+        // unreachable homeserver is a 502 within 2 s, not after the whole timeout.
+        configuration.timeout.connect = .nanoseconds(min(timeout, .seconds(2)).saturatingNanoseconds)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -74,7 +77,7 @@ public final class Passthrough: Service, Sendable {
             var headers = HTTPFields()
             headers[.contentType] = response.headers.first(name: "Content-Type") ?? "application/json"
             return Response(status: .init(code: Int(response.status.code)), headers: headers, body: .init(byteBuffer: bytes))
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             logger.warning("passthrough: upstream timed out", metadata: ["error": "\(error)"])
             return FederationResponder.errorResponse(MatrixError(status: 504, errcode: "M_UNKNOWN", "The homeserver of record did not answer in time"))
         } catch {

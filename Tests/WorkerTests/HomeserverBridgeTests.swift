@@ -218,7 +218,7 @@ extension ResidentFixture {
     /// passthrough to `passthrough`); returns it with the internal listener's base URL.
     func startBridgedWorker(tokenFile: URL, passthrough: String? = nil) async throws -> (WorkerProcess, String) {
         var environment = self.environment
-        environment["LEAVE_WORKER_PASSTHROUGH_TIMEOUT_MS"] = "2000"
+        environment["LEAVE_WORKER_PASSTHROUGH_TIMEOUT_MS"] = "5000"
         let port = WorkerProcess.freePort()
         environment["LEAVE_WORKER_INTERNAL_LISTEN"] = "127.0.0.1:\(port)"
         environment["LEAVE_WORKER_INTERNAL_TOKEN_FILE"] = tokenFile.path
