@@ -47,7 +47,12 @@ public struct RoomImporter: Sendable {
     let rooms: RoomStore
     let signatures: EventSignatureChecker
 
-    public func importRoom(_ bytes: [UInt8]) async throws -> ImportReport {
+    /// Imports (or, for a held room, extends) a room from `{"room_version", "events": [...]}`.
+    /// A history starting with the `m.room.create` event is checked whole; a batch starting
+    /// elsewhere extends a held room: it is checked against the room's stored current state and
+    /// the stored events it cites, and events already held are skipped. Only events the room does
+    /// not hold are stored. `roomID`, when given, is the room the events must belong to.
+    public func importRoom(_ bytes: [UInt8], roomID expectedRoomID: String? = nil) async throws -> ImportReport {
         let file: JSONValue
         do {
             file = try JSONParser.parse(bytes, limits: Self.parseLimits)
@@ -58,10 +63,20 @@ public struct RoomImporter: Sendable {
         guard let version = RoomVersion(versionID) else { throw ImportError("unsupported room version \(versionID)") }
         guard let items = file["events"]?.arrayValue, !items.isEmpty else { throw ImportError("events (a non-empty array) is missing") }
 
-        var checked = CheckedRoom(version: version)
+        var objects: [JSONObject] = []
         for (index, item) in items.enumerated() {
             guard case .object(let json) = item else { throw ImportError(event: index, id: nil, "not a JSON object") }
+            objects.append(json)
+        }
+        var checked = CheckedRoom(version: version)
+        if !(objects[0]["type"]?.stringValue ?? "").bytesEqual(EventType.create) {
+            try await checked.seed(fromHeldRoom: rooms, batch: objects, expectedRoomID: expectedRoomID)
+        }
+        for (index, json) in objects.enumerated() {
             try await checked.append(json, index: index, signatures: signatures)
+        }
+        if let expectedRoomID, !expectedRoomID.bytesEqual(checked.roomID) {
+            throw ImportError("the events belong to room \(checked.roomID), not \(expectedRoomID)")
         }
         let records = checked.records
         let summary = try await rooms.importRoom(
@@ -76,8 +91,9 @@ public struct RoomImporter: Sendable {
     }
 }
 
-/// The events of an import checked so far, and the state they produce.
-private struct CheckedRoom {
+/// The events of an import checked so far, and the state they produce (for a batch extending a
+/// held room: on top of the room's stored state, `RoomImporter+HeldRoom.swift`).
+struct CheckedRoom {
     let version: RoomVersion
     var roomID = ""
     /// By event ID, byte for byte (``ExactString``, as `cited`; `state` keys compare bytes too).
@@ -85,6 +101,8 @@ private struct CheckedRoom {
     var state: [StateKey: AuthEvent] = [:]
     var records: [EventRecord] = []
     var cited: Set<ExactString> = []
+    /// Set when the batch extends a held room: the stored events it names, skipped when met again.
+    var held: Set<ExactString>?
 
     init(version: RoomVersion) {
         self.version = version
@@ -106,9 +124,12 @@ private struct CheckedRoom {
             throw ImportError(event: index, id: nil, "Event is not canonical JSON: \(error)")
         }
         func fail(_ reason: String) -> ImportError { ImportError(event: index, id: eventID, reason) }
+        if held?.contains(ExactString(eventID)) == true { return }   // already stored: idempotent
 
         let eventRoom = pdu.roomID ?? RoomVersion.roomID(ofCreateEvent: eventID)
-        if records.isEmpty {
+        if held != nil && pdu.type.bytesEqual(EventType.create) {
+            throw fail("the room is held: an m.room.create event would start another history")
+        } else if held == nil && records.isEmpty {
             guard pdu.type.bytesEqual(EventType.create), pdu.stateKey.bytesEqual("") else {
                 throw fail("the first event must be the m.room.create event")
             }

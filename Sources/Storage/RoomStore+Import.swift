@@ -3,7 +3,7 @@ import Postgres
 
 /// What `RoomStore.importRoom` left in the database.
 public struct ImportSummary: Sendable, Equatable {
-    /// False when the room already held exactly these events (a re-import): nothing was written.
+    /// False when the room already held every one of these events (a re-import): nothing was written.
     public let imported: Bool
     /// Events in the import (state-only records included).
     public let events: Int
@@ -28,9 +28,11 @@ extension RoomStore {
     /// Stores a room: every event, the current state `state` (events of the import), the memberships
     /// it implies, the forward extremities (imported events no imported event cites as a prev event)
     /// and each server's joined-member count — in one statement (`import_room`), so one transaction.
-    /// Re-importing a room that already holds every one of the events changes nothing. Throws
-    /// `StorageError.importConflict` if the room is held with another version or other events, or
-    /// an event ID of the import is used by another room.
+    /// For a room already held, the events it does not hold yet are appended (each appended state
+    /// event replacing its entry; `state` is then unused); re-importing events it holds changes
+    /// nothing. Throws `StorageError.importConflict` if the room is held with another version or
+    /// another history, an event ID is used by another room, or an appended membership event does
+    /// not build on the user's current membership event (sql/0009).
     public func importRoom(roomID: String, version: String, events: [EventRecord], state: [EventRecord]) async throws -> ImportSummary {
         var all = events
         var seen = Set(events.map(\.eventID))
@@ -42,7 +44,7 @@ extension RoomStore {
             try await pool.withConnection { connection in
                 let result = try connection.query("""
                     SELECT outcome, events, new_events, state_events, joined_members, forward_extremities,
-                           stream_position, last_event_id
+                           stream_position, last_event_id, conflict_event_id, conflicting_event_id
                     FROM import_room($1, $2, $3::json, $4)
                     """, parameters)
                 let summary = try Self.importSummary(result, roomID: roomID)
@@ -59,17 +61,22 @@ extension RoomStore {
             throw .malformedRow("import_room returned no outcome")
         }
         switch outcome {
-        case "imported", "already_imported":
+        case "imported", "appended", "already_imported":
             guard let events = row.int64(1), let new = row.int64(2), let state = row.int64(3), let joined = row.int64(4),
                   let extremities = row.int64(5) else {
                 throw .malformedRow("import_room summary")
             }
-            return ImportSummary(imported: outcome == "imported", events: Int(events), newEvents: Int(new),
+            return ImportSummary(imported: outcome != "already_imported", events: Int(events), newEvents: Int(new),
                                  stateEvents: Int(state), joinedMembers: Int(joined), forwardExtremities: Int(extremities))
         case "version_mismatch":
             throw .importConflict(roomID: roomID, reason: "the room is held with another room version")
         case "room_has_other_events":
             throw .importConflict(roomID: roomID, reason: "the room is held with a different history")
+        case "conflict":
+            let refused = row.string(8) ?? "?", current = row.string(9) ?? "?"
+            throw .importConflict(roomID: roomID, reason: "event \(refused) changes a membership whose current event "
+                + "\(current) (stored meanwhile, e.g. a leave accepted by the fleet) is neither among its auth_events "
+                + "nor its prev_events; rebuild it on \(current)")
         case "event_id_in_other_room":
             throw .importConflict(roomID: roomID, reason: "an event ID of the import is used by another room")
         default:

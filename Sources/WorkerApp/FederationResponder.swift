@@ -26,6 +26,8 @@ public struct ResponderDependencies: Sendable {
     public var requestDeadline: Duration
     /// Whether `/metrics` and `/ready` are served here (false when the internal listener serves them).
     public var servesOperationalRoutes = true
+    /// Where make_leave/send_leave for rooms not held go (nil: 404 as before).
+    public var passthrough: Passthrough? = nil
 
     init(
         serverName: String, serverKeys: ServerKeyPublisher, authenticate: @escaping Authenticate,
@@ -116,12 +118,18 @@ public struct FederationResponder: HTTPResponder {
         case .version:
             return Self.json(200, Array(#"{"server":{"name":"leave-worker","version":"\#(WorkerVersion.current)"}}"#.utf8))
         case .makeLeave(let roomID, let userID):
+            if let passthrough = dependencies.passthrough, try await passthrough.passes(roomID: roomID) {
+                return await passthrough.forward(method: method, target: target, request: request, body: nil)
+            }
             let origin = try await authenticated(method, target, request, body: nil)
             let body = try await answering { () async throws(LeaveServiceError) in
                 try await dependencies.leaves.makeLeave(roomID: roomID, userID: userID, origin: origin)
             }
             return Self.json(200, body.compactBytes())
         case .sendLeave(let apiVersion, let roomID, let eventID):
+            if let passthrough = dependencies.passthrough, try await passthrough.passes(roomID: roomID) {
+                return await passthrough.forward(method: method, target: target, request: request, body: try await readBody(request))
+            }
             let body = try await readJSONObject(request)
             let origin = try await authenticated(method, target, request, body: .object(body))
             try await answering { () async throws(LeaveServiceError) in
@@ -147,17 +155,7 @@ public struct FederationResponder: HTTPResponder {
     /// Reads the body within the limit and parses it: 413 over the limit, 400 `M_NOT_JSON` for
     /// anything that is not a JSON object, 400 `M_BAD_JSON` for duplicate keys.
     private func readJSONObject(_ request: Request) async throws(MatrixError) -> JSONObject {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.maxBodyBytes {
-            throw .tooLarge("Request body over \(Self.maxBodyBytes) bytes")
-        }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: Self.maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw .tooLarge("Request body over \(Self.maxBodyBytes) bytes")
-        } catch {
-            throw .badJSON("Could not read the request body")
-        }
+        let buffer = try await readBody(request)
         let value: JSONValue
         do {
             value = try buffer.readableBytesView.withContiguousStorageIfAvailable { try JSONParser.parse($0) }
@@ -170,6 +168,20 @@ public struct FederationResponder: HTTPResponder {
         }
         guard case .object(let object) = value else { throw .notJSON("Body is not a JSON object") }
         return object
+    }
+
+    /// Reads the body within the limit (413 over it).
+    private func readBody(_ request: Request) async throws(MatrixError) -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.maxBodyBytes {
+            throw .tooLarge("Request body over \(Self.maxBodyBytes) bytes")
+        }
+        do {
+            return try await request.body.collect(upTo: Self.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw .tooLarge("Request body over \(Self.maxBodyBytes) bytes")
+        } catch {
+            throw .badJSON("Could not read the request body")
+        }
     }
 
     static func json(_ status: Int, _ bytes: [UInt8]) -> Response {

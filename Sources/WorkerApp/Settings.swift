@@ -78,6 +78,24 @@ public struct Settings: Sendable {
         }
     }
 
+    /// The longest a feed read (`GET /_leave_worker/v1/events`) long-polls.
+    public var feedMaxWait: Duration { get throws(Problem) { try milliseconds(.feedMaxWaitMilliseconds, default: 25_000) } }
+    /// The homeserver of record's base URL (no trailing `/`), or nil: rooms not held are then 404.
+    public var passthroughURL: String? {
+        get throws(Problem) {
+            guard var url = values[.passthroughURL] else { return nil }
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw Problem(description: "\(Variable.passthroughURL.rawValue) must be an http:// or https:// URL, got '\(url)'")
+            }
+            while url.hasSuffix("/") { url.removeLast() }
+            return url
+        }
+    }
+    /// How long a passed-through request may take upstream.
+    public var passthroughTimeout: Duration {
+        get throws(Problem) { try milliseconds(.passthroughTimeoutMilliseconds, default: 10_000) }
+    }
+
     public var logLevel: String {
         get throws(Problem) {
             let level = values[.logLevel] ?? "info"

@@ -45,6 +45,10 @@ extension Settings {
         case senderBackoffBaseMilliseconds = "LEAVE_WORKER_SENDER_BACKOFF_BASE_MS"
         case senderBackoffMaximumMilliseconds = "LEAVE_WORKER_SENDER_BACKOFF_MAX_MS"
         case senderConcurrency = "LEAVE_WORKER_SENDER_CONCURRENCY"
+        case internalTokenFile = "LEAVE_WORKER_INTERNAL_TOKEN_FILE"
+        case feedMaxWaitMilliseconds = "LEAVE_WORKER_FEED_MAX_WAIT_MS"
+        case passthroughURL = "LEAVE_WORKER_PASSTHROUGH_URL"
+        case passthroughTimeoutMilliseconds = "LEAVE_WORKER_PASSTHROUGH_TIMEOUT_MS"
 
         /// The command-line flag that overrides the variable: its name without the prefix, in
         /// lower case with dashes (`LEAVE_WORKER_DB_POOL_SIZE` → `db-pool-size`).
@@ -97,6 +101,10 @@ extension Settings {
             case .senderBackoffBaseMilliseconds: "A failing destination's first back-off (default 1000)."
             case .senderBackoffMaximumMilliseconds: "The longest back-off (default 600000)."
             case .senderConcurrency: "Destinations sent to at once (default 32)."
+            case .internalTokenFile: "File holding the homeserver bridge's bearer token (default: none, bridge routes not served)."
+            case .feedMaxWaitMilliseconds: "Longest long-poll of GET /_leave_worker/v1/events (default 25000)."
+            case .passthroughURL: "Base URL of the homeserver of record, for make_leave/send_leave of rooms not held (default: none, 404)."
+            case .passthroughTimeoutMilliseconds: "Bound on one passed-through request (default 10000)."
             }
         }
     }

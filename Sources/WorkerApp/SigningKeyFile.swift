@@ -20,33 +20,37 @@ public enum SigningKeyFile {
         }
     }
 
-    private static func readText(path: String) throws(Settings.Problem) -> String {
+    /// The text of a secret file at `path`, checked as above; messages name `variable`.
+    /// (Also reads the internal bridge's token file, `BridgeToken` — part homeserver.)
+    static func readText(path: String, variable: Settings.Variable = .signingKey) throws(Settings.Problem) -> String {
+        func problem(_ text: String) -> Settings.Problem { Self.problem(text, variable: variable) }
         // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
-            throw problem("cannot open signing key file \(path): \(String(cString: strerror(errno)))")
+            throw problem("cannot open \(path): \(String(cString: strerror(errno)))")
         }
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
-            throw problem("cannot inspect signing key file \(path): \(String(cString: strerror(errno)))")
+            throw problem("cannot inspect \(path): \(String(cString: strerror(errno)))")
         }
-        try check(status, path: path)
+        try check(status, path: path, variable: variable)
         let data: Data
         do {
             data = try handle.readToEnd() ?? Data()
         } catch {
-            throw problem("cannot read signing key file \(path): \(error.localizedDescription)")
+            throw problem("cannot read \(path): \(error.localizedDescription)")
         }
         guard let text = String(validating: data, as: UTF8.self) else {
-            throw problem("signing key file \(path) is not UTF-8 text")
+            throw problem("\(path) is not UTF-8 text")
         }
         return text
     }
 
-    private static func check(_ status: stat, path: String) throws(Settings.Problem) {
+    private static func check(_ status: stat, path: String, variable: Settings.Variable) throws(Settings.Problem) {
+        func problem(_ text: String) -> Settings.Problem { Self.problem(text, variable: variable) }
         guard status.st_mode & S_IFMT == S_IFREG else {
-            throw problem("\(path) is not a regular file; point it at the key file itself")
+            throw problem("\(path) is not a regular file; point it at the file itself")
         }
         let owner = status.st_uid
         guard owner == geteuid() || owner == 0 else {
@@ -62,7 +66,7 @@ public enum SigningKeyFile {
         }
     }
 
-    private static func problem(_ text: String) -> Settings.Problem {
-        Settings.Problem(description: "\(Settings.Variable.signingKey.rawValue): \(text)")
+    private static func problem(_ text: String, variable: Settings.Variable = .signingKey) -> Settings.Problem {
+        Settings.Problem(description: "\(variable.rawValue): \(text)")
     }
 }

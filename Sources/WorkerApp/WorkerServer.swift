@@ -50,6 +50,12 @@ public struct WorkerServer: Sendable {
         let internalAddress = try settings.internalListen
         var dependencies = try Self.dependencies(runtime, readiness: readiness)
         dependencies.servesOperationalRoutes = internalAddress == nil
+        // Rooms not held go to the homeserver of record (`LEAVE_WORKER_PASSTHROUGH_URL`), when set.
+        let passthrough = try Passthrough.make(settings: settings, rooms: runtime.rooms, logger: runtime.logger)
+        dependencies.passthrough = passthrough
+        // The homeserver bridge's internal routes (`LEAVE_WORKER_INTERNAL_TOKEN_FILE`), when set.
+        let bridge = try HomeserverBridge.make(settings: settings, runtime: runtime)
+        defer { bridge?.stop() }
         let limits = try settings.httpLimits
         let (host, port) = try settings.listen
         let logger = runtime.logger
@@ -71,9 +77,12 @@ public struct WorkerServer: Sendable {
                                    retention: try settings.outboxRetention, interval: try settings.outboxPruneInterval,
                                    logger: logger)
         var services: [any Service] = [pruner] + (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? [])
+        if let passthrough { services.append(passthrough) }
         if let internalAddress {
-            services.append(InternalRoutes(installers: internalRoutes).application(
-                address: internalAddress, runtime: runtime, isReady: dependencies.isReady, metricsText: dependencies.metricsText))
+            let installers = internalRoutes + (bridge.map { bridge in [{ router, _ in addHomeserverBridgeRoutes(to: router, bridge: bridge) }] } ?? [])
+            let listener = InternalRoutes(installers: installers).application(
+                address: internalAddress, runtime: runtime, isReady: dependencies.isReady, metricsText: dependencies.metricsText)
+            services.append(bridge.map { HomeserverBridge.ClosingFeed(listener: listener, bridge: $0) } ?? listener)
         }
         services += [app, DrainService(readiness: readiness, drain: try settings.shutdownDrain, logger: logger)]
         try await ServiceGroup(configuration: .init(

@@ -133,6 +133,18 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong(V.senderConcurrency.flag), help: .init(V.senderConcurrency.help, valueName: "value"))
     var senderConcurrency: String?
 
+    @Option(name: .customLong(V.internalTokenFile.flag), help: .init(V.internalTokenFile.help, valueName: "value"))
+    var internalTokenFile: String?
+
+    @Option(name: .customLong(V.feedMaxWaitMilliseconds.flag), help: .init(V.feedMaxWaitMilliseconds.help, valueName: "value"))
+    var feedMaxWaitMilliseconds: String?
+
+    @Option(name: .customLong(V.passthroughURL.flag), help: .init(V.passthroughURL.help, valueName: "value"))
+    var passthroughURL: String?
+
+    @Option(name: .customLong(V.passthroughTimeoutMilliseconds.flag), help: .init(V.passthroughTimeoutMilliseconds.help, valueName: "value"))
+    var passthroughTimeoutMilliseconds: String?
+
     /// The settings: the environment, with the flags given on top.
     func settings() -> Settings {
         let flags: [Settings.Variable: String?] = [
@@ -178,6 +190,10 @@ struct CommonOptions: ParsableArguments {
             .senderBackoffBaseMilliseconds: senderBackoffBaseMilliseconds,
             .senderBackoffMaximumMilliseconds: senderBackoffMaximumMilliseconds,
             .senderConcurrency: senderConcurrency,
+            .internalTokenFile: internalTokenFile,
+            .feedMaxWaitMilliseconds: feedMaxWaitMilliseconds,
+            .passthroughURL: passthroughURL,
+            .passthroughTimeoutMilliseconds: passthroughTimeoutMilliseconds,
         ]
         return Settings(overrides: flags.compactMapValues { $0 })
     }

@@ -13,7 +13,7 @@ struct LeaveWorkerCommand: AsyncParsableCommand {
             see README.md.
             """,
         version: WorkerVersion.current,
-        subcommands: [ServeCommand.self, MigrateCommand.self, GenerateKeyCommand.self, RoomsCommand.self, LoadGenCommand.self, DemoCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, GenerateKeyCommand.self, RoomsCommand.self, EventsCommand.self, LoadGenCommand.self, DemoCommand.self]
     )
 }
 

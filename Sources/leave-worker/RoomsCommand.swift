@@ -16,7 +16,8 @@ struct RoomsCommand: AsyncParsableCommand {
             abstract: "Import a room: {\"room_version\": \"N\", \"events\": [PDU, …]} (FILE, or - for stdin).",
             discussion: """
                 Every event is checked (format, content hash, signatures — fetching the signers' keys — and auth
-                rules) and all are stored in one transaction. Re-importing the same file changes nothing.
+                rules) and all are stored in one transaction. For a room already held, the events it does not hold
+                yet are appended (a longer history, or a batch extending it); re-importing the same file changes nothing.
                 Prints a JSON summary; on any bad event exits non-zero, names the event and stores nothing.
                 """
         )

@@ -74,10 +74,11 @@ final class ImportRoomTests: XCTestCase {
         await assertThrows(StorageError.importConflict(roomID: room.roomID, reason: "the room is held with another room version")) {
             _ = try await self.store.importRoom(roomID: room.roomID, version: "11", events: room.events, state: room.stateRecords)
         }
-        var longer = room
-        longer.join("@dave:remote.test")
+        // Extending the room is an append (below); an event citing one the room never had is another history.
+        let stray = RoomBuilder.record(roomID: room.roomID, id: "$stray", type: "m.room.message", stateKey: nil,
+                                       sender: "@bob:remote.test", membership: nil, prevEvents: ["$elsewhere"], depth: 9)
         await assertThrows(StorageError.importConflict(roomID: room.roomID, reason: "the room is held with a different history")) {
-            _ = try await self.store.importRoom(roomID: room.roomID, version: "10", events: longer.events, state: longer.stateRecords)
+            _ = try await self.store.importRoom(roomID: room.roomID, version: "10", events: room.events + [stray], state: room.stateRecords)
         }
         let after = try await StorageFixture.dump(pool, roomID: room.roomID)
         XCTAssertEqual(after, before)
@@ -89,6 +90,51 @@ final class ImportRoomTests: XCTestCase {
         }
         let thiefRoom = try await store.roomVersion(thief.roomID)
         XCTAssertNil(thiefRoom, "a refused import leaves no room behind")
+    }
+
+    /// Issue 15: a held room extended by a longer history gets what is new; a membership event built
+    /// without knowing a leave accepted meanwhile is refused, naming both; the feed sees only the leave.
+    func testAppendExtendsAHeldRoomAndRefusesWhatConflictsWithAnAcceptedLeave() async throws {
+        let room = smallRoom()
+        _ = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
+        var longer = room
+        longer.join("@dave:remote.test")
+        let appended = try await store.importRoom(roomID: room.roomID, version: "10", events: longer.events, state: longer.stateRecords)
+        XCTAssertEqual(appended, ImportSummary(imported: true, events: 6, newEvents: 1, stateEvents: 5, joinedMembers: 3,
+                                               forwardExtremities: 1))
+        let again = try await store.importRoom(roomID: room.roomID, version: "10", events: longer.events, state: longer.stateRecords)
+        XCTAssertEqual(again.newEvents, 0)
+        XCTAssertFalse(again.imported)
+        let servers = try await StorageFixture.rows(pool, "SELECT server_name, joined_members FROM room_joined_servers ORDER BY 1")
+        XCTAssertEqual(servers, [["remote.test", "2"], ["resident.test", "1"]])
+
+        let leave = longer.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [longer.lastEventID])
+        _ = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: [])
+        let before = try await StorageFixture.dump(pool, roomID: room.roomID)
+        let unaware = RoomBuilder.record(roomID: room.roomID, id: "$bob-rejoin", type: "m.room.member", stateKey: "@bob:remote.test",
+                                         sender: "@bob:remote.test", membership: "join", prevEvents: [longer.lastEventID], depth: 9)
+        do {
+            _ = try await store.importRoom(roomID: room.roomID, version: "10", events: longer.events + [unaware], state: [])
+            XCTFail("a re-join that does not build on the accepted leave must be refused")
+        } catch let StorageError.importConflict(_, reason) {
+            XCTAssertTrue(reason.contains("$bob-rejoin") && reason.contains("$bob-leave"), reason)
+        }
+        let after = try await StorageFixture.dump(pool, roomID: room.roomID)
+        XCTAssertEqual(after, before)
+
+        let aware = EventRecord(eventID: "$bob-rejoin2", roomID: room.roomID, type: "m.room.member", stateKey: "@bob:remote.test",
+                                sender: "@bob:remote.test", depth: 10, originServerTS: 1, membership: "join",
+                                prevEvents: ["$bob-leave"], authEvents: ["$create-\(room.roomID)", "$bob-leave"], pdu: Array("{}".utf8))
+        let rejoined = try await store.importRoom(roomID: room.roomID, version: "10", events: [aware], state: [])
+        XCTAssertEqual(rejoined.newEvents, 1)
+        let bob = try await store.membership(roomID: room.roomID, userID: "@bob:remote.test")
+        XCTAssertEqual(bob?.eventID, "$bob-rejoin2")
+        let extremities = try await store.forwardExtremities(roomID: room.roomID, limit: 20)
+        XCTAssertEqual(extremities.map(\.eventID), ["$bob-rejoin2"])
+        let feed = try await store.acceptedEvents(after: 0, limit: 100)
+        XCTAssertEqual(feed.map(\.eventID), ["$bob-leave"])
+        let later = try await store.acceptedEvents(after: feed[0].streamPosition, limit: 100)
+        XCTAssertEqual(later, [])
     }
 
     func testInvalidStateRollsBackTheWholeImport() async throws {

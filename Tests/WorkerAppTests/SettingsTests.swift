@@ -81,6 +81,12 @@ struct SettingsTests {
         Row(variable: .senderConcurrency, defaultValue: "32", valid: ("4", "4"), invalid: "1001") {
             String(try $0.sender.maximumConcurrentDestinations)
         },
+        Row(variable: .passthroughURL, defaultValue: nil, valid: ("http://hs.internal:8008/", "http://hs.internal:8008"),
+            invalid: "hs.internal:8008") { try $0.passthroughURL ?? "none" },
+        Row(variable: .feedMaxWaitMilliseconds, defaultValue: "25000", valid: ("1000", "1000"), invalid: "0") { ms(try $0.feedMaxWait) },
+        Row(variable: .passthroughTimeoutMilliseconds, defaultValue: "10000", valid: ("2500", "2500"), invalid: "-1") {
+            ms(try $0.passthroughTimeout)
+        },
     ]
 
     @Test(arguments: rows)
@@ -105,7 +111,8 @@ struct SettingsTests {
 
     /// Every variable has a row above or a test of its own below.
     @Test func everyVariableIsCovered() {
-        let covered = Set(Self.rows.map(\.variable)).union([.serverName, .signingKey])
+        // The token file is read (and permission-checked) by the bridge: HomeserverBridgeTests.
+        let covered = Set(Self.rows.map(\.variable)).union([.serverName, .signingKey, .internalTokenFile])
         #expect(covered == Set(Settings.Variable.allCases))
     }
 

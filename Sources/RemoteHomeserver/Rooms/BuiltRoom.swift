@@ -9,7 +9,7 @@ public struct BuiltRoom: Sendable {
         public let eventID: String
     }
 
-    private let assembly: RoomAssembly
+    let assembly: RoomAssembly
     private let indexByEventID: [String: Int]
     /// The room's creator and admin, on the resident server.
     public let adminUserID: String

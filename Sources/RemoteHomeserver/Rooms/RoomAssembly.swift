@@ -66,6 +66,17 @@ struct RoomAssembly: Sendable {
         }
     }
 
+    /// Takes in an event made elsewhere (by the fleet, read from its feed): it becomes the last
+    /// event of the chain and, as a state event, the current state of its key.
+    mutating func apply(_ event: SignedEvent) {
+        events.append(event)
+        guard let type = event.pdu["type"]?.stringValue, let stateKey = event.pdu["state_key"]?.stringValue else { return }
+        state[StateKey(type: type, stateKey: stateKey)] = event
+        if type == EventType.member, let membership = event.pdu["content"]?["membership"]?.stringValue {
+            members[stateKey] = BuiltRoom.MemberState(membership: membership, eventID: event.eventID)
+        }
+    }
+
     /// The references of the state events the version's rules select as an event's auth events.
     private func authEvents(type: String, sender: String, stateKey: String, content: JSONObject) -> [JSONValue] {
         AuthRules.authEventSelection(for: type, sender: sender, stateKey: stateKey, content: content, version: version)

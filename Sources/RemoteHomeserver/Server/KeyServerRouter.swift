@@ -3,7 +3,8 @@ import Foundation
 import MatrixCore
 import NIOCore
 
-/// The routes a ``SimulatedHomeserver`` serves: its key document and incoming transactions.
+/// The routes a ``SimulatedHomeserver`` serves: its key document, incoming transactions, and
+/// make_leave/send_leave as the homeserver of record behind the fleet's passthrough.
 enum KeyServerRouter {
     /// The largest transaction body accepted (the spec allows 50 PDUs of 64 KiB, plus EDUs).
     static let maxTransactionBytes = 8 << 20
@@ -35,6 +36,16 @@ enum KeyServerRouter {
             }
             return json(.ok, (["pdus": .object(results)] as JSONObject).compactBytes())
         }
+        // As the homeserver of record behind the fleet's passthrough: record and answer.
+        let leave: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            let body = try await request.body.collect(upTo: maxTransactionBytes)
+            let answer = server.receiveLeaveRequest(ReceivedLeaveRequest(
+                method: request.method.rawValue, target: request.head.path ?? request.uri.description,
+                authorization: request.headers[values: .authorization], body: Array(body.readableBytesView)))
+            return json(.ok, answer.compactBytes())
+        }
+        router.get("/_matrix/federation/v1/make_leave/:roomId/:userId", use: leave)
+        router.put("/_matrix/federation/:apiVersion/send_leave/:roomId/:eventId", use: leave)
         return router
     }
 

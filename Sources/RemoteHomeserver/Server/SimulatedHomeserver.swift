@@ -21,6 +21,7 @@ public final class SimulatedHomeserver: Sendable {
         var transactionCount = 0
         var recordsTransactions = true
         var transactions: [ReceivedTransaction] = []
+        var leaveRequests: [ReceivedLeaveRequest] = []
         var running: (group: ServiceGroup, task: Task<Void, any Error>)?
         var port: Int?
     }
@@ -68,6 +69,10 @@ public final class SimulatedHomeserver: Sendable {
 
     /// The transactions received (kept only while ``recordsTransactions`` is on).
     public var receivedTransactions: [ReceivedTransaction] { state.withLock { $0.transactions } }
+
+    /// The make_leave/send_leave requests received (this server playing the homeserver of record
+    /// behind the fleet's passthrough); each is answered 200 `{"answered_by": serverName}`.
+    public var receivedLeaveRequests: [ReceivedLeaveRequest] { state.withLock { $0.leaveRequests } }
 
     /// Whether received transactions are kept in ``receivedTransactions`` (on by default; a load
     /// generator turns it off so that memory stays flat, and only counts them).
@@ -143,6 +148,11 @@ public final class SimulatedHomeserver: Sendable {
             return state.keys
         }
         return try keys.document(serverName: serverName, now: UnixMilliseconds.now())
+    }
+
+    func receiveLeaveRequest(_ request: ReceivedLeaveRequest) -> JSONObject {
+        state.withLock { $0.leaveRequests.append(request) }
+        return ["answered_by": .string(serverName)]
     }
 
     func receiveTransaction(id: String, method: String, uri: String, authorizationHeaders: [String],

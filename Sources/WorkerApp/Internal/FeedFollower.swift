@@ -1,0 +1,35 @@
+import Foundation
+import Logging
+import Postgres
+import Storage
+
+/// `leave-worker events follow --from POS`: the homeserver feed as NDJSON, one event a line
+/// (`{"stream_position", "room_id", "event_id", "pdu"}`, as `GET /_leave_worker/v1/events`
+/// returns them). It reads the database directly, with the same query and the same wake-ups as
+/// the endpoint: a script next to the database needs neither the internal listener nor the token.
+public enum FeedFollower {
+    /// Prints the events after `from` and then, unless `once`, every new one as it is accepted,
+    /// until the process is stopped. `once`: returns when the feed is caught up.
+    public static func follow(settings: Settings, from: Int64, once: Bool, emit: @Sendable ([UInt8]) -> Void) async throws {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: settings.databaseURL, poolSize: 1))
+        var logger = Logger(label: "leave-worker")
+        logger.logLevel = Logger.Level(rawValue: try settings.logLevel) ?? .info
+        let wakeups = StreamWakeups(url: settings.databaseURL, logger: logger)
+        let feed = HomeserverFeed(rooms: RoomStore(pool: pool), wakeups: wakeups, maximumWait: .seconds(60))
+        do {
+            var position = from
+            while true {
+                let events = try await feed.read(after: position, limit: RoomStore.maxFeedEvents, wait: once ? .zero : .seconds(60))
+                for event in events { emit(event.jsonBytes + [UInt8(ascii: "\n")]) }
+                position = events.last?.streamPosition ?? position
+                if once && events.isEmpty { break }
+            }
+        } catch {
+            wakeups.stop()
+            await pool.close()
+            throw error
+        }
+        wakeups.stop()
+        await pool.close()
+    }
+}

@@ -1,0 +1,116 @@
+import Hummingbird
+import LeaveService
+import Logging
+import MatrixCore
+import NIOCore
+import ServiceLifecycle
+import Storage
+
+/// The two internal endpoints a homeserver of record speaks to the fleet (issue 15), behind a
+/// bearer token: it pushes its rooms' new events (`PUT /_leave_worker/v1/rooms/{roomId}/events`,
+/// the `rooms import` path) and follows the leaves the fleet accepted (`GET /_leave_worker/v1/events`).
+/// Served only on the internal listener, never on the federation one.
+public final class HomeserverBridge: Sendable {
+    /// The largest push body: a whole room history may be pushed (or a few new events).
+    static let maxPushBytes = 64 << 20
+    /// Events a feed read returns when `limit` is absent.
+    static let defaultFeedLimit = 100
+
+    let token: BridgeToken
+    let importer: RoomImporter
+    let feed: HomeserverFeed
+    let logger: Logger
+
+    /// Nil when `LEAVE_WORKER_INTERNAL_TOKEN_FILE` is not set: the bridge routes are then not served.
+    public static func make(settings: Settings, runtime: WorkerRuntime) throws -> HomeserverBridge? {
+        guard let path = settings.values[.internalTokenFile] else { return nil }
+        let wakeups = StreamWakeups(url: settings.databaseDirectURL, logger: runtime.logger)
+        return HomeserverBridge(
+            token: try BridgeToken.read(path: path), importer: runtime.leaves.importer,
+            feed: HomeserverFeed(rooms: runtime.rooms, wakeups: wakeups, maximumWait: try settings.feedMaxWait),
+            logger: runtime.logger)
+    }
+
+    init(token: BridgeToken, importer: RoomImporter, feed: HomeserverFeed, logger: Logger) {
+        self.token = token
+        self.importer = importer
+        self.feed = feed
+        self.logger = logger
+    }
+
+    /// Stops the feed's LISTEN connection.
+    public func stop() {
+        feed.wakeups.stop()
+    }
+
+    /// The internal listener, which at a graceful shutdown first ends the feed's long-polls (they
+    /// answer with what they have) so that in-flight reads do not hold the shutdown for their whole wait.
+    struct ClosingFeed: Service {
+        let listener: any Service
+        let bridge: HomeserverBridge
+
+        func run() async throws {
+            try await withGracefulShutdownHandler { try await listener.run() } onGracefulShutdown: { bridge.stop() }
+        }
+    }
+
+    /// `PUT /_leave_worker/v1/rooms/{roomId}/events` with `{"room_version", "events": [...]}`:
+    /// 200 and the import summary; 400 for a refused event (named), 409 for a conflict with the
+    /// room as held (e.g. a leave accepted meanwhile, both events named), 503 for our database.
+    func pushEvents(roomID: String, request: Request) async throws(MatrixError) -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maxPushBytes)
+        } catch is NIOTooManyBytesError {
+            throw .tooLarge("Request body over \(Self.maxPushBytes) bytes")
+        } catch {
+            throw .badJSON("Could not read the request body")
+        }
+        do {
+            let report = try await importer.importRoom(Array(body.readableBytesView), roomID: roomID)
+            return FederationResponder.json(200, report.json.compactBytes())
+        } catch let error as ImportError {
+            throw MatrixError(status: 400, errcode: "M_INVALID_PARAM", error.description)
+        } catch let error as StorageError {
+            if case .importConflict = error { throw MatrixError(status: 409, errcode: "M_CONFLICT", error.description) }
+            throw storageFailure(error)
+        } catch {
+            throw storageFailure(error)
+        }
+    }
+
+    /// `GET /_leave_worker/v1/events?from=POS&limit=N&timeout_ms=T`: `{"events": [...], "next_from"}`,
+    /// each event `{"stream_position", "room_id", "event_id", "pdu"}`; `next_from` is the position
+    /// to ask from next (the last event's, or `from` when none came within the wait).
+    func readFeed(query: [String: String]) async throws(MatrixError) -> Response {
+        func number(_ name: String, default fallback: Int64, minimum: Int64) throws(MatrixError) -> Int64 {
+            guard let text = query[name] else { return fallback }
+            guard let value = Int64(text), value >= minimum else {
+                throw MatrixError(status: 400, errcode: "M_INVALID_PARAM", "\(name) must be an integer ≥ \(minimum)")
+            }
+            return value
+        }
+        let from = try number("from", default: 0, minimum: 0)
+        let limit = try number("limit", default: Int64(Self.defaultFeedLimit), minimum: 1)
+        let timeout = try number("timeout_ms", default: 0, minimum: 0)
+        let events: [FeedEvent]
+        do {
+            events = try await feed.read(after: from, limit: Int(min(limit, Int64(RoomStore.maxFeedEvents))),
+                                         wait: .milliseconds(min(timeout, 86_400_000)))
+        } catch {
+            throw storageFailure(error)
+        }
+        var bytes = Array(#"{"events":["#.utf8)
+        for (index, event) in events.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes += event.jsonBytes
+        }
+        bytes += Array(#"],"next_from":"#.utf8) + Array(String(events.last?.streamPosition ?? from).utf8) + [UInt8(ascii: "}")]
+        return FederationResponder.json(200, bytes)
+    }
+
+    private func storageFailure(_ error: any Error) -> MatrixError {
+        logger.warning("homeserver bridge: storage failure", metadata: ["error": "\(error)"])
+        return .unavailable("This server could not complete the request; retry")
+    }
+}

@@ -1,0 +1,84 @@
+import AsyncHTTPClient
+import Hummingbird
+import LeaveService
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Storage
+
+/// `LEAVE_WORKER_PASSTHROUGH_URL`: `make_leave`/`send_leave` for a room this fleet does not hold
+/// are sent on, unchanged, to the homeserver of record — method, path, query, `Authorization` and
+/// body exactly as received (the X-Matrix signature stays valid: the destination is the same server
+/// name) — and its status and body answered, within `LEAVE_WORKER_PASSTHROUGH_TIMEOUT_MS`. Never
+/// for a held room or another route. The URL is the operator's, so outbound address checks do not
+/// apply. As a service, it closes its HTTP client at shutdown (after the listener stops).
+public final class Passthrough: Service, Sendable {
+    /// The most of the upstream's body relayed; a larger answer is a 502.
+    static let maxResponseBytes = 1 << 20
+
+    let baseURL: String
+    let timeout: Duration
+    let rooms: RoomStore
+    let client: HTTPClient
+    let logger: Logger
+
+    /// Nil when `LEAVE_WORKER_PASSTHROUGH_URL` is not set (a room not held is then 404, as before).
+    public static func make(settings: Settings, rooms: RoomStore, logger: Logger) throws -> Passthrough? {
+        guard let url = try settings.passthroughURL else { return nil }
+        return Passthrough(baseURL: url, timeout: try settings.passthroughTimeout, rooms: rooms, logger: logger)
+    }
+
+    init(baseURL: String, timeout: Duration, rooms: RoomStore, logger: Logger) {
+        self.baseURL = baseURL
+        self.timeout = timeout
+        self.rooms = rooms
+        self.logger = logger
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        // Connection attempts are retried (AsyncHTTPClient's advice) for at most this long: an
+        // unreachable homeserver is a 502 within 2 s, not after the whole timeout.
+        configuration.timeout.connect = .nanoseconds(min(timeout, .seconds(2)).saturatingNanoseconds)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+
+    /// Whether the room is one to pass through: not held here.
+    func passes(roomID: String) async throws(MatrixError) -> Bool {
+        do {
+            return try await rooms.roomVersion(roomID) == nil
+        } catch {
+            logger.warning("passthrough: storage failure", metadata: ["error": "\(error)"])
+            throw .unavailable("This server could not complete the request; retry")
+        }
+    }
+
+    /// Sends the request on; the upstream's status and body, or 502/504 with a Matrix error body.
+    func forward(method: String, target: String, request: Request, body: ByteBuffer?) async -> Response {
+        var outbound = HTTPClientRequest(url: baseURL + target)
+        outbound.method = HTTPMethod(rawValue: method)
+        for value in request.headers[values: .authorization] { outbound.headers.add(name: "Authorization", value: value) }
+        if let body {
+            if let type = request.headers[.contentType] { outbound.headers.add(name: "Content-Type", value: type) }
+            outbound.body = .bytes(body)
+        }
+        let deadline = NIODeadline.now() + .nanoseconds(timeout.saturatingNanoseconds)
+        do {
+            let response = try await client.execute(outbound, deadline: deadline)
+            let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+            var headers = HTTPFields()
+            headers[.contentType] = response.headers.first(name: "Content-Type") ?? "application/json"
+            return Response(status: .init(code: Int(response.status.code)), headers: headers, body: .init(byteBuffer: bytes))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            logger.warning("passthrough: upstream timed out", metadata: ["error": "\(error)"])
+            return FederationResponder.errorResponse(MatrixError(status: 504, errcode: "M_UNKNOWN", "The homeserver of record did not answer in time"))
+        } catch {
+            logger.warning("passthrough: upstream failed", metadata: ["error": "\(error)"])
+            return FederationResponder.errorResponse(MatrixError(status: 502, errcode: "M_UNKNOWN", "The homeserver of record could not be reached"))
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import Foundation
+import MatrixCore
+import MatrixCrypto
+import RemoteHomeserver
+import TestSupport
+import Testing
+
+/// Issue 15, item 4: the fleet beside its homeserver of record (`HomeserverOfRecord`, played),
+/// with real worker processes and real Postgres: (a) members added on the homeserver leave through
+/// the fleet, (b) accepted leaves reach the homeserver's view through the feed, (c) across a worker
+/// restart without gaps, (d) rooms not held are passed through, (e) the token is required.
+@Suite(.serialized)
+struct HomeserverBridgeTests {
+    static let bob = "@bob:remote.test"
+    static let carol = "@carol:remote.test"
+
+    @Test func aMemberInvitedAndJoinedOnTheHomeserverLeavesThroughTheFleet() async throws {
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try Self.makeToken()
+        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        defer { worker.stop() }
+        let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: Self.bob, membership: .join)], label: "record-a")
+        try await fixture.importRoom(room)
+        let homeserver = HomeserverOfRecord(token: token)
+        await homeserver.hold(room)
+
+        let remoteSigner = fixture.remote.eventSigner
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["membership": "invite"], type: EventType.member, stateKey: Self.carol, sender: room.adminUserID,
+                              signer: fixture.resident)
+            try record.append(["membership": "join"], type: EventType.member, stateKey: Self.carol, sender: Self.carol,
+                              signer: remoteSigner)
+        }
+        let pushed = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(pushed.status == 200, "\(String(describing: pushed.body))")
+        #expect(pushed.body?["new_events"]?.integerValue == 2)
+        // The same events again: nothing new (a retried push is harmless).
+        let record = try #require(await homeserver.rooms[room.roomID])
+        let repeated: JSONObject = ["room_version": "10", "events": .array(record.events.suffix(2).map { .object($0.pdu) })]
+        let again = try await HomeserverOfRecord.request("PUT", internalURL + "/_leave_worker/v1/rooms/\(HomeserverOfRecord.encode(room.roomID))/events",
+                                                         token: token, body: repeated.compactBytes())
+        #expect(again.status == 200)
+        #expect(again.body?["new_events"]?.integerValue == 0)
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "join")
+
+        let leaveID = try await Self.leave(Self.carol, room: room.roomID, fixture: fixture, worker: worker)
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "leave")
+
+        // A re-join made on the homeserver before it applied that leave does not build on it: refused, both named.
+        var stale = record
+        let unaware = try stale.append(["membership": "join"], type: EventType.member, stateKey: Self.carol, sender: Self.carol,
+                                       signer: remoteSigner)
+        let refused = try await HomeserverOfRecord.request(
+            "PUT", internalURL + "/_leave_worker/v1/rooms/\(HomeserverOfRecord.encode(room.roomID))/events",
+            token: token, body: stale.takePush().compactBytes())
+        #expect(refused.status == 409)
+        let message = refused.body?["error"]?.stringValue ?? ""
+        #expect(message.contains(unaware.eventID) && message.contains(leaveID), "\(message)")
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "leave")
+
+        // Once the homeserver applied the feed, a re-join builds on the leave and is accepted.
+        #expect(try await homeserver.follow(internalURL, timeoutMS: 5_000) == [leaveID])
+        #expect(await homeserver.membership(room.roomID, Self.carol) == "leave")
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["membership": "join"], type: EventType.member, stateKey: Self.carol, sender: Self.carol,
+                              signer: remoteSigner)
+        }
+        let rejoined = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(rejoined.status == 200, "\(String(describing: rejoined.body))")
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "join")
+        await fixture.shutdown()
+    }
+
+    @Test func theFeedDeliversLeavesFromAnyWorkerAndResumesAfterARestart() async throws {
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try Self.makeToken()
+        let (first, firstURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        let (second, _) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        defer { second.stop() }
+        let members = PlannedMember.generate(count: 3, membership: .join, servers: ["remote.test"])
+        let room = try fixture.buildRoom(version: "10", members: members, label: "record-b")
+        try await fixture.importRoom(room)
+        let homeserver = HomeserverOfRecord(token: token)
+        await homeserver.hold(room)
+
+        // (b) A long-poll on the first worker returns the leave the second one accepts, well within its timeout.
+        let poll = Task { try await homeserver.follow(firstURL, timeoutMS: 10_000) }
+        let leave1 = try await Self.leave(members[0].userID, room: room.roomID, fixture: fixture, worker: second)
+        let accepted = ContinuousClock.now
+        let polled = try await poll.value
+        let delay = ContinuousClock.now - accepted
+        #expect(polled == [leave1])
+        #expect(delay < .seconds(1), "the leave reached the homeserver \(delay) after send_leave was answered")
+        #expect(await homeserver.membership(room.roomID, members[0].userID) == "leave")
+
+        // (c) The first worker stops; leaves go on through the second; a new worker resumes from the position.
+        first.stop()
+        let leave2 = try await Self.leave(members[1].userID, room: room.roomID, fixture: fixture, worker: second)
+        let leave3 = try await Self.leave(members[2].userID, room: room.roomID, fixture: fixture, worker: second)
+        let (restarted, restartedURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        defer { restarted.stop() }
+        var resumed: [String] = []
+        for _ in 0..<5 where resumed.count < 2 {
+            resumed += try await homeserver.follow(restartedURL, timeoutMS: 5_000)
+        }
+        #expect(resumed == [leave2, leave3])
+        #expect(await homeserver.received == [leave1, leave2, leave3])
+        for member in members { #expect(await homeserver.membership(room.roomID, member.userID) == "leave") }
+
+        // `leave-worker events follow` prints the same feed as NDJSON.
+        let printed = try await WorkerProcess.runWithoutBlocking(["events", "follow", "--from", "0", "--once"],
+                                                                 environment: fixture.environment)
+        #expect(printed.status == 0, "\(printed.stderr)")
+        let lines = printed.stdout.split(separator: "\n").map { try? JSONParser.parse(Array($0.utf8)) }
+        #expect(lines.map { $0?["event_id"]?.stringValue } == [leave1, leave2, leave3])
+        #expect(lines.allSatisfy { $0?["pdu"]?["signatures"]?[ResidentFixture.serverName] != nil })
+        await fixture.shutdown()
+    }
+
+    @Test func roomsNotHeldArePassedThroughToTheHomeserverOfRecord() async throws {
+        let fixture = try await ResidentFixture()
+        let upstream = SimulatedHomeserver(serverName: ResidentFixture.serverName, signingKey: fixture.residentKey)
+        let upstreamPort = try await upstream.start()
+        let (_, tokenFile) = try Self.makeToken()
+        let (worker, _) = try await fixture.startBridgedWorker(tokenFile: tokenFile, passthrough: "http://127.0.0.1:\(upstreamPort)")
+        defer { worker.stop() }
+        let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: Self.bob, membership: .join)], label: "record-d")
+        try await fixture.importRoom(room)
+        let remote = fixture.requester(worker)
+        let notHeld = "!elsewhere:resident.test"
+
+        let made = try await remote.makeLeave(roomID: notHeld, userID: Self.bob)
+        #expect(made.status == 200)
+        #expect(made.json?["answered_by"]?.stringValue == ResidentFixture.serverName)
+        let first = try #require(upstream.receivedLeaveRequests.first)
+        #expect(first.method == "GET")
+        #expect(first.target == FederationRequester.makeLeavePath(roomID: notHeld, userID: Self.bob))
+        #expect(first.authorization.count == 1 && first.authorization[0].hasPrefix("X-Matrix "))
+
+        let pdu: JSONObject = ["type": "m.room.member", "state_key": .string(Self.bob), "content": ["membership": "leave"]]
+        let sent = try await remote.sendLeave(roomID: notHeld, eventID: "$passed", pdu: pdu)
+        #expect(sent.status == 200)
+        let relayed = try #require(upstream.receivedLeaveRequests.last)
+        #expect(relayed.method == "PUT")
+        #expect(try JSONParser.parse(relayed.body) == .object(pdu))
+
+        // A held room is the fleet's; other routes are never passed through.
+        let held = try await remote.makeLeave(roomID: room.roomID, userID: Self.bob)
+        #expect(held.status == 200)
+        #expect(held.json?["room_version"]?.stringValue == "10")
+        let unknownEvent = try await remote.event(id: "$unknown")
+        #expect(unknownEvent.status == 404)
+        #expect(upstream.receivedLeaveRequests.count == 2)
+
+        // The homeserver unreachable: 502 with a Matrix error, no address in it.
+        await upstream.stop()
+        let down = try await remote.makeLeave(roomID: notHeld, userID: Self.bob)
+        #expect(down.status == 502)
+        #expect(down.errcode == "M_UNKNOWN")
+        let downText = down.json?["error"]?.stringValue ?? ""
+        #expect(!downText.isEmpty && !downText.contains("127.0.0.1"), "\(downText)")
+        await fixture.shutdown()
+    }
+
+    @Test func theBridgeEndpointsRefuseAMissingOrWrongToken() async throws {
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try Self.makeToken()
+        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        defer { worker.stop() }
+        let feed = internalURL + "/_leave_worker/v1/events?from=0&timeout_ms=0"
+        let push = internalURL + "/_leave_worker/v1/rooms/%21r%3Aresident.test/events"
+        for offered in [nil, "wrong", token + "x", String(token.dropLast())] as [String?] {
+            let read = try await HomeserverOfRecord.request("GET", feed, token: offered)
+            #expect(read.status == 401 && read.body?["errcode"]?.stringValue == "M_UNAUTHORIZED", "\(String(describing: offered))")
+            let written = try await HomeserverOfRecord.request("PUT", push, token: offered, body: Array(#"{"room_version":"10","events":[]}"#.utf8))
+            #expect(written.status == 401 && written.body?["errcode"]?.stringValue == "M_UNAUTHORIZED")
+        }
+        let read = try await HomeserverOfRecord.request("GET", feed, token: token)
+        #expect(read.status == 200)
+        #expect(read.body?["events"]?.arrayValue?.isEmpty == true)
+        // Never on the federation listener.
+        let outside = try await HomeserverOfRecord.request("GET", worker.baseURL + "/_leave_worker/v1/events?from=0", token: token)
+        #expect(outside.status == 404)
+
+        // A worker stopping ends a long-poll in flight at once (empty), not after its 20 s wait.
+        let started = ContinuousClock.now
+        let pending = Task { try await HomeserverOfRecord.request("GET", feed.replacingOccurrences(of: "timeout_ms=0", with: "timeout_ms=20000"), token: token) }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(worker.stop() == 0)
+        let ended = try await pending.value
+        #expect(ended.status == 200 && ended.body?["events"]?.arrayValue?.isEmpty == true)
+        #expect(ContinuousClock.now - started < .seconds(15))
+        await fixture.shutdown()
+    }
+
+    /// A random token in a private file.
+    static func makeToken() throws -> (String, URL) {
+        let token = (0..<32).map { _ in String("abcdefghijklmnopqrstuvwxyz0123456789".randomElement()!) }.joined()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-\(UUID().uuidString).token")
+        try PrivateFile.write(token + "\n", to: file)
+        return (token, file)
+    }
+
+    /// make_leave → sign → send_leave for `userID` through `worker`; the leave's event ID.
+    static func leave(_ userID: String, room roomID: String, fixture: ResidentFixture, worker: WorkerProcess) async throws -> String {
+        let remote = fixture.requester(worker)
+        let template = try await remote.makeLeave(roomID: roomID, userID: userID)
+        let body = try #require(template.json, "make_leave answered \(template.status)")
+        let leave = try fixture.remote.eventSigner.signLeave(makeLeaveResponse: body, roomID: roomID, userID: userID)
+        let sent = try await remote.sendLeave(roomID: roomID, eventID: leave.eventID, pdu: leave.pdu)
+        #expect(sent.status == 200, "send_leave: \(String(decoding: sent.body, as: UTF8.self))")
+        return leave.eventID
+    }
+}
+
+extension ResidentFixture {
+    /// A worker with the homeserver bridge on an internal port of its own (and, if given, the
+    /// passthrough to `passthrough`); returns it with the internal listener's base URL.
+    func startBridgedWorker(tokenFile: URL, passthrough: String? = nil) async throws -> (WorkerProcess, String) {
+        var environment = self.environment
+        environment["LEAVE_WORKER_PASSTHROUGH_TIMEOUT_MS"] = "5000"
+        let port = WorkerProcess.freePort()
+        environment["LEAVE_WORKER_INTERNAL_LISTEN"] = "127.0.0.1:\(port)"
+        environment["LEAVE_WORKER_INTERNAL_TOKEN_FILE"] = tokenFile.path
+        if let passthrough { environment["LEAVE_WORKER_PASSTHROUGH_URL"] = passthrough }
+        let worker = try await WorkerProcess(environment: environment)
+        let url = "http://127.0.0.1:\(port)"
+        for _ in 0..<200 {   // the internal listener starts beside the federation one
+            if (try? await HomeserverOfRecord.request("GET", url + "/_leave_worker/v1/events", token: nil))?.status == 401 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return (worker, url)
+    }
+}
