@@ -22,7 +22,8 @@ extension CheckedRoom {
         for json in batch {
             guard let pdu = try? PDU(json: json, roomVersion: version) else { continue }   // refused by append
             named += pdu.prevEventIDs + pdu.authEventIDs
-            if let bytes = try? LeaveService.signingBytes(pdu), let id = try? LeaveService.eventID(of: pdu, signingBytes: bytes) {
+            if let bytes = try? EventHashing.redactedSigningBytes(of: pdu.json, version: version),
+               let id = try? EventHashing.eventID(of: pdu.json, signingBytes: bytes, version: version) {
                 named.append(id)
             }
         }

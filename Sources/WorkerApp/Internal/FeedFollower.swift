@@ -11,10 +11,10 @@ public enum FeedFollower {
     /// Prints the events after `from` and then, unless `once`, every new one as it is accepted,
     /// until the process is stopped. `once`: returns when the feed is caught up.
     public static func follow(settings: Settings, from: Int64, once: Bool, emit: @Sendable ([UInt8]) -> Void) async throws {
-        let pool = PostgresPool(configuration: PostgresConfiguration(url: settings.databaseURL, poolSize: 1))
+        let pool = PostgresPool(configuration: settings.databaseConfiguration(poolSize: 1))
         var logger = Logger(label: "leave-worker")
         logger.logLevel = Logger.Level(rawValue: try settings.logLevel) ?? .info
-        let wakeups = StreamWakeups(url: settings.databaseURL, logger: logger)
+        let wakeups = StreamWakeups(url: settings.databaseDirectURL, logger: logger)
         let feed = HomeserverFeed(rooms: RoomStore(pool: pool), wakeups: wakeups, maximumWait: .seconds(60))
         do {
             var position = from
