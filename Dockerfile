@@ -46,7 +46,9 @@ ENV LEAVE_WORKER_LISTEN=0.0.0.0:8448 \
     LEAVE_WORKER_SIGNING_KEY=/etc/leave-worker/signing.key \
     LEAVE_WORKER_SQL_DIR=/usr/share/leave-worker/sql
 USER 10001:10001
-EXPOSE 8448
+# 8448: federation (public, behind the TLS-terminating load balancer); 9448: internal (/metrics, /ready,
+# /health and the homeserver bridge) when LEAVE_WORKER_INTERNAL_LISTEN=0.0.0.0:9448 — never publish it.
+EXPOSE 8448 9448
 # /health answers 200 while the process runs (readiness, /ready, is the load balancer's
 # business). No curl in the image: bash's /dev/tcp speaks the one HTTP request.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
