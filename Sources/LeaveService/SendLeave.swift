@@ -5,8 +5,8 @@ import Storage
 extension LeaveService {
     /// `PUT /_matrix/federation/{v1,v2}/send_leave/{roomId}/{eventId}`: validates the signed leave
     /// completely — cheap shape checks first, then signatures, hash, auth events and auth rules —
-    /// and only then adds our signature and stores event, membership, state, extremities and
-    /// outbox rows in one transaction. Every refusal writes nothing.
+    /// and only then adds our signature and stores event, membership, state and extremities in one
+    /// transaction (the federation sender then forwards the event). Every refusal writes nothing.
     ///
     /// State before the event: this worker changes room state only by self-leaves, and a
     /// self-leave's authorization reads only the create event and the sender's own membership, so
@@ -65,7 +65,7 @@ extension LeaveService {
         // The redacted copy has the same redacted form, so the same signing bytes.
         let record = try signedRecord(accepted, eventID: eventID, signingBytes: bytes)
         let outcome = try await storage {
-            try await rooms.storeLeave(record, expectedMembership: expected ?? "", excludeServers: [serverName, origin])
+            try await rooms.storeLeave(record, expectedMembership: expected ?? "")
         }
         switch outcome {
         case .stored, .alreadyStored: return

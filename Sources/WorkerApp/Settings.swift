@@ -32,8 +32,6 @@ public struct Settings: Sendable {
         case requestDeadlineMilliseconds = "LEAVE_WORKER_REQUEST_DEADLINE_MS"
         case statementTimeoutMilliseconds = "LEAVE_WORKER_DB_STATEMENT_TIMEOUT_MS"
         case lockTimeoutMilliseconds = "LEAVE_WORKER_DB_LOCK_TIMEOUT_MS"
-        case outboxRetentionSeconds = "LEAVE_WORKER_OUTBOX_RETENTION_SECONDS"
-        case outboxPruneIntervalSeconds = "LEAVE_WORKER_OUTBOX_PRUNE_INTERVAL_SECONDS"
         case federationAllowedNetworks = "LEAVE_WORKER_FEDERATION_ALLOWED_NETWORKS"
         case maxAuthorizationHeaders = "LEAVE_WORKER_MAX_AUTHORIZATION_HEADERS"
         case maxSignaturesPerServer = "LEAVE_WORKER_MAX_SIGNATURES_PER_SERVER"
@@ -115,13 +113,6 @@ public struct Settings: Sendable {
     public var statementTimeout: Duration { get throws(Problem) { try milliseconds(.statementTimeoutMilliseconds, default: 10_000) } }
     /// Postgres `lock_timeout` of the worker's connections.
     public var lockTimeout: Duration { get throws(Problem) { try milliseconds(.lockTimeoutMilliseconds, default: 3_000) } }
-
-    /// How long sent outbox rows are kept before the pruner deletes them.
-    public var outboxRetention: Duration { get throws(Problem) { .seconds(try positiveInteger(.outboxRetentionSeconds, default: 3_600)) } }
-    /// How often a worker tries to prune the outbox.
-    public var outboxPruneInterval: Duration {
-        get throws(Problem) { .seconds(try positiveInteger(.outboxPruneIntervalSeconds, default: 300)) }
-    }
 
     /// Restricted networks (loopback, private, link-local, …) outbound federation may reach anyway,
     /// besides the servers named in the overrides. Empty by default: public addresses only.

@@ -76,9 +76,7 @@ public struct WorkerServer: Sendable {
             },
             logger: logger)
         // A graceful shutdown stops the services in reverse order: HTTP, then sending, then pruning.
-        let pruner = StoragePruner(outbox: OutboxStore(pool: pool), serverKeys: ServerKeyStore(pool: pool),
-                                   retention: try settings.outboxRetention, interval: try settings.outboxPruneInterval,
-                                   logger: logger)
+        let pruner = StoragePruner(serverKeys: ServerKeyStore(pool: pool), logger: logger)
         let services: [any Service] = [pruner] + (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? []) + [app]
         try await ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()

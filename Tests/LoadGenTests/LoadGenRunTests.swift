@@ -110,7 +110,7 @@ final class LoadGenRunTests: XCTestCase {
         _ = try connection.query(
             "UPDATE current_state SET event_id = $3 WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2",
             [room, .text(leave.userID), .text(join)])
-        for table in ["forward_extremities", "outbox", "events"] {
+        for table in ["forward_extremities", "events"] {
             _ = try connection.query("DELETE FROM \(table) WHERE room_id = $1 AND event_id = $2", [room, .text(leave.eventID)])
         }
     }

@@ -55,7 +55,7 @@ final class ImportRoomTests: XCTestCase {
         let room = smallRoom()
         _ = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
         let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
-        _ = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: [])
+        _ = try await store.storeLeave(leave, expectedMembership: "join")
         let before = try await StorageFixture.dump(pool, roomID: room.roomID)
 
         let again = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
