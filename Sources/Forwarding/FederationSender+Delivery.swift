@@ -5,36 +5,42 @@ import MatrixCore
 import Storage
 
 extension FederationSender {
-    /// Claims and sends batches to `destination` until none is left, a send fails, or the sender
-    /// stops. A batch smaller than the limit ends the drain (what arrives later rings a new scan).
+    /// Claims `destination` and sends its due events, a batch at a time, until none is left, a
+    /// send fails, or the sender stops. A batch smaller than the limit ends the drain (what
+    /// arrives later rings a new scan).
     func drain(_ destination: String) async {
         var madeProgress = false
         defer { finishDrain(destination, madeProgress: madeProgress) }
         while !isStopping && !Task.isCancelled {
-            let batch: [OutboxDelivery]
+            let claimed: ForwardingBatch?
             do {
-                batch = try await outbox.claim(destination: destination, limit: configuration.batchSize,
-                                               lease: configuration.lease)
+                claimed = try await store.claim(destination: destination, limit: configuration.batchSize,
+                                                lease: configuration.lease)
             } catch {
                 logger.warning("forwarding: claim failed", metadata: ["destination": "\(destination)", "error": "\(error)"])
                 return
             }
-            guard !batch.isEmpty else { return }
-            guard await deliver(batch, to: destination) else { return }
-            madeProgress = true
-            guard batch.count == configuration.batchSize else { return }
+            guard let batch = claimed else { return }
+            guard await deliver(batch) else { return }
+            madeProgress = madeProgress || !batch.events.isEmpty
+            guard batch.events.count == configuration.batchSize else { return }
         }
     }
 
-    /// Sends one claimed batch as a transaction and records the outcome; true when it was accepted.
-    private func deliver(_ batch: [OutboxDelivery], to destination: String) async -> Bool {
+    /// Sends one claimed batch as a transaction and records the outcome; true when the
+    /// destination's position moved past it (accepted, or nothing in it could be sent).
+    private func deliver(_ batch: ForwardingBatch) async -> Bool {
+        let destination = batch.destination
         let transaction = FederationTransaction(origin: client.serverName, originServerTS: UnixMilliseconds.now(),
-                                                deliveries: batch)
+                                                deliveries: batch.events)
         if !transaction.undeliverable.isEmpty {
-            await dropUndeliverable(transaction.undeliverable, destination: destination)
+            countUndeliverable(transaction.undeliverable, destination: destination)
         }
-        guard !transaction.isEmpty else { return true }
-        let transactionID = transactionIDs.next()
+        guard !transaction.isEmpty else {
+            await record("advance", destination: destination) { try await self.store.complete(batch, delivered: false) }
+            return true
+        }
+        let transactionID = batch.transactionID
         let started = ContinuousClock.now
         let failure: String
         var answered = false
@@ -43,7 +49,7 @@ extension FederationSender {
                                                  body: transaction.body)
             metrics.sendDuration.record(duration: .now - started)
             if response.status == 200 {
-                await record("mark sent", destination: destination) { try await self.outbox.markSent(transaction.deliveries) }
+                await record("mark sent", destination: destination) { try await self.store.complete(batch, delivered: true) }
                 metrics.delivered.increment(by: transaction.deliveries.count)
                 metrics.transactions.increment()
                 logRejections(in: response.body, destination: destination)
@@ -65,24 +71,23 @@ extension FederationSender {
         ])
         let backoff = configuration.backoff
         await record("mark failed", destination: destination) {
-            try await self.outbox.markFailed(transaction.deliveries, error: failure, backoff: backoff)
+            try await self.store.fail(batch, error: failure, backoff: backoff)
         }
         return false
     }
 
-    /// Takes deliveries that can never be sent out of the pending set (counted and logged).
-    private func dropUndeliverable(_ deliveries: [OutboxDelivery], destination: String) async {
-        metrics.undeliverable.increment(by: deliveries.count)
-        for delivery in deliveries {
-            logger.error("forwarding: stored PDU cannot be put in a signed transaction; dropped", metadata: [
-                "destination": "\(destination)", "event_id": "\(delivery.eventID)", "room_id": "\(delivery.roomID)",
+    /// Events that can never be sent: counted and logged; the destination's position passes them.
+    private func countUndeliverable(_ events: [ForwardedEvent], destination: String) {
+        metrics.undeliverable.increment(by: events.count)
+        for event in events {
+            logger.error("forwarding: stored PDU cannot be put in a signed transaction; skipped", metadata: [
+                "destination": "\(destination)", "event_id": "\(event.eventID)", "room_id": "\(event.roomID)",
             ])
         }
-        await record("drop undeliverable", destination: destination) { try await self.outbox.markSent(deliveries) }
     }
 
-    /// Runs an outbox update, trying three times: a lost update only costs a resend when the lease
-    /// ends (sent) or an early retry (failed), but either is worth avoiding.
+    /// Runs a position or back-off update, trying three times: a lost update only costs a resend
+    /// when the lease ends (sent) or an early retry (failed), but either is worth avoiding.
     private func record(_ what: String, destination: String, _ update: @Sendable () async throws -> Void) async {
         for attempt in 1...3 {
             do {

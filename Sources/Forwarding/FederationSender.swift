@@ -5,25 +5,26 @@ import Storage
 import Synchronization
 
 /// The federation sender that every worker runs (unless `LEAVE_WORKER_SENDER=off`): it forwards
-/// the leaves in the outbox (`sql/README.md`, "Outbox") to their destinations.
+/// accepted leaves to the other servers of their rooms by per-destination stream positions
+/// (`sql/README.md`, "Forwarding").
 ///
 /// Woken by the `NOTIFY` each committed leave sends (and, as a fallback, every
-/// ``SenderConfiguration/pollInterval``), it asks which destinations have deliveries due and, for
+/// ``SenderConfiguration/pollInterval``), it asks which destinations have events due and, for
 /// each one not already in hand (at most ``SenderConfiguration/maximumConcurrentDestinations`` at
-/// once), claims up to 50 deliveries with a lease, sends them as one X-Matrix-signed
-/// `PUT /_matrix/federation/v1/send/{txnId}`, and marks them sent on 200 — or records the failure,
-/// which backs the destination off for every worker. Any number of senders in any number of
-/// processes share the work: claims skip each other's rows, and a batch whose sender died is
-/// claimable again when its lease ends (at-least-once delivery).
+/// once), claims the destination with a lease together with its next ≤ 50 due events, sends them
+/// as one X-Matrix-signed `PUT /_matrix/federation/v1/send/{txnId}`, and on 200 advances the
+/// destination's position — or records the failure, which backs the destination off for every
+/// worker. Any number of senders in any number of processes share the work: one transaction at a
+/// time per destination, and a destination whose sender died is claimable again when its lease
+/// ends, with the same batch and transaction ID (at-least-once delivery).
 ///
 /// ``run()`` returns when its task is cancelled (claimed batches then wait for their leases), or
 /// after ``stopClaiming()`` once the transactions in flight are answered — the graceful shutdown.
 public final class FederationSender: Sendable {
     public let configuration: SenderConfiguration
-    let outbox: OutboxStore
+    let store: ForwardingStore
     let client: FederationClient
     let metrics = ForwardingMetrics()
-    let transactionIDs = TransactionIDs()
     let logger: Logger
     private let listenURL: String
     let state = Mutex(SchedulerState())
@@ -39,11 +40,12 @@ public final class FederationSender: Sendable {
     }
 
     /// - Parameters:
-    ///   - pool: the shared database (the outbox; its direct URL also serves the LISTEN connection).
+    ///   - pool: the shared database (the event stream and the destinations' positions; its direct
+    ///     URL also serves the LISTEN connection).
     ///   - client: signs and sends as this server; its timeout should be
     ///     ``SenderConfiguration/requestTimeout`` (below the lease).
     public init(pool: PostgresPool, client: FederationClient, configuration: SenderConfiguration, logger: Logger) {
-        self.outbox = OutboxStore(pool: pool)
+        self.store = ForwardingStore(pool: pool, serverName: client.serverName)
         self.client = client
         self.configuration = configuration
         self.logger = logger
@@ -88,7 +90,7 @@ public final class FederationSender: Sendable {
     }
 
     /// Stops claiming: ``run()`` returns once the transactions already sent are answered and
-    /// recorded. Deliveries not yet claimed stay in the outbox for the other workers.
+    /// recorded. Destinations not yet claimed stay due for the other workers.
     public func stopClaiming() {
         let wake = state.withLock { state in
             state.isStopping = true
@@ -117,7 +119,7 @@ public final class FederationSender: Sendable {
         let (busy, limit) = state.withLock { ($0.active.count, configuration.maximumConcurrentDestinations) }
         let due: [String]
         do {
-            due = try await outbox.dueDestinations(limit: limit + busy)
+            due = try await store.dueDestinations(limit: limit + busy)
         } catch {
             logger.warning("forwarding: cannot list due destinations", metadata: ["error": "\(error)"])
             return []
@@ -148,7 +150,7 @@ public final class FederationSender: Sendable {
         wake?.yield()
     }
 
-    /// Refreshes the pending gauges, at most once a second.
+    /// Refreshes the backlog gauges, at most once a second.
     private func samplePendingIfDue() async {
         let now = ContinuousClock.now
         let due = state.withLock { state in
@@ -158,10 +160,10 @@ public final class FederationSender: Sendable {
         }
         guard due else { return }
         do {
-            let summary = try await outbox.pendingSummary()
-            metrics.recordPending(count: summary.pending, oldestWait: summary.oldestWait)
+            let backlog = try await store.backlog()
+            metrics.recordBacklog(events: backlog.events, oldestWait: backlog.oldestWait)
         } catch {
-            logger.debug("forwarding: cannot read the pending summary", metadata: ["error": "\(error)"])
+            logger.debug("forwarding: cannot read the backlog", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -1,8 +1,8 @@
 import MatrixCore
 import Storage
 
-/// One `PUT /_matrix/federation/v1/send/{txnId}` body built from claimed deliveries to one
-/// destination: `{"origin", "origin_server_ts", "pdus": [...]}` with the PDUs exactly as stored.
+/// One `PUT /_matrix/federation/v1/send/{txnId}` body built from the events of one claimed batch
+/// to one destination: `{"origin", "origin_server_ts", "pdus": [...]}` with the PDUs exactly as stored.
 ///
 /// Accepted ⇒ forwarded: every integer a PDU may carry (in room versions 1–5 up to ±(2^63−1), e.g.
 /// `depth`) goes into the body exactly, and the X-Matrix signature covers that exact body — 64-bit
@@ -13,18 +13,18 @@ import Storage
 /// exponent, an integer beyond 64 bits — `send_leave` never stores: its X-Matrix check of the same
 /// body refuses such a request with 400 `M_BAD_JSON` before anything is written. A stored row of
 /// that kind (written by other means) is set apart in ``undeliverable`` instead of failing the whole
-/// batch for ever.
+/// batch for ever (the destination's position passes it like the others).
 struct FederationTransaction: Sendable {
     /// The deliveries whose PDUs are in ``body``, in order.
-    let deliveries: [OutboxDelivery]
+    let deliveries: [ForwardedEvent]
     /// Deliveries that can never be sent (see above).
-    let undeliverable: [OutboxDelivery]
+    let undeliverable: [ForwardedEvent]
     /// The request body; `pdus` is empty when every delivery was undeliverable.
     let body: JSONValue
 
-    init(origin: String, originServerTS: Int64, deliveries claimed: [OutboxDelivery]) {
-        var deliveries: [OutboxDelivery] = []
-        var undeliverable: [OutboxDelivery] = []
+    init(origin: String, originServerTS: Int64, deliveries claimed: [ForwardedEvent]) {
+        var deliveries: [ForwardedEvent] = []
+        var undeliverable: [ForwardedEvent] = []
         var pdus: [JSONValue] = []
         deliveries.reserveCapacity(claimed.count)
         pdus.reserveCapacity(claimed.count)

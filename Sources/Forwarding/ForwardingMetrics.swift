@@ -1,12 +1,12 @@
 import Metrics
 
 /// The sender's metrics (swift-metrics; `/metrics` exports them through the process's backend).
-/// `pending` and `oldest_pending_seconds` describe the shared outbox, so every sender reports the
+/// `backlog_events` and `oldest_pending_seconds` describe the shared backlog, so every sender reports the
 /// same figures (aggregate with `max`); the counters are this process's own (aggregate with `sum`).
 struct ForwardingMetrics: Sendable {
-    /// Deliveries not yet accepted by their destination, all workers together.
-    let pending = Gauge(label: "leave_worker_forwarding_pending")
-    /// How long the oldest pending delivery has waited since its leave was committed.
+    /// Deliveries not yet accepted by their destination (due events summed over destinations).
+    let backlogEvents = Gauge(label: "leave_worker_forwarding_backlog_events")
+    /// How long the oldest pending delivery has waited since its leave was stored.
     let oldestPendingSeconds = Gauge(label: "leave_worker_forwarding_oldest_pending_seconds")
     /// Deliveries a destination accepted (`rate()` of it: deliveries/s).
     let delivered = Counter(label: "leave_worker_forwarding_deliveries_total")
@@ -28,8 +28,8 @@ struct ForwardingMetrics: Sendable {
         (answered ? refused : unanswered).increment()
     }
 
-    func recordPending(count: Int, oldestWait: Duration?) {
-        pending.record(count)
+    func recordBacklog(events: Int, oldestWait: Duration?) {
+        backlogEvents.record(events)
         let wait = oldestWait ?? .zero
         oldestPendingSeconds.record(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
     }

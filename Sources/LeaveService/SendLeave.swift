@@ -5,7 +5,8 @@ import Storage
 extension LeaveService {
     /// `PUT /_matrix/federation/{v1,v2}/send_leave/{roomId}/{eventId}`: read what the decision
     /// needs, fetch the keys it names, decide (``LeaveDecision``), and write event, membership,
-    /// state, extremities and outbox rows in one transaction. Every refusal writes nothing.
+    /// state and extremities in one transaction (the federation sender then forwards the event
+    /// from its place in the stream). Every refusal writes nothing.
     /// Where the sender's membership changed since the decision (another leave won), the leave is
     /// refused — Synapse would store it soft-failed; the contract asks for 403.
     public func sendLeave(roomID: String, eventID: String, origin: String, pdu json: JSONObject) async throws(LeaveServiceError) {
@@ -38,7 +39,7 @@ extension LeaveService {
         case .store(let leave, let expected):
             let record = EventRecord(leave.event, eventID: leave.eventID, roomID: roomID, json: leave.json)
             let outcome = try await storage { () async throws(StorageError) in
-                try await rooms.storeLeave(record, expectedMembership: expected.value, excludeServers: [serverName, origin])
+                try await rooms.storeLeave(record, expectedMembership: expected.value)
             }
             switch outcome {
             case .stored, .alreadyStored: return

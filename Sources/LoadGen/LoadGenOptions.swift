@@ -32,11 +32,19 @@ public struct LoadGenOptions: Sendable {
     public var json: Bool
     /// Print live progress (rate, errors, elapsed) once a second on standard error.
     public var progress: Bool
+    /// After the run, wait up to this long for the forwarding backlog to drain (and report how
+    /// long it took); nil: do not wait.
+    public var drainTimeout: Duration?
+    /// Have the played servers keep what they receive, and check after draining that every
+    /// accepted leave reached each server it was due to exactly once (costs generator CPU).
+    public var verifyForwarding: Bool
 
     public init(target: String, mode: Mode = .pairs, rooms: Int = 8, membersPerRoom: Int = 500,
                 roomVersion: String = "10", concurrency: Int = 8, duration: Duration? = .seconds(60),
                 count: Int? = nil, rate: Double? = nil, allowRemote: Bool = false, json: Bool = false,
-                progress: Bool = false) {
+                progress: Bool = false, drainTimeout: Duration? = nil, verifyForwarding: Bool = false) {
+        self.drainTimeout = drainTimeout
+        self.verifyForwarding = verifyForwarding
         self.rate = rate
         self.target = target
         self.mode = mode

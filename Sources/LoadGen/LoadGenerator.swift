@@ -31,6 +31,7 @@ public enum LoadGenerator {
         let resident = EventSigner(serverName: residentName, key: try residentKey(settings))
         let overrides = try settings.federationOverrides
         let played = try PlayedServers(overrides: overrides, residentServer: residentName)
+        for server in played.servers { server.recordsTransactions = options.verifyForwarding }
         try await played.start()
         do {
             let report = try await run(options: options, target: target, settings: settings, version: version,
@@ -103,6 +104,12 @@ public enum LoadGenerator {
         }
         try await beforeStorageCheck(statistics.accepted)
         report.lost = try await checkStored(statistics.accepted, settings: settings)
+        if options.drainTimeout != nil || options.verifyForwarding {
+            report.forwarding = try await ForwardingCheck.run(
+                accepted: statistics.accepted, played: played, version: version, residentServer: resident.serverName,
+                databaseURL: settings.databaseURL, drainTimeout: options.drainTimeout ?? .seconds(60),
+                verify: options.verifyForwarding)
+        }
         return report
     }
 

@@ -34,6 +34,14 @@ extension LoadReport {
         }
         lines.append("forwarded transactions received: \(forwardedTransactions)")
         lines.append("lost: \(lost.map(String.init) ?? "not checked")")
+        if let forwarding {
+            lines.append("forwarding backlog: " + (forwarding.drainSeconds.map { "drained \(Self.format($0, 2)) s after the run" }
+                                                   ?? "\(forwarding.backlogLeft) deliveries still due"))
+            if let expected = forwarding.expected {
+                lines.append("forwarding check: \(expected) deliveries due, missing \(forwarding.missing ?? 0), "
+                    + "duplicated \(forwarding.duplicated ?? 0), unexpected \(forwarding.unexpected ?? 0)")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -74,6 +82,14 @@ extension LoadReport {
             } ?? .null,
             "forwarded_transactions": .integer(Int64(forwardedTransactions)),
             "lost": lost.map { .integer(Int64($0)) } ?? .null,
+            "forwarding": forwarding.map { forwarding in
+                let counts: [(String, Int?)] = [("backlog_left", forwarding.backlogLeft), ("expected", forwarding.expected),
+                                                ("missing", forwarding.missing), ("duplicated", forwarding.duplicated),
+                                                ("unexpected", forwarding.unexpected)]
+                var object = JSONObject(counts.map { ($0.0, $0.1.map { .integer(Int64($0)) } ?? .null) })
+                object["drain_seconds"] = forwarding.drainSeconds.map(Self.number) ?? .null
+                return .object(object)
+            } ?? .null,
         ]
     }
 

@@ -44,6 +44,8 @@ public struct LoadReport: Sendable {
     public var forwardedTransactions: Int
     /// Accepted leaves not found stored with membership `leave`; nil until checked.
     public var lost: Int?
+    /// The forwarding check after the run; nil when not asked for.
+    public var forwarding: ForwardingOutcome?
 
     public init(mode: LoadGenOptions.Mode, target: String, concurrency: Int, stopReason: StopReason,
                 statistics: RunStatistics, elapsedSeconds: Double, generatorCPU: CPUTime,

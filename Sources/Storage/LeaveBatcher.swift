@@ -1,17 +1,6 @@
 import Postgres
 import Synchronization
 
-/// A leave to store: the event, the membership it was validated against, and where to forward it
-/// (explicit destinations, or — when `destinations` is nil — the room's joined servers except
-/// `excludeServers`).
-struct LeaveWrite: Sendable {
-    let event: EventRecord
-    /// nil: the member must have no membership.
-    let expectedMembership: String?
-    let destinations: [String]?
-    let excludeServers: [String]?
-}
-
 /// Group commit for leaves. At most `maxWriters` writes run at once; leaves that arrive while
 /// they are busy queue up, and the next free writer stores everything queued (up to `maxBatch`)
 /// in one transaction. Nothing waits for a timer: under light load every leave is written alone at

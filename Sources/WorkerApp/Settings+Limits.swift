@@ -30,13 +30,6 @@ extension Settings {
     /// Postgres `lock_timeout` of the worker's connections.
     public var lockTimeout: Duration { get throws(Problem) { try milliseconds(.lockTimeoutMilliseconds, default: 3_000) } }
 
-    /// How long sent outbox rows are kept before the pruner deletes them.
-    public var outboxRetention: Duration { get throws(Problem) { .seconds(try positiveInteger(.outboxRetentionSeconds, default: 3_600)) } }
-    /// How often a worker tries to prune the outbox.
-    public var outboxPruneInterval: Duration {
-        get throws(Problem) { .seconds(try positiveInteger(.outboxPruneIntervalSeconds, default: 300)) }
-    }
-
     /// Restricted networks (loopback, private, link-local, …) outbound federation may reach anyway,
     /// besides the servers named in the overrides. Empty by default: public addresses only.
     public var federationAllowedNetworks: OutboundAddressPolicy {

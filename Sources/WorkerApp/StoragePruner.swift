@@ -4,17 +4,14 @@ import Logging
 import ServiceLifecycle
 import Storage
 
-/// Keeps the tables that remote servers make grow bounded, every interval: sent outbox rows older
-/// than the retention, in whichever worker gets the prune lock first (a transaction-scoped advisory
-/// lock: workers never prune at once, and a worker that dies holds nothing), and cached server keys
-/// whose validity ended more than ``expiredKeyGrace`` ago. Each round deletes in batches until
-/// nothing old is left.
+/// Keeps the cache of server keys that remote servers make grow bounded: every ``interval``, keys
+/// whose validity ended more than ``expiredKeyGrace`` ago are deleted, in batches until nothing old
+/// is left. (Forwarding keeps nothing per delivery: a destination's progress is one position.)
 struct StoragePruner: Service {
-    let outbox: OutboxStore
     let serverKeys: ServerKeyStore
-    let retention: Duration
-    let interval: Duration
     let logger: Logger
+    /// How often a worker prunes.
+    static let interval: Duration = .seconds(300)
     /// Rows one statement deletes: small enough to stay far inside the statement timeout.
     static let batchSize = 10_000
     /// How long after its `valid_until_ts` a cached key is kept (the 7-day cap of key validity).
@@ -24,23 +21,13 @@ struct StoragePruner: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await pruneOnce()
-                try? await Task.sleep(for: interval)
+                try? await Task.sleep(for: Self.interval)
             }
         }
     }
 
-    /// One round (nothing when another worker holds the lock).
+    /// One round.
     private func pruneOnce() async {
-        var deleted = 0
-        do {
-            while !Task.isCancelled, let batch = try await outbox.pruneSent(olderThan: retention, limit: Self.batchSize) {
-                deleted += batch
-                if batch < Self.batchSize { break }
-            }
-            if deleted > 0 { logger.info("outbox pruned", metadata: ["rows": "\(deleted)"]) }
-        } catch {
-            logger.warning("outbox pruning failed; retrying next round", metadata: ["error": "\(error)"])
-        }
         let cutoff = UnixMilliseconds.now() - Self.expiredKeyGrace
         do {
             var keys = 0

@@ -72,10 +72,7 @@ public struct WorkerServer: Sendable {
             logger: logger)
         // A graceful shutdown stops the services in reverse order: readiness fails and the drain
         // period passes, then the federation listener closes, then the internal one, sending, pruning.
-        let pool = runtime.pool
-        let pruner = StoragePruner(outbox: OutboxStore(pool: pool), serverKeys: ServerKeyStore(pool: pool),
-                                   retention: try settings.outboxRetention, interval: try settings.outboxPruneInterval,
-                                   logger: logger)
+        let pruner = StoragePruner(serverKeys: ServerKeyStore(pool: runtime.pool), logger: logger)
         var services: [any Service] = [pruner] + (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? [])
         if let passthrough { services.append(passthrough) }
         if let internalAddress {

@@ -82,12 +82,6 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong(V.lockTimeoutMilliseconds.flag), help: .init(V.lockTimeoutMilliseconds.help, valueName: "value"))
     var lockTimeoutMilliseconds: String?
 
-    @Option(name: .customLong(V.outboxRetentionSeconds.flag), help: .init(V.outboxRetentionSeconds.help, valueName: "value"))
-    var outboxRetentionSeconds: String?
-
-    @Option(name: .customLong(V.outboxPruneIntervalSeconds.flag), help: .init(V.outboxPruneIntervalSeconds.help, valueName: "value"))
-    var outboxPruneIntervalSeconds: String?
-
     @Option(name: .customLong(V.federationAllowedNetworks.flag), help: .init(V.federationAllowedNetworks.help, valueName: "value"))
     var federationAllowedNetworks: String?
 
@@ -173,8 +167,6 @@ struct CommonOptions: ParsableArguments {
             .requestDeadlineMilliseconds: requestDeadlineMilliseconds,
             .statementTimeoutMilliseconds: statementTimeoutMilliseconds,
             .lockTimeoutMilliseconds: lockTimeoutMilliseconds,
-            .outboxRetentionSeconds: outboxRetentionSeconds,
-            .outboxPruneIntervalSeconds: outboxPruneIntervalSeconds,
             .federationAllowedNetworks: federationAllowedNetworks,
             .maxAuthorizationHeaders: maxAuthorizationHeaders,
             .maxSignaturesPerServer: maxSignaturesPerServer,

@@ -51,6 +51,12 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Flag(help: "Allow a target outside the loopback range.")
     var allowRemote = false
 
+    @Option(help: "After the run, wait up to this many seconds for the forwarding backlog to drain, and report how long it took.")
+    var drainTimeout: Int?
+
+    @Flag(help: "Check after the run (and the drain) that every accepted leave reached each played server it was due to exactly once.")
+    var verifyForwarding = false
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -65,10 +71,15 @@ struct LoadGenCommand: AsyncParsableCommand {
             let loadOptions = LoadGenOptions(
                 target: target, mode: mode, rooms: rooms, membersPerRoom: members, roomVersion: roomVersion,
                 concurrency: concurrency, duration: .seconds(duration), count: count, rate: rate, allowRemote: allowRemote,
-                json: json, progress: !quiet && isatty(STDERR_FILENO) != 0)
+                json: json, progress: !quiet && isatty(STDERR_FILENO) != 0,
+                drainTimeout: drainTimeout.map { .seconds($0) }, verifyForwarding: verifyForwarding)
             let report = try await LoadGenerator.run(options: loadOptions, settings: options.settings())
             print(json ? String(decoding: report.json.compactBytes(), as: UTF8.self) : report.text)
             if (report.lost ?? 0) > 0 { throw ExitCode.failure }
+            if let forwarding = report.forwarding,
+               forwarding.backlogLeft > 0 || (forwarding.missing ?? 0) + (forwarding.duplicated ?? 0) + (forwarding.unexpected ?? 0) > 0 {
+                throw ExitCode.failure
+            }
         }
     }
 }

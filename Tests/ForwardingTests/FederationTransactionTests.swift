@@ -5,8 +5,8 @@ import Storage
 import Testing
 
 struct FederationTransactionTests {
-    private func delivery(_ eventID: String, pdu: String) -> OutboxDelivery {
-        OutboxDelivery(roomID: "!r:resident.test", eventID: eventID, destination: "b.test", attempts: 1, pdu: Array(pdu.utf8))
+    private func delivery(_ eventID: String, pdu: String) -> ForwardedEvent {
+        ForwardedEvent(roomID: "!r:resident.test", eventID: eventID, streamPosition: 1, pdu: Array(pdu.utf8))
     }
 
     @Test func theBodyCarriesOriginTimestampAndThePDUsAsStored() throws {
@@ -72,12 +72,17 @@ struct FederationTransactionTests {
         #expect(FederationTransaction.rejectedPDUs(inResponse: Array("{}".utf8)).isEmpty)
     }
 
-    @Test func transactionIDsAreUniqueAndNeedNoEscaping() {
-        let first = TransactionIDs()
-        let second = TransactionIDs()
-        let ids = (0..<1_000).map { _ in first.next() } + (0..<1_000).map { _ in second.next() }
-        #expect(Set(ids).count == ids.count)
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.")
-        #expect(ids.allSatisfy { $0.allSatisfy(allowed.contains) })
+    @Test func transactionIDsFollowTheBatchesPositionsAndNeedNoEscaping() {
+        func batch(after: Int64, last: Int64?, through: Int64) -> ForwardingBatch {
+            ForwardingBatch(destination: "b.test", owner: "o", after: after,
+                            events: last.map { [ForwardedEvent(roomID: "!r", eventID: "$e", streamPosition: $0, pdu: [])] } ?? [],
+                            through: through)
+        }
+        #expect(batch(after: 7, last: 9, through: 12).transactionID == "7.9")
+        #expect(batch(after: 7, last: 9, through: 9).transactionID == batch(after: 7, last: 9, through: 30).transactionID)
+        #expect(batch(after: 7, last: 10, through: 10).transactionID != batch(after: 7, last: 9, through: 9).transactionID)
+        #expect(batch(after: 9, last: 12, through: 12).transactionID != batch(after: 7, last: 12, through: 12).transactionID)
+        let allowed = Set("0123456789.")
+        #expect(batch(after: 0, last: Int64.max, through: 0).transactionID.allSatisfy(allowed.contains))
     }
 }

@@ -6,6 +6,7 @@ import MatrixCore
 import MatrixCrypto
 import Postgres
 import RemoteHomeserver
+import Storage
 import TestSupport
 import Testing
 
@@ -111,19 +112,9 @@ final class ForwardingFixture: Sendable {
         return leave.eventID
     }
 
-    /// The outbox rows: (destination, event ID) → (state, attempts, claimed).
-    func outbox() async throws -> [Delivery: (state: String, attempts: Int64, claimed: Bool)] {
-        try await pool.withConnection { connection in
-            var rows: [Delivery: (state: String, attempts: Int64, claimed: Bool)] = [:]
-            let result = try connection.query("""
-                SELECT destination, event_id, state, attempts, claimed_until IS NOT NULL AND claimed_until > now() FROM outbox
-                """)
-            for row in result.rows {
-                rows[Delivery(destination: row.string(0) ?? "", eventID: row.string(1) ?? "")] =
-                    (row.string(2) ?? "", row.int64(3) ?? -1, row.bool(4) ?? false)
-            }
-            return rows
-        }
+    /// Deliveries not yet made, over every destination (`ForwardingStore.backlog`).
+    func backlog() async throws -> Int {
+        try await ForwardingStore(pool: pool, serverName: Self.serverName).backlog().events
     }
 
     /// How many rows of `events` hold `eventID`.
@@ -133,13 +124,15 @@ final class ForwardingFixture: Sendable {
         }
     }
 
-    /// A delivery's lease end and sending time, in ms on the database's clock.
-    func leaseAndSentAt(_ delivery: Delivery) async throws -> (claimedUntil: Int64?, sentAt: Int64?) {
+    /// A destination's lease end (nil: not leased now) and last successful send, in ms on the
+    /// database's clock.
+    func leaseAndSuccess(_ destination: String) async throws -> (leasedUntil: Int64?, lastSuccess: Int64?) {
         try await pool.withConnection { connection in
             let result = try connection.query("""
-                SELECT (extract(epoch FROM claimed_until) * 1000)::bigint, (extract(epoch FROM sent_at) * 1000)::bigint
-                FROM outbox WHERE destination = $1 AND event_id = $2
-                """, [.text(delivery.destination), .text(delivery.eventID)])
+                SELECT CASE WHEN lease_until > now() THEN (extract(epoch FROM lease_until) * 1000)::bigint END,
+                       (extract(epoch FROM last_success_at) * 1000)::bigint
+                FROM destinations WHERE destination = $1
+                """, [.text(destination)])
             return (result.rows.first?.int64(0), result.rows.first?.int64(1))
         }
     }
@@ -160,12 +153,6 @@ final class ForwardingFixture: Sendable {
         try? FileManager.default.removeItem(at: keyFile)
         try? TestDatabase.drop(databaseURL)
     }
-}
-
-/// One event for one destination.
-struct Delivery: Hashable, Sendable {
-    let destination: String
-    let eventID: String
 }
 
 extension SimulatedHomeserver {

@@ -8,11 +8,12 @@ import Storage
 import TestSupport
 import Testing
 
-/// The sender in this process against a migrated database whose outbox is filled directly, and
-/// destinations whose answers are scripted: batching, failure and back-off, recovery, shutdown.
+/// The sender in this process against a migrated database filled directly with accepted events due
+/// to one destination, and destinations whose answers are scripted: batching, failure and
+/// back-off, recovery, shutdown.
 struct SenderInProcessTests {
-    /// A migrated database holding `count` pending deliveries `$e1` … to `destination`.
-    private static func outbox(deliveries count: Int, to destination: String) async throws -> (url: String, pool: PostgresPool) {
+    /// A migrated database holding `count` accepted events `$e1` … due to `destination`.
+    private static func due(_ count: Int, to destination: String) async throws -> (url: String, pool: PostgresPool) {
         let url = try TestDatabase.create(prefix: "sender")
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 4))
         _ = try await Migrator(directory: URL(fileURLWithPath: WorkerProcess.sqlDirectory)).migrate(pool: pool)
@@ -20,15 +21,14 @@ struct SenderInProcessTests {
             _ = try connection.query("INSERT INTO rooms (room_id, room_version) VALUES ('!r:resident.test', '10')")
             _ = try connection.query("""
                 INSERT INTO events (room_id, event_id, type, state_key, sender, depth, origin_server_ts, membership,
-                                    prev_events, auth_events, pdu)
+                                    prev_events, auth_events, pdu, accepted)
                 SELECT '!r:resident.test', '$e' || i, 'm.room.member', '@u' || i || ':a.test', '@u' || i || ':a.test',
-                       i, 1, 'leave', '{}', '{}', json_build_object('event_id', '$e' || i, 'depth', i)::text
+                       i, 1, 'leave', '{}', '{}', json_build_object('event_id', '$e' || i, 'depth', i)::text, true
                 FROM generate_series(1, $1::int) i
                 """, [.int(Int64(count))])
             _ = try connection.query("""
-                INSERT INTO outbox (room_id, event_id, destination)
-                SELECT '!r:resident.test', '$e' || i, $2 FROM generate_series(1, $1::int) i
-                """, [.int(Int64(count)), .text(destination)])
+                INSERT INTO room_joined_servers (room_id, server_name, joined_members) VALUES ('!r:resident.test', $1, 1)
+                """, [.text(destination)])
         }
         return (url, pool)
     }
@@ -50,8 +50,13 @@ struct SenderInProcessTests {
         return (FederationSender(pool: pool, client: client, configuration: configuration, logger: logger), transport)
     }
 
-    private static func pendingCount(_ pool: PostgresPool) async throws -> Int64 {
-        try await pool.withConnection { try $0.query("SELECT count(*) FROM outbox WHERE state = 'pending'").rows[0].int64(0) ?? -1 }
+    private static func pendingCount(_ pool: PostgresPool) async throws -> Int {
+        try await ForwardingStore(pool: pool, serverName: "resident.test").backlog().events
+    }
+
+    /// Destinations leased now.
+    private static func leased(_ pool: PostgresPool) async throws -> Int64? {
+        try await pool.withConnection { try $0.query("SELECT count(*) FROM destinations WHERE lease_until > now()").rows[0].int64(0) }
     }
 
     private static func destinationRow(_ pool: PostgresPool, _ name: String) async throws -> (failures: Int64, lastError: String?)? {
@@ -68,7 +73,7 @@ struct SenderInProcessTests {
     }
 
     @Test func failuresBackOffThenEverythingGoesInBatchesOfAtMostFifty() async throws {
-        let (url, pool) = try await Self.outbox(deliveries: 60, to: "flaky.test")
+        let (url, pool) = try await Self.due(60, to: "flaky.test")
         let destination = try await ScriptedDestination(status: 500)
         let (sender, transport) = try Self.sender(pool: pool, destination: "flaky.test", baseURL: destination.baseURL)
         let running = Task { await sender.run() }
@@ -90,7 +95,10 @@ struct SenderInProcessTests {
         #expect(all.allSatisfy { $0.eventIDs.count <= 50 })
         #expect(accepted.map(\.eventIDs.count).sorted() == [10, 50])
         #expect(Set(accepted.flatMap(\.eventIDs)) == Set((1...60).map { "$e\($0)" }))
-        #expect(Set(all.map(\.id)).count == all.count, "a transaction ID was reused")
+        #expect(Set(accepted.map(\.id)).count == accepted.count, "a transaction ID was reused for other events")
+        for transaction in all {   // a batch tried again carries the same ID and the same events
+            #expect(all.filter { $0.id == transaction.id }.allSatisfy { $0.eventIDs == transaction.eventIDs })
+        }
 
         sender.stopClaiming()
         await running.value
@@ -99,14 +107,14 @@ struct SenderInProcessTests {
     }
 
     @Test func cancellingLeavesTheClaimToItsLeaseWithoutBackingOff() async throws {
-        let (url, pool) = try await Self.outbox(deliveries: 3, to: "hanging.test")
+        let (url, pool) = try await Self.due(3, to: "hanging.test")
         let hanging = try HangingPort(port: WorkerProcess.freePort())
         defer { hanging.close() }
         let (sender, transport) = try Self.sender(pool: pool, destination: "hanging.test",
                                                   baseURL: "http://127.0.0.1:\(hanging.port)", lease: .seconds(30))
         let running = Task { await sender.run() }
         let claimed = await waitUntil(timeout: .seconds(5)) {
-            (try? await pool.withConnection { try $0.query("SELECT count(*) FROM outbox WHERE claimed_until > now()").rows[0].int64(0) }) == 3
+            (try? await Self.leased(pool)) == 1
         }
         #expect(claimed != nil)
         try await Task.sleep(for: .milliseconds(200))   // the request is on its way
@@ -115,21 +123,21 @@ struct SenderInProcessTests {
         running.cancel()
         await running.value
         #expect(clock.now - cancelledAt < .seconds(10))   // not after the request's 15 s timeout
-        #expect(try await Self.destinationRow(pool, "hanging.test") == nil, "a shutdown was recorded as a failure")
-        #expect(try await pool.withConnection {
-            try $0.query("SELECT count(*) FROM outbox WHERE state = 'pending' AND claimed_until > now()").rows[0].int64(0)
-        } == 3)
+        let row = try await Self.destinationRow(pool, "hanging.test")
+        #expect(row?.failures == 0 && row?.lastError == nil, "a shutdown was recorded as a failure")
+        #expect(try await Self.leased(pool) == 1)
+        #expect(try await Self.pendingCount(pool) == 3)
         await Self.shutDown(transport, pool, url)
     }
 
     @Test func stopClaimingLetsTheTransactionInFlightFinish() async throws {
-        let (url, pool) = try await Self.outbox(deliveries: 2, to: "slow.test")
+        let (url, pool) = try await Self.due(2, to: "slow.test")
         let destination = try await ScriptedDestination(status: 200, delay: .milliseconds(700))
         let (sender, transport) = try Self.sender(pool: pool, destination: "slow.test", baseURL: destination.baseURL,
                                                   lease: .seconds(20))
         let running = Task { await sender.run() }
         let inFlight = await waitUntil(timeout: .seconds(5)) {
-            (try? await pool.withConnection { try $0.query("SELECT count(*) FROM outbox WHERE claimed_until > now()").rows[0].int64(0) }) == 2
+            (try? await Self.leased(pool)) == 1
         }
         #expect(inFlight != nil)
         sender.stopClaiming()

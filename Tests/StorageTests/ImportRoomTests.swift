@@ -55,7 +55,7 @@ final class ImportRoomTests: XCTestCase {
         let room = smallRoom()
         _ = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
         let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
-        _ = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: [])
+        _ = try await store.storeLeave(leave, expectedMembership: "join")
         let before = try await StorageFixture.dump(pool, roomID: room.roomID)
 
         let again = try await store.importRoom(roomID: room.roomID, version: "10", events: room.events, state: room.stateRecords)
@@ -109,7 +109,7 @@ final class ImportRoomTests: XCTestCase {
         XCTAssertEqual(servers, [["remote.test", "2"], ["resident.test", "1"]])
 
         let leave = longer.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [longer.lastEventID])
-        _ = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: [])
+        _ = try await store.storeLeave(leave, expectedMembership: "join")
         let before = try await StorageFixture.dump(pool, roomID: room.roomID)
         let unaware = RoomBuilder.record(roomID: room.roomID, id: "$bob-rejoin", type: "m.room.member", stateKey: "@bob:remote.test",
                                          sender: "@bob:remote.test", membership: "join", prevEvents: [longer.lastEventID], depth: 9)

@@ -27,7 +27,7 @@ final class LeaveTransactionTests: XCTestCase {
         let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
         let positionBefore = try await StorageFixture.rows(pool, "SELECT max(stream_ordering) FROM events")[0][0]
 
-        let outcome = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test", "remote.test"])
+        let outcome = try await store.storeLeave(leave, expectedMembership: "join")
 
         guard case .stored(let position) = outcome else { return XCTFail("not stored: \(outcome)") }
         XCTAssertGreaterThan(position, Int64(positionBefore) ?? .max)
@@ -41,28 +41,20 @@ final class LeaveTransactionTests: XCTestCase {
         let extremities = try await store.forwardExtremities(roomID: room.roomID, limit: 20)
         XCTAssertEqual(extremities.map(\.eventID), ["$bob-leave"])
         XCTAssertEqual(extremities.map(\.depth), [leave.depth])
-        let outbox = try await StorageFixture.rows(pool, "SELECT destination, state, attempts FROM outbox WHERE event_id = '$bob-leave'")
-        XCTAssertEqual(outbox, [["third.test", "pending", "0"]], "every other server with a joined member: not us, not the origin")
+        let accepted = try await StorageFixture.rows(pool, "SELECT accepted FROM events WHERE event_id = '$bob-leave'")
+        XCTAssertEqual(accepted, [["t"]], "an accepted leave is marked for forwarding")
         let servers = try await StorageFixture.rows(pool, "SELECT server_name, joined_members FROM room_joined_servers ORDER BY 1")
         XCTAssertEqual(servers, [["remote.test", "1"], ["resident.test", "1"], ["third.test", "1"]])
         let streamRow = try await StorageFixture.rows(pool, "SELECT stream_ordering FROM events WHERE event_id = '$bob-leave'")
         XCTAssertEqual(streamRow, [[String(position)]])
     }
 
-    func testExplicitDestinationsAreWrittenOnceEach() async throws {
-        let leave = room.leave("@dan:remote.test", id: "$dan-leave", prevEvents: [room.lastEventID])
-        let outcome = try await store.storeLeave(leave, expectedMembership: "join", destinations: ["b.test", "a.test", "b.test"])
-        guard case .stored = outcome else { return XCTFail("not stored: \(outcome)") }
-        let outbox = try await StorageFixture.rows(pool, "SELECT destination FROM outbox WHERE event_id = '$dan-leave' ORDER BY 1")
-        XCTAssertEqual(outbox, [["a.test"], ["b.test"]])
-    }
-
     func testReplayIsAlreadyStoredAndWritesNothing() async throws {
         let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
-        _ = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test"])
+        _ = try await store.storeLeave(leave, expectedMembership: "join")
         let before = try await StorageFixture.dump(pool, roomID: room.roomID)
         for expected in ["join", "leave"] {
-            let again = try await store.storeLeave(leave, expectedMembership: expected, excludeServers: ["resident.test"])
+            let again = try await store.storeLeave(leave, expectedMembership: expected)
             XCTAssertEqual(again, .alreadyStored)
         }
         let after = try await StorageFixture.dump(pool, roomID: room.roomID)
@@ -72,10 +64,10 @@ final class LeaveTransactionTests: XCTestCase {
     func testChangedMembershipIsReportedAndWritesNothing() async throws {
         let before = try await StorageFixture.dump(pool, roomID: room.roomID)
         let stale = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
-        let outcome = try await store.storeLeave(stale, expectedMembership: "invite", excludeServers: [])
+        let outcome = try await store.storeLeave(stale, expectedMembership: "invite")
         XCTAssertEqual(outcome, .membershipChanged(current: "join"))
         let stranger = room.leave("@eve:remote.test", id: "$eve-leave", prevEvents: [room.lastEventID])
-        let strangerOutcome = try await store.storeLeave(stranger, expectedMembership: "join", excludeServers: [])
+        let strangerOutcome = try await store.storeLeave(stranger, expectedMembership: "join")
         XCTAssertEqual(strangerOutcome, .membershipChanged(current: nil))
         let after = try await StorageFixture.dump(pool, roomID: room.roomID)
         XCTAssertEqual(after, before)
@@ -88,11 +80,11 @@ final class LeaveTransactionTests: XCTestCase {
 
         let nowhere = RoomBuilder(roomID: "!nowhere:resident.test").leave("@bob:remote.test", id: "$x", prevEvents: [])
         await assertThrows(StorageError.unknownRoom("!nowhere:resident.test")) {
-            _ = try await self.store.storeLeave(nowhere, expectedMembership: "join", excludeServers: [])
+            _ = try await self.store.storeLeave(nowhere, expectedMembership: "join")
         }
         let reused = other.leave("@bob:remote.test", id: room.lastEventID, prevEvents: [other.lastEventID])
         await assertThrows(StorageError.eventIDInOtherRoom(eventID: room.lastEventID)) {
-            _ = try await self.store.storeLeave(reused, expectedMembership: "join", excludeServers: [])
+            _ = try await self.store.storeLeave(reused, expectedMembership: "join")
         }
     }
 
@@ -100,8 +92,8 @@ final class LeaveTransactionTests: XCTestCase {
         let join = RoomBuilder.record(roomID: room.roomID, id: "$j", type: "m.room.member", stateKey: "@x:remote.test",
                                       sender: "@x:remote.test", membership: "join", prevEvents: [room.lastEventID], depth: 9)
         do {
-            _ = try await store.storeLeave(join, expectedMembership: "join", excludeServers: [])
-            XCTFail("store_leave must refuse a join")
+            _ = try await store.storeLeave(join, expectedMembership: "join")
+            XCTFail("store_leaves must refuse a join")
         } catch {
             guard let error = databaseFailure(error) else { throw error }
             XCTAssertEqual(error.sqlState, "22023")
@@ -115,11 +107,15 @@ final class LeaveTransactionTests: XCTestCase {
                 try connection.transaction { connection in
                     try connection.execute(script: "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     _ = try connection.query("""
-                        SELECT * FROM store_leave($1, $2, 'm.room.member', $3, $3, 5, 5, 'leave', '{}', '{}', '{}', 'join', NULL, NULL)
+                        SELECT * FROM store_leaves(json_build_array(json_build_object(
+                            'room_id', $1::text, 'event_id', $2::text, 'type', 'm.room.member', 'state_key', $3::text,
+                            'sender', $3::text, 'depth', 5, 'origin_server_ts', 5, 'membership', 'leave',
+                            'prev_events', '{}'::text[], 'auth_events', '{}'::text[], 'pdu', '{}',
+                            'expected_membership', 'join')))
                         """, [.text(leave.roomID), .text(leave.eventID), .text("@bob:remote.test")])
                 }
             }
-            XCTFail("store_leave must refuse REPEATABLE READ")
+            XCTFail("store_leaves must refuse REPEATABLE READ")
         } catch let error as PostgresError {
             XCTAssertEqual(error.sqlState, "25000")
         }
@@ -127,14 +123,22 @@ final class LeaveTransactionTests: XCTestCase {
         XCTAssertNil(stored)
     }
 
-    /// A constraint violation in the last statement (an invalid outbox destination) rolls back the
-    /// event, membership, state and extremity changes made before it.
+    /// Sets a server's joined-member count, so that a leave of one of its members violates the
+    /// count's check constraint (`joined_members >= 0`) in the transaction's last statement.
+    private func setJoinedMembers(_ server: String, _ count: Int) async throws {
+        _ = try await StorageFixture.rows(pool, "UPDATE room_joined_servers SET joined_members = $2 WHERE server_name = $1",
+                                          [.text(server), .int(Int64(count))])
+    }
+
+    /// A constraint violation in the last statement (the server's joined-member count going below
+    /// zero) rolls back the event, membership, state and extremity changes made before it.
     func testConstraintViolationInTheLastStatementLeavesNoRow() async throws {
+        try await setJoinedMembers("remote.test", 0)
         let before = try await StorageFixture.dump(pool, roomID: room.roomID)
         let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
         do {
-            _ = try await store.storeLeave(leave, expectedMembership: "join", destinations: ["ok.test", ""])
-            XCTFail("an empty destination must violate the outbox check constraint")
+            _ = try await store.storeLeave(leave, expectedMembership: "join")
+            XCTFail("a negative joined-member count must violate the check constraint")
         } catch {
             guard let error = databaseFailure(error) else { throw error }
             XCTAssertEqual(error.sqlState, "23514")
@@ -143,7 +147,8 @@ final class LeaveTransactionTests: XCTestCase {
         XCTAssertEqual(after, before)
         let stored = try await store.event(id: "$bob-leave")
         XCTAssertNil(stored)
-        let retried = try await store.storeLeave(leave, expectedMembership: "join", destinations: ["ok.test"])
+        try await setJoinedMembers("remote.test", 2)
+        let retried = try await store.storeLeave(leave, expectedMembership: "join")
         guard case .stored = retried else { return XCTFail("a corrected retry must store: \(retried)") }
     }
 
@@ -156,14 +161,14 @@ final class LeaveTransactionTests: XCTestCase {
         _ = try blocker.query("BEGIN")
         _ = try blocker.query("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", [.text(room.roomID)])
         let aliceLeave = room.leave("@alice:resident.test", id: "$alice-leave", prevEvents: [room.lastEventID])
-        let first = Task { try await batched.storeLeave(aliceLeave, expectedMembership: "join", destinations: ["ok.test"]) }
+        try await setJoinedMembers("third.test", 0)
+        let first = Task { try await batched.storeLeave(aliceLeave, expectedMembership: "join") }
         try await Task.sleep(for: .milliseconds(200))   // the writer now waits for the room lock
         let joined = room
-        let queued = [("@bob:remote.test", ["ok.test"]), ("@carol:third.test", ["ok.test", ""]), ("@dan:remote.test", ["ok.test"])]
-            .map { member, destinations in
-                let leave = joined.leave(member, id: "$\(member)-leave", prevEvents: [joined.lastEventID])
-                return Task { try await batched.storeLeave(leave, expectedMembership: "join", destinations: destinations) }
-            }
+        let queued = ["@bob:remote.test", "@carol:third.test", "@dan:remote.test"].map { member in
+            let leave = joined.leave(member, id: "$\(member)-leave", prevEvents: [joined.lastEventID])
+            return Task { try await batched.storeLeave(leave, expectedMembership: "join") }
+        }
         try await Task.sleep(for: .milliseconds(200))   // all three queued behind it
         _ = try blocker.query("COMMIT")
 
@@ -171,7 +176,7 @@ final class LeaveTransactionTests: XCTestCase {
         guard case .stored = try await queued[0].value else { return XCTFail("bob's leave must store") }
         do {
             _ = try await queued[1].value
-            XCTFail("carol's empty destination must violate the outbox check constraint")
+            XCTFail("carol's leave must violate the joined-member count's check constraint")
         } catch {
             guard let error = databaseFailure(error) else { throw error }
             XCTAssertEqual(error.sqlState, "23514")
@@ -195,7 +200,7 @@ final class LeaveTransactionTests: XCTestCase {
                 BEGIN RAISE EXCEPTION 'injected failure on %', TG_TABLE_NAME USING ERRCODE = 'P0001'; END $$;
                 """)
         }
-        for table in ["events", "memberships", "current_state", "forward_extremities", "room_joined_servers", "outbox"] {
+        for table in ["events", "memberships", "current_state", "forward_extremities", "room_joined_servers"] {
             try await pool.withConnection { connection in
                 try connection.execute(script: """
                     CREATE TRIGGER fail_injected AFTER INSERT OR UPDATE OR DELETE ON \(table)
@@ -203,7 +208,7 @@ final class LeaveTransactionTests: XCTestCase {
                     """)
             }
             do {
-                _ = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test"])
+                _ = try await store.storeLeave(leave, expectedMembership: "join")
                 XCTFail("the trigger on \(table) must abort the transaction")
             } catch {
                 guard let error = databaseFailure(error) else { throw error }
@@ -216,7 +221,7 @@ final class LeaveTransactionTests: XCTestCase {
                 try connection.execute(script: "DROP TRIGGER fail_injected ON \(table)")
             }
         }
-        let outcome = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: ["resident.test"])
+        let outcome = try await store.storeLeave(leave, expectedMembership: "join")
         guard case .stored = outcome else { return XCTFail("without triggers the leave stores: \(outcome)") }
         let orphans = try await StorageFixture.orphans(pool)
         XCTAssertEqual(orphans, [])
@@ -233,7 +238,7 @@ final class LeaveTransactionTests: XCTestCase {
         XCTAssertEqual(ready, .listening)
 
         let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
-        let outcome = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: [])
+        let outcome = try await store.storeLeave(leave, expectedMembership: "join")
         guard case .stored(let position) = outcome else { return XCTFail("not stored: \(outcome)") }
         // Notifications are sent after the commit and coalesced (StreamNotifier): the room's import
         // may still be announced first; the leave's is the first at or past its position.
@@ -244,7 +249,7 @@ final class LeaveTransactionTests: XCTestCase {
         }
         XCTAssertEqual(announced, StreamNotification(streamPosition: position, roomID: room.roomID, eventID: "$bob-leave"))
 
-        let replay = try await store.storeLeave(leave, expectedMembership: "join", excludeServers: [])
+        let replay = try await store.storeLeave(leave, expectedMembership: "join")
         XCTAssertEqual(replay, .alreadyStored)
         try await pool.withConnection { connection in
             _ = try connection.query("SELECT pg_notify($1, 'sentinel')", [.text(StreamNotification.channel)])

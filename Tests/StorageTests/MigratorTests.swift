@@ -31,7 +31,7 @@ final class MigratorTests: XCTestCase {
         XCTAssertEqual(pendingAfter, [])
         let tables = try await tables(pool)
         for table in ["rooms", "events", "current_state", "memberships", "forward_extremities", "room_joined_servers",
-                      "server_keys", "outbox", "destinations", "schema_migrations"] {
+                      "server_keys", "destinations", "schema_migrations"] {
             XCTAssertTrue(tables.contains(table), "missing table \(table) in \(tables)")
         }
         await pool.close()

@@ -31,7 +31,7 @@ enum StorageFixture {
     static func dump(_ pool: PostgresPool, roomID: String) async throws -> [String: [String]] {
         var dump: [String: [String]] = [:]
         for table in ["rooms", "events", "current_state", "memberships", "forward_extremities",
-                      "room_joined_servers", "outbox"] {
+                      "room_joined_servers"] {
             dump[table] = try await rows(pool, "SELECT t::text FROM \(table) t WHERE room_id = $1 ORDER BY 1",
                                          [.text(roomID)]).map { $0[0] }
         }
@@ -48,8 +48,6 @@ extension StorageFixture {
             UNION ALL SELECT 'memberships', event_id FROM memberships t
                 WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = t.room_id AND e.event_id = t.event_id)
             UNION ALL SELECT 'forward_extremities', event_id FROM forward_extremities t
-                WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = t.room_id AND e.event_id = t.event_id)
-            UNION ALL SELECT 'outbox', event_id FROM outbox t
                 WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = t.room_id AND e.event_id = t.event_id)
             """)
     }

@@ -55,8 +55,6 @@ struct SettingsTests {
         },
         Row(variable: .statementTimeoutMilliseconds, defaultValue: "10000", valid: ("500", "500"), invalid: "0") { ms(try $0.statementTimeout) },
         Row(variable: .lockTimeoutMilliseconds, defaultValue: "3000", valid: ("500", "500"), invalid: "0") { ms(try $0.lockTimeout) },
-        Row(variable: .outboxRetentionSeconds, defaultValue: "3600000", valid: ("2", "2000"), invalid: "0") { ms(try $0.outboxRetention) },
-        Row(variable: .outboxPruneIntervalSeconds, defaultValue: "300000", valid: ("2", "2000"), invalid: "0") { ms(try $0.outboxPruneInterval) },
         Row(variable: .federationAllowedNetworks, defaultValue: "parsed", valid: ("10.0.0.0/8", "parsed"), invalid: "banana") {
             _ = try $0.federationAllowedNetworks
             return "parsed"

@@ -94,7 +94,7 @@ final class ResidentFixture: Sendable {
                 SELECT (SELECT count(*) FROM events WHERE room_id = $1),
                        (SELECT count(*) FROM memberships WHERE room_id = $1 AND membership = 'leave'),
                        (SELECT count(*) FROM forward_extremities WHERE room_id = $1),
-                       (SELECT count(*) FROM outbox WHERE room_id = $1)
+                       (SELECT coalesce(sum(joined_members), 0) FROM room_joined_servers WHERE room_id = $1)
                 """, [.text(roomID)])
             return (0..<4).map { result.rows[0].int64($0) ?? -1 }
         }

@@ -40,6 +40,30 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# N distinct ports free now, for the remote homeservers `loadgen` plays later: taken below the
+# kernel's ephemeral range (so that no outgoing connection — to a worker, to Postgres — is given
+# one meanwhile, and no free_port above collides with them), each checked by binding it, all held
+# until all are found (so none is handed out twice).
+free_ports_below_ephemeral() {
+    python3 - "$1" <<'PY'
+import socket, sys
+wanted = int(sys.argv[1])
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+held, port = [], max(1024, low - 1 - 4 * wanted - 2000)
+while len(held) < wanted and port < low:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        held.append(s)
+    except OSError:
+        s.close()
+    port += 1
+if len(held) < wanted:
+    sys.exit("not enough free ports below the ephemeral range")
+print(" ".join(str(s.getsockname()[1]) for s in held))
+PY
+}
+
 port_is_free() {
     python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1])))' "$1" 2>/dev/null
 }
@@ -208,9 +232,11 @@ cmd_up() {
     psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = 'leave_worker'" | grep -q 1 \
         || psql "$admin_url" -qc "CREATE DATABASE leave_worker"
 
-    local overrides="" i
-    for i in $(seq 1 "$remotes"); do
-        overrides+="${overrides:+,}remote-$i.localhost=http://127.0.0.1:$(free_port)"
+    local overrides="" i=0 port ports
+    ports=$(free_ports_below_ephemeral "$remotes") || die "cannot find $remotes free ports for the remotes"
+    for port in $ports; do
+        i=$((i + 1))
+        overrides+="${overrides:+,}remote-$i.localhost=http://127.0.0.1:$port"
     done
     export LEAVE_WORKER_SERVER_NAME=${LEAVE_WORKER_SERVER_NAME:-localhost:$lb_port}
     export LEAVE_WORKER_SIGNING_KEY="$state/signing.key"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Postgres' own ceiling for the leave transaction: pgbench running exactly what RoomStore.storeLeave
-# sends (store_leave + the autocommit NOTIFY), on a fresh database that is dropped afterwards.
+# sends (the leaveContext read + store_leaves; the NOTIFY is left out), on a fresh database that is dropped afterwards.
 #
 #   sql/bench/run.sh ADMIN_URL [SECONDS] [CLIENTS...]     e.g. sql/bench/run.sh "$(scripts/pg.sh url /tmp/pg)" 20 1 4 8 16
 #

@@ -1,0 +1,115 @@
+import Foundation
+import MatrixCore
+import MatrixCrypto
+import Postgres
+import RemoteHomeserver
+import Storage
+
+/// What became of the accepted leaves' forwarding after a run (`--drain-timeout`, `--verify-forwarding`).
+public struct ForwardingOutcome: Sendable, Equatable {
+    /// Seconds from the last answer until nothing was left to deliver; nil: not within the timeout.
+    public var drainSeconds: Double?
+    /// Deliveries still due when the check stopped waiting.
+    public var backlogLeft: Int
+    /// With `--verify-forwarding`: (leave, server) deliveries due — every played server other than
+    /// the leaver's with a joined member in the room after the leave — and how many of them
+    /// arrived never, more than once, or went to a server they were not due to.
+    public var expected: Int?
+    public var missing: Int?
+    public var duplicated: Int?
+    public var unexpected: Int?
+}
+
+/// The end-of-run forwarding check: waits for the backlog to drain, then counts what the played
+/// servers received against what was due, from the stored events and memberships (not from the
+/// sender's own bookkeeping).
+enum ForwardingCheck {
+    static func run(accepted: [AcceptedLeave], played: PlayedServers, version: RoomVersion, residentServer: String,
+                    databaseURL: String, drainTimeout: Duration, verify: Bool) async throws -> ForwardingOutcome {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: databaseURL, poolSize: 2))
+        do {
+            let store = ForwardingStore(pool: pool, serverName: residentServer)
+            let clock = ContinuousClock()
+            let start = clock.now
+            var left = try await store.backlog().events
+            while left > 0 && clock.now - start < drainTimeout {
+                try await Task.sleep(for: .milliseconds(50))
+                left = try await store.backlog().events
+            }
+            var outcome = ForwardingOutcome(drainSeconds: left == 0 ? RoomSetup.seconds(clock.now - start) : nil, backlogLeft: left)
+            if verify {
+                try await Task.sleep(for: .milliseconds(500))   // a duplicate in flight has time to arrive
+                try await count(accepted: accepted, played: played, version: version, pool: pool, into: &outcome)
+            }
+            await pool.close()
+            return outcome
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+
+    private static func count(accepted: [AcceptedLeave], played: PlayedServers, version: RoomVersion, pool: PostgresPool,
+                              into outcome: inout ForwardingOutcome) async throws {
+        var received: [String: [String: Int]] = [:]   // server → event ID → times
+        for server in played.servers {
+            var counts: [String: Int] = [:]
+            for transaction in server.receivedTransactions {
+                for pdu in transaction.pdus {
+                    counts[(try? EventHashing.eventID(of: pdu, version: version)) ?? "unhashable", default: 0] += 1
+                }
+            }
+            received[server.serverName] = counts
+        }
+        var expected = 0, missing = 0, duplicated = 0
+        var due: [String: Set<String>] = [:]   // server → event IDs due
+        for (roomID, leaves) in Dictionary(grouping: accepted, by: \.roomID) {
+            let (positions, joinedUntil) = try await roomFacts(roomID, pool: pool)
+            for leave in leaves {
+                guard let position = positions[leave.eventID] else { continue }
+                let leaver = Self.server(of: leave.userID)
+                for server in played.servers where !server.serverName.bytesEqual(leaver)
+                    && (joinedUntil[server.serverName] ?? 0) > position {
+                    expected += 1
+                    due[server.serverName, default: []].insert(leave.eventID)
+                    let times = received[server.serverName]?[leave.eventID] ?? 0
+                    if times == 0 { missing += 1 } else if times > 1 { duplicated += times - 1 }
+                }
+            }
+        }
+        let unexpected = received.reduce(0) { sum, entry in
+            sum + entry.value.filter { due[entry.key]?.contains($0.key) != true }.values.reduce(0, +)
+        }
+        outcome.expected = expected
+        outcome.missing = missing
+        outcome.duplicated = duplicated
+        outcome.unexpected = unexpected
+    }
+
+    /// The room's accepted events' stream positions, and per server the position up to which it
+    /// had a joined member (Int64.max: it still has one).
+    private static func roomFacts(_ roomID: String, pool: PostgresPool) async throws -> ([String: Int64], [String: Int64]) {
+        try await pool.withConnection { connection in
+            var positions: [String: Int64] = [:]
+            for row in try connection.query("SELECT event_id, stream_ordering FROM events WHERE room_id = $1 AND accepted",
+                                            [.text(roomID)]).rows {
+                if let id = row.string(0), let position = row.int64(1) { positions[id] = position }
+            }
+            var joinedUntil: [String: Int64] = [:]
+            for row in try connection.query("""
+                SELECT user_server(m.user_id),
+                       max(CASE WHEN m.membership = 'join' THEN 9223372036854775807 ELSE e.stream_ordering END)
+                FROM memberships m JOIN events e ON e.room_id = m.room_id AND e.event_id = m.event_id
+                WHERE m.room_id = $1 AND (m.membership = 'join' OR e.accepted)
+                GROUP BY 1
+                """, [.text(roomID)]).rows {
+                if let server = row.string(0), let until = row.int64(1) { joinedUntil[server] = until }
+            }
+            return (positions, joinedUntil)
+        }
+    }
+
+    private static func server(of userID: String) -> String {
+        userID.utf8.firstIndex(of: UInt8(ascii: ":")).map { String(userID.utf8[userID.utf8.index(after: $0)...]) ?? "" } ?? ""
+    }
+}

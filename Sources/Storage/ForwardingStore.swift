@@ -1,0 +1,155 @@
+import Postgres
+import Synchronization
+
+/// The federation sender's side of the event stream (sql/README.md, "Forwarding"): each
+/// destination has a stream position in `destinations`; its due events are the accepted events
+/// after it in the rooms where it has (or had, when the event was stored) joined members, not sent
+/// by it. A sender claims a destination with a lease, sends a batch, then advances the position —
+/// one statement each, on the database's clock, so every worker agrees on leases and back-off.
+public final class ForwardingStore: Sendable {
+    let pool: PostgresPool
+    /// This server: never a destination.
+    let serverName: String
+    private let ownerPrefix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    private let claims = Atomic<UInt64>(0)
+
+    public init(pool: PostgresPool, serverName: String) {
+        self.pool = pool
+        self.serverName = serverName
+    }
+
+    /// Destinations with events due, not leased and not backed off, furthest behind first. Every
+    /// read of `events` here is a `LATERAL` subquery, so its position bound is an index condition
+    /// (as a join, the planner filtered a room's whole history instead).
+    public func dueDestinations(limit: Int) async throws -> [String] {
+        let serverName = serverName
+        return try await pool.withConnection { connection in
+            try connection.query("""
+                SELECT j.server_name FROM room_joined_servers j
+                LEFT JOIN destinations d ON d.destination = j.server_name
+                CROSS JOIN LATERAL (
+                    SELECT e.stream_ordering FROM events e
+                    WHERE e.accepted AND e.room_id = j.room_id
+                      AND e.stream_ordering > greatest(coalesce(d.stream_position, 0), j.since_position)
+                    ORDER BY e.stream_ordering LIMIT 1) next
+                WHERE j.server_name <> $1
+                  AND (j.joined_members > 0 OR next.stream_ordering < j.left_position)
+                  AND (d.retry_at IS NULL OR d.retry_at <= now())
+                  AND (d.lease_until IS NULL OR d.lease_until < now())
+                GROUP BY j.server_name ORDER BY min(coalesce(d.stream_position, 0)) LIMIT $2
+                """, [.text(serverName), .int(Int64(max(0, limit)))]).rows.compactMap { $0.string(0) }
+        }
+    }
+
+    /// Claims `destination` for `lease` and reads its next due events (at most `limit`, in stream
+    /// order); nil when another sender holds it, it is backed off, or it is this server. A batch whose sender dies is
+    /// claimed again, with the same events, when the lease ends (at-least-once).
+    public func claim(destination: String, limit: Int, lease: Duration) async throws -> ForwardingBatch? {
+        let owner = "\(ownerPrefix).\(claims.wrappingAdd(1, ordering: .relaxed).newValue)"
+        let limit = max(1, limit)
+        let serverName = serverName
+        return try await pool.withConnection { connection in
+            let rows = try connection.query("""
+                WITH claimed AS (
+                    INSERT INTO destinations AS d (destination, lease_until, lease_owner)
+                    SELECT $1, now() + $3 * interval '1 millisecond', $4 WHERE $1 <> $5
+                    ON CONFLICT (destination) DO UPDATE SET lease_until = EXCLUDED.lease_until, lease_owner = EXCLUDED.lease_owner
+                        WHERE (d.lease_until IS NULL OR d.lease_until < now()) AND (d.retry_at IS NULL OR d.retry_at <= now())
+                    RETURNING d.stream_position),
+                due AS (
+                    SELECT p.room_id, p.event_id, p.stream_ordering, p.pdu
+                    FROM claimed c
+                    JOIN room_joined_servers j ON j.server_name = $1
+                                              AND (j.joined_members > 0 OR j.left_position > c.stream_position)
+                    CROSS JOIN LATERAL (
+                        SELECT e.room_id, e.event_id, e.stream_ordering, e.pdu FROM events e
+                        WHERE e.accepted AND e.room_id = j.room_id
+                          AND e.stream_ordering > greatest(c.stream_position, j.since_position)
+                          AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
+                          AND user_server(e.sender) <> $1
+                        ORDER BY e.stream_ordering LIMIT $2) p
+                    ORDER BY p.stream_ordering LIMIT $2)
+                SELECT c.stream_position, (SELECT coalesce(max(stream_ordering), 0) FROM events),
+                       u.room_id, u.event_id, u.stream_ordering, u.pdu
+                FROM claimed c LEFT JOIN due u ON true
+                ORDER BY u.stream_ordering
+                """, [.text(destination), .int(Int64(limit)), .int(Self.milliseconds(lease)), .text(owner),
+                  .text(serverName)]).rows
+            guard let first = rows.first else { return nil }
+            guard let after = first.int64(0), let head = first.int64(1) else { throw StorageError.malformedRow("claim") }
+            var events: [ForwardedEvent] = []
+            for row in rows {
+                guard let roomID = row.string(2) else { continue }   // claimed, nothing due
+                guard let eventID = row.string(3), let position = row.int64(4), let pdu = row.bytes(5) else {
+                    throw StorageError.malformedRow("due event")
+                }
+                events.append(ForwardedEvent(roomID: roomID, eventID: eventID, streamPosition: position, pdu: pdu))
+            }
+            // Fewer than the limit: these are all the destination's due events up to the head
+            // (the stream lock: nothing at or below it commits later).
+            let through = events.count == limit ? events[events.count - 1].streamPosition : max(after, head)
+            return ForwardingBatch(destination: destination, owner: owner, after: after, events: events, through: through)
+        }
+    }
+
+    /// The destination took the batch (or nothing of it could be sent): its position moves to the
+    /// batch's end and the lease is released; when `delivered`, its back-off is cleared.
+    public func complete(_ batch: ForwardingBatch, delivered: Bool) async throws {
+        _ = try await pool.withConnection { connection in
+            try connection.query("""
+                UPDATE destinations SET stream_position = greatest(stream_position, $2),
+                    lease_until = CASE WHEN lease_owner = $3 THEN NULL ELSE lease_until END,
+                    lease_owner = CASE WHEN lease_owner = $3 THEN NULL ELSE lease_owner END,
+                    failures = CASE WHEN $4 THEN 0 ELSE failures END,
+                    retry_at = CASE WHEN $4 THEN NULL ELSE retry_at END,
+                    last_error = CASE WHEN $4 THEN NULL ELSE last_error END,
+                    last_success_at = CASE WHEN $4 THEN now() ELSE last_success_at END
+                WHERE destination = $1
+                """, [.text(batch.destination), .int(batch.through), .text(batch.owner), .bool(delivered)])
+        }
+    }
+
+    /// The destination could not take the batch: the lease is released and the destination backed
+    /// off (its consecutive failures counted) — for every worker, since it lives in Postgres.
+    public func fail(_ batch: ForwardingBatch, error: String, backoff: BackoffPolicy = BackoffPolicy()) async throws {
+        _ = try await pool.withConnection { connection in
+            try connection.query("""
+                UPDATE destinations AS d SET failures = d.failures + 1, last_error = $4, last_failure_at = now(),
+                    retry_at = now() + least($3::float8, $2 * power(2, least(d.failures, 40))) * interval '1 millisecond',
+                    lease_until = CASE WHEN d.lease_owner = $5 THEN NULL ELSE d.lease_until END,
+                    lease_owner = CASE WHEN d.lease_owner = $5 THEN NULL ELSE d.lease_owner END
+                WHERE d.destination = $1
+                """, [.text(batch.destination), .int(Self.milliseconds(backoff.base)), .int(Self.milliseconds(backoff.maximum)),
+                      .text(String(error.prefix(1_000))), .text(batch.owner)])
+        }
+    }
+
+    /// Deliveries not yet made (due events summed over destinations) and how long the oldest has
+    /// waited since its event was stored — for metrics and tests. Reads the whole backlog.
+    public func backlog() async throws -> (events: Int, oldestWait: Duration?) {
+        let serverName = serverName
+        return try await pool.withConnection { connection in
+            let result = try connection.query("""
+                SELECT coalesce(sum(b.due), 0), (extract(epoch FROM now() - min(b.oldest)) * 1000)::bigint
+                FROM room_joined_servers j
+                LEFT JOIN destinations d ON d.destination = j.server_name
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS due, min(e.stored_at) AS oldest FROM events e
+                    WHERE e.accepted AND e.room_id = j.room_id
+                      AND e.stream_ordering > greatest(coalesce(d.stream_position, 0), j.since_position)
+                      AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
+                      AND user_server(e.sender) <> j.server_name) b
+                WHERE j.server_name <> $1
+                """, [.text(serverName)])
+            guard let row = result.rows.first, let count = row.int64(0) else { throw StorageError.malformedRow("backlog") }
+            return (Int(count), row.int64(1).map { Duration.milliseconds($0) })
+        }
+    }
+
+    /// Whole milliseconds, saturating (a lease or back-off beyond 292 million years is not a concern).
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000)
+        return overflow ? (seconds < 0 ? .min : .max) : whole &+ attoseconds / 1_000_000_000_000_000
+    }
+}

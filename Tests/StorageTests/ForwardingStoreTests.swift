@@ -1,0 +1,158 @@
+import Postgres
+import Storage
+import TestSupport
+import XCTest
+
+/// Who receives an accepted leave, claims with a lease, positions, back-off, and what accepting
+/// writes (the same rows whatever the number of servers in the room).
+final class ForwardingStoreTests: XCTestCase {
+    private var pool: PostgresPool!
+    private var rooms: RoomStore!
+    private var forwarding: ForwardingStore!
+    private var room = RoomBuilder(roomID: "!fwd:resident.test")
+
+    override func setUp() async throws {
+        pool = try await StorageFixture.migratedPool(prefix: "forwarding")
+        rooms = RoomStore(pool: pool)
+        forwarding = ForwardingStore(pool: pool, serverName: "resident.test")
+        room.join("@admin:resident.test")
+        for index in 0..<3 { room.join("@m\(index):a.test") }
+        room.join("@bob:b.test")
+        room.join("@carol:c.test")
+        _ = try await rooms.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+    }
+
+    override func tearDown() async throws {
+        await pool.close()
+    }
+
+    private func leave(_ userID: String, in room: RoomBuilder? = nil) async throws -> EventRecord {
+        let room = room ?? self.room
+        let leave = room.leave(userID, id: "$leave-\(userID)-\(room.roomID)", prevEvents: [room.lastEventID])
+        let outcome = try await rooms.storeLeave(leave, expectedMembership: "join")
+        guard case .stored = outcome else { throw StorageError.malformedRow("not stored: \(outcome)") }
+        return leave
+    }
+
+    private func claimedEventIDs(_ destination: String) async throws -> [String]? {
+        try await forwarding.claim(destination: destination, limit: 50, lease: .seconds(60))?.events.map(\.eventID)
+    }
+
+    /// Every server with a joined member after the leave, minus us and the leave's origin — and a
+    /// server whose last member left after the leave still gets it.
+    func testALeaveIsDueToTheOtherServersNotUsNorItsOrigin() async throws {
+        let first = try await leave("@m0:a.test")
+        let carols = try await leave("@carol:c.test")   // c.test's last member: it still gets m0's leave
+        let due = try await forwarding.dueDestinations(limit: 10)
+        XCTAssertEqual(Set(due), ["a.test", "b.test", "c.test"], "a.test: its own leave is a false positive, claimed empty")
+        let toB = try await claimedEventIDs("b.test"), toC = try await claimedEventIDs("c.test")
+        let toA = try await claimedEventIDs("a.test"), toUs = try await claimedEventIDs("resident.test")
+        XCTAssertEqual(toB, [first.eventID, carols.eventID])
+        XCTAssertEqual(toC, [first.eventID])
+        XCTAssertEqual(toA, [carols.eventID])
+        XCTAssertNil(toUs, "never sent to ourselves")
+        let backlog = try await forwarding.backlog()
+        XCTAssertEqual(backlog.events, 4)
+        XCTAssertNotNil(backlog.oldestWait)
+    }
+
+    func testAClaimIsExclusiveUntilCompletedAndThenMovesOn() async throws {
+        let first = try await leave("@m0:a.test")
+        let claimed = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let batch = try XCTUnwrap(claimed)
+        XCTAssertEqual(batch.events.map(\.eventID), [first.eventID])
+        XCTAssertEqual(batch.events.map(\.pdu), [first.pdu])
+        let second = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        XCTAssertNil(second, "a leased destination is not claimed twice")
+        let dueWhileLeased = try await forwarding.dueDestinations(limit: 10)
+        XCTAssertFalse(dueWhileLeased.contains("b.test"))
+
+        let later = try await leave("@m1:a.test")
+        try await forwarding.complete(batch, delivered: true)
+        let claimedNext = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let next = try XCTUnwrap(claimedNext)
+        XCTAssertEqual(next.events.map(\.eventID), [later.eventID], "after completion: only what is new")
+        XCTAssertGreaterThan(next.after, batch.after)
+        XCTAssertNotEqual(next.transactionID, batch.transactionID)
+    }
+
+    /// A sender that dies holds the destination until its lease ends; the next claim gets the same
+    /// events with the same transaction ID.
+    func testAnExpiredLeaseGivesTheSameBatchAndTransactionID() async throws {
+        for index in 0..<3 { _ = try await leave("@m\(index):a.test") }
+        let claimedFirst = try await forwarding.claim(destination: "b.test", limit: 2, lease: .milliseconds(1))
+        let lost = try XCTUnwrap(claimedFirst)
+        XCTAssertEqual(lost.events.count, 2)
+        try await Task.sleep(for: .milliseconds(20))
+        let claimedAgain = try await forwarding.claim(destination: "b.test", limit: 2, lease: .seconds(60))
+        let again = try XCTUnwrap(claimedAgain)
+        XCTAssertEqual(again.events, lost.events)
+        XCTAssertEqual(again.transactionID, lost.transactionID)
+        XCTAssertEqual(again.through, lost.events[1].streamPosition, "a full batch ends at its last event")
+        try await forwarding.complete(lost, delivered: true)   // the dead sender's late completion
+        let heldStill = try await forwarding.claim(destination: "b.test", limit: 2, lease: .seconds(60))
+        XCTAssertNil(heldStill, "a late completion does not release another sender's lease")
+    }
+
+    func testFailuresBackOffEveryWorkerAndSuccessClearsIt() async throws {
+        _ = try await leave("@m0:a.test")
+        let policy = BackoffPolicy(base: .seconds(10), maximum: .seconds(35))
+        let claimed = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let batch = try XCTUnwrap(claimed)
+        try await forwarding.fail(batch, error: "connection refused", backoff: policy)
+        let backedOff = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        XCTAssertNil(backedOff)
+        let dueWhileBackedOff = try await forwarding.dueDestinations(limit: 10)
+        XCTAssertFalse(dueWhileBackedOff.contains("b.test"))
+        let waits = try await StorageFixture.rows(pool, """
+            SELECT failures, round(extract(epoch FROM retry_at - last_failure_at)), last_error, lease_owner IS NULL
+            FROM destinations WHERE destination = 'b.test'
+            """)
+        XCTAssertEqual(waits, [["1", "10", "connection refused", "t"]])
+        for expected in ["20", "35"] {
+            _ = try await StorageFixture.rows(pool, "UPDATE destinations SET retry_at = NULL WHERE destination = 'b.test'")
+            let claimedRetry = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+            let retry = try XCTUnwrap(claimedRetry)
+            XCTAssertEqual(retry.transactionID, batch.transactionID)
+            try await forwarding.fail(retry, error: "again", backoff: policy)
+            let wait = try await StorageFixture.rows(pool, """
+                SELECT round(extract(epoch FROM retry_at - last_failure_at)) FROM destinations WHERE destination = 'b.test'
+                """)
+            XCTAssertEqual(wait, [[expected]])
+        }
+        _ = try await StorageFixture.rows(pool, "UPDATE destinations SET retry_at = NULL WHERE destination = 'b.test'")
+        let claimedLast = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let retry = try XCTUnwrap(claimedLast)
+        try await forwarding.complete(retry, delivered: true)
+        let cleared = try await StorageFixture.rows(pool, "SELECT failures, retry_at FROM destinations WHERE destination = 'b.test'")
+        XCTAssertEqual(cleared, [["0", "∅"]])
+        let claimedDone = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let done = try XCTUnwrap(claimedDone)
+        XCTAssertEqual(done.events, [])
+    }
+
+    /// Accepting costs the same whatever the room's size in servers: a leave's transaction writes
+    /// the same rows (row versions carrying its transaction ID) in a room of 2 servers and of 200.
+    func testALeaveWritesTheSameRowsInARoomOfTwoOrTwoHundredServers() async throws {
+        func rowsWritten(servers: Int) async throws -> [String] {
+            var big = RoomBuilder(roomID: "!servers\(servers):resident.test")
+            big.join("@admin:resident.test")
+            for index in 0..<servers - 1 { big.join("@u\(index):s\(index).test") }
+            _ = try await rooms.importRoom(roomID: big.roomID, version: big.version, events: big.events, state: big.stateRecords)
+            let stored = try await leave("@u0:s0.test", in: big)
+            let xid = try await StorageFixture.rows(pool, "SELECT xmin::text FROM events WHERE event_id = $1", [.text(stored.eventID)])[0][0]
+            var written: [String] = []
+            for table in ["rooms", "events", "current_state", "memberships", "forward_extremities", "room_joined_servers",
+                          "destinations", "server_keys"] {
+                let count = try await StorageFixture.rows(pool, "SELECT count(*) FROM \(table) WHERE xmin::text = $1", [.text(xid)])
+                written.append("\(table) \(count[0][0])")
+            }
+            return written
+        }
+        let small = try await rowsWritten(servers: 2)
+        let large = try await rowsWritten(servers: 200)
+        XCTAssertEqual(small, large)
+        XCTAssertEqual(small, ["rooms 0", "events 1", "current_state 1", "memberships 1", "forward_extremities 1",
+                               "room_joined_servers 1", "destinations 0", "server_keys 0"])
+    }
+}
