@@ -8,7 +8,7 @@ struct LeaveWrite: Sendable {
 }
 
 /// The one Swift definition of a stored leave's fields: the attributes of the SQL composite type
-/// `leave_input` (`sql/0010_forwarding_positions.sql`), which `store_leaves` reads with
+/// `leave_input` (`sql/0009_forwarding_positions.sql`), which `store_leaves` reads with
 /// `json_populate_record`. A new column is one entry here and one attribute there.
 enum LeaveInput {
     /// Each attribute of `leave_input` with how a leave fills it.

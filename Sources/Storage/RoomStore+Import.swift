@@ -32,7 +32,7 @@ extension RoomStore {
     /// event replacing its entry; `state` is then unused); re-importing events it holds changes
     /// nothing. Throws `StorageError.importConflict` if the room is held with another version or
     /// another history, an event ID is used by another room, or an appended membership event does
-    /// not build on the user's current membership event (sql/0009).
+    /// not build on the user's current membership event (sql/0010).
     public func importRoom(roomID: String, version: String, events: [EventRecord], state: [EventRecord]) async throws -> ImportSummary {
         var all = events
         var seen = Set(events.map(\.eventID))

@@ -56,6 +56,39 @@ final class ForwardingStoreTests: XCTestCase {
         XCTAssertNotNil(backlog.oldestWait)
     }
 
+    /// Claims and completes `destination`'s due events; their IDs ([] when nothing is due).
+    private func takeDue(_ destination: String) async throws -> [String] {
+        guard let batch = try await forwarding.claim(destination: destination, limit: 50, lease: .seconds(60)) else { return [] }
+        try await forwarding.complete(batch, delivered: true)
+        return batch.events.map(\.eventID)
+    }
+
+    /// The homeserver's pushes (import_room's append) keep each server's place on the stream: a
+    /// server that joins through an append is sent only what is accepted after it joined; one whose
+    /// last member goes through an append is still sent what was accepted before.
+    func testAnAppendStartsAJoiningServerAfterItAndKeepsWhatADepartingServerIsOwed() async throws {
+        let before = try await leave("@m0:a.test")
+        let daveJoin = RoomBuilder.record(
+            roomID: room.roomID, id: "$join-dave", type: "m.room.member", stateKey: "@dave:d.test", sender: "@dave:d.test",
+            membership: "join", prevEvents: [before.eventID], depth: 20)
+        let bobBan = RoomBuilder.record(
+            roomID: room.roomID, id: "$ban-bob", type: "m.room.member", stateKey: "@bob:b.test", sender: "@admin:resident.test",
+            membership: "ban", prevEvents: ["$join-dave", "$join-@bob:b.test-\(room.roomID)"], depth: 21)
+        let appended = try await rooms.importRoom(roomID: room.roomID, version: room.version, events: [daveJoin, bobBan], state: [])
+        XCTAssertEqual(appended.newEvents, 2)
+
+        let toD = try await takeDue("d.test"), toB = try await takeDue("b.test"), toC = try await takeDue("c.test")
+        XCTAssertEqual(toD, [], "d.test joined after m0's leave was accepted")
+        XCTAssertEqual(toB, [before.eventID], "b.test's last member was banned after m0's leave was accepted")
+        XCTAssertEqual(toC, [before.eventID], "c.test's position is untouched by the append")
+
+        let after = try await leave("@m1:a.test")
+        let laterD = try await takeDue("d.test"), laterB = try await takeDue("b.test"), laterC = try await takeDue("c.test")
+        XCTAssertEqual(laterD, [after.eventID])
+        XCTAssertEqual(laterB, [], "b.test has no member any more")
+        XCTAssertEqual(laterC, [after.eventID])
+    }
+
     func testAClaimIsExclusiveUntilCompletedAndThenMovesOn() async throws {
         let first = try await leave("@m0:a.test")
         let claimed = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))

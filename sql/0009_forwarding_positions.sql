@@ -1,6 +1,6 @@
 -- Forwarding by per-destination stream positions instead of an outbox row per delivery, and the
 -- leave transaction as one set-based statement per table (sql/README.md, "Forwarding" and
--- "store_leaves"). (0009 is the homeserver bridge's.)
+-- "store_leaves").
 --
 -- Accepting a leave now writes the event and the room's state only: the same rows whether the room
 -- spans 2 servers or 2,000. Which servers receive an accepted event, and how far each has got, is
@@ -35,7 +35,7 @@ CREATE TYPE leave_input AS (
     expected_membership text      -- the membership the leave was validated against
 );
 
--- When an event was stored (for the oldest-pending gauge); NULL for events stored before 0010.
+-- When an event was stored (for the oldest-pending gauge); NULL for events stored before 0009.
 ALTER TABLE events ADD COLUMN stored_at timestamptz;
 ALTER TABLE events ALTER COLUMN stored_at SET DEFAULT now();
 -- A destination's due events, per room in stream order (only accepted events are ever forwarded).

@@ -6,6 +6,10 @@
 -- (for instance a leave the fleet accepted meanwhile) or appended before it in the same import —
 -- is neither among its auth_events nor its prev_events: it was built without knowing that event.
 -- Inserting events takes the stream lock (7463701, README.md "Event stream") after the room lock.
+-- The joined-server counts are upserted, keeping where each server's membership starts and ends on
+-- the stream (0009's since_position/left_position): a server that had no joined member starts after
+-- this import's events (it is not sent the leaves accepted before it joined); one that has none any
+-- more keeps receiving what was accepted before now (README.md, "Forwarding").
 DROP FUNCTION import_room(text, text, json, text[]);
 
 -- The room's current state entries, joined members and forward extremities.
@@ -130,17 +134,24 @@ BEGIN
             SELECT DISTINCT ON (state_key) p_room_id, state_key, membership, event_id
             FROM appended WHERE type = 'm.room.member' AND state_key IS NOT NULL ORDER BY state_key, position DESC
             ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_id = EXCLUDED.event_id;
-        DELETE FROM room_joined_servers WHERE room_id = p_room_id;
         DELETE FROM forward_extremities f
             USING (SELECT DISTINCT unnest(prev_events) AS event_id FROM appended) c
             WHERE f.room_id = p_room_id AND f.event_id = c.event_id;
         outcome := 'appended';
     END IF;
 
-    INSERT INTO room_joined_servers (room_id, server_name, joined_members)
-        SELECT p_room_id, user_server(user_id), count(*)
+    INSERT INTO room_joined_servers AS r (room_id, server_name, joined_members, since_position)
+        SELECT p_room_id, user_server(user_id), count(*), stream_position
         FROM memberships WHERE room_id = p_room_id AND membership = 'join'
-        GROUP BY 2;
+        GROUP BY 2
+        ON CONFLICT (room_id, server_name) DO UPDATE
+            SET joined_members = EXCLUDED.joined_members,
+                since_position = CASE WHEN r.joined_members = 0 THEN EXCLUDED.since_position ELSE r.since_position END,
+                left_position  = CASE WHEN r.joined_members = 0 THEN NULL ELSE r.left_position END;
+    UPDATE room_joined_servers r SET joined_members = 0, left_position = coalesce(r.left_position, stream_position)
+        WHERE r.room_id = p_room_id AND r.joined_members > 0
+          AND NOT EXISTS (SELECT 1 FROM memberships m
+                          WHERE m.room_id = p_room_id AND m.membership = 'join' AND user_server(m.user_id) = r.server_name);
     INSERT INTO forward_extremities (room_id, event_id)
         SELECT p_room_id, event_id FROM appended
         EXCEPT
