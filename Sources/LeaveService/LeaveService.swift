@@ -47,6 +47,11 @@ public final class LeaveService: Sendable {
         return version
     }
 
+    /// Whether this server holds the room (the cached room version: no database read for a held room).
+    public func holds(roomID: String) async throws(LeaveServiceError) -> Bool {
+        try await storage { () async throws(StorageError) in try await versions.version(of: roomID) } != nil
+    }
+
     /// Runs a storage call; its failure is logged (with the internals) and answered as
     /// ``LeaveServiceError/storage(_:)``.
     func storage<T>(_ body: () async throws(StorageError) -> T) async throws(LeaveServiceError) -> T {

@@ -5,7 +5,6 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
-import Storage
 
 /// `LEAVE_WORKER_PASSTHROUGH_URL`: `make_leave`/`send_leave` for a room this fleet does not hold
 /// are sent on, unchanged, to the homeserver of record — method, path, query, `Authorization` and
@@ -19,20 +18,20 @@ public final class Passthrough: Service, Sendable {
 
     let baseURL: String
     let timeout: Duration
-    let rooms: RoomStore
+    let leaves: LeaveService
     let client: HTTPClient
     let logger: Logger
 
     /// Nil when `LEAVE_WORKER_PASSTHROUGH_URL` is not set (a room not held is then 404, as before).
-    public static func make(settings: Settings, rooms: RoomStore, logger: Logger) throws -> Passthrough? {
+    public static func make(settings: Settings, leaves: LeaveService, logger: Logger) throws -> Passthrough? {
         guard let url = try settings.passthroughURL else { return nil }
-        return Passthrough(baseURL: url, timeout: try settings.passthroughTimeout, rooms: rooms, logger: logger)
+        return Passthrough(baseURL: url, timeout: try settings.passthroughTimeout, leaves: leaves, logger: logger)
     }
 
-    init(baseURL: String, timeout: Duration, rooms: RoomStore, logger: Logger) {
+    init(baseURL: String, timeout: Duration, leaves: LeaveService, logger: Logger) {
         self.baseURL = baseURL
         self.timeout = timeout
-        self.rooms = rooms
+        self.leaves = leaves
         self.logger = logger
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
@@ -47,14 +46,10 @@ public final class Passthrough: Service, Sendable {
         try await client.shutdown()
     }
 
-    /// Whether the room is one to pass through: not held here.
+    /// Whether the room is one to pass through: not held here (the service's cached room versions,
+    /// so a held room costs no extra database read; its storage failure maps like any other).
     func passes(roomID: String) async throws(MatrixError) -> Bool {
-        do {
-            return try await rooms.roomVersion(roomID) == nil
-        } catch {
-            logger.warning("passthrough: storage failure", metadata: ["error": "\(error)"])
-            throw .unavailable("This server could not complete the request; retry")
-        }
+        try await answering { () async throws(LeaveServiceError) in try await !leaves.holds(roomID: roomID) }
     }
 
     /// Sends the request on; the upstream's status and body, or 502/504 with a Matrix error body.

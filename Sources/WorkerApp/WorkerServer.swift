@@ -51,7 +51,7 @@ public struct WorkerServer: Sendable {
         var dependencies = try Self.dependencies(runtime, readiness: readiness)
         dependencies.servesOperationalRoutes = internalAddress == nil
         // Rooms not held go to the homeserver of record (`LEAVE_WORKER_PASSTHROUGH_URL`), when set.
-        let passthrough = try Passthrough.make(settings: settings, rooms: runtime.rooms, logger: runtime.logger)
+        let passthrough = try Passthrough.make(settings: settings, leaves: runtime.leaves, logger: runtime.logger)
         dependencies.passthrough = passthrough
         // The homeserver bridge's internal routes (`LEAVE_WORKER_INTERNAL_TOKEN_FILE`), when set.
         let bridge = try HomeserverBridge.make(settings: settings, runtime: runtime)
