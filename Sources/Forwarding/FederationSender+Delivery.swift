@@ -14,8 +14,10 @@ extension FederationSender {
         while !isStopping && !Task.isCancelled {
             let claimed: ForwardingBatch?
             do {
+                // Up to the stream's safe point: events above it may still be joined by earlier
+                // positions committing later (sql/README.md, "Event stream").
                 claimed = try await store.claim(destination: destination, limit: configuration.batchSize,
-                                                lease: configuration.lease)
+                                                lease: configuration.lease, safe: horizon.safePosition())
             } catch {
                 logger.warning("forwarding: claim failed", metadata: ["destination": "\(destination)", "error": "\(error)"])
                 return

@@ -23,6 +23,8 @@ import Synchronization
 public final class FederationSender: Sendable {
     public let configuration: SenderConfiguration
     let store: ForwardingStore
+    /// The stream's safe point: claims read up to it.
+    let horizon: StreamHorizon
     let client: FederationClient
     let metrics = ForwardingMetrics()
     let logger: Logger
@@ -42,10 +44,13 @@ public final class FederationSender: Sendable {
     /// - Parameters:
     ///   - pool: the shared database (the event stream and the destinations' positions; its direct
     ///     URL also serves the LISTEN connection).
+    ///   - horizon: the process's stream safe point (`RoomStore.horizon`).
     ///   - client: signs and sends as this server; its timeout should be
     ///     ``SenderConfiguration/requestTimeout`` (below the lease).
-    public init(pool: PostgresPool, client: FederationClient, configuration: SenderConfiguration, logger: Logger) {
+    public init(pool: PostgresPool, horizon: StreamHorizon, client: FederationClient, configuration: SenderConfiguration,
+                logger: Logger) {
         self.store = ForwardingStore(pool: pool, serverName: client.serverName)
+        self.horizon = horizon
         self.client = client
         self.configuration = configuration
         self.logger = logger

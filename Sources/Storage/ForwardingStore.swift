@@ -42,9 +42,10 @@ public final class ForwardingStore: Sendable {
     }
 
     /// Claims `destination` for `lease` and reads its next due events (at most `limit`, in stream
-    /// order); nil when another sender holds it, it is backed off, or it is this server. A batch whose sender dies is
+    /// order) up to `safe`, the stream's safe point (`StreamHorizon`: nothing at or below it commits
+    /// later); nil when another sender holds it, it is backed off, or it is this server. A batch whose sender dies is
     /// claimed again, with the same events, when the lease ends (at-least-once).
-    public func claim(destination: String, limit: Int, lease: Duration) async throws -> ForwardingBatch? {
+    public func claim(destination: String, limit: Int, lease: Duration, safe: Int64) async throws -> ForwardingBatch? {
         let owner = "\(ownerPrefix).\(claims.wrappingAdd(1, ordering: .relaxed).newValue)"
         let limit = max(1, limit)
         let serverName = serverName
@@ -65,29 +66,29 @@ public final class ForwardingStore: Sendable {
                         SELECT e.room_id, e.event_id, e.stream_ordering, e.pdu FROM events e
                         WHERE e.accepted AND e.room_id = j.room_id
                           AND e.stream_ordering > greatest(c.stream_position, j.since_position)
+                          AND e.stream_ordering <= $6
                           AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
                           AND user_server(e.sender) <> $1
                         ORDER BY e.stream_ordering LIMIT $2) p
                     ORDER BY p.stream_ordering LIMIT $2)
-                SELECT c.stream_position, (SELECT coalesce(max(stream_ordering), 0) FROM events),
-                       u.room_id, u.event_id, u.stream_ordering, u.pdu
+                SELECT c.stream_position, u.room_id, u.event_id, u.stream_ordering, u.pdu
                 FROM claimed c LEFT JOIN due u ON true
                 ORDER BY u.stream_ordering
                 """, [.text(destination), .int(Int64(limit)), .int(Self.milliseconds(lease)), .text(owner),
-                  .text(serverName)]).rows
+                  .text(serverName), .int(safe)]).rows
             guard let first = rows.first else { return nil }
-            guard let after = first.int64(0), let head = first.int64(1) else { throw StorageError.malformedRow("claim") }
+            guard let after = first.int64(0) else { throw StorageError.malformedRow("claim") }
             var events: [ForwardedEvent] = []
             for row in rows {
-                guard let roomID = row.string(2) else { continue }   // claimed, nothing due
-                guard let eventID = row.string(3), let position = row.int64(4), let pdu = row.bytes(5) else {
+                guard let roomID = row.string(1) else { continue }   // claimed, nothing due
+                guard let eventID = row.string(2), let position = row.int64(3), let pdu = row.bytes(4) else {
                     throw StorageError.malformedRow("due event")
                 }
                 events.append(ForwardedEvent(roomID: roomID, eventID: eventID, streamPosition: position, pdu: pdu))
             }
-            // Fewer than the limit: these are all the destination's due events up to the head
-            // (the stream lock: nothing at or below it commits later).
-            let through = events.count == limit ? events[events.count - 1].streamPosition : max(after, head)
+            // Fewer than the limit: these are all the destination's due events up to the safe
+            // point (nothing at or below it commits later).
+            let through = events.count == limit ? events[events.count - 1].streamPosition : max(after, safe)
             return ForwardingBatch(destination: destination, owner: owner, after: after, events: events, through: through)
         }
     }

@@ -24,16 +24,18 @@ extension RoomStore {
     public static let maxFeedEvents = 1_000
 
     /// Up to `limit` (1…`maxFeedEvents`) events the fleet accepted (`events.accepted`), after
-    /// stream position `after`, in stream order. Gap-free: every transaction inserting events
-    /// takes the stream lock (sql/README.md, "Event stream"), so positions become visible in
-    /// order and a reader that sees position p already sees every committed position below it.
+    /// stream position `after`, in stream order, up to the stream's safe point (`horizon`): event
+    /// writers commit in any order, so a later position may be visible before an earlier one
+    /// commits; below the safe point every position is final, and a reader never skips an event.
     public func acceptedEvents(after position: Int64, limit: Int) async throws -> [FeedEvent] {
         let bounded = Int64(min(max(1, limit), Self.maxFeedEvents))
+        let safe = try await horizon.safePosition()
+        guard safe > position else { return [] }
         return try await pool.withConnection { connection in
             let result = try connection.query("""
                 SELECT stream_ordering, room_id, event_id, pdu FROM events
-                WHERE accepted AND stream_ordering > $1 ORDER BY stream_ordering LIMIT $2
-                """, [.int(position), .int(bounded)])
+                WHERE accepted AND stream_ordering > $1 AND stream_ordering <= $3 ORDER BY stream_ordering LIMIT $2
+                """, [.int(position), .int(bounded), .int(safe)])
             return try result.rows.map { row throws(StorageError) in
                 guard let position = row.int64(0), let roomID = row.string(1), let eventID = row.string(2),
                       let pdu = row.bytes(3) else { throw .malformedRow("events row of the feed") }

@@ -7,6 +7,9 @@ public final class RoomStore: Sendable {
     let retryPolicy: RetryPolicy
     let notifier: StreamNotifier
     let batcher: LeaveBatcher
+    /// The event stream's safe point (sql/README.md, "Event stream"): readers of the stream in
+    /// position order stop there. One per process: the federation sender shares it.
+    public let horizon: StreamHorizon
 
     /// The most leaves `store_leaves` commits in one transaction.
     static let maxLeavesPerTransaction = 32
@@ -18,6 +21,7 @@ public final class RoomStore: Sendable {
         self.retryPolicy = retryPolicy
         let notifier = StreamNotifier(pool: pool)
         self.notifier = notifier
+        horizon = StreamHorizon(pool: pool)
         let writer = LeaveWriter(pool: pool, retryPolicy: retryPolicy, notifier: notifier)
         batcher = LeaveBatcher(maxWriters: pool.configuration.poolSize / 2, maxBatch: Self.maxLeavesPerTransaction,
                                writeOne: writer.writeLeave, writeMany: writer.writeLeaves)

@@ -117,7 +117,8 @@ public struct WorkerServer: Sendable {
         guard configuration.isEnabled, let key = runtime.signingKeys.first else { return nil }
         let client = FederationClient(serverName: runtime.serverName, signingKey: key, transport: runtime.transport,
                                       timeout: configuration.requestTimeout)
-        return FederationSender(pool: runtime.pool, client: client, configuration: configuration, logger: runtime.logger)
+        return FederationSender(pool: runtime.pool, horizon: runtime.rooms.horizon, client: client, configuration: configuration,
+                                logger: runtime.logger)
     }
 }
 

@@ -47,7 +47,9 @@ struct SenderInProcessTests {
                                       transport: transport, timeout: configuration.requestTimeout)
         var logger = Logger(label: "sender-test")
         logger.logLevel = .critical
-        return (FederationSender(pool: pool, client: client, configuration: configuration, logger: logger), transport)
+        let sender = FederationSender(pool: pool, horizon: StreamHorizon(pool: pool), client: client,
+                                      configuration: configuration, logger: logger)
+        return (sender, transport)
     }
 
     private static func pendingCount(_ pool: PostgresPool) async throws -> Int {

@@ -34,8 +34,13 @@ final class ForwardingStoreTests: XCTestCase {
         return leave
     }
 
+    /// Claims up to the stream's safe point, as the sender does.
+    private func claim(_ destination: String, limit: Int, lease: Duration) async throws -> ForwardingBatch? {
+        try await forwarding.claim(destination: destination, limit: limit, lease: lease, safe: rooms.horizon.safePosition())
+    }
+
     private func claimedEventIDs(_ destination: String) async throws -> [String]? {
-        try await forwarding.claim(destination: destination, limit: 50, lease: .seconds(60))?.events.map(\.eventID)
+        try await claim(destination, limit: 50, lease: .seconds(60))?.events.map(\.eventID)
     }
 
     /// Every server with a joined member after the leave, minus us and the leave's origin — and a
@@ -58,7 +63,7 @@ final class ForwardingStoreTests: XCTestCase {
 
     /// Claims and completes `destination`'s due events; their IDs ([] when nothing is due).
     private func takeDue(_ destination: String) async throws -> [String] {
-        guard let batch = try await forwarding.claim(destination: destination, limit: 50, lease: .seconds(60)) else { return [] }
+        guard let batch = try await claim(destination, limit: 50, lease: .seconds(60)) else { return [] }
         try await forwarding.complete(batch, delivered: true)
         return batch.events.map(\.eventID)
     }
@@ -91,18 +96,18 @@ final class ForwardingStoreTests: XCTestCase {
 
     func testAClaimIsExclusiveUntilCompletedAndThenMovesOn() async throws {
         let first = try await leave("@m0:a.test")
-        let claimed = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let claimed = try await claim("b.test", limit: 50, lease: .seconds(60))
         let batch = try XCTUnwrap(claimed)
         XCTAssertEqual(batch.events.map(\.eventID), [first.eventID])
         XCTAssertEqual(batch.events.map(\.pdu), [first.pdu])
-        let second = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let second = try await claim("b.test", limit: 50, lease: .seconds(60))
         XCTAssertNil(second, "a leased destination is not claimed twice")
         let dueWhileLeased = try await forwarding.dueDestinations(limit: 10)
         XCTAssertFalse(dueWhileLeased.contains("b.test"))
 
         let later = try await leave("@m1:a.test")
         try await forwarding.complete(batch, delivered: true)
-        let claimedNext = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let claimedNext = try await claim("b.test", limit: 50, lease: .seconds(60))
         let next = try XCTUnwrap(claimedNext)
         XCTAssertEqual(next.events.map(\.eventID), [later.eventID], "after completion: only what is new")
         XCTAssertGreaterThan(next.after, batch.after)
@@ -113,27 +118,27 @@ final class ForwardingStoreTests: XCTestCase {
     /// events with the same transaction ID.
     func testAnExpiredLeaseGivesTheSameBatchAndTransactionID() async throws {
         for index in 0..<3 { _ = try await leave("@m\(index):a.test") }
-        let claimedFirst = try await forwarding.claim(destination: "b.test", limit: 2, lease: .milliseconds(1))
+        let claimedFirst = try await claim("b.test", limit: 2, lease: .milliseconds(1))
         let lost = try XCTUnwrap(claimedFirst)
         XCTAssertEqual(lost.events.count, 2)
         try await Task.sleep(for: .milliseconds(20))
-        let claimedAgain = try await forwarding.claim(destination: "b.test", limit: 2, lease: .seconds(60))
+        let claimedAgain = try await claim("b.test", limit: 2, lease: .seconds(60))
         let again = try XCTUnwrap(claimedAgain)
         XCTAssertEqual(again.events, lost.events)
         XCTAssertEqual(again.transactionID, lost.transactionID)
         XCTAssertEqual(again.through, lost.events[1].streamPosition, "a full batch ends at its last event")
         try await forwarding.complete(lost, delivered: true)   // the dead sender's late completion
-        let heldStill = try await forwarding.claim(destination: "b.test", limit: 2, lease: .seconds(60))
+        let heldStill = try await claim("b.test", limit: 2, lease: .seconds(60))
         XCTAssertNil(heldStill, "a late completion does not release another sender's lease")
     }
 
     func testFailuresBackOffEveryWorkerAndSuccessClearsIt() async throws {
         _ = try await leave("@m0:a.test")
         let policy = BackoffPolicy(base: .seconds(10), maximum: .seconds(35))
-        let claimed = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let claimed = try await claim("b.test", limit: 50, lease: .seconds(60))
         let batch = try XCTUnwrap(claimed)
         try await forwarding.fail(batch, error: "connection refused", backoff: policy)
-        let backedOff = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let backedOff = try await claim("b.test", limit: 50, lease: .seconds(60))
         XCTAssertNil(backedOff)
         let dueWhileBackedOff = try await forwarding.dueDestinations(limit: 10)
         XCTAssertFalse(dueWhileBackedOff.contains("b.test"))
@@ -144,7 +149,7 @@ final class ForwardingStoreTests: XCTestCase {
         XCTAssertEqual(waits, [["1", "10", "connection refused", "t"]])
         for expected in ["20", "35"] {
             _ = try await StorageFixture.rows(pool, "UPDATE destinations SET retry_at = NULL WHERE destination = 'b.test'")
-            let claimedRetry = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+            let claimedRetry = try await claim("b.test", limit: 50, lease: .seconds(60))
             let retry = try XCTUnwrap(claimedRetry)
             XCTAssertEqual(retry.transactionID, batch.transactionID)
             try await forwarding.fail(retry, error: "again", backoff: policy)
@@ -154,12 +159,12 @@ final class ForwardingStoreTests: XCTestCase {
             XCTAssertEqual(wait, [[expected]])
         }
         _ = try await StorageFixture.rows(pool, "UPDATE destinations SET retry_at = NULL WHERE destination = 'b.test'")
-        let claimedLast = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let claimedLast = try await claim("b.test", limit: 50, lease: .seconds(60))
         let retry = try XCTUnwrap(claimedLast)
         try await forwarding.complete(retry, delivered: true)
         let cleared = try await StorageFixture.rows(pool, "SELECT failures, retry_at FROM destinations WHERE destination = 'b.test'")
         XCTAssertEqual(cleared, [["0", "∅"]])
-        let claimedDone = try await forwarding.claim(destination: "b.test", limit: 50, lease: .seconds(60))
+        let claimedDone = try await claim("b.test", limit: 50, lease: .seconds(60))
         let done = try XCTUnwrap(claimedDone)
         XCTAssertEqual(done.events, [])
     }
