@@ -56,7 +56,7 @@ public enum LoadGenerator {
                               membersPerRoom: options.membersPerRoom, settings: settings)
         var (jobs, rooms) = try await setup.prepare(log: log)
         if options.mode == .sendOnly {
-            jobs = try setup.presign(jobs, rooms: rooms)
+            jobs = try await setup.presign(jobs, rooms: rooms)
             log("signed \(jobs.count) leaves in advance")
         }
         rooms = []
@@ -70,7 +70,7 @@ public enum LoadGenerator {
             EncodedRequest.hostAndPort(of: authority).map { (authority, $0.host, $0.port) }
         }
         if options.mode == .sendOnly {
-            jobs = try prepareSends(jobs, requesters: requesters, remotes: remotes, resident: resident.serverName,
+            jobs = try await prepareSends(jobs, requesters: requesters, remotes: remotes, resident: resident.serverName,
                                     authority: encodedTarget?.0)
         }
         let counters = LiveCounters()
@@ -120,9 +120,9 @@ public enum LoadGenerator {
     /// Send-only mode: every job's send_leave built and signed before the clock starts — as bytes
     /// for an `http://` target (`authority` given), as a prepared request for an `https://` one.
     private static func prepareSends(_ jobs: [LeaveJob], requesters: [String: FederationRequester],
-                                     remotes: [EventSigner], resident: String, authority: String?) throws -> [LeaveJob] {
+                                     remotes: [EventSigner], resident: String, authority: String?) async throws -> [LeaveJob] {
         let signers = Dictionary(uniqueKeysWithValues: remotes.map { ($0.serverName, $0) })
-        return try jobs.map { job in
+        return try await ConcurrentMap.map(jobs) { job in
             var job = job
             guard let leave = job.presigned, let requester = requesters[job.server], let signer = signers[job.server]
             else { return job }
