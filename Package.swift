@@ -93,6 +93,8 @@ let package = Package(
         .target(name: "LoadGen", dependencies: [
             "RemoteHomeserver", "WorkerApp", "Storage", "Postgres", "Federation", "MatrixCore", "MatrixCrypto",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "leave-worker", dependencies: [

@@ -1,4 +1,5 @@
 import MatrixCore
+import NIOCore
 import RemoteHomeserver
 import Synchronization
 
@@ -9,8 +10,12 @@ struct LeaveJob: Sendable {
     /// The member's server (one of the played servers).
     let server: String
     var presigned: SignedEvent?
-    /// Send-only mode: the send_leave request of `presigned`, built and signed in advance.
+    /// Send-only mode against an `https://` target: the send_leave request of `presigned`, built
+    /// and signed in advance.
     var prepared: FederationRequester.PreparedRequest?
+    /// Send-only mode against an `http://` target: the send_leave request of `presigned`, every
+    /// byte of it (``EncodedRequest``).
+    var encoded: ByteBuffer?
 }
 
 /// Hands out jobs to the driver tasks until the jobs, the count or the time run out; a repeating

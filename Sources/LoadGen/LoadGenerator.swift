@@ -56,7 +56,7 @@ public enum LoadGenerator {
                               membersPerRoom: options.membersPerRoom, settings: settings)
         var (jobs, rooms) = try await setup.prepare(log: log)
         if options.mode == .sendOnly {
-            jobs = try setup.presign(jobs, rooms: rooms)
+            jobs = try await setup.presign(jobs, rooms: rooms)
             log("signed \(jobs.count) leaves in advance")
         }
         rooms = []
@@ -66,19 +66,19 @@ public enum LoadGenerator {
         let requesters = Dictionary(uniqueKeysWithValues: played.servers.map { server in
             (server.serverName, server.requester(destination: resident.serverName, baseURL: target, httpClient: httpClient))
         })
+        let encodedTarget = EncodedRequest.authority(ofHTTP: target).flatMap { authority in
+            EncodedRequest.hostAndPort(of: authority).map { (authority, $0.host, $0.port) }
+        }
         if options.mode == .sendOnly {
-            jobs = try jobs.map { job in
-                var job = job
-                if let leave = job.presigned, let requester = requesters[job.server] {
-                    job.prepared = try requester.prepareSendLeave(roomID: job.roomID, eventID: leave.eventID, pdu: leave.pdu)
-                }
-                return job
-            }
+            jobs = try await prepareSends(jobs, requesters: requesters, remotes: remotes, resident: resident.serverName,
+                                    authority: encodedTarget?.0)
         }
         let counters = LiveCounters()
         let driver = LeaveDriver(mode: options.mode, requesters: requesters,
                                  signers: Dictionary(uniqueKeysWithValues: remotes.map { ($0.serverName, $0) }),
                                  counters: counters)
+        let encodedDriver = options.mode == .sendOnly
+            ? encodedTarget.map { EncodedSendDriver(host: $0.1, port: $0.2, counters: counters) } : nil
         let transactionsBefore = played.transactionCount
         let cpuBefore = CPUTime.now()
         let machineBefore = MachineCPU.snapshot()
@@ -88,7 +88,11 @@ public enum LoadGenerator {
                              pace: options.rate.map { (start, .nanoseconds(Int64(1e9 / $0))) })
         let progress = options.progress && isatty(STDERR_FILENO) == 1
             ? Task { await ProgressLine(counters: counters, start: start).run() } : nil
-        let statistics = await driver.run(queue: queue, concurrency: options.concurrency)
+        let statistics = if let encodedDriver {
+            await encodedDriver.run(queue: queue, concurrency: options.concurrency)
+        } else {
+            await driver.run(queue: queue, concurrency: options.concurrency)
+        }
         let elapsed = RoomSetup.seconds(ContinuousClock.now - start)
         let cpu = CPUTime.now() - cpuBefore
         let machineAfter = MachineCPU.snapshot()
@@ -111,6 +115,25 @@ public enum LoadGenerator {
                 verify: options.verifyForwarding)
         }
         return report
+    }
+
+    /// Send-only mode: every job's send_leave built and signed before the clock starts — as bytes
+    /// for an `http://` target (`authority` given), as a prepared request for an `https://` one.
+    private static func prepareSends(_ jobs: [LeaveJob], requesters: [String: FederationRequester],
+                                     remotes: [EventSigner], resident: String, authority: String?) async throws -> [LeaveJob] {
+        let signers = Dictionary(uniqueKeysWithValues: remotes.map { ($0.serverName, $0) })
+        return try await ConcurrentMap.map(jobs) { job in
+            var job = job
+            guard let leave = job.presigned, let requester = requesters[job.server], let signer = signers[job.server]
+            else { return job }
+            if let authority {
+                job.encoded = try EncodedRequest.sendLeave(roomID: job.roomID, leave: leave, signer: signer,
+                                                           destination: resident, authority: authority)
+            } else {
+                job.prepared = try requester.prepareSendLeave(roomID: job.roomID, eventID: leave.eventID, pdu: leave.pdu)
+            }
+            return job
+        }
     }
 
     private static func checkStored(_ accepted: [AcceptedLeave], settings: Settings) async throws -> Int {

@@ -4,7 +4,7 @@ import WorkerApp
 
 /// Builds the rooms of a load run (members on the played servers, created by the resident
 /// server) and imports them through the code path of `leave-worker rooms import`.
-struct RoomSetup {
+struct RoomSetup: Sendable {
     let version: RoomVersion
     let resident: EventSigner
     let remotes: [EventSigner]
@@ -18,27 +18,18 @@ struct RoomSetup {
         let runTag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let eventsPerRoom = Int64(membersPerRoom + 8)
         let firstTimestamp = UnixMilliseconds.now() - Int64(rooms) * eventsPerRoom
-        var built: [BuiltRoom] = []
+        var slots = [BuiltRoom?](repeating: nil, count: rooms)
         let start = ContinuousClock.now
-        for index in 0..<rooms {
-            let members = PlannedMember.generate(count: membersPerRoom, membership: .join,
-                                                 servers: remotes.map(\.serverName), localpartPrefix: "member")
-            let builder = RoomBuilder(version: version, resident: resident, remotes: remotes, members: members,
-                                      roomLocalpart: "loadgen-\(runTag)-\(index)",
-                                      firstTimestamp: firstTimestamp + Int64(index) * eventsPerRoom)
-            let room: BuiltRoom
-            do {
-                room = try builder.build()
-            } catch {
-                throw LoadGenError.setupFailed("building room \(index): \(error)")
+        // Two rooms at a time: one is built (generator CPU) while the other is imported (Postgres).
+        try await withThrowingTaskGroup(of: (Int, BuiltRoom).self) { group in
+            for index in 0..<rooms {
+                if index >= 2, let (done, room) = try await group.next() { slots[done] = room }
+                group.addTask { (index, try await self.buildAndImport(index, runTag: runTag, firstTimestamp: firstTimestamp,
+                                                                      eventsPerRoom: eventsPerRoom)) }
             }
-            do {
-                _ = try await Operations.importRoom(settings: settings, bytes: room.importBytes())
-            } catch {
-                throw LoadGenError.setupFailed("importing \(room.roomID): \(error)")
-            }
-            built.append(room)
+            for try await (index, room) in group { slots[index] = room }
         }
+        let built = slots.compactMap { $0 }
         log("imported \(rooms) rooms of \(membersPerRoom) members (room version \(version.id)) in "
             + "\(LoadReport.format(Self.seconds(ContinuousClock.now - start), 1)) s")
         var jobs: [LeaveJob] = []
@@ -55,13 +46,35 @@ struct RoomSetup {
         return (jobs, built)
     }
 
+    private func buildAndImport(_ index: Int, runTag: String, firstTimestamp: Int64, eventsPerRoom: Int64)
+        async throws -> BuiltRoom
+    {
+        let members = PlannedMember.generate(count: membersPerRoom, membership: .join,
+                                             servers: remotes.map(\.serverName), localpartPrefix: "member")
+        let builder = RoomBuilder(version: version, resident: resident, remotes: remotes, members: members,
+                                  roomLocalpart: "loadgen-\(runTag)-\(index)",
+                                  firstTimestamp: firstTimestamp + Int64(index) * eventsPerRoom)
+        let room: BuiltRoom
+        do {
+            room = try builder.build()
+        } catch {
+            throw LoadGenError.setupFailed("building room \(index): \(error)")
+        }
+        do {
+            _ = try await Operations.importRoom(settings: settings, bytes: room.importBytes())
+        } catch {
+            throw LoadGenError.setupFailed("importing \(room.roomID): \(error)")
+        }
+        return room
+    }
+
     /// Signs every job's leave in advance (send-only mode), from the template make_leave would
     /// give right after the import.
-    func presign(_ jobs: [LeaveJob], rooms: [BuiltRoom]) throws -> [LeaveJob] {
+    func presign(_ jobs: [LeaveJob], rooms: [BuiltRoom]) async throws -> [LeaveJob] {
         let roomsByID = Dictionary(uniqueKeysWithValues: rooms.map { ($0.roomID, $0) })
         let signers = Dictionary(uniqueKeysWithValues: remotes.map { ($0.serverName, $0) })
         let now = UnixMilliseconds.now()
-        return try jobs.map { job in
+        return try await ConcurrentMap.map(jobs) { job in
             guard let room = roomsByID[job.roomID], let signer = signers[job.server] else {
                 throw LoadGenError.setupFailed("no room or server for \(job.userID)")
             }

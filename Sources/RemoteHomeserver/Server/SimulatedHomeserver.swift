@@ -157,7 +157,12 @@ public final class SimulatedHomeserver: Sendable {
 
     func receiveTransaction(id: String, method: String, uri: String, authorizationHeaders: [String],
                             body: JSONValue?) async {
-        let trusted = state.withLock { $0.trustedKeys }
+        let (trusted, records) = state.withLock { state in
+            if !state.recordsTransactions { state.transactionCount += 1 }
+            return (state.trustedKeys, state.recordsTransactions)
+        }
+        // Counted only: nothing below would be kept, so it is not worked out.
+        guard records else { return }
         let origin = authorizationHeaders.lazy.compactMap { try? XMatrixAuthorization.parse($0).origin }.first
         let authenticatedOrigin = try? await XMatrixRequest.authenticate(
             method: method, uri: uri, serverName: serverName, content: body,
@@ -168,7 +173,7 @@ public final class SimulatedHomeserver: Sendable {
                                               isAuthenticated: authenticatedOrigin != nil, pdus: pdus)
         state.withLock { state in
             state.transactionCount += 1
-            if state.recordsTransactions { state.transactions.append(transaction) }
+            state.transactions.append(transaction)
         }
     }
 }
