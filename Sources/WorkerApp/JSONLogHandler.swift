@@ -45,7 +45,7 @@ public struct JSONLogHandler: LogHandler {
     static func line(level: Logger.Level, message: String, label: String, metadata: Logger.Metadata, timestamp: Date) -> JSONValue {
         var object: JSONObject = [:]
         for (key, value) in metadata { flatten(value, key: key, into: &object) }
-        object["ts"] = .string(timestamp.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        object["ts"] = .string(timestampText(timestamp))
         object["level"] = .string(level.rawValue)
         object["message"] = .string(message)
         object["label"] = .string(label)
@@ -58,7 +58,7 @@ public struct JSONLogHandler: LogHandler {
         case .stringConvertible(let convertible):
             switch convertible {
             case let number as Int: object[key] = .integer(Int64(number))
-            case let number as Double where number.isFinite: object[key] = .nonCanonicalNumber(String(format: "%.3f", number))
+            case let number as Double where number.isFinite: object[key] = .nonCanonicalNumber(threeDecimals(number))
             default: object[key] = .string(convertible.description)
             }
         case .array(let values): object[key] = .array(values.map { .string($0.description) })
