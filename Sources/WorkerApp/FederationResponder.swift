@@ -58,9 +58,11 @@ public struct FederationResponder: HTTPResponder {
 
     let dependencies: ResponderDependencies
     let requestIDs = RequestIDGenerator()
+    private let deadline: RequestDeadline
 
     public init(dependencies: ResponderDependencies) {
         self.dependencies = dependencies
+        deadline = RequestDeadline(limit: dependencies.requestDeadline)
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
@@ -84,7 +86,7 @@ public struct FederationResponder: HTTPResponder {
                     return .failure(error)
                 }
             }
-            guard let outcome = await RequestDeadline.run(within: dependencies.requestDeadline, work) else {
+            guard let outcome = await deadline.run(work) else {
                 throw .unavailable("The request was not answered within \(dependencies.requestDeadline); retry")
             }
             response = try outcome.get()

@@ -6,17 +6,23 @@ import MatrixCore
 /// milliseconds), `level`, `message`, `label`, then the metadata flattened into the same object
 /// (nested dictionaries as `outer.inner` keys; `Int` and finite `Double` values passed as
 /// `.stringConvertible` become JSON numbers). The four
-/// fixed fields win over metadata keys of the same name. Each line is written with one `write(2)`,
+/// fixed fields win over metadata keys of the same name. Each line goes whole to ``LogOutput``,
 /// so lines of concurrent tasks never interleave.
 public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
+    private let output: LogOutput
 
     public init(label: String, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider) {
+        self.init(label: label, metadataProvider: metadataProvider, output: .standardError)
+    }
+
+    init(label: String, metadataProvider: Logger.MetadataProvider?, output: LogOutput) {
         self.label = label
         self.metadataProvider = metadataProvider
+        self.output = output
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -32,14 +38,14 @@ public struct JSONLogHandler: LogHandler {
         var line = Self.line(level: event.level, message: event.message.description, label: label, metadata: merged,
                              timestamp: Date()).compactBytes()
         line.append(UInt8(ascii: "\n"))
-        line.withUnsafeBytes { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+        line.withUnsafeBytes { output.append($0) }
     }
 
     /// The JSON object of one log line.
     static func line(level: Logger.Level, message: String, label: String, metadata: Logger.Metadata, timestamp: Date) -> JSONValue {
         var object: JSONObject = [:]
         for (key, value) in metadata { flatten(value, key: key, into: &object) }
-        object["ts"] = .string(timestamp.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        object["ts"] = .string(timestampText(timestamp))
         object["level"] = .string(level.rawValue)
         object["message"] = .string(message)
         object["label"] = .string(label)
@@ -52,7 +58,7 @@ public struct JSONLogHandler: LogHandler {
         case .stringConvertible(let convertible):
             switch convertible {
             case let number as Int: object[key] = .integer(Int64(number))
-            case let number as Double where number.isFinite: object[key] = .nonCanonicalNumber(String(format: "%.3f", number))
+            case let number as Double where number.isFinite: object[key] = .nonCanonicalNumber(threeDecimals(number))
             default: object[key] = .string(convertible.description)
             }
         case .array(let values): object[key] = .array(values.map { .string($0.description) })

@@ -2,7 +2,7 @@ import Logging
 import Synchronization
 
 /// The process's log handler, chosen once by `LEAVE_WORKER_LOG_FORMAT`: swift-log's stream handler
-/// on standard error (`text`) or ``JSONLogHandler`` (`json`). swift-log allows one bootstrap per
+/// (`text`) or ``JSONLogHandler`` (`json`), both writing to standard error through ``LogOutput``. swift-log allows one bootstrap per
 /// process, so the first call wins and later ones (several runtimes in one test process) do nothing.
 enum WorkerLogging {
     private static let bootstrapped = Mutex(false)
@@ -14,7 +14,10 @@ enum WorkerLogging {
         }
         guard first else { return }
         switch format {
-        case .text: LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+        case .text:
+            LoggingSystem.bootstrap { label in
+                StreamLogHandler(label: label, stream: LogOutput.standardError, metadataProvider: LoggingSystem.metadataProvider)
+            }
         case .json: LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
         }
     }

@@ -65,9 +65,10 @@ public final class WorkerRuntime: Sendable {
             maximumSignaturesPerServer: try settings.maxSignaturesPerServer, logger: logger)
     }
 
-    /// Closes the pool and the HTTP clients. Call once.
+    /// Closes the pool and the HTTP clients and writes out the log lines still buffered. Call once.
     public func shutdown() async {
         await pool.close()
         try? await transport.destinations.shutdown()
+        LogOutput.standardError.flush()
     }
 }

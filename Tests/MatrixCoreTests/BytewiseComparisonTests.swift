@@ -36,6 +36,13 @@ final class BytewiseComparisonTests: XCTestCase {
         XCTAssertFalse(Self.fullwidth.0 == Self.fullwidth.1)
         XCTAssertFalse(Self.fullwidth.0.bytesEqual(Self.fullwidth.1))
         XCTAssertTrue("same".bytesEqual("same"[...]))
+        // Both storage kinds: native contiguous UTF-8, and a bridged string without contiguous UTF-8.
+        let event = "$event:remote.test"
+        XCTAssertTrue(event.bytesEqual(String(("x" + event).dropFirst())))
+        XCTAssertFalse(event.bytesEqual(event + "x"))
+        XCTAssertFalse(event.bytesEqual(String(event.dropLast())))
+        XCTAssertTrue(event.bytesEqual(NSString(string: event) as String))
+        XCTAssertFalse(event.bytesEqual(NSString(string: event + "x") as String))
         XCTAssertTrue(ExactString("same") == "same")
         XCTAssertTrue(String?.none.bytesEqual(String?.none))
         XCTAssertFalse(Optional("x").bytesEqual(String?.none))

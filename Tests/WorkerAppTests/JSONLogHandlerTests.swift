@@ -26,4 +26,22 @@ struct JSONLogHandlerTests {
         #expect(line["tags"]?.arrayValue?.count == 2)
         #expect(!text.contains("\n"))
     }
+
+    /// The hand-written timestamp and duration are what Foundation's formatters wrote before.
+    @Test func timestampsAndDurationsAreFormattedAsFoundationDoes() {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        var seconds: Int64 = 0
+        for step in 0..<2_000 {
+            seconds = (seconds &* 6_364_136_223_846_793 &+ 1_442_695_040_888_963) % 7_258_118_400  // 1970…2200
+            let date = Date(timeIntervalSince1970: Double(abs(seconds)) + [0, 0.125, 0.25, 0.5, 0.875][step % 5])
+            #expect(JSONLogHandler.timestampText(date) == date.formatted(style), "\(date.timeIntervalSince1970)")
+        }
+        for leapDay in ["2000-02-29T23:59:59.500Z", "2024-02-29T00:00:00.000Z", "2100-03-01T12:00:00.125Z"] {
+            let date = try? style.parse(leapDay)
+            #expect(date.map(JSONLogHandler.timestampText) == leapDay)
+        }
+        for number in [0, 1.5, 0.0004, 0.0005, 0.0015, 2.4999, 12.3456, 999.9996, 1_234_567.891, -3.25, -0.0001, 1e13] {
+            #expect(JSONLogHandler.threeDecimals(number) == String(format: "%.3f", number), "\(number)")
+        }
+    }
 }

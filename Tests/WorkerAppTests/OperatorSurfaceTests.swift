@@ -11,7 +11,8 @@ import Testing
 /// A real `serve` process with the internal listener and JSON logs: the federation port answers
 /// only federation routes (and `/health`), the internal port serves `/metrics` — including the key
 /// cache counters after a key fetch — and `/ready`; each request leaves one JSON access line; on
-/// SIGTERM readiness fails while the drain period keeps the federation listener open.
+/// SIGTERM readiness fails while the drain period keeps the federation listener open; buffered
+/// log lines are written by the time the process exits.
 @Suite(.serialized) struct OperatorSurfaceTests {
     static let serverName = "resident.test"
 
@@ -53,10 +54,15 @@ import Testing
             #expect(metrics.text.contains(name), "\(name) missing from /metrics")
         }
 
-        let lines = worker.outputText().split(separator: "\n").compactMap { line in
-            (try? JSONParser.parse(String(line)))?.objectValue
+        // Log lines are written in batches (LogOutput): wait for the one of the make_leave.
+        var access: JSONObject?
+        for _ in 0..<100 where access == nil {
+            let lines = worker.outputText().split(separator: "\n").compactMap { line in
+                (try? JSONParser.parse(String(line)))?.objectValue
+            }
+            access = lines.first { $0["message"]?.stringValue == "request" && $0["route"]?.stringValue == "make_leave" }
+            if access == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
-        let access = lines.first { $0["message"]?.stringValue == "request" && $0["route"]?.stringValue == "make_leave" }
         let line = try #require(access, "no access line for make_leave in: \(worker.outputText())")
         #expect(line["origin"]?.stringValue == "remote.test")
         #expect(line["method"]?.stringValue == "GET")
@@ -78,6 +84,29 @@ import Testing
         #expect(try await Self.get(worker.baseURL + "/health").status == 200)
         #expect(worker.process.isRunning)
         await remote.stop()
+    }
+
+    /// Log lines are written in batches: the access line of the last request before SIGTERM is
+    /// in the output once the process has exited (the buffer is flushed at shutdown).
+    @Test func accessLinesAreWrittenByExit() async throws {
+        let databaseURL = try TestDatabase.create(prefix: "app")
+        defer { try? TestDatabase.drop(databaseURL) }
+        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("operator-\(UUID().uuidString).key")
+        try PrivateFile.write(try SigningKey.generate(version: "rs1").keyFileLine + "\n", to: keyFile)
+        defer { try? FileManager.default.removeItem(at: keyFile) }
+        var environment = WorkerEnvironment.make(serverName: Self.serverName, keyFile: keyFile, databaseURL: databaseURL, overrides: [])
+        environment["LEAVE_WORKER_LOG_LEVEL"] = "info"
+        environment["LEAVE_WORKER_LOG_FORMAT"] = "json"
+        environment["LEAVE_WORKER_SHUTDOWN_DRAIN_MS"] = "0"
+        let migrated = try WorkerProcess.run(["migrate"], environment: environment)
+        try #require(migrated.status == 0, "\(migrated.stderr)")
+        let worker = try await WorkerProcess(environment: environment)
+
+        #expect(try await Self.get(worker.baseURL + "/_matrix/federation/v1/version").status == 200)
+        #expect(worker.stop() == 0)
+        let lines = worker.outputText().split(separator: "\n").compactMap { (try? JSONParser.parse(String($0)))?.objectValue }
+        #expect(lines.contains { $0["message"]?.stringValue == "request" && $0["route"]?.stringValue == "version" },
+                "no access line for the version request in: \(worker.outputText())")
     }
 
     static func get(_ url: String) async throws -> (status: Int, text: String) {

@@ -40,7 +40,15 @@ extension StringProtocol {
     /// member names are compared (never `==`, which follows Unicode canonical equivalence).
     @inlinable
     public func bytesEqual(_ other: some StringProtocol) -> Bool {
-        utf8.elementsEqual(other.utf8)
+        // Native strings keep their UTF-8 contiguous: compare the two buffers (lengths first)
+        // rather than stepping through two `UTF8View`s byte by byte.
+        let contiguous = utf8.withContiguousStorageIfAvailable { mine in
+            other.utf8.withContiguousStorageIfAvailable { theirs in
+                mine.count == theirs.count && mine.elementsEqual(theirs)
+            }
+        }
+        if let contiguous = contiguous ?? nil { return contiguous }
+        return utf8.elementsEqual(other.utf8)
     }
 
     /// Whether the UTF-8 bytes of the string start with those of `prefix` (`hasPrefix` compares
