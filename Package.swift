@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "LeaveDecision", dependencies: ["MatrixCore", "MatrixCrypto"]),
         // make_leave, send_leave, event retrieval and room import: read → fetch keys → decide → write.
         .target(name: "LeaveService", dependencies: [
-            "LeaveDecision", "MatrixCore", "MatrixCrypto", "Storage", "Federation",
+            "BoundedCollections", "LeaveDecision", "MatrixCore", "MatrixCrypto", "Storage", "Federation",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The federation sender: forwards the outbox's deliveries as X-Matrix-signed transactions.
@@ -111,7 +111,7 @@ let package = Package(
             "RemoteHomeserver", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
         ]),
         .testTarget(name: "WorkerAppTests", dependencies: [
-            "WorkerApp", "LeaveService", "Forwarding", "MatrixCore", "MatrixCrypto", "RemoteHomeserver", "TestSupport",
+            "WorkerApp", "LeaveService", "Storage", "Forwarding", "MatrixCore", "MatrixCrypto", "RemoteHomeserver", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,23 +1,24 @@
+import BoundedCollections
 import MatrixCore
 import Storage
 import Synchronization
 
 /// Stored events, parsed, by event ID. Events never change once stored, so a cached parse is
 /// never stale; the cache saves re-parsing the create, power-levels and ACL events that every
-/// request of a room reads. Bounded: when full it starts over.
+/// request of a room reads. Bounded, least recently used out: the events every request reads stay
+/// while the once-read ones (each leaving member's own membership event) pass through.
 final class ParsedEventCache: Sendable {
-    private let capacity: Int
     /// By event ID, byte for byte (a `String` key would hand out `$K:x` for `$\u{212A}:x`).
-    private let events = Mutex<[ExactString: AuthEvent]>([:])
+    private let events: Mutex<BoundedLRU<ExactString, AuthEvent>>
 
     init(capacity: Int = 4096) {
-        self.capacity = capacity
+        events = Mutex(BoundedLRU(capacity: capacity))
     }
 
     /// The parsed form of a stored event. Stored events passed every check when they were stored,
     /// so a failure here means the database was changed behind our back: a malformed row.
     func event(_ record: EventRecord, version: RoomVersion) throws(StorageError) -> AuthEvent {
-        if let cached = events.withLock({ $0[ExactString(record.eventID)] }), cached.pdu.roomVersion == version {
+        if let cached = events.withLock({ $0.value(for: ExactString(record.eventID)) }), cached.pdu.roomVersion == version {
             return cached
         }
         let parsed: AuthEvent
@@ -31,10 +32,7 @@ final class ParsedEventCache: Sendable {
         } catch {
             throw .malformedRow("stored event \(record.eventID) cannot be read: \(error)")
         }
-        events.withLock { cache in
-            if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
-            cache[ExactString(record.eventID)] = parsed
-        }
+        events.withLock { _ = $0.set(parsed, for: ExactString(record.eventID)) }
         return parsed
     }
 }
