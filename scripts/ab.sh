@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # A/B throughput of two leave-worker builds, alternated on fresh local clusters.
 #
-#   scripts/ab.sh --a PATH --b PATH [--runs N] [--generator PATH] [--remotes N] [--pgbench]
-#                 [-- LOADGEN OPTIONS...]
+#   scripts/ab.sh --a PATH --b PATH [--a-root DIR] [--b-root DIR] [--runs N] [--generator PATH]
+#                 [--remotes N] [--pgbench] [-- LOADGEN OPTIONS...]
 #   e.g. scripts/ab.sh --a /tmp/main/leave-worker --b .build/release/leave-worker --runs 2 -- \
 #            --mode send-only --concurrency 32 --rooms 8 --members 16000 --duration 60 --drain-timeout 60
 #
+# --a-root/--b-root: a checkout of that build's commit, whose sql/ (migrations, and sql/bench for
+# --pgbench) its cluster uses — an older build must run on its own schema; default this checkout.
 # Each run, for A then B: `deploy/local/cluster.sh up --workers 1 --port 0 --bin X [--remotes N]`
 # (its own state directory, .local/ab/cluster), `loadgen --json` against worker 1 directly, with
 # --pgbench `sql/bench/run.sh` (8 clients, 20 s) on that cluster's Postgres, then `down --purge`.
@@ -20,11 +22,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 say() { echo "ab: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-a="" b="" runs=1 generator="" remotes=2 pgbench=false
+a="" b="" a_root=$root b_root=$root runs=1 generator="" remotes=2 pgbench=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --a) a=$2; shift 2 ;;
         --b) b=$2; shift 2 ;;
+        --a-root) a_root=$(cd "$2" && pwd); shift 2 ;;
+        --b-root) b_root=$(cd "$2" && pwd); shift 2 ;;
         --runs) runs=$2; shift 2 ;;
         --generator) generator=$2; shift 2 ;;
         --remotes) remotes=$2; shift 2 ;;
@@ -55,8 +59,10 @@ trap cleanup EXIT
 
 # One cluster for build $2 (A or B) in run $1: up, loadgen, optionally pgbench, down; prints the row.
 measure() {
-    local run=$1 build=$2 report="$results/run-$1-$2.json" tps=""
-    "$root/deploy/local/cluster.sh" up --workers 1 --port 0 --remotes "$remotes" --bin "$results/$build/leave-worker" \
+    local run=$1 build=$2 report="$results/run-$1-$2.json" tps="" build_root=$a_root
+    [ "$build" = A ] || build_root=$b_root
+    [ -f "$build_root/sql/0001_rooms_and_events.sql" ] || die "$build_root has no sql/ migrations"
+    LEAVE_WORKER_CLUSTER_SQL_DIR="$build_root/sql" "$root/deploy/local/cluster.sh" up --workers 1 --port 0 --remotes "$remotes" --bin "$results/$build/leave-worker" \
         >"$results/run-$run-$build.cluster.log" 2>&1 || die "cluster up failed (see $results/run-$run-$build.cluster.log)"
     cluster_up=true
     (
@@ -66,7 +72,7 @@ measure() {
             --json "${loadgen_options[@]}"
     ) >"$report" 2>"$results/run-$run-$build.loadgen.log" || die "loadgen failed (see $results/run-$run-$build.loadgen.log)"
     if $pgbench; then
-        tps=$("$root/sql/bench/run.sh" "$("$root/scripts/pg.sh" url "$LEAVE_WORKER_CLUSTER_DIR/pg")" 20 8 2>>"$results/run-$run-$build.pgbench.log" \
+        tps=$("$build_root/sql/bench/run.sh" "$("$root/scripts/pg.sh" url "$LEAVE_WORKER_CLUSTER_DIR/pg")" 20 8 2>>"$results/run-$run-$build.pgbench.log" \
               | sed -n 's/^clients=8 tps=//p')
     fi
     "$root/deploy/local/cluster.sh" down --purge >/dev/null 2>&1 || say "cluster down failed"

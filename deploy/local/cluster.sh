@@ -29,6 +29,8 @@
 # .local/cluster/ (git-ignored), or in $LEAVE_WORKER_CLUSTER_DIR. worker-N.port is worker N's
 # federation port, worker-N.internal-port the port of its /ready and /metrics (its internal
 # listener, LEAVE_WORKER_INTERNAL_LISTEN; the federation port for a leave-worker without one).
+# The migrations are this checkout's sql/, or $LEAVE_WORKER_CLUSTER_SQL_DIR (another build's, for
+# scripts/ab.sh --a-root).
 set -Eeuo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 state=${LEAVE_WORKER_CLUSTER_DIR:-$root/.local/cluster}
@@ -242,7 +244,7 @@ cmd_up() {
     export LEAVE_WORKER_SIGNING_KEY="$state/signing.key"
     export LEAVE_WORKER_DATABASE_URL="$base/leave_worker"
     export LEAVE_WORKER_FEDERATION_OVERRIDES="$overrides"
-    export LEAVE_WORKER_SQL_DIR="$root/sql"
+    export LEAVE_WORKER_SQL_DIR="${LEAVE_WORKER_CLUSTER_SQL_DIR:-$root/sql}"
     if [ ! -s "$LEAVE_WORKER_SIGNING_KEY" ]; then
         (umask 077; "$bin" generate-key >"$LEAVE_WORKER_SIGNING_KEY")
     fi
