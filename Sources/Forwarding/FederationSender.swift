@@ -8,8 +8,10 @@ import Synchronization
 /// accepted leaves to the other servers of their rooms by per-destination stream positions
 /// (`sql/README.md`, "Forwarding").
 ///
-/// Woken by the `NOTIFY` each committed leave sends (and, as a fallback, every
-/// ``SenderConfiguration/pollInterval``), it asks which destinations have events due and, for
+/// Woken by the `NOTIFY` each committed leave sends, it asks which destinations have events due
+/// in the rooms with events accepted since its previous scan (every
+/// ``SenderConfiguration/pollInterval``, and when it starts: in every room — leases and back-offs
+/// ending, a lost `NOTIFY`) and, for
 /// each one not already in hand (at most ``SenderConfiguration/maximumConcurrentDestinations`` at
 /// once), claims the destination with a lease together with its next ≤ 50 due events, sends them
 /// as one X-Matrix-signed `PUT /_matrix/federation/v1/send/{txnId}`, and on 200 advances the
@@ -35,6 +37,12 @@ public final class FederationSender: Sendable {
         var active: Set<String> = []
         /// Active destinations a scan found due again: their drain rings once more when it ends.
         var dueAgain: Set<String> = []
+        /// Destinations found due again whose drain has ended: the next scan starts them without
+        /// asking (the scan that found them has moved past their events).
+        var startAgain: Set<String> = []
+        /// Where the next scan starts (``ForwardingStore/dueDestinations(limit:changedAfter:)``);
+        /// nil: a full scan.
+        var scannedThrough: Int64?
         var wake: AsyncStream<Void>.Continuation?
         var lastPendingSample: ContinuousClock.Instant?
     }
@@ -79,7 +87,10 @@ public final class FederationSender: Sendable {
                 wakers.addTask { for await _ in listener.events { wake.yield() } }
             }
             wakers.addTask {
-                while (try? await Task.sleep(for: pollInterval)) != nil { wake.yield() }
+                while (try? await Task.sleep(for: pollInterval)) != nil {
+                    self.state.withLock { $0.scannedThrough = nil }
+                    wake.yield()
+                }
             }
             await schedule(wakeups)
             listener?.stop()
@@ -115,11 +126,13 @@ public final class FederationSender: Sendable {
     }
 
     /// Due destinations, minus those already in hand, up to the free concurrency; marks them active.
+    /// The next scan starts where this one ended only when it left nothing due behind (every
+    /// destination it found started or marked due again); else it covers the same window again.
     private func destinationsToStart() async -> [String] {
-        let (busy, limit) = state.withLock { ($0.active.count, configuration.maximumConcurrentDestinations) }
-        let due: [String]
+        let (busy, limit, after) = state.withLock { ($0.active.count, configuration.maximumConcurrentDestinations, $0.scannedThrough) }
+        let due: DueDestinations
         do {
-            due = try await store.dueDestinations(limit: limit + busy)
+            due = try await store.dueDestinations(limit: limit + busy, changedAfter: after)
         } catch {
             logger.warning("forwarding: cannot list due destinations", metadata: ["error": "\(error)"])
             return []
@@ -127,13 +140,22 @@ public final class FederationSender: Sendable {
         return state.withLock { state in
             guard !state.isStopping else { return [] }
             var started: [String] = []
-            for destination in due {
+            var leftBehind = due.destinations.count >= limit + busy
+            let again = state.startAgain   // kept until started
+            for destination in Array(again) + due.destinations.filter({ !again.contains($0) }) {
                 if state.active.contains(destination) {
                     state.dueAgain.insert(destination)
                 } else if state.active.count < limit {
+                    state.startAgain.remove(destination)
                     state.active.insert(destination)
                     started.append(destination)
+                } else if !again.contains(destination) {
+                    leftBehind = true
                 }
+            }
+            // A poll timer's full-scan request made meanwhile (nil) stands; a scan never moves back.
+            if !leftBehind, let previous = state.scannedThrough ?? (after == nil ? Int64.min : nil) {
+                state.scannedThrough = max(previous, due.scannedThrough)
             }
             return started
         }
@@ -144,7 +166,9 @@ public final class FederationSender: Sendable {
     func finishDrain(_ destination: String, madeProgress: Bool) {
         let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
             state.active.remove(destination)
-            let rescan = state.dueAgain.remove(destination) != nil || madeProgress
+            let dueAgain = state.dueAgain.remove(destination) != nil
+            if dueAgain { state.startAgain.insert(destination) }
+            let rescan = dueAgain || madeProgress
             return rescan ? state.wake : nil
         }
         wake?.yield()
@@ -160,8 +184,8 @@ public final class FederationSender: Sendable {
         }
         guard due else { return }
         do {
-            let backlog = try await store.backlog()
-            metrics.recordBacklog(events: backlog.events, oldestWait: backlog.oldestWait)
+            let backlog = try await store.backlogGauge()
+            metrics.recordBacklog(positions: backlog.positions, oldestWait: backlog.oldestWait)
         } catch {
             logger.debug("forwarding: cannot read the backlog", metadata: ["error": "\(error)"])
         }
