@@ -35,11 +35,12 @@ public final class FederationSender: Sendable {
         var isStopping = false
         /// Destinations a drain task of this sender is working on.
         var active: Set<String> = []
-        /// Active destinations a scan found due again: their drain rings once more when it ends.
+        /// Active destinations a scan found due again: queued when their drain ends.
         var dueAgain: Set<String> = []
-        /// Destinations found due again whose drain has ended: the next scan starts them without
-        /// asking (the scan that found them has moved past their events).
-        var startAgain: Set<String> = []
+        /// Destinations known due and not in hand, in the order found: started as the concurrency
+        /// allows (the scans that found them have moved past their events).
+        var waiting: [String] = []
+        var isWaiting: Set<String> = []
         /// Where the next scan starts (``ForwardingStore/dueDestinations(limit:changedAfter:)``);
         /// nil: a full scan.
         var scannedThrough: Int64?
@@ -125,60 +126,66 @@ public final class FederationSender: Sendable {
         }
     }
 
-    /// Due destinations, minus those already in hand, up to the free concurrency; marks them active.
-    /// The next scan starts where this one ended only when it left nothing due behind (every
-    /// destination it found started or marked due again); else it covers the same window again.
+    /// The most destinations one scan returns; a scan that finds more does not move its position.
+    static let scanLimit = 10_000
+
+    /// Scans for due destinations (from where the previous scan ended, or everything after a poll
+    /// timer's request), queues those not in hand, and starts queued ones up to the free
+    /// concurrency; marks them active.
     private func destinationsToStart() async -> [String] {
-        let (busy, limit, after) = state.withLock { ($0.active.count, configuration.maximumConcurrentDestinations, $0.scannedThrough) }
+        let after = state.withLock { $0.scannedThrough }
         let due: DueDestinations
         do {
-            due = try await store.dueDestinations(limit: limit + busy, changedAfter: after)
+            due = try await store.dueDestinations(limit: Self.scanLimit, changedAfter: after)
         } catch {
             logger.warning("forwarding: cannot list due destinations", metadata: ["error": "\(error)"])
             return []
         }
+        let limit = configuration.maximumConcurrentDestinations
         return state.withLock { state in
             guard !state.isStopping else { return [] }
-            var started: [String] = []
-            var leftBehind = due.destinations.count >= limit + busy
-            let again = state.startAgain   // kept until started
-            for destination in Array(again) + due.destinations.filter({ !again.contains($0) }) {
+            for destination in due.destinations where !state.isWaiting.contains(destination) {
                 if state.active.contains(destination) {
                     state.dueAgain.insert(destination)
-                } else if state.active.count < limit {
-                    state.startAgain.remove(destination)
-                    state.active.insert(destination)
-                    started.append(destination)
-                } else if !again.contains(destination) {
-                    leftBehind = true
+                } else {
+                    state.waiting.append(destination)
+                    state.isWaiting.insert(destination)
                 }
             }
             // A poll timer's full-scan request made meanwhile (nil) stands; a scan never moves back.
-            if !leftBehind, let previous = state.scannedThrough ?? (after == nil ? Int64.min : nil) {
+            if due.destinations.count < Self.scanLimit, let previous = state.scannedThrough ?? (after == nil ? Int64.min : nil) {
                 state.scannedThrough = max(previous, due.scannedThrough)
+            }
+            let started = Array(state.waiting.prefix(max(0, limit - state.active.count)))
+            state.waiting.removeFirst(started.count)
+            for destination in started {
+                state.isWaiting.remove(destination)
+                state.active.insert(destination)
             }
             return started
         }
     }
 
-    /// Called by a drain task when it ends; rings for another scan if it made progress (more may
-    /// have arrived) or a scan found its destination due meanwhile.
+    /// Called by a drain task when it ends: queues its destination if a scan found it due
+    /// meanwhile, and rings for another scan if it made progress (more may have arrived) or
+    /// destinations wait for the slot it frees.
     func finishDrain(_ destination: String, madeProgress: Bool) {
         let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
             state.active.remove(destination)
-            let dueAgain = state.dueAgain.remove(destination) != nil
-            if dueAgain { state.startAgain.insert(destination) }
-            let rescan = dueAgain || madeProgress
+            if state.dueAgain.remove(destination) != nil, state.isWaiting.insert(destination).inserted {
+                state.waiting.append(destination)
+            }
+            let rescan = madeProgress || !state.waiting.isEmpty
             return rescan ? state.wake : nil
         }
         wake?.yield()
     }
 
-    /// Refreshes the backlog gauges, at most once a second.
+    /// Refreshes the backlog gauges, at most every 5 seconds (one probe per room and server).
     private func samplePendingIfDue() async {
         let now = ContinuousClock.now
         let due = state.withLock { state in
-            guard state.lastPendingSample.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
+            guard state.lastPendingSample.map({ now - $0 >= .seconds(5) }) ?? true else { return false }
             state.lastPendingSample = now
             return true
         }

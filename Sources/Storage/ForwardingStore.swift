@@ -29,7 +29,9 @@ public final class ForwardingStore: Sendable {
     /// (a previous scan's ``DueDestinations/scannedThrough``) looks only at the rooms with accepted
     /// events after it (at most ``changedEventsPerScan`` of them, in stream order) and at their
     /// servers, so a wake-up costs what changed. Every read of `events` is a `LATERAL` or
-    /// `ORDER BY … LIMIT` subquery, so its position bound is an index condition.
+    /// `ORDER BY … LIMIT` subquery, so its position bound is an index condition; a room's probe
+    /// is ordered by `(room_id, stream_ordering)`, the partial index's order (ordered by position
+    /// alone, the planner walked the stream's index and skipped the other rooms' events).
     public func dueDestinations(limit: Int, changedAfter position: Int64? = nil) async throws -> DueDestinations {
         let parameters: [PostgresValue] = [.text(serverName), .int(Int64(max(0, limit))), .text(leaseOwnerPrefix)]
         return try await pool.withConnection { connection in
@@ -62,7 +64,7 @@ public final class ForwardingStore: Sendable {
                 SELECT e.stream_ordering FROM events e
                 WHERE e.accepted AND e.room_id = j.room_id
                   AND e.stream_ordering > greatest(coalesce(d.stream_position, 0), j.since_position)
-                ORDER BY e.stream_ordering LIMIT 1) next
+                ORDER BY e.room_id, e.stream_ordering LIMIT 1) next
             WHERE \(dueConditions) AND (j.joined_members > 0 OR next.stream_ordering < j.left_position)
             GROUP BY j.server_name ORDER BY 2, 1 LIMIT $2)
         SELECT (SELECT coalesce(max(stream_ordering), 0) FROM events), due.server_name
@@ -211,7 +213,7 @@ public final class ForwardingStore: Sendable {
                     LEFT JOIN destinations d ON d.destination = j.server_name
                     CROSS JOIN LATERAL (
                         SELECT e.stream_ordering, e.stored_at FROM events e
-                        WHERE \(Self.dueEventConditions) ORDER BY e.stream_ordering LIMIT 1) b
+                        WHERE \(Self.dueEventConditions) ORDER BY e.room_id, e.stream_ordering LIMIT 1) b
                     WHERE j.server_name <> $1
                     GROUP BY j.server_name)
                 SELECT coalesce(sum(h.head - f.first + 1), 0), (extract(epoch FROM now() - min(f.oldest)) * 1000)::bigint
@@ -224,9 +226,12 @@ public final class ForwardingStore: Sendable {
     }
 
     /// An event `e` due to the server of `room_joined_servers` row `j`, whose destination row is `d`.
+    /// The position bound is a row comparison, which only the `(room_id, stream_ordering)` index
+    /// can take as its condition: on `stream_ordering` alone the planner chose the stream's index,
+    /// walking every room's events after the position.
     private static let dueEventConditions = """
         e.accepted AND e.room_id = j.room_id
-        AND e.stream_ordering > greatest(coalesce(d.stream_position, 0), j.since_position)
+        AND (e.room_id, e.stream_ordering) > (j.room_id, greatest(coalesce(d.stream_position, 0), j.since_position))
         AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
         AND user_server(e.sender) <> j.server_name
         """
