@@ -134,27 +134,31 @@ public final class FederationSender: Sendable {
     /// concurrency; marks them active.
     private func destinationsToStart() async -> [String] {
         let after = state.withLock { $0.scannedThrough }
-        let due: DueDestinations
+        let due: DueDestinations?
         do {
             due = try await store.dueDestinations(limit: Self.scanLimit, changedAfter: after)
         } catch {
+            // The queue is still worked through; what the scan missed, the next one finds.
             logger.warning("forwarding: cannot list due destinations", metadata: ["error": "\(error)"])
-            return []
+            due = nil
         }
         let limit = configuration.maximumConcurrentDestinations
-        return state.withLock { state in
+        return state.withLock { state -> [String] in
             guard !state.isStopping else { return [] }
-            for destination in due.destinations where !state.isWaiting.contains(destination) {
-                if state.active.contains(destination) {
-                    state.dueAgain.insert(destination)
-                } else {
-                    state.waiting.append(destination)
-                    state.isWaiting.insert(destination)
+            if let due {
+                for destination in due.destinations where !state.isWaiting.contains(destination) {
+                    if state.active.contains(destination) {
+                        state.dueAgain.insert(destination)
+                    } else {
+                        state.waiting.append(destination)
+                        state.isWaiting.insert(destination)
+                    }
                 }
-            }
-            // A poll timer's full-scan request made meanwhile (nil) stands; a scan never moves back.
-            if due.destinations.count < Self.scanLimit, let previous = state.scannedThrough ?? (after == nil ? Int64.min : nil) {
-                state.scannedThrough = max(previous, due.scannedThrough)
+                // A poll timer's full-scan request made meanwhile (nil) stands; a scan never moves back.
+                if due.destinations.count < Self.scanLimit,
+                   let previous = state.scannedThrough ?? (after == nil ? Int64.min : nil) {
+                    state.scannedThrough = max(previous, due.scannedThrough)
+                }
             }
             let started = Array(state.waiting.prefix(max(0, limit - state.active.count)))
             state.waiting.removeFirst(started.count)
