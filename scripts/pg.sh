@@ -14,6 +14,8 @@
 # server log go to /var/tmp/leave-worker-pg/HASH (HASH: from DIR's absolute path, owned by
 # postgres, mode 700), DIR/data is a symbolic link to it, and `start` says so on stderr.
 # Only TCP on 127.0.0.1 is used (no Unix socket). Any failure ends with one `pg.sh:` line.
+# Env: PG_FSYNC=off for throwaway test data; PG_SERVER_OPTIONS, more `-c name=value` server
+# settings (e.g. shared_preload_libraries) — both given to `start` and kept for `restart`.
 set -euo pipefail
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
@@ -68,7 +70,7 @@ prepare_outside_home() {
 }
 
 server_options() {
-    echo "-c listen_addresses=127.0.0.1 -c port=$1 -c unix_socket_directories='' -c max_connections=200 -c shared_buffers=128MB -c fsync=$2"
+    echo "-c listen_addresses=127.0.0.1 -c port=$1 -c unix_socket_directories='' -c max_connections=200 -c shared_buffers=128MB -c fsync=$2 ${3:-}"
 }
 
 cmd=${1:-}; dir=${2:-}
@@ -90,8 +92,9 @@ start)
     fi
     port=$(free_port) || die "no free loopback port"
     echo "${PG_FSYNC:-on}" > "$dir/fsync"
+    echo "${PG_SERVER_OPTIONS:-}" > "$dir/server-options"
     as_owner "$bin/pg_ctl" -D "$home/data" -l "$home/postgres.log" -w -t 60 start \
-        -o "$(server_options "$port" "${PG_FSYNC:-on}")" >/dev/null \
+        -o "$(server_options "$port" "${PG_FSYNC:-on}" "${PG_SERVER_OPTIONS:-}")" >/dev/null \
         || { tail -n 5 "$home/postgres.log" >&2 || true; die "PostgreSQL did not start (log: $home/postgres.log)"; }
     echo "postgresql://postgres@127.0.0.1:$port/postgres" > "$dir/url"
     echo "$bin" > "$dir/bin"
@@ -106,7 +109,7 @@ restart)
     [ -f "$dir/url" ] || die "no cluster was started for $dir"
     port=$(sed -E 's#.*:([0-9]+)/.*#\1#' "$dir/url")
     as_owner "$bin/pg_ctl" -D "$home/data" -l "$home/postgres.log" -m fast -w -t 60 restart \
-        -o "$(server_options "$port" "$(cat "$dir/fsync" 2>/dev/null || echo on)")" >/dev/null \
+        -o "$(server_options "$port" "$(cat "$dir/fsync" 2>/dev/null || echo on)" "$(cat "$dir/server-options" 2>/dev/null)")" >/dev/null \
         || die "PostgreSQL did not restart (log: $home/postgres.log)"
     ;;
 url)

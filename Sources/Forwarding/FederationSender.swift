@@ -8,8 +8,10 @@ import Synchronization
 /// accepted leaves to the other servers of their rooms by per-destination stream positions
 /// (`sql/README.md`, "Forwarding").
 ///
-/// Woken by the `NOTIFY` each committed leave sends (and, as a fallback, every
-/// ``SenderConfiguration/pollInterval``), it asks which destinations have events due and, for
+/// Woken by the `NOTIFY` each committed leave sends, it asks which destinations have events due
+/// in the rooms with events accepted since its previous scan (every
+/// ``SenderConfiguration/pollInterval``, and when it starts: in every room — leases and back-offs
+/// ending, a lost `NOTIFY`) and, for
 /// each one not already in hand (at most ``SenderConfiguration/maximumConcurrentDestinations`` at
 /// once), claims the destination with a lease together with its next ≤ 50 due events, sends them
 /// as one X-Matrix-signed `PUT /_matrix/federation/v1/send/{txnId}`, and on 200 advances the
@@ -35,8 +37,15 @@ public final class FederationSender: Sendable {
         var isStopping = false
         /// Destinations a drain task of this sender is working on.
         var active: Set<String> = []
-        /// Active destinations a scan found due again: their drain rings once more when it ends.
+        /// Active destinations a scan found due again: queued when their drain ends.
         var dueAgain: Set<String> = []
+        /// Destinations known due and not in hand, in the order found: started as the concurrency
+        /// allows (the scans that found them have moved past their events).
+        var waiting: [String] = []
+        var isWaiting: Set<String> = []
+        /// Where the next scan starts (``ForwardingStore/dueDestinations(limit:changedAfter:)``);
+        /// nil: a full scan.
+        var scannedThrough: Int64?
         var wake: AsyncStream<Void>.Continuation?
         var lastPendingSample: ContinuousClock.Instant?
     }
@@ -84,7 +93,10 @@ public final class FederationSender: Sendable {
                 wakers.addTask { for await _ in listener.events { wake.yield() } }
             }
             wakers.addTask {
-                while (try? await Task.sleep(for: pollInterval)) != nil { wake.yield() }
+                while (try? await Task.sleep(for: pollInterval)) != nil {
+                    self.state.withLock { $0.scannedThrough = nil }
+                    wake.yield()
+                }
             }
             await schedule(wakeups)
             listener?.stop()
@@ -119,54 +131,77 @@ public final class FederationSender: Sendable {
         }
     }
 
-    /// Due destinations, minus those already in hand, up to the free concurrency; marks them active.
+    /// The most destinations one scan returns; a scan that finds more does not move its position.
+    static let scanLimit = 10_000
+
+    /// Scans for due destinations (from where the previous scan ended, or everything after a poll
+    /// timer's request), queues those not in hand, and starts queued ones up to the free
+    /// concurrency; marks them active.
     private func destinationsToStart() async -> [String] {
-        let (busy, limit) = state.withLock { ($0.active.count, configuration.maximumConcurrentDestinations) }
-        let due: [String]
+        let after = state.withLock { $0.scannedThrough }
+        let due: DueDestinations?
         do {
-            due = try await store.dueDestinations(limit: limit + busy)
+            due = try await store.dueDestinations(limit: Self.scanLimit, changedAfter: after, safe: horizon.safePosition())
         } catch {
+            // The queue is still worked through; what the scan missed, the next one finds.
             logger.warning("forwarding: cannot list due destinations", metadata: ["error": "\(error)"])
-            return []
+            due = nil
         }
-        return state.withLock { state in
+        let limit = configuration.maximumConcurrentDestinations
+        return state.withLock { state -> [String] in
             guard !state.isStopping else { return [] }
-            var started: [String] = []
-            for destination in due {
-                if state.active.contains(destination) {
-                    state.dueAgain.insert(destination)
-                } else if state.active.count < limit {
-                    state.active.insert(destination)
-                    started.append(destination)
+            if let due {
+                for destination in due.destinations where !state.isWaiting.contains(destination) {
+                    if state.active.contains(destination) {
+                        state.dueAgain.insert(destination)
+                    } else {
+                        state.waiting.append(destination)
+                        state.isWaiting.insert(destination)
+                    }
                 }
+                // A poll timer's full-scan request made meanwhile (nil) stands; a scan never moves back.
+                if due.destinations.count < Self.scanLimit,
+                   let previous = state.scannedThrough ?? (after == nil ? Int64.min : nil) {
+                    state.scannedThrough = max(previous, due.scannedThrough)
+                }
+            }
+            let started = Array(state.waiting.prefix(max(0, limit - state.active.count)))
+            state.waiting.removeFirst(started.count)
+            for destination in started {
+                state.isWaiting.remove(destination)
+                state.active.insert(destination)
             }
             return started
         }
     }
 
-    /// Called by a drain task when it ends; rings for another scan if it made progress (more may
-    /// have arrived) or a scan found its destination due meanwhile.
+    /// Called by a drain task when it ends: queues its destination if a scan found it due
+    /// meanwhile, and rings for another scan if it made progress (more may have arrived) or
+    /// destinations wait for the slot it frees.
     func finishDrain(_ destination: String, madeProgress: Bool) {
         let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
             state.active.remove(destination)
-            let rescan = state.dueAgain.remove(destination) != nil || madeProgress
+            if state.dueAgain.remove(destination) != nil, state.isWaiting.insert(destination).inserted {
+                state.waiting.append(destination)
+            }
+            let rescan = madeProgress || !state.waiting.isEmpty
             return rescan ? state.wake : nil
         }
         wake?.yield()
     }
 
-    /// Refreshes the backlog gauges, at most once a second.
+    /// Refreshes the backlog gauges, at most every 5 seconds (one probe per room and server).
     private func samplePendingIfDue() async {
         let now = ContinuousClock.now
         let due = state.withLock { state in
-            guard state.lastPendingSample.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
+            guard state.lastPendingSample.map({ now - $0 >= .seconds(5) }) ?? true else { return false }
             state.lastPendingSample = now
             return true
         }
         guard due else { return }
         do {
-            let backlog = try await store.backlog()
-            metrics.recordBacklog(events: backlog.events, oldestWait: backlog.oldestWait)
+            let backlog = try await store.backlogGauge()
+            metrics.recordBacklog(positions: backlog.positions, oldestWait: backlog.oldestWait)
         } catch {
             logger.debug("forwarding: cannot read the backlog", metadata: ["error": "\(error)"])
         }

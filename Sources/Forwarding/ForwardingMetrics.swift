@@ -4,7 +4,9 @@ import Metrics
 /// `backlog_events` and `oldest_pending_seconds` describe the shared backlog, so every sender reports the
 /// same figures (aggregate with `max`); the counters are this process's own (aggregate with `sum`).
 struct ForwardingMetrics: Sendable {
-    /// Deliveries not yet accepted by their destination (due events summed over destinations).
+    /// How far behind the destinations with deliveries due are: for each, the stream positions
+    /// from its oldest due event to the stream's last accepted event, summed (0: nothing due; at
+    /// least the number of due deliveries). Cheap to read whatever the backlog's size.
     let backlogEvents = Gauge(label: "leave_worker_forwarding_backlog_events")
     /// How long the oldest pending delivery has waited since its leave was stored.
     let oldestPendingSeconds = Gauge(label: "leave_worker_forwarding_oldest_pending_seconds")
@@ -28,8 +30,8 @@ struct ForwardingMetrics: Sendable {
         (answered ? refused : unanswered).increment()
     }
 
-    func recordBacklog(events: Int, oldestWait: Duration?) {
-        backlogEvents.record(events)
+    func recordBacklog(positions: Int, oldestWait: Duration?) {
+        backlogEvents.record(positions)
         let wait = oldestWait ?? .zero
         oldestPendingSeconds.record(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
     }

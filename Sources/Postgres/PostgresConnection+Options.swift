@@ -12,7 +12,10 @@ extension PostgresConnection {
         // EventColumns), so a generic plan is as good as a custom one; planning afresh on each
         // execution (what `auto` does while custom plans look cheaper) cost about 15 % of
         // Postgres' CPU per send_leave (measured: 1,099 → 1,305 leaves/s, send-only, c16).
-        var options = ["-c plan_cache_mode=force_generic_plan"]
+        // No JIT: it pays off for long analytic queries only; for these short statements a plan
+        // whose cost estimate passed jit_above_cost spent ~10 % of Postgres' CPU in LLVM
+        // compiling it on every execution.
+        var options = ["-c plan_cache_mode=force_generic_plan", "-c jit=off"]
         if let parsed = PQconninfoParse(url, nil) {
             defer { PQconninfoFree(parsed) }
             var option = parsed

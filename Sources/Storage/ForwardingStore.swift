@@ -11,34 +11,13 @@ public final class ForwardingStore: Sendable {
     /// This server: never a destination.
     let serverName: String
     private let ownerPrefix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    /// How this sender's lease owners (`<ownerPrefix>.<n>`) begin.
+    var leaseOwnerPrefix: String { ownerPrefix + "." }
     private let claims = Atomic<UInt64>(0)
 
     public init(pool: PostgresPool, serverName: String) {
         self.pool = pool
         self.serverName = serverName
-    }
-
-    /// Destinations with events due, not leased and not backed off, furthest behind first. Every
-    /// read of `events` here is a `LATERAL` subquery, so its position bound is an index condition
-    /// (as a join, the planner filtered a room's whole history instead).
-    public func dueDestinations(limit: Int) async throws -> [String] {
-        let serverName = serverName
-        return try await pool.withConnection { connection in
-            try connection.query("""
-                SELECT j.server_name FROM room_joined_servers j
-                LEFT JOIN destinations d ON d.destination = j.server_name
-                CROSS JOIN LATERAL (
-                    SELECT e.stream_ordering FROM events e
-                    WHERE e.accepted AND e.room_id = j.room_id
-                      AND e.stream_ordering > greatest(coalesce(d.stream_position, 0), j.since_position)
-                    ORDER BY e.stream_ordering LIMIT 1) next
-                WHERE j.server_name <> $1
-                  AND (j.joined_members > 0 OR next.stream_ordering < j.left_position)
-                  AND (d.retry_at IS NULL OR d.retry_at <= now())
-                  AND (d.lease_until IS NULL OR d.lease_until < now())
-                GROUP BY j.server_name ORDER BY min(coalesce(d.stream_position, 0)) LIMIT $2
-                """, [.text(serverName), .int(Int64(max(0, limit)))]).rows.compactMap { $0.string(0) }
-        }
     }
 
     /// Claims `destination` for `lease` and reads its next due events (at most `limit`, in stream
@@ -122,28 +101,6 @@ public final class ForwardingStore: Sendable {
                 WHERE d.destination = $1
                 """, [.text(batch.destination), .int(Self.milliseconds(backoff.base)), .int(Self.milliseconds(backoff.maximum)),
                       .text(String(error.prefix(1_000))), .text(batch.owner)])
-        }
-    }
-
-    /// Deliveries not yet made (due events summed over destinations) and how long the oldest has
-    /// waited since its event was stored — for metrics and tests. Reads the whole backlog.
-    public func backlog() async throws -> (events: Int, oldestWait: Duration?) {
-        let serverName = serverName
-        return try await pool.withConnection { connection in
-            let result = try connection.query("""
-                SELECT coalesce(sum(b.due), 0), (extract(epoch FROM now() - min(b.oldest)) * 1000)::bigint
-                FROM room_joined_servers j
-                LEFT JOIN destinations d ON d.destination = j.server_name
-                CROSS JOIN LATERAL (
-                    SELECT count(*) AS due, min(e.stored_at) AS oldest FROM events e
-                    WHERE e.accepted AND e.room_id = j.room_id
-                      AND e.stream_ordering > greatest(coalesce(d.stream_position, 0), j.since_position)
-                      AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
-                      AND user_server(e.sender) <> j.server_name) b
-                WHERE j.server_name <> $1
-                """, [.text(serverName)])
-            guard let row = result.rows.first, let count = row.int64(0) else { throw StorageError.malformedRow("backlog") }
-            return (Int(count), row.int64(1).map { Duration.milliseconds($0) })
         }
     }
 

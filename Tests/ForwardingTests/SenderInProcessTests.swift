@@ -33,16 +33,19 @@ struct SenderInProcessTests {
         return (url, pool)
     }
 
-    private static func sender(pool: PostgresPool, destination: String, baseURL: String, lease: Duration = .seconds(4))
+    private static func sender(pool: PostgresPool, destination: String, baseURL: String, lease: Duration = .seconds(4),
+                               alsoAt: [String] = [], concurrency: Int = 32, pollInterval: Duration = .milliseconds(100))
         throws -> (FederationSender, FederationTransport)
     {
         var configuration = SenderConfiguration()
         configuration.lease = lease
         configuration.requestTimeout = lease / 2
-        configuration.pollInterval = .milliseconds(100)
+        configuration.pollInterval = pollInterval
+        configuration.maximumConcurrentDestinations = concurrency
         configuration.backoff = BackoffPolicy(base: .milliseconds(100), maximum: .milliseconds(300))
+        let overrides = ([destination] + alsoAt).map { "\($0)=\(baseURL)" }.joined(separator: ",")
         let transport = FederationTransport(destinations: FederationDestinations(
-            overrides: try FederationOverrides.parse("\(destination)=\(baseURL)")))
+            overrides: try FederationOverrides.parse(overrides)))
         let client = FederationClient(serverName: "resident.test", signingKey: try SigningKey.generate(version: "s1"),
                                       transport: transport, timeout: configuration.requestTimeout)
         var logger = Logger(label: "sender-test")
@@ -101,6 +104,49 @@ struct SenderInProcessTests {
         for transaction in all {   // a batch tried again carries the same ID and the same events
             #expect(all.filter { $0.id == transaction.id }.allSatisfy { $0.eventIDs == transaction.eventIDs })
         }
+
+        sender.stopClaiming()
+        await running.value
+        await destination.stop()
+        await Self.shutDown(transport, pool, url)
+    }
+
+    /// With room for one destination at a time and no poll in sight, the destinations a scan found
+    /// wait their turn, and a later leave (its NOTIFY: a scan of what changed) reaches them all.
+    /// (A long lease, so a slow answer on a loaded machine is not a failure: only the poll retries.)
+    @Test func destinationsBeyondTheConcurrencyWaitTheirTurnAndNewEventsReachThemWithoutAPoll() async throws {
+        let (url, pool) = try await Self.due(3, to: "one.test")
+        let others = ["two.test", "three.test"]
+        try await pool.withConnection { connection in
+            for server in others {
+                _ = try connection.query("""
+                    INSERT INTO room_joined_servers (room_id, server_name, joined_members) VALUES ('!r:resident.test', $1, 1)
+                    """, [.text(server)])
+            }
+        }
+        let destination = try await ScriptedDestination(status: 200)
+        let (sender, transport) = try Self.sender(pool: pool, destination: "one.test", baseURL: destination.baseURL,
+                                                  lease: .seconds(60), alsoAt: others, concurrency: 1, pollInterval: .seconds(3_600))
+        let running = Task { await sender.run() }
+        let drained = await waitUntil(timeout: .seconds(10)) { (try? await Self.pendingCount(pool)) == 0 }
+        #expect(drained != nil, "a destination the first scan found was left waiting")
+        #expect(destination.transactions.count == 3)
+
+        try await pool.withConnection { connection in
+            _ = try connection.query("""
+                INSERT INTO events (room_id, event_id, type, state_key, sender, depth, origin_server_ts, membership,
+                                    prev_events, auth_events, pdu, accepted)
+                VALUES ('!r:resident.test', '$later', 'm.room.member', '@later:a.test', '@later:a.test', 9, 1, 'leave',
+                        '{}', '{}', '{"event_id":"$later"}', true)
+                """)
+            _ = try connection.query("SELECT pg_notify($1, '{}')", [.text(StreamNotification.channel)])
+        }
+        let forwarded = await waitUntil(timeout: .seconds(10)) {
+            destination.transactions.filter { $0.eventIDs == ["$later"] }.count == 3
+        }
+        #expect(forwarded != nil, "the later event did not reach all three destinations")
+        let recorded = await waitUntil(timeout: .seconds(10)) { (try? await Self.pendingCount(pool)) == 0 }
+        #expect(recorded != nil, "the deliveries were not recorded")
 
         sender.stopClaiming()
         await running.value

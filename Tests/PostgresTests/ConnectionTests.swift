@@ -20,11 +20,13 @@ final class ConnectionTests: DatabaseTestCase {
     func testTheURLsOptionsAreKeptAndTheTimeoutsComeAfterThem() throws {
         let plain = try PostgresConnection(url: url)
         XCTAssertEqual(try plain.query("SHOW plan_cache_mode")[0].string(0), "force_generic_plan")
+        XCTAssertEqual(try plain.query("SHOW jit")[0].string(0), "off", "no JIT compilation on a worker's session")
 
         let options = "?options=-c%20work_mem%3D5MB%20-c%20plan_cache_mode%3Dauto%20-c%20lock_timeout%3D9s"
         let bounded = try PostgresConnection(url: url + options, parameters: [("statement_timeout", "1500"), ("lock_timeout", "250")])
         XCTAssertEqual(try bounded.query("SHOW work_mem")[0].string(0), "5MB", "the URL's own options are kept")
         XCTAssertEqual(try bounded.query("SHOW plan_cache_mode")[0].string(0), "auto", "the URL may override the plan cache mode")
+        XCTAssertEqual(try bounded.query("SHOW jit")[0].string(0), "off")
         XCTAssertEqual(try bounded.query("SHOW statement_timeout")[0].string(0), "1500ms")
         XCTAssertEqual(try bounded.query("SHOW lock_timeout")[0].string(0), "250ms", "the settings win over the URL")
     }

@@ -48,8 +48,13 @@ final class ForwardingStoreTests: XCTestCase {
     func testALeaveIsDueToTheOtherServersNotUsNorItsOrigin() async throws {
         let first = try await leave("@m0:a.test")
         let carols = try await leave("@carol:c.test")   // c.test's last member: it still gets m0's leave
-        let due = try await forwarding.dueDestinations(limit: 10)
-        XCTAssertEqual(Set(due), ["a.test", "b.test", "c.test"], "a.test: its own leave is a false positive, claimed empty")
+        let due = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(Set(due.destinations), ["a.test", "b.test", "c.test"], "a.test: its own leave is a false positive, claimed empty")
+        let head = try await StorageFixture.rows(pool, "SELECT stream_ordering FROM events WHERE event_id = $1", [.text(carols.eventID)])
+        XCTAssertEqual(due.scannedThrough, Int64(head[0][0]), "covered up to the stream's head")
+        let gauge = try await forwarding.backlogGauge()
+        XCTAssertEqual(gauge.positions, 5, "b.test and c.test are 2 positions behind (both leaves), a.test 1 (carol's leave)")
+        XCTAssertNotNil(gauge.oldestWait)
         let toB = try await claimedEventIDs("b.test"), toC = try await claimedEventIDs("c.test")
         let toA = try await claimedEventIDs("a.test"), toUs = try await claimedEventIDs("resident.test")
         XCTAssertEqual(toB, [first.eventID, carols.eventID])
@@ -102,8 +107,11 @@ final class ForwardingStoreTests: XCTestCase {
         XCTAssertEqual(batch.events.map(\.pdu), [first.pdu])
         let second = try await claim("b.test", limit: 50, lease: .seconds(60))
         XCTAssertNil(second, "a leased destination is not claimed twice")
-        let dueWhileLeased = try await forwarding.dueDestinations(limit: 10)
-        XCTAssertFalse(dueWhileLeased.contains("b.test"))
+        let otherSender = ForwardingStore(pool: pool, serverName: "resident.test")
+        let dueWhileLeased = try await otherSender.dueDestinations(limit: 10, safe: rooms.horizon.safePosition())
+        XCTAssertFalse(dueWhileLeased.destinations.contains("b.test"), "leased by another sender")
+        let dueToTheHolder = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition())
+        XCTAssertTrue(dueToTheHolder.destinations.contains("b.test"), "the sender holding the lease may find it due again")
 
         let later = try await leave("@m1:a.test")
         try await forwarding.complete(batch, delivered: true)
@@ -140,8 +148,8 @@ final class ForwardingStoreTests: XCTestCase {
         try await forwarding.fail(batch, error: "connection refused", backoff: policy)
         let backedOff = try await claim("b.test", limit: 50, lease: .seconds(60))
         XCTAssertNil(backedOff)
-        let dueWhileBackedOff = try await forwarding.dueDestinations(limit: 10)
-        XCTAssertFalse(dueWhileBackedOff.contains("b.test"))
+        let dueWhileBackedOff = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition())
+        XCTAssertFalse(dueWhileBackedOff.destinations.contains("b.test"))
         let waits = try await StorageFixture.rows(pool, """
             SELECT failures, round(extract(epoch FROM retry_at - last_failure_at)), last_error, lease_owner IS NULL
             FROM destinations WHERE destination = 'b.test'

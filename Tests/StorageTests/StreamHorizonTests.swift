@@ -93,6 +93,22 @@ final class StreamHorizonTests: XCTestCase {
         XCTAssertEqual(after.claimed, ["$leave-b"])
     }
 
+    /// The sender's incremental scan (rooms with events after the previous scan) never claims to
+    /// have covered A's position while A is still writing, so the scan after A commits looks at it.
+    func testTheIncrementalScanDoesNotPassALaterCommit() async throws {
+        let start = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition()).scannedThrough
+        let positionA = try await storeOutOfOrder()
+        let during = try await forwarding.dueDestinations(limit: 10, changedAfter: start, safe: rooms.horizon.safePosition())
+        XCTAssertLessThan(during.scannedThrough, positionA, "B's later position is not covered while A writes")
+        XCTAssertEqual(during.destinations, [])
+
+        _ = try writerA.query("COMMIT")
+        let after = try await forwarding.dueDestinations(limit: 10, changedAfter: during.scannedThrough,
+                                                          safe: rooms.horizon.safePosition())
+        XCTAssertEqual(after.destinations, ["b.test"])
+        XCTAssertGreaterThanOrEqual(after.scannedThrough, positionA + 1)
+    }
+
     /// Only the stream lock's holders are waited for: an open transaction that writes no event
     /// (here one holding a transaction ID and a row lock) does not hold the safe point back.
     func testATransactionWritingNoEventIsNotWaitedFor() async throws {

@@ -25,6 +25,13 @@
 # status   prints each part, its PID and whether it answers.
 # down     stops what `up` started, by the PIDs it recorded; --purge also deletes the state.
 #
+# Env LEAVE_WORKER_CLUSTER_PG_STATS=1 (for profiling): Postgres starts with pg_stat_statements
+# (track = all: statements inside store_leaves/import_room too; `toplevel` tells them apart) and
+# track_io_timing, and the extension is created in the leave_worker database. Read it with e.g.
+#   psql "$LEAVE_WORKER_DATABASE_URL" -c "SELECT calls, total_exec_time, mean_exec_time, query
+#     FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 20"
+# (SELECT pg_stat_statements_reset() before a run). Set when the cluster's Postgres first starts.
+#
 # State (PIDs, logs, the Postgres data, the key, an `env` file to source for loadgen) lives in
 # .local/cluster/ (git-ignored), or in $LEAVE_WORKER_CLUSTER_DIR. worker-N.port is worker N's
 # federation port, worker-N.internal-port the port of its /ready and /metrics (its internal
@@ -229,10 +236,14 @@ cmd_up() {
     trap 'trap - ERR; say "up failed: stopping what was started"; cmd_down >/dev/null 2>&1 || true' ERR
 
     local admin_url base
-    admin_url=$("$root/scripts/pg.sh" start "$state/pg")
+    local stats=false pg_options=""
+    [ "${LEAVE_WORKER_CLUSTER_PG_STATS:-0}" = 1 ] && stats=true
+    $stats && pg_options="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c track_io_timing=on"
+    admin_url=$(PG_SERVER_OPTIONS=$pg_options "$root/scripts/pg.sh" start "$state/pg")
     base=${admin_url%/postgres}
     psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = 'leave_worker'" | grep -q 1 \
         || psql "$admin_url" -qc "CREATE DATABASE leave_worker"
+    $stats && psql "$base/leave_worker" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 
     local overrides="" i=0 port ports
     ports=$(free_ports_below_ephemeral "$remotes") || die "cannot find $remotes free ports for the remotes"

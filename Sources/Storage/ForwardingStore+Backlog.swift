@@ -1,0 +1,61 @@
+import Postgres
+
+extension ForwardingStore {
+    /// Deliveries not yet made (due events summed over destinations) and how long the oldest has
+    /// waited since its event was stored. Counts every due event — for tests and the load
+    /// generator's drain check; the sender's gauges use ``backlogGauge()``.
+    public func backlog() async throws -> (events: Int, oldestWait: Duration?) {
+        let serverName = serverName
+        return try await pool.withConnection { connection in
+            let result = try connection.query("""
+                SELECT coalesce(sum(b.due), 0), (extract(epoch FROM now() - min(b.oldest)) * 1000)::bigint
+                FROM room_joined_servers j
+                LEFT JOIN destinations d ON d.destination = j.server_name
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS due, min(e.stored_at) AS oldest FROM events e
+                    WHERE \(Self.dueEventConditions)) b
+                WHERE j.server_name <> $1
+                """, [.text(serverName)])
+            guard let row = result.rows.first, let count = row.int64(0) else { throw StorageError.malformedRow("backlog") }
+            return (Int(count), row.int64(1).map { Duration.milliseconds($0) })
+        }
+    }
+
+    /// The backlog gauges, at the cost of one index probe per (room, server) pair whatever the
+    /// backlog's size: for each destination with something due, the stream positions from its
+    /// oldest due event to the stream's last accepted event (summed over destinations: 0 when
+    /// nothing is due; at least the number of due deliveries, more when other rooms' or imported
+    /// events lie between), and how long the oldest due event has waited since it was stored.
+    public func backlogGauge() async throws -> (positions: Int, oldestWait: Duration?) {
+        let serverName = serverName
+        return try await pool.withConnection { connection in
+            let result = try connection.query("""
+                WITH first_due AS (
+                    SELECT min(b.stream_ordering) AS first, min(b.stored_at) AS oldest
+                    FROM room_joined_servers j
+                    LEFT JOIN destinations d ON d.destination = j.server_name
+                    CROSS JOIN LATERAL (
+                        SELECT e.stream_ordering, e.stored_at FROM events e
+                        WHERE \(Self.dueEventConditions) ORDER BY e.room_id, e.stream_ordering LIMIT 1) b
+                    WHERE j.server_name <> $1
+                    GROUP BY j.server_name)
+                SELECT coalesce(sum(h.head - f.first + 1), 0), (extract(epoch FROM now() - min(f.oldest)) * 1000)::bigint
+                FROM first_due f
+                CROSS JOIN (SELECT max(stream_ordering) AS head FROM events WHERE accepted) h
+                """, [.text(serverName)])
+            guard let row = result.rows.first, let count = row.int64(0) else { throw StorageError.malformedRow("backlog gauge") }
+            return (Int(clamping: count), row.int64(1).map { Duration.milliseconds($0) })
+        }
+    }
+
+    /// An event `e` due to the server of `room_joined_servers` row `j`, whose destination row is `d`.
+    /// The position bound is a row comparison, which only the `(room_id, stream_ordering)` index
+    /// can take as its condition: on `stream_ordering` alone the planner chose the stream's index,
+    /// walking every room's events after the position.
+    private static let dueEventConditions = """
+        e.accepted AND e.room_id = j.room_id
+        AND (e.room_id, e.stream_ordering) > (j.room_id, greatest(coalesce(d.stream_position, 0), j.since_position))
+        AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
+        AND user_server(e.sender) <> j.server_name
+        """
+}

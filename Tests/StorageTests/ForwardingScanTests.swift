@@ -1,0 +1,100 @@
+import Postgres
+import Storage
+import TestSupport
+import XCTest
+
+/// The sender's scans for due destinations: a full scan probes every (room, server) pair; one
+/// after a position looks only at the rooms with events accepted after it.
+final class ForwardingScanTests: XCTestCase {
+    private var pool: PostgresPool!
+    private var rooms: RoomStore!
+    private var forwarding: ForwardingStore!
+    private var roomA = RoomBuilder(roomID: "!a:resident.test")
+    private var roomB = RoomBuilder(roomID: "!b:resident.test")
+
+    override func setUp() async throws {
+        pool = try await StorageFixture.migratedPool(prefix: "forwarding_scan")
+        rooms = RoomStore(pool: pool)
+        forwarding = ForwardingStore(pool: pool, serverName: "resident.test")
+        for (index, prefix) in ["a", "b"].enumerated() {
+            var room = index == 0 ? roomA : roomB
+            room.join("@admin:resident.test")
+            room.join("@one:\(prefix)1.test")
+            room.join("@two:\(prefix)2.test")
+            _ = try await rooms.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+            if index == 0 { roomA = room } else { roomB = room }
+        }
+    }
+
+    override func tearDown() async throws {
+        await pool.close()
+    }
+
+    private func leave(_ userID: String, in room: RoomBuilder) async throws {
+        let leave = room.leave(userID, id: "$leave-\(userID)", prevEvents: [room.lastEventID])
+        let outcome = try await rooms.storeLeave(leave, expectedMembership: "join")
+        guard case .stored = outcome else { throw StorageError.malformedRow("not stored: \(outcome)") }
+    }
+
+    /// After a leave in room A, a scan from the previous scan's position finds A's servers and not
+    /// B's — though b2.test still has an event due (found by the full scan, not yet sent).
+    func testAScanAfterAPositionLooksOnlyAtTheRoomsWithNewEvents() async throws {
+        try await leave("@one:b1.test", in: roomB)
+        let full = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(full.destinations, ["b2.test"], "b1.test's last member left: nothing is due to it")
+
+        try await leave("@one:a1.test", in: roomA)
+        let changed = try await forwarding.dueDestinations(limit: 10, changedAfter: full.scannedThrough, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(Set(changed.destinations), ["a1.test", "a2.test"],
+                       "room B is not looked at (a1.test, whose last member left, is a false positive: its claim is empty)")
+        XCTAssertGreaterThan(changed.scannedThrough, full.scannedThrough)
+
+        let nothingNew = try await forwarding.dueDestinations(limit: 10, changedAfter: changed.scannedThrough, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(nothingNew, DueDestinations(destinations: [], scannedThrough: changed.scannedThrough))
+        let fullAgain = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(fullAgain.destinations, ["a2.test", "b2.test"])
+        let toA1 = try await forwarding.claim(destination: "a1.test", limit: 50, lease: .seconds(60))
+        XCTAssertEqual(toA1?.events, [])
+    }
+
+    /// The incremental scan honours positions, back-off and the limit like the full one.
+    func testAScanAfterAPositionSkipsServersAlreadyPastTheEventsAndBackedOffOnes() async throws {
+        let start = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition()).scannedThrough
+        try await leave("@one:a1.test", in: roomA)
+        let claimed = try await forwarding.claim(destination: "a2.test", limit: 50, lease: .seconds(60))
+        let drained = try XCTUnwrap(claimed)
+        XCTAssertEqual(drained.events.count, 1)
+        try await forwarding.complete(drained, delivered: true)
+        let afterDelivery = try await forwarding.dueDestinations(limit: 10, changedAfter: start, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(afterDelivery.destinations, ["a1.test"], "a2.test's position is past the leave")
+
+        _ = try await StorageFixture.rows(pool, """
+            INSERT INTO destinations (destination, retry_at) VALUES ('a1.test', now() + interval '1 hour')
+            ON CONFLICT (destination) DO UPDATE SET retry_at = EXCLUDED.retry_at
+            """)
+        let backedOff = try await forwarding.dueDestinations(limit: 10, changedAfter: start, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(backedOff.destinations, [])
+        try await leave("@two:b2.test", in: roomB)
+        let limited = try await forwarding.dueDestinations(limit: 1, changedAfter: start, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(limited.destinations, ["b1.test"])
+    }
+
+    /// The gauge reads the backlog's extent from positions: 0 once every destination has taken
+    /// its events, whatever was delivered before.
+    func testTheBacklogGaugeIsZeroOnceEveryDestinationIsPastItsEvents() async throws {
+        try await leave("@one:a1.test", in: roomA)
+        try await leave("@one:b1.test", in: roomB)
+        let gauge = try await forwarding.backlogGauge()
+        XCTAssertEqual(gauge.positions, 2 + 1, "a2.test is 2 positions behind (A's leave, then B's), b2.test 1")
+        let exact = try await forwarding.backlog().events
+        XCTAssertEqual(exact, 2)
+        for destination in ["a1.test", "a2.test", "b1.test", "b2.test"] {
+            let claimed = try await forwarding.claim(destination: destination, limit: 50, lease: .seconds(60))
+            let batch = try XCTUnwrap(claimed)
+            try await forwarding.complete(batch, delivered: true)
+        }
+        let drained = try await forwarding.backlogGauge()
+        XCTAssertEqual(drained.positions, 0)
+        XCTAssertNil(drained.oldestWait)
+    }
+}
