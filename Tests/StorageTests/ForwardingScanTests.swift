@@ -53,7 +53,7 @@ final class ForwardingScanTests: XCTestCase {
         XCTAssertEqual(nothingNew, DueDestinations(destinations: [], scannedThrough: changed.scannedThrough))
         let fullAgain = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition())
         XCTAssertEqual(fullAgain.destinations, ["a2.test", "b2.test"])
-        let toA1 = try await forwarding.claim(destination: "a1.test", limit: 50, lease: .seconds(60))
+        let toA1 = try await forwarding.claim(destination: "a1.test", limit: 50, lease: .seconds(60), safe: rooms.horizon.safePosition())
         XCTAssertEqual(toA1?.events, [])
     }
 
@@ -61,7 +61,7 @@ final class ForwardingScanTests: XCTestCase {
     func testAScanAfterAPositionSkipsServersAlreadyPastTheEventsAndBackedOffOnes() async throws {
         let start = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition()).scannedThrough
         try await leave("@one:a1.test", in: roomA)
-        let claimed = try await forwarding.claim(destination: "a2.test", limit: 50, lease: .seconds(60))
+        let claimed = try await forwarding.claim(destination: "a2.test", limit: 50, lease: .seconds(60), safe: rooms.horizon.safePosition())
         let drained = try XCTUnwrap(claimed)
         XCTAssertEqual(drained.events.count, 1)
         try await forwarding.complete(drained, delivered: true)
@@ -89,7 +89,7 @@ final class ForwardingScanTests: XCTestCase {
         let exact = try await forwarding.backlog().events
         XCTAssertEqual(exact, 2)
         for destination in ["a1.test", "a2.test", "b1.test", "b2.test"] {
-            let claimed = try await forwarding.claim(destination: destination, limit: 50, lease: .seconds(60))
+            let claimed = try await forwarding.claim(destination: destination, limit: 50, lease: .seconds(60), safe: rooms.horizon.safePosition())
             let batch = try XCTUnwrap(claimed)
             try await forwarding.complete(batch, delivered: true)
         }
