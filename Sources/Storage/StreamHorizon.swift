@@ -48,6 +48,12 @@ public final class StreamHorizon: Sendable {
         return try await task.value
     }
 
+    /// The safe point of the latest read, without reading again: what a claim made right after a
+    /// scan (which read it) uses. Any value it returns is safe; only how far it reaches ages.
+    public var knownSafePosition: Int64 {
+        state.withLock { $0.candidates.safePosition }
+    }
+
     /// One read of `stream_horizon()`, recorded. Reads never overlap (see `safePosition`), so they
     /// are recorded in the order they were made.
     private func refresh() async throws -> Int64 {
