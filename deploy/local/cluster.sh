@@ -55,18 +55,24 @@ free_port() {
 # until all are found (so none is handed out twice).
 free_ports_below_ephemeral() {
     python3 - "$1" <<'PY'
-import socket, sys
+import random, socket, sys
 wanted = int(sys.argv[1])
 low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-held, port = [], max(1024, low - 1 - 4 * wanted - 2000)
-while len(held) < wanted and port < low:
+# From a random start (wrapping): the ports are only bound later, by the load generator, so two
+# clusters started one after the other must not be handed the same ones.
+first = 10000 if low > 10000 + wanted else 1024
+span = low - first
+start = random.randrange(span)
+held = []
+for offset in range(span):
+    if len(held) == wanted:
+        break
     s = socket.socket()
     try:
-        s.bind(("127.0.0.1", port))
+        s.bind(("127.0.0.1", first + (start + offset) % span))
         held.append(s)
     except OSError:
         s.close()
-    port += 1
 if len(held) < wanted:
     sys.exit("not enough free ports below the ephemeral range")
 print(" ".join(str(s.getsockname()[1]) for s in held))
