@@ -1,3 +1,4 @@
+import MatrixCore
 import Postgres
 import Synchronization
 
@@ -5,6 +6,13 @@ import Synchronization
 /// they are busy queue up, and the next free writer stores everything queued (up to `maxBatch`)
 /// in one transaction. Nothing waits for a timer: under light load every leave is written alone at
 /// once; under load the batches grow by themselves.
+///
+/// **Writers hold disjoint rooms.** A writer takes only queued leaves of rooms no other writer is
+/// writing, and holds those rooms until its transaction has ended; leaves of a held room stay
+/// queued (in order) for its holder's next batch. So two writers of this process never wait for
+/// each other's room locks in `store_leaves` (they did: at concurrency 32 over 8 rooms a batch
+/// waited about 4 ms of an 11 ms call for rooms other batches held) — the room locks remain for
+/// other processes and imports. Rooms are compared byte for byte (`ExactString`).
 ///
 /// A batch that fails as a whole because of one leave's data (a check constraint, an invalid
 /// value: SQLSTATE classes 22 and 23) is written again one leave at a time, so only that leave
@@ -16,6 +24,8 @@ final class LeaveBatcher: Sendable {
     private struct State {
         var queue: [Waiting] = []
         var writers = 0
+        /// The rooms of the batches being written, each held by one writer.
+        var heldRooms: Set<ExactString> = []
     }
 
     private let state = Mutex(State())
@@ -39,7 +49,11 @@ final class LeaveBatcher: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let startWriter = state.withLock { state -> Bool in
                 state.queue.append((write, continuation))
-                guard state.writers < maxWriters else { return false }
+                // A held room's leave waits for its holder's next batch: a new writer would find
+                // nothing it may take.
+                guard state.writers < maxWriters, !state.heldRooms.contains(ExactString(write.event.roomID)) else {
+                    return false
+                }
                 state.writers += 1
                 return true
             }
@@ -51,7 +65,9 @@ final class LeaveBatcher: Sendable {
 
     /// One writer: takes what is queued and writes it, until the queue is empty.
     private func writeUntilIdle() async {
-        while let batch = nextBatch() {
+        var held: Set<ExactString> = []
+        while let (batch, rooms) = nextBatch(releasing: held) {
+            held = rooms
             if batch.count == 1 {
                 await writeAlone(batch[0])
                 continue
@@ -75,16 +91,32 @@ final class LeaveBatcher: Sendable {
         }
     }
 
-    /// The next batch, or nil (and this writer ends) when nothing is queued.
-    private func nextBatch() -> [Waiting]? {
+    /// Releases the rooms of this writer's last batch, then takes the next batch — the queued
+    /// leaves, in order, of rooms no other writer holds, up to `maxBatch` — and holds its rooms.
+    /// Nil (and this writer ends) when nothing queued may be taken: what is left belongs to rooms
+    /// other writers hold, and they take it after their batch.
+    private func nextBatch(releasing released: Set<ExactString>) -> (batch: [Waiting], rooms: Set<ExactString>)? {
         state.withLock { state in
-            guard !state.queue.isEmpty else {
+            state.heldRooms.subtract(released)
+            var batch: [Waiting] = []
+            var rooms: Set<ExactString> = []
+            var left: [Waiting] = []
+            for waiting in state.queue {
+                let room = ExactString(waiting.write.event.roomID)
+                if batch.count < maxBatch, !state.heldRooms.contains(room) {
+                    batch.append(waiting)
+                    rooms.insert(room)
+                } else {
+                    left.append(waiting)
+                }
+            }
+            guard !batch.isEmpty else {
                 state.writers -= 1
                 return nil
             }
-            let batch = Array(state.queue.prefix(maxBatch))
-            state.queue.removeFirst(batch.count)
-            return batch
+            state.queue = left
+            state.heldRooms.formUnion(rooms)
+            return (batch, rooms)
         }
     }
 

@@ -1,0 +1,149 @@
+import Postgres
+import Storage
+import TestSupport
+import XCTest
+
+/// `LeaveBatcher` hands each writer rooms no other writer holds, so batches of one process never
+/// wait for each other's room locks; a batch mixing rooms answers each leave as storing it alone would.
+final class LeaveBatchRoomsTests: XCTestCase {
+    /// 90 leaves at once over 3 rooms, 4 writers: every transaction storing leaves of a room began
+    /// (its `store_leaves` call's `statement_timestamp()`) after the room's previous transaction had
+    /// finished inserting its events, just before its commit — no call ever waited for another
+    /// writer's room lock. A trigger on the events sleeps 20 ms, then logs the transaction's rooms,
+    /// so that overlapping writers show.
+    func testWritersNeverHoldTheSameRoom() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "batch_rooms", poolSize: 8)
+        let store = RoomStore(pool: pool)
+        let rooms = (0..<3).map { index in
+            var room = RoomBuilder(roomID: "!rooms\(index):resident.test")
+            for member in 0..<30 { room.join("@m\(member):server\(member % 3).test") }
+            return room
+        }
+        for room in rooms {
+            _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        }
+        for statement in [
+            "CREATE TABLE batch_log (room_id text, tx bigint, started timestamptz, inserted timestamptz)",
+            """
+            CREATE FUNCTION log_batch() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_sleep(0.02);
+                INSERT INTO batch_log SELECT n.room_id, txid_current(), statement_timestamp(), clock_timestamp()
+                    FROM (SELECT DISTINCT room_id FROM new_events) n;
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE TRIGGER log_batch AFTER INSERT ON events REFERENCING NEW TABLE AS new_events
+                FOR EACH STATEMENT EXECUTE FUNCTION log_batch()
+            """,
+        ] {
+            _ = try await StorageFixture.rows(pool, statement)
+        }
+
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for room in rooms {
+                for member in 0..<30 {
+                    let leave = room.leave("@m\(member):server\(member % 3).test", id: "$leave-\(member)-\(room.roomID)",
+                                           prevEvents: [room.lastEventID])
+                    group.addTask {
+                        do {
+                            guard case .stored = try await store.storeLeave(leave, expectedMembership: "join") else { return "not stored" }
+                            return "stored"
+                        } catch {
+                            return "\(error)"
+                        }
+                    }
+                }
+            }
+            return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        }
+        XCTAssertEqual(outcomes, ["stored": 90])
+
+        let overlaps = try await StorageFixture.rows(pool, """
+            SELECT room_id, tx FROM (
+                SELECT room_id, tx, started, lag(inserted) OVER (PARTITION BY room_id ORDER BY inserted) AS previous
+                FROM batch_log) t
+            WHERE started < previous ORDER BY 1, 2
+            """)
+        XCTAssertEqual(overlaps, [], "a transaction began while another writer held its room")
+        let batches = try await StorageFixture.rows(pool, "SELECT count(DISTINCT tx) < 90 FROM batch_log")
+        XCTAssertEqual(batches, [["t"]], "leaves were batched")
+        let orphans = try await StorageFixture.orphans(pool)
+        XCTAssertEqual(orphans, [])
+        await pool.close()
+    }
+
+    /// One writer, held back by another session's lock on room A while leaves of rooms A, B and C
+    /// and of a room not held queue behind it; the batch that follows mixes them all and answers each:
+    /// stored, a replay, a changed membership, an unknown room.
+    func testABatchMixingRoomsAnswersEachLeave() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "batch_mixed", poolSize: 2)   // one writer
+        let store = RoomStore(pool: pool)
+        let rooms = ["!a:resident.test", "!b:resident.test", "!c:resident.test"].map { roomID in
+            var room = RoomBuilder(roomID: roomID)
+            room.join("@alice:remote.test")
+            room.join("@bob:remote.test")
+            return room
+        }
+        for room in rooms {
+            _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        }
+        let (a, b, c) = (rooms[0], rooms[1], rooms[2])
+        let bobLeftB = b.leave("@bob:remote.test", id: "$bob-b", prevEvents: [b.lastEventID])
+        let bobLeftC = c.leave("@bob:remote.test", id: "$bob-c", prevEvents: [c.lastEventID])
+        for leave in [bobLeftB, bobLeftC] {
+            guard case .stored = try await store.storeLeave(leave, expectedMembership: "join") else { return XCTFail("setup") }
+        }
+
+        let blocker = try PostgresConnection(url: pool.configuration.url)
+        _ = try blocker.query("BEGIN")
+        _ = try blocker.query("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", [.text(a.roomID)])
+        let first = Task { try await store.storeLeave(a.leave("@bob:remote.test", id: "$bob-a", prevEvents: [a.lastEventID]),
+                                                      expectedMembership: "join") }
+        try await Task.sleep(for: .milliseconds(200))   // the writer now waits for room A's lock
+        let queued: [(EventRecord, String?)] = [
+            (c.leave("@alice:remote.test", id: "$alice-c", prevEvents: [c.lastEventID]), "join"),
+            (bobLeftB, "join"),                                                                    // a replay
+            (a.leave("@alice:remote.test", id: "$alice-a", prevEvents: [a.lastEventID]), "join"),
+            (c.leave("@bob:remote.test", id: "$bob-c-again", prevEvents: [c.lastEventID]), "join"), // already left
+            (RoomBuilder(roomID: "!nowhere:resident.test").leave("@alice:remote.test", id: "$nowhere",
+                                                                 prevEvents: ["$x"]), "join"),
+            (b.leave("@alice:remote.test", id: "$alice-b", prevEvents: [b.lastEventID]), "join"),
+        ]
+        let tasks = queued.map { leave, expected in
+            Task { () -> String in
+                do {
+                    return "\(try await store.storeLeave(leave, expectedMembership: expected))"
+                } catch {
+                    return "\(error)"
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))   // all queued behind it
+        _ = try blocker.query("COMMIT")
+
+        guard case .stored = try await first.value else { return XCTFail("bob's leave of A must store") }
+        var answers: [String] = []
+        for task in tasks { answers.append(await task.value) }
+        XCTAssertTrue(answers[0].hasPrefix("stored"), answers[0])
+        XCTAssertEqual(answers[1], "\(LeaveOutcome.alreadyStored)")
+        XCTAssertTrue(answers[2].hasPrefix("stored"), answers[2])
+        XCTAssertEqual(answers[3], "\(LeaveOutcome.membershipChanged(current: "leave"))")
+        XCTAssertEqual(answers[4], "\(StorageError.unknownRoom("!nowhere:resident.test"))")
+        XCTAssertTrue(answers[5].hasPrefix("stored"), answers[5])
+        let batched = try await StorageFixture.rows(pool, """
+            SELECT count(DISTINCT xmin::text), count(*) FROM events WHERE event_id IN ('$alice-a', '$alice-b', '$alice-c')
+            """)
+        XCTAssertEqual(batched, [["1", "3"]], "the three rooms' leaves were stored in one transaction")
+        for room in rooms {
+            let members = try await store.members(roomID: room.roomID)
+            XCTAssertEqual(members.map(\.membership), ["leave", "leave"], room.roomID)
+        }
+        let joined = try await StorageFixture.rows(pool, "SELECT sum(joined_members) FROM room_joined_servers")
+        XCTAssertEqual(joined, [["0"]])
+        let orphans = try await StorageFixture.orphans(pool)
+        XCTAssertEqual(orphans, [])
+        await pool.close()
+    }
+}
