@@ -10,7 +10,7 @@ extension FederationSender {
     func deliver(_ batch: ForwardingBatch) async -> Bool {
         let destination = batch.destination
         let transaction = FederationTransaction(origin: client.serverName, originServerTS: UnixMilliseconds.now(),
-                                                deliveries: batch.events)
+                                                deliveries: batch.events, encoded: encodedPDUs.encoded)
         if !transaction.undeliverable.isEmpty {
             countUndeliverable(transaction.undeliverable, destination: destination)
         }
@@ -24,7 +24,7 @@ extension FederationSender {
         var answered = false
         do {
             let response = try await client.put(destination, target: "/_matrix/federation/v1/send/\(transactionID)",
-                                                 body: transaction.body)
+                                                 encodedBody: transaction.body)
             metrics.sendDuration.record(duration: .now - started)
             if response.status == 200 {
                 await record("mark sent", destination: destination) { try await self.store.complete(batch, delivered: true) }

@@ -29,6 +29,7 @@ public final class FederationSender: Sendable {
     let horizon: StreamHorizon
     let client: FederationClient
     let metrics = ForwardingMetrics()
+    let encodedPDUs = EncodedPDUCache()
     let logger: Logger
     private let listenURL: String
     let state = Mutex(SchedulerState())
