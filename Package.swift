@@ -61,7 +61,7 @@ let package = Package(
         ]),
         // The federation sender: forwards the outbox's deliveries as X-Matrix-signed transactions.
         .target(name: "Forwarding", dependencies: [
-            "BoundedCollections", "Storage", "Postgres", "Federation", "MatrixCore", "MatrixCrypto",
+            "Storage", "Postgres", "Federation", "MatrixCore", "MatrixCrypto",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),

@@ -33,7 +33,8 @@ struct FederationTransactionTests {
     }
 
     /// The sender's cache hands out what ``FederationTransaction/encode(_:)`` writes, the PDUs no
-    /// transaction can carry included (nil), for every destination that asks.
+    /// transaction can carry included (nil), for every destination that asks — also when two events
+    /// claim one position (`$a` and `$float` here) and when it is full.
     @Test func theEncodedPDUCacheAnswersAsEncodingDoes() {
         let cache = EncodedPDUCache(capacity: 2)
         let events = [delivery("$a", pdu: #"{"depth":3,"b":[1,"x"],"a":{"z":null}}"#), delivery("$float", pdu: #"{"d":1.5}"#),
