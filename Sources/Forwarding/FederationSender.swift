@@ -8,17 +8,17 @@ import Synchronization
 /// accepted leaves to the other servers of their rooms by per-destination stream positions
 /// (`sql/README.md`, "Forwarding").
 ///
-/// Woken by the `NOTIFY` each committed leave sends, it asks which destinations have events due
-/// in the rooms with events accepted since its previous scan (every
-/// ``SenderConfiguration/pollInterval``, and when it starts: in every room — leases and back-offs
-/// ending, a lost `NOTIFY`) and, for
-/// each one not already in hand (at most ``SenderConfiguration/maximumConcurrentDestinations`` at
-/// once), claims the destination with a lease together with its next ≤ 50 due events, sends them
-/// as one X-Matrix-signed `PUT /_matrix/federation/v1/send/{txnId}`, and on 200 advances the
-/// destination's position — or records the failure, which backs the destination off for every
-/// worker. Any number of senders in any number of processes share the work: one transaction at a
-/// time per destination, and a destination whose sender died is claimable again when its lease
-/// ends, with the same batch and transaction ID (at-least-once delivery).
+/// Woken by the `NOTIFY` each committed leave sends (scanning at most every ``scanInterval``), it
+/// asks which destinations have events due in the rooms with events accepted since its previous
+/// scan (every ``SenderConfiguration/pollInterval``, and when it starts: in every room — leases
+/// and back-offs ending, a lost `NOTIFY`) and, for each one not already in hand (at most
+/// ``SenderConfiguration/maximumConcurrentDestinations`` at once), claims the destination with a
+/// lease together with its next ≤ 50 due events, sends them as one X-Matrix-signed
+/// `PUT /_matrix/federation/v1/send/{txnId}`, and on 200 advances the destination's position — or
+/// records the failure, which backs the destination off for every worker. Any number of senders in
+/// any number of processes share the work: one transaction at a time per destination, and a
+/// destination whose sender died is claimable again when its lease ends, with the same batch and
+/// transaction ID (at-least-once delivery).
 ///
 /// ``run()`` returns when its task is cancelled (claimed batches then wait for their leases), or
 /// after ``stopClaiming()`` once the transactions in flight are answered — the graceful shutdown.
