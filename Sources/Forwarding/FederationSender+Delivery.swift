@@ -5,38 +5,12 @@ import MatrixCore
 import Storage
 
 extension FederationSender {
-    /// Claims `destination` and sends its due events, a batch at a time, until none is left, a
-    /// send fails, or the sender stops. A batch smaller than the limit ends the drain (what
-    /// arrives later rings a new scan).
-    func drain(_ destination: String) async {
-        var madeProgress = false
-        defer { finishDrain(destination, madeProgress: madeProgress) }
-        while !isStopping && !Task.isCancelled {
-            let claimed: ForwardingBatch?
-            do {
-                // Up to the stream's safe point: events above it may still be joined by earlier
-                // positions committing later (sql/README.md, "Event stream"). The one the scan that
-                // started this drain read: a read per claim cost Postgres a `pg_locks` scan each
-                // (what it would add arrives with the next wake-up's scan anyway).
-                claimed = try await store.claim(destination: destination, limit: configuration.batchSize,
-                                                lease: configuration.lease, safe: horizon.knownSafePosition)
-            } catch {
-                logger.warning("forwarding: claim failed", metadata: ["destination": "\(destination)", "error": "\(error)"])
-                return
-            }
-            guard let batch = claimed else { return }
-            guard await deliver(batch) else { return }
-            madeProgress = madeProgress || !batch.events.isEmpty
-            guard batch.events.count == configuration.batchSize else { return }
-        }
-    }
-
     /// Sends one claimed batch as a transaction and records the outcome; true when the
     /// destination's position moved past it (accepted, or nothing in it could be sent).
-    private func deliver(_ batch: ForwardingBatch) async -> Bool {
+    func deliver(_ batch: ForwardingBatch) async -> Bool {
         let destination = batch.destination
         let transaction = FederationTransaction(origin: client.serverName, originServerTS: UnixMilliseconds.now(),
-                                                deliveries: batch.events)
+                                                deliveries: batch.events, encoded: encodedPDUs.encoded)
         if !transaction.undeliverable.isEmpty {
             countUndeliverable(transaction.undeliverable, destination: destination)
         }
@@ -50,7 +24,7 @@ extension FederationSender {
         var answered = false
         do {
             let response = try await client.put(destination, target: "/_matrix/federation/v1/send/\(transactionID)",
-                                                 body: transaction.body)
+                                                 encodedBody: transaction.body)
             metrics.sendDuration.record(duration: .now - started)
             if response.status == 200 {
                 await record("mark sent", destination: destination) { try await self.store.complete(batch, delivered: true) }

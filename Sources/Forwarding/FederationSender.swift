@@ -8,17 +8,17 @@ import Synchronization
 /// accepted leaves to the other servers of their rooms by per-destination stream positions
 /// (`sql/README.md`, "Forwarding").
 ///
-/// Woken by the `NOTIFY` each committed leave sends, it asks which destinations have events due
-/// in the rooms with events accepted since its previous scan (every
-/// ``SenderConfiguration/pollInterval``, and when it starts: in every room — leases and back-offs
-/// ending, a lost `NOTIFY`) and, for
-/// each one not already in hand (at most ``SenderConfiguration/maximumConcurrentDestinations`` at
-/// once), claims the destination with a lease together with its next ≤ 50 due events, sends them
-/// as one X-Matrix-signed `PUT /_matrix/federation/v1/send/{txnId}`, and on 200 advances the
-/// destination's position — or records the failure, which backs the destination off for every
-/// worker. Any number of senders in any number of processes share the work: one transaction at a
-/// time per destination, and a destination whose sender died is claimable again when its lease
-/// ends, with the same batch and transaction ID (at-least-once delivery).
+/// Woken by the `NOTIFY` each committed leave sends (scanning at most every ``scanInterval``), it
+/// asks which destinations have events due in the rooms with events accepted since its previous
+/// scan (every ``SenderConfiguration/pollInterval``, and when it starts: in every room — leases
+/// and back-offs ending, a lost `NOTIFY`) and, for each one not already in hand (at most
+/// ``SenderConfiguration/maximumConcurrentDestinations`` at once), claims the destination with a
+/// lease together with its next ≤ 50 due events, sends them as one X-Matrix-signed
+/// `PUT /_matrix/federation/v1/send/{txnId}`, and on 200 advances the destination's position — or
+/// records the failure, which backs the destination off for every worker. Any number of senders in
+/// any number of processes share the work: one transaction at a time per destination, and a
+/// destination whose sender died is claimable again when its lease ends, with the same batch and
+/// transaction ID (at-least-once delivery).
 ///
 /// ``run()`` returns when its task is cancelled (claimed batches then wait for their leases), or
 /// after ``stopClaiming()`` once the transactions in flight are answered — the graceful shutdown.
@@ -29,6 +29,7 @@ public final class FederationSender: Sendable {
     let horizon: StreamHorizon
     let client: FederationClient
     let metrics = ForwardingMetrics()
+    let encodedPDUs = EncodedPDUCache()
     let logger: Logger
     private let listenURL: String
     let state = Mutex(SchedulerState())
@@ -118,13 +119,29 @@ public final class FederationSender: Sendable {
 
     var isStopping: Bool { state.withLock { $0.isStopping } }
 
-    /// One scan per wake-up (wake-ups during a scan coalesce into one more), each starting a drain
-    /// task per due destination not yet in hand; returns when the wake-ups end and every drain has.
+    /// The least time between two scans' starts. A wake-up sooner after a scan waits out the rest
+    /// (wake-ups meanwhile coalesce into it), so under load a destination's next transaction carries
+    /// what arrived while its previous one was in flight plus up to this long — fuller
+    /// transactions, and fewer scans, claims, signatures and requests per leave. After a quiet
+    /// spell a wake-up scans at once, so a lone leave is not delayed; a delivery waits at most
+    /// this much longer than without it. (Synapse's per-destination queue has the same effect from
+    /// its one transaction in flight per destination — what arrives meanwhile goes in the next —
+    /// fed by its replication stream's batches.)
+    static let scanInterval = Duration.milliseconds(50)
+
+    /// One scan per wake-up, at most one per ``scanInterval`` (wake-ups during a scan or its wait
+    /// coalesce into one more), each starting a drain task per due destination not yet in hand;
+    /// returns when the wake-ups end and every drain has.
     private func schedule(_ wakeups: AsyncStream<Void>) async {
         await withDiscardingTaskGroup { drains in
+            var lastScan: ContinuousClock.Instant?
             for await _ in wakeups {
+                if let lastScan, lastScan + Self.scanInterval > .now {
+                    do { try await Task.sleep(until: lastScan + Self.scanInterval) } catch { break }
+                }
+                lastScan = .now
                 for destination in await destinationsToStart() {
-                    drains.addTask { await self.drain(destination) }
+                    drains.addTask { await self.drain(from: destination) }
                 }
                 await samplePendingIfDue()
             }
@@ -173,21 +190,6 @@ public final class FederationSender: Sendable {
             }
             return started
         }
-    }
-
-    /// Called by a drain task when it ends: queues its destination if a scan found it due
-    /// meanwhile, and rings for another scan if it made progress (more may have arrived) or
-    /// destinations wait for the slot it frees.
-    func finishDrain(_ destination: String, madeProgress: Bool) {
-        let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
-            state.active.remove(destination)
-            if state.dueAgain.remove(destination) != nil, state.isWaiting.insert(destination).inserted {
-                state.waiting.append(destination)
-            }
-            let rescan = madeProgress || !state.waiting.isEmpty
-            return rescan ? state.wake : nil
-        }
-        wake?.yield()
     }
 
     /// Refreshes the backlog gauges, at most every 5 seconds (one probe per room and server).

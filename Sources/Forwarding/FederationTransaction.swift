@@ -19,26 +19,44 @@ struct FederationTransaction: Sendable {
     let deliveries: [ForwardedEvent]
     /// Deliveries that can never be sent (see above).
     let undeliverable: [ForwardedEvent]
-    /// The request body; `pdus` is empty when every delivery was undeliverable.
-    let body: JSONValue
+    /// The request body, compact JSON with sorted keys (the layout the X-Matrix signature covers:
+    /// ``FederationClient/put(_:target:encodedBody:)`` signs these bytes as they are); `pdus` is
+    /// empty when every delivery was undeliverable.
+    let body: [UInt8]
 
-    init(origin: String, originServerTS: Int64, deliveries claimed: [ForwardedEvent]) {
+    /// - Parameter encoded: a delivery's PDU as ``encode(_:)`` writes it (the sender's
+    ///   ``EncodedPDUCache``: a PDU due to many destinations is parsed once).
+    init(origin: String, originServerTS: Int64, deliveries claimed: [ForwardedEvent],
+         encoded: (ForwardedEvent) -> [UInt8]? = { encode($0.pdu) }) {
         var deliveries: [ForwardedEvent] = []
         var undeliverable: [ForwardedEvent] = []
-        var pdus: [JSONValue] = []
         deliveries.reserveCapacity(claimed.count)
-        pdus.reserveCapacity(claimed.count)
+        var body = Array(#"{"origin":"#.utf8)
+        body.append(contentsOf: JSONValue.string(origin).compactBytes())
+        body.append(contentsOf: #","origin_server_ts":\#(originServerTS),"pdus":["#.utf8)
         for delivery in claimed {
-            if let pdu = try? JSONParser.parse(delivery.pdu), pdu.objectValue != nil, pdu.firstNonInt64Number == nil {
-                deliveries.append(delivery)
-                pdus.append(pdu)
-            } else {
+            guard let pdu = encoded(delivery) else {
                 undeliverable.append(delivery)
+                continue
             }
+            if !deliveries.isEmpty { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: pdu)
+            deliveries.append(delivery)
         }
+        body.append(contentsOf: "]}".utf8)
         self.deliveries = deliveries
         self.undeliverable = undeliverable
-        body = ["origin": .string(origin), "origin_server_ts": .integer(originServerTS), "pdus": .array(pdus)]
+        self.body = body
+    }
+
+    /// A stored PDU as it goes into a body: its compact bytes (sorted keys, integers in decimal), or
+    /// nil when no signed request can carry it (not a JSON object, a number that is not a 64-bit
+    /// integer).
+    static func encode(_ pdu: [UInt8]) -> [UInt8]? {
+        guard let value = try? JSONParser.parse(pdu), value.objectValue != nil, value.firstNonInt64Number == nil else {
+            return nil
+        }
+        return value.compactBytes()
     }
 
     var isEmpty: Bool { deliveries.isEmpty }

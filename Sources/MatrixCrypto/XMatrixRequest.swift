@@ -28,12 +28,38 @@ public enum XMatrixRequest {
         return request.compactBytes()
     }
 
+    /// ``signingBytes(method:uri:origin:destination:content:)`` of a JSON object body already
+    /// written in that layout — `encodedContent` is `compactBytes()` of an object in which
+    /// every number is a 64-bit integer (no `firstNonInt64Number`), the caller vouches — without
+    /// parsing or writing the body again: `content` is the first key of the signed object.
+    public static func signingBytes(method: String, uri: String, origin: String, destination: String,
+                                    encodedContent content: [UInt8]) -> [UInt8] {
+        let request: JSONObject = [
+            "method": .string(method), "uri": .string(uri),
+            "origin": .string(origin), "destination": .string(destination),
+        ]
+        let members = request.compactBytes()   // {"destination":…,"method":…,"origin":…,"uri":…}
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(content.count + members.count + 12)
+        bytes.append(contentsOf: #"{"content":"#.utf8)
+        bytes.append(contentsOf: content)
+        bytes.append(UInt8(ascii: ","))
+        bytes.append(contentsOf: members.dropFirst())
+        return bytes
+    }
+
     /// The parsed `Authorization` credentials for an outgoing request signed with `key`.
     public static func authorization(method: String, uri: String, origin: String, destination: String,
                                      content: JSONValue?, key: SigningKey) throws(CanonicalJSONError) -> XMatrixAuthorization {
         let bytes = try signingBytes(method: method, uri: uri, origin: origin, destination: destination, content: content)
-        return XMatrixAuthorization(origin: origin, destination: destination, keyID: key.keyID,
-                                    signature: Base64.encodeUnpadded(key.privateKey.signature(for: bytes)))
+        return authorization(origin: origin, destination: destination, signingBytes: bytes, key: key)
+    }
+
+    /// The `Authorization` credentials of a request whose signed bytes are `signingBytes`.
+    public static func authorization(origin: String, destination: String, signingBytes bytes: [UInt8],
+                                     key: SigningKey) -> XMatrixAuthorization {
+        XMatrixAuthorization(origin: origin, destination: destination, keyID: key.keyID,
+                             signature: Base64.encodeUnpadded(key.privateKey.signature(for: bytes)))
     }
 
     /// The `Authorization` header value for an outgoing request signed with `key`.

@@ -15,12 +15,15 @@ import Testing
             let body: JSONValue = .object(["pdus": .array([.object(["depth": .integer(3)])]), "origin": .string("resident.test")])
             let put = try await client.put("remote.test", target: "/_matrix/federation/v1/send/txn%2F1?a=b", body: body)
             let get = try await client.get("remote.test", target: "/_matrix/federation/v1/event/%24abc")
+            // A body already written (the sender's transactions): signed over its bytes as sent.
+            let encoded = try await client.put("remote.test", target: "/_matrix/federation/v1/send/2", encodedBody: body.compactBytes())
             try await transport.destinations.shutdown()
-            #expect(put.status == 200 && get.status == 200)
+            #expect(put.status == 200 && get.status == 200 && encoded.status == 200)
 
             let received = harness.remote.receivedRequests
-            try #require(received.count == 2)
-            #expect(received.map(\.target) == ["/_matrix/federation/v1/send/txn%2F1?a=b", "/_matrix/federation/v1/event/%24abc"])
+            try #require(received.count == 3)
+            #expect(received.map(\.target) == ["/_matrix/federation/v1/send/txn%2F1?a=b", "/_matrix/federation/v1/event/%24abc",
+                                                "/_matrix/federation/v1/send/2"])
             #expect(received.allSatisfy { $0.host == "remote.test" })
             let receiver = XMatrixAuthenticator(serverName: "remote.test", keys: harness.fetcher)
             for request in received {
@@ -31,6 +34,7 @@ import Testing
                 #expect(origin == "resident.test")
             }
             #expect(try JSONParser.parse(received[0].body) == body)
+            #expect(received[2].body == body.compactBytes())
         }
     }
 

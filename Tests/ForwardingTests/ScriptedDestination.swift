@@ -4,7 +4,7 @@ import MatrixCore
 import Synchronization
 
 /// A destination on loopback whose `PUT /_matrix/federation/v1/send/{txnId}` answers are scripted
-/// (status, delay), recording each transaction's ID and the `event_id`s of its PDUs.
+/// (status, delay; or held until released), recording each transaction's ID and the `event_id`s of its PDUs.
 final class ScriptedDestination: Sendable {
     struct Transaction: Sendable {
         let id: String
@@ -16,6 +16,8 @@ final class ScriptedDestination: Sendable {
     private final class State: Sendable {
         let script: Mutex<(status: Int, delay: Duration)>
         let received = Mutex<[Transaction]>([])
+        let held = Mutex(false)
+        let arrivals = Mutex(0)
 
         init(status: Int, delay: Duration) {
             script = Mutex((status, delay))
@@ -27,10 +29,21 @@ final class ScriptedDestination: Sendable {
     let port: Int
 
     var transactions: [Transaction] { state.received.withLock { $0 } }
+    /// Transactions that reached the route (answered or not yet).
+    var arrivals: Int { state.arrivals.withLock { $0 } }
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     func answer(status: Int, after delay: Duration = .zero) {
         state.script.withLock { $0 = (status, delay) }
+    }
+
+    /// Answers nothing (transactions wait) until ``release()``.
+    func hold() {
+        state.held.withLock { $0 = true }
+    }
+
+    func release() {
+        state.held.withLock { $0 = false }
     }
 
     init(status: Int, delay: Duration = .zero) async throws {
@@ -38,6 +51,8 @@ final class ScriptedDestination: Sendable {
         let router = Router()
         router.put("/_matrix/federation/v1/send/:txnId") { request, context -> Response in
             let body = try await request.body.collect(upTo: 1 << 22)
+            state.arrivals.withLock { $0 += 1 }
+            while state.held.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
             let (status, delay) = state.script.withLock { $0 }
             if delay > .zero { try await Task.sleep(for: delay) }
             let pdus = (try? JSONParser.parse(Array(buffer: body)))?["pdus"]?.arrayValue ?? []

@@ -10,10 +10,10 @@ import Testing
 
 /// The sender in this process against a migrated database filled directly with accepted events due
 /// to one destination, and destinations whose answers are scripted: batching, failure and
-/// back-off, recovery, shutdown.
+/// back-off, recovery, shutdown. (Its helpers also serve `SenderCadenceTests`.)
 struct SenderInProcessTests {
     /// A migrated database holding `count` accepted events `$e1` … due to `destination`.
-    private static func due(_ count: Int, to destination: String) async throws -> (url: String, pool: PostgresPool) {
+    static func due(_ count: Int, to destination: String) async throws -> (url: String, pool: PostgresPool) {
         let url = try TestDatabase.create(prefix: "sender")
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url, poolSize: 4))
         _ = try await Migrator(directory: URL(fileURLWithPath: WorkerProcess.sqlDirectory)).migrate(pool: pool)
@@ -33,7 +33,7 @@ struct SenderInProcessTests {
         return (url, pool)
     }
 
-    private static func sender(pool: PostgresPool, destination: String, baseURL: String, lease: Duration = .seconds(4),
+    static func sender(pool: PostgresPool, destination: String, baseURL: String, lease: Duration = .seconds(4),
                                alsoAt: [String] = [], concurrency: Int = 32, pollInterval: Duration = .milliseconds(100))
         throws -> (FederationSender, FederationTransport)
     {
@@ -55,7 +55,7 @@ struct SenderInProcessTests {
         return (sender, transport)
     }
 
-    private static func pendingCount(_ pool: PostgresPool) async throws -> Int {
+    static func pendingCount(_ pool: PostgresPool) async throws -> Int {
         try await ForwardingStore(pool: pool, serverName: "resident.test").backlog().events
     }
 
@@ -71,7 +71,7 @@ struct SenderInProcessTests {
         }
     }
 
-    private static func shutDown(_ transport: FederationTransport, _ pool: PostgresPool, _ url: String) async {
+    static func shutDown(_ transport: FederationTransport, _ pool: PostgresPool, _ url: String) async {
         try? await transport.destinations.shutdown()
         await pool.close()
         try? TestDatabase.drop(url)

@@ -29,6 +29,19 @@ public struct FederationClient: Sendable {
         try await send(method: "PUT", to: server, target: target, body: body)
     }
 
+    /// `PUT target` on `server` with a JSON object body already written as `compactBytes()` with
+    /// 64-bit integers only (see ``XMatrixRequest/signingBytes(method:uri:origin:destination:encodedContent:)``),
+    /// signed over those exact bytes and sent as they are.
+    public func put(_ server: String, target: String, encodedBody body: [UInt8]) async throws(FederationRequestError) -> FederationResponse {
+        let bytes = XMatrixRequest.signingBytes(method: "PUT", uri: target, origin: serverName, destination: server,
+                                                encodedContent: body)
+        let authorization = XMatrixRequest.authorization(origin: serverName, destination: server, signingBytes: bytes,
+                                                         key: signingKey)
+        return try await transport.send(
+            method: "PUT", to: server, target: target, headers: [("Authorization", authorization.headerValue)],
+            body: body, timeout: timeout)
+    }
+
     /// Any method, signed over `{method, uri: target, origin, destination: server[, content: body]}`.
     public func send(
         method: String, to server: String, target: String, body: JSONValue?
