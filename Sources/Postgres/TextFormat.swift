@@ -65,34 +65,52 @@ enum TextFormat {
         var index = body.startIndex
         while true {
             guard index < body.endIndex else { return nil }
-            var element: [UInt8] = []
             if body[index] == UInt8(ascii: "\"") {
                 index += 1
+                let start = index
+                var escaped = false
                 while true {
                     guard index < body.endIndex else { return nil }
-                    var byte = body[index]
-                    if byte == UInt8(ascii: "\"") { index += 1; break }
+                    let byte = body[index]
+                    if byte == UInt8(ascii: "\"") { break }
                     if byte == UInt8(ascii: "\\") {
+                        escaped = true
                         index += 1
                         guard index < body.endIndex else { return nil }
-                        byte = body[index]
                     }
-                    element.append(byte)
                     index += 1
                 }
+                let quoted = body[start..<index]
+                index += 1
+                elements.append(escaped ? unescaped(quoted) : String(decoding: quoted, as: UTF8.self))
             } else {
+                let start = index
                 while index < body.endIndex, body[index] != UInt8(ascii: ",") {
                     let byte = body[index]
                     guard byte != UInt8(ascii: "{"), byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") else { return nil }
-                    element.append(byte)
                     index += 1
                 }
-                if element == Array("NULL".utf8) { return nil }
+                let element = body[start..<index]
+                if element.elementsEqual("NULL".utf8) { return nil }
+                elements.append(String(decoding: element, as: UTF8.self))
             }
-            elements.append(String(decoding: element, as: UTF8.self))
             if index == body.endIndex { return elements }
             guard body[index] == UInt8(ascii: ",") else { return nil }
             index += 1
         }
+    }
+
+    /// The text of a quoted array element whose backslashes escape the byte after them (the
+    /// element was already checked to end in a closing quote, not in a lone backslash).
+    private static func unescaped(_ quoted: ArraySlice<UInt8>) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(quoted.count)
+        var index = quoted.startIndex
+        while index < quoted.endIndex {
+            if quoted[index] == UInt8(ascii: "\\") { index += 1 }
+            bytes.append(quoted[index])
+            index += 1
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

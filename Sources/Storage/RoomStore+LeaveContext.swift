@@ -22,14 +22,31 @@ extension RoomStore {
     /// The rows tagged `'s'`: current-state events at the (type, state key) pairs in $2/$3 of room $1.
     private static let stateEntriesSQL = """
         SELECT 's', \(EventColumns.select) FROM \(EventColumns.currentStateEvents(roomID: "$1", types: "$2", stateKeys: "$3"))
+        UNION ALL
         """
 
-    /// Runs `stateEntriesSQL UNION ALL more` with the state keys as $2/$3 and returns the event
-    /// records grouped by the tag in the first column.
+    /// `templateContext`'s statement, built once: state entries, then up to $4 extremities tagged `'x'`.
+    private static let templateContextSQL = stateEntriesSQL + """
+
+        (SELECT 'x', \(EventColumns.select)
+         FROM forward_extremities f \(EventColumns.joinEvent(roomID: "f.room_id", eventID: "f.event_id"))
+         WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
+        """
+
+    /// `leaveContext`'s statement, built once: state entries, the cited events in $4 tagged `'c'`,
+    /// and the event $5 itself tagged `'r'` if stored.
+    private static let leaveContextSQL = stateEntriesSQL + """
+
+        SELECT 'c', \(EventColumns.select) FROM \(EventColumns.eventsByID(roomID: "$1", eventIDs: "$4"))
+        UNION ALL
+        SELECT 'r', \(EventColumns.select) FROM events e WHERE e.room_id = $1 AND e.event_id = $5
+        """
+
+    /// Runs `sql` (one of the statements above) with the room and state keys as $1–$3 and
+    /// `parameters` after them; returns the event records grouped by the tag in the first column.
     private func taggedEvents(
-        roomID: String, stateKeys: [(type: String, stateKey: String)], more: String, parameters: [PostgresValue]
+        _ sql: String, roomID: String, stateKeys: [(type: String, stateKey: String)], parameters: [PostgresValue]
     ) async throws(StorageError) -> [String: [EventRecord]] {
-        let sql = Self.stateEntriesSQL + "\nUNION ALL\n" + more
         let bound: [PostgresValue] = [
             .text(roomID), .textArray(stateKeys.map(\.type)), .textArray(stateKeys.map(\.stateKey)),
         ] + parameters
@@ -47,11 +64,8 @@ extension RoomStore {
     public func templateContext(
         roomID: String, stateKeys: [(type: String, stateKey: String)], extremityLimit: Int
     ) async throws(StorageError) -> TemplateContext {
-        let groups = try await taggedEvents(roomID: roomID, stateKeys: stateKeys, more: """
-            (SELECT 'x', \(EventColumns.select)
-             FROM forward_extremities f \(EventColumns.joinEvent(roomID: "f.room_id", eventID: "f.event_id"))
-             WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
-            """, parameters: [.int(Int64(max(0, extremityLimit)))])
+        let groups = try await taggedEvents(
+            Self.templateContextSQL, roomID: roomID, stateKeys: stateKeys, parameters: [.int(Int64(max(0, extremityLimit)))])
         return TemplateContext(state: groups["s"] ?? [], extremities: groups["x"] ?? [])
     }
 
@@ -63,11 +77,8 @@ extension RoomStore {
     public func leaveContext(
         roomID: String, eventID: String, stateKeys: [(type: String, stateKey: String)], citedEventIDs: [String]
     ) async throws(StorageError) -> LeaveContext {
-        let groups = try await taggedEvents(roomID: roomID, stateKeys: stateKeys, more: """
-            SELECT 'c', \(EventColumns.select) FROM \(EventColumns.eventsByID(roomID: "$1", eventIDs: "$4"))
-            UNION ALL
-            SELECT 'r', \(EventColumns.select) FROM events e WHERE e.room_id = $1 AND e.event_id = $5
-            """, parameters: [.textArray(citedEventIDs), .text(eventID)])
+        let groups = try await taggedEvents(
+            Self.leaveContextSQL, roomID: roomID, stateKeys: stateKeys, parameters: [.textArray(citedEventIDs), .text(eventID)])
         return LeaveContext(state: groups["s"] ?? [], cited: groups["c"] ?? [], alreadyStored: groups["r"] != nil)
     }
 

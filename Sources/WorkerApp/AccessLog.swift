@@ -3,21 +3,23 @@ import Logging
 import MatrixCrypto
 
 /// One access-log line per request at `info`: `request_id` (already in the logger's metadata),
-/// `origin` (the X-Matrix origin the request claims, when it has a parseable one), `method`,
+/// `origin` (the X-Matrix origin the request claims, when it has a parseable one: the
+/// authenticated origin when authentication succeeded — the same value — without parsing the
+/// headers again), `method`,
 /// `route` (the route's name, never the raw path), `status`, `errcode`, `duration_ms` and
 /// `outcome` (`ok`, `refused` for 4xx, `failed` for 5xx). A refusal carries its reason (`error`);
 /// a failure is logged again at `warning` with what only the log may see (`detail`).
 enum AccessLog {
     static func record(
         logger: Logger, method: String, route: String, status: Int, failure: MatrixError?,
-        authorization: [String], elapsed: Duration
+        origin authenticated: String?, authorization: [String], elapsed: Duration
     ) {
         var metadata: Logger.Metadata = [
             "method": .string(method), "route": .string(route), "status": .stringConvertible(status),
             "duration_ms": .stringConvertible(Double(elapsed.saturatingNanoseconds) / 1_000_000),
             "outcome": .string(status >= 500 ? "failed" : status >= 400 ? "refused" : "ok"),
         ]
-        if let origin = claimedOrigin(authorization) { metadata["origin"] = .string(origin) }
+        if let origin = authenticated ?? claimedOrigin(authorization) { metadata["origin"] = .string(origin) }
         if let failure {
             metadata["errcode"] = .string(failure.errcode)
             metadata["error"] = .string(failure.message)

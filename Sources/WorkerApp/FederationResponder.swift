@@ -74,22 +74,26 @@ public struct FederationResponder: HTTPResponder {
         var routeName = "unknown"
         let response: Response
         var failure: MatrixError?
+        var origin: String?
         do throws(MatrixError) {
             let route = try Route.match(method: method, target: target)
             guard dependencies.servesOperationalRoutes || !route.isOperational else { throw .unrecognized("Unrecognized request") }
             routeName = route.name
             let requestLogger = logger
-            let work = { @Sendable () async -> Result<Response, MatrixError> in
+            let work = { @Sendable () async -> (outcome: Result<Response, MatrixError>, origin: String?) in
+                var origin: String?
                 do throws(MatrixError) {
-                    return .success(try await answer(route, request: request, method: method, target: target, logger: requestLogger))
+                    let response = try await answer(route, request: request, method: method, target: target, logger: requestLogger, origin: &origin)
+                    return (.success(response), origin)
                 } catch {
-                    return .failure(error)
+                    return (.failure(error), origin)
                 }
             }
-            guard let outcome = await deadline.run(work) else {
+            guard let answered = await deadline.run(work) else {
                 throw .unavailable("The request was not answered within \(dependencies.requestDeadline); retry")
             }
-            response = try outcome.get()
+            origin = answered.origin
+            response = try answered.outcome.get()
         } catch {
             response = Self.errorResponse(error)
             failure = error
@@ -99,11 +103,14 @@ public struct FederationResponder: HTTPResponder {
         Timer(label: "leave_worker_request_duration_seconds", dimensions: [("route", routeName)])
             .recordNanoseconds(elapsed.saturatingNanoseconds)
         AccessLog.record(logger: logger, method: method, route: routeName, status: response.status.code,
-                         failure: failure, authorization: request.headers[values: .authorization], elapsed: elapsed)
+                         failure: failure, origin: origin, authorization: request.headers[values: .authorization], elapsed: elapsed)
         return response
     }
 
-    private func answer(_ route: Route, request: Request, method: String, target: String, logger: Logger) async throws(MatrixError) -> Response {
+    /// The route's answer; `origin` is set once the request's X-Matrix origin is authenticated.
+    private func answer(
+        _ route: Route, request: Request, method: String, target: String, logger: Logger, origin: inout String?
+    ) async throws(MatrixError) -> Response {
         switch route {
         case .health:
             return Self.json(200, Array(#"{"status":"ok"}"#.utf8))
@@ -123,7 +130,7 @@ public struct FederationResponder: HTTPResponder {
             if let passthrough = dependencies.passthrough, try await passthrough.passes(roomID: roomID) {
                 return await passthrough.forward(method: method, target: target, request: request, body: nil)
             }
-            let origin = try await authenticated(method, target, request, body: nil)
+            let origin = try await authenticated(method, target, request, body: nil, into: &origin)
             let body = try await answering { () async throws(LeaveServiceError) in
                 try await dependencies.leaves.makeLeave(roomID: roomID, userID: userID, origin: origin)
             }
@@ -133,13 +140,13 @@ public struct FederationResponder: HTTPResponder {
                 return await passthrough.forward(method: method, target: target, request: request, body: try await readBody(request))
             }
             let body = try await readJSONObject(request)
-            let origin = try await authenticated(method, target, request, body: .object(body))
+            let origin = try await authenticated(method, target, request, body: .object(body), into: &origin)
             try await answering { () async throws(LeaveServiceError) in
                 try await dependencies.leaves.sendLeave(roomID: roomID, eventID: eventID, origin: origin, pdu: body)
             }
             return Self.json(200, Array((apiVersion == 1 ? "[200,{}]" : "{}").utf8))
         case .event(let eventID):
-            let origin = try await authenticated(method, target, request, body: nil)
+            let origin = try await authenticated(method, target, request, body: nil, into: &origin)
             let body = try await answering { () async throws(LeaveServiceError) in
                 try await dependencies.leaves.event(eventID: eventID, origin: origin)
             }
@@ -147,9 +154,13 @@ public struct FederationResponder: HTTPResponder {
         }
     }
 
-    /// The request's authenticated origin, within its rate limit.
-    private func authenticated(_ method: String, _ target: String, _ request: Request, body: JSONValue?) async throws(MatrixError) -> String {
+    /// The request's authenticated origin (also stored in `authenticatedOrigin` for the access
+    /// log), within its rate limit.
+    private func authenticated(
+        _ method: String, _ target: String, _ request: Request, body: JSONValue?, into authenticatedOrigin: inout String?
+    ) async throws(MatrixError) -> String {
         let origin = try await dependencies.authenticate(method, target, request.headers[values: .authorization], body)
+        authenticatedOrigin = origin
         try dependencies.rateLimiter.admit(origin)
         return origin
     }

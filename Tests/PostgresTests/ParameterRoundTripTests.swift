@@ -49,7 +49,7 @@ final class ParameterRoundTripTests: ConnectionTestCase {
     }
 
     func testTextArrayRoundTrips() throws {
-        let samples: [[String]] = [[], ["one"], ["a", "b c", "", "NULL", "x,y", "{}", "q\"uote", "back\\slash", "ünï ✓"]]
+        let samples: [[String]] = [[], ["one"], ["a", "b c", "", "NULL", "x,y", "{}", "q\"uote", "back\\slash", "ünï ✓"], ["\"", "\\", "ends\\", "\\\"both\"\\"]]
         for elements in samples {
             let result = try connection.query("SELECT $1, cardinality($1), pg_typeof($1)::text", [.textArray(elements)])
             XCTAssertEqual(result[0].stringArray(0), elements)

@@ -54,15 +54,26 @@ import Testing
             #expect(metrics.text.contains(name), "\(name) missing from /metrics")
         }
 
-        // Log lines are written in batches (LogOutput): wait for the one of the make_leave.
+        // Signed with another key of the same ID: refused, yet the line names the claimed origin.
+        let impostor = SimulatedHomeserver(serverName: "remote.test", signingKey: try SigningKey.generate(version: "k1"))
+        let refused = try await impostor.requester(destination: Self.serverName, baseURL: worker.baseURL)
+            .makeLeave(roomID: "!absent:resident.test", userID: "@u:remote.test")
+        #expect(refused.status == 401)
+
+        // Log lines are written in batches (LogOutput): wait for the two of the make_leaves.
         var access: JSONObject?
-        for _ in 0..<100 where access == nil {
+        var refusal: JSONObject?
+        for _ in 0..<100 where access == nil || refusal == nil {
             let lines = worker.outputText().split(separator: "\n").compactMap { line in
                 (try? JSONParser.parse(String(line)))?.objectValue
-            }
-            access = lines.first { $0["message"]?.stringValue == "request" && $0["route"]?.stringValue == "make_leave" }
-            if access == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }.filter { $0["message"]?.stringValue == "request" && $0["route"]?.stringValue == "make_leave" }
+            access = lines.first { $0["status"]?.integerValue == 404 }
+            refusal = lines.first { $0["status"]?.integerValue == 401 }
+            if access == nil || refusal == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
+        let refusedLine = try #require(refusal, "no access line for the refused make_leave in: \(worker.outputText())")
+        #expect(refusedLine["origin"]?.stringValue == "remote.test")
+        #expect(refusedLine["errcode"]?.stringValue == "M_UNAUTHORIZED")
         let line = try #require(access, "no access line for make_leave in: \(worker.outputText())")
         #expect(line["origin"]?.stringValue == "remote.test")
         #expect(line["method"]?.stringValue == "GET")
