@@ -4,7 +4,7 @@ import TestSupport
 import XCTest
 
 /// `store_leaves` keeps its plans for a connection's life (generic plans, made at the first call):
-/// they must probe indexes on whole keys whatever the tables' sizes were then (`sql/0015`).
+/// they must probe indexes on whole keys whatever the tables' sizes were then (`sql/0014`).
 final class LeavePlanTests: XCTestCase {
     /// A connection stores a leave while every table is tiny (its plans are made then), the tables
     /// grow by thousands of rows, and the same connection stores another leave: that transaction
