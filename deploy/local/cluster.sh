@@ -93,6 +93,9 @@ http_status() {
 
 # Whether the process in pidfile $1 runs and its command line mentions $2 (guards against a
 # recycled PID).
+# What a worker's command line holds (`$bin serve`, whatever the binary is called), for alive/stop_pid.
+worker_mark=" serve "
+
 alive() {
     local pid
     [ -f "$1" ] || return 1
@@ -111,7 +114,7 @@ stop_pid() {
             sleep 0.1
         done
         if alive "$pidfile" "$name"; then
-            say "pid $pid ($name) did not stop in 10 s: KILL"
+            say "pid $pid ($(basename "$pidfile" .pid)) did not stop in 10 s: KILL"
             kill -KILL "$pid" 2>/dev/null || true
         fi
         say "stopped $(basename "$pidfile" .pid) (pid $pid)"
@@ -126,7 +129,7 @@ wait_ready() {
     start=$(date +%s.%N)
     while :; do
         [ "$(http_status "$url")" = 200 ] && break
-        if [ -n "$pidfile" ] && [ -s "$pidfile" ] && ! alive "$pidfile" leave-worker; then return 1; fi
+        if [ -n "$pidfile" ] && [ -s "$pidfile" ] && ! alive "$pidfile" "$worker_mark"; then return 1; fi
         now=$(date +%s.%N)
         if awk -v a="$start" -v b="$now" -v l="$limit" 'BEGIN { exit !(b - a > l) }'; then return 1; fi
         sleep 0.05
@@ -328,7 +331,7 @@ cmd_status() {
         [ -e "$pidfile" ] || continue
         i=$(basename "$pidfile" .pid); i=${i#worker-}
         port=$(cat "$state/worker-$i.internal-port" 2>/dev/null || echo "?")
-        if alive "$pidfile" leave-worker; then
+        if alive "$pidfile" "$worker_mark"; then
             code=$(http_status "http://127.0.0.1:$port/ready")
             echo "worker $i  pid $(cat "$pidfile")   http://127.0.0.1:$port/ready → $code"
         else
@@ -347,7 +350,7 @@ cmd_down() {
     [ "${1:-}" = "--purge" ] && purge=true
     stop_pid "$state/haproxy.pid" haproxy
     for pidfile in "$state"/worker-*.pid; do
-        [ -e "$pidfile" ] && stop_pid "$pidfile" leave-worker
+        [ -e "$pidfile" ] && stop_pid "$pidfile" "$worker_mark"
     done
     if [ -f "$state/pg/data/PG_VERSION" ]; then
         "$root/scripts/pg.sh" stop "$state/pg"
