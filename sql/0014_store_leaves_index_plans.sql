@@ -1,6 +1,7 @@
 -- store_leaves' plans no longer depend on the table sizes a connection first saw (sql/README.md,
--- "Query shapes"). The workers' connections keep one generic plan per statement for their whole
--- life, made the first time the statement runs: if a table is small then, the planner scans it.
+-- "Query shapes"). The workers' connections keep one generic plan per statement, made the first
+-- time the statement runs, until its tables' statistics change (ANALYZE, DDL): if a table is small
+-- then, the planner scans it until the next ANALYZE — and a table growing fast outruns autovacuum.
 -- Found in a send-only run (8 rooms, the generator's leaves all cite one stale event, so every
 -- leave stays a forward extremity): the DELETE of the cited extremities ran as a hash join over a
 -- sequential scan of all of forward_extremities — 22.8 million rows read for 56,000 leaves, a cost
