@@ -3,11 +3,25 @@ import MatrixCrypto
 import NIOCore
 import RemoteHomeserver
 
-/// Send-only mode's requests, encoded to their last byte before the clock starts: request line,
-/// `Host`, the X-Matrix `Authorization` of the leaving member's server, `Content-Type`,
-/// `Content-Length` and the signed PDU. X-Matrix signatures carry no time, so the bytes stay valid;
-/// during the run the generator only writes them.
+/// The requests of a run against an `http://` target, encoded to their last byte: request line,
+/// `Host`, the X-Matrix `Authorization` of the leaving member's server and, for a send_leave,
+/// `Content-Type`, `Content-Length` and the signed PDU. X-Matrix signatures carry no time, so bytes
+/// encoded before the clock starts stay valid: every make_leave, and send-only's send_leaves, are
+/// encoded in setup; during the run the generator only writes them (pairs encode their send_leave
+/// when the template has been signed).
 enum EncodedRequest {
+    /// `GET /_matrix/federation/v1/make_leave/{roomId}/{userId}` of `userID`, from `signer`'s server
+    /// to `destination` (the resident server), addressed to `authority` (`host:port` of the target).
+    static func makeLeave(roomID: String, userID: String, signer: EventSigner, destination: String,
+                          authority: String) throws -> ByteBuffer {
+        let path = FederationRequester.makeLeavePath(roomID: roomID, userID: userID)
+        let authorization = try XMatrixRequest.authorizationHeader(
+            method: "GET", uri: path, origin: signer.serverName, destination: destination, content: nil,
+            key: signer.key)
+        return encode(head: "GET \(path) HTTP/1.1\r\nHost: \(authority)\r\nAuthorization: \(authorization)\r\n\r\n",
+                      body: [])
+    }
+
     /// `PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}` of `leave`, from `signer`'s server
     /// to `destination` (the resident server), addressed to `authority` (`host:port` of the target).
     static func sendLeave(roomID: String, leave: SignedEvent, signer: EventSigner, destination: String,
@@ -18,8 +32,12 @@ enum EncodedRequest {
             method: "PUT", uri: path, origin: signer.serverName, destination: destination, content: content,
             key: signer.key)
         let body = content.compactBytes()
-        let head = "PUT \(path) HTTP/1.1\r\nHost: \(authority)\r\nAuthorization: \(authorization)\r\n"
-            + "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+        return encode(head: "PUT \(path) HTTP/1.1\r\nHost: \(authority)\r\nAuthorization: \(authorization)\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n",
+                      body: body)
+    }
+
+    private static func encode(head: String, body: [UInt8]) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(head.utf8.count + body.count)
         buffer.writeString(head)

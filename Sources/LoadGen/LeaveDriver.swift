@@ -1,9 +1,10 @@
 import MatrixCore
 import RemoteHomeserver
 
-/// Drives leaves against the target: `concurrency` tasks take jobs from the queue, each doing
-/// make_leave + sign + send_leave (pairs), a single pre-signed send_leave (send-only) or
-/// make_leave + sign without sending (make-only), and measure every request.
+/// Drives leaves against an `https://` target (an `http://` one has ``EncodedDriver``) through
+/// AsyncHTTPClient: `concurrency` tasks take jobs from the queue, each doing make_leave + sign +
+/// send_leave (pairs), a single pre-signed send_leave (send-only) or make_leave without signing
+/// (make-only), and measure every request.
 struct LeaveDriver: Sendable {
     let mode: LoadGenOptions.Mode
     /// A requester per played server, by server name.

@@ -3,7 +3,7 @@ import NIOCore
 import RemoteHomeserver
 import Synchronization
 
-/// One member's leave: who leaves which room, and (send-only mode) the leave already signed.
+/// One member's leave: who leaves which room, and what of it was prepared before the clock started.
 struct LeaveJob: Sendable {
     let roomID: String
     let userID: String
@@ -13,8 +13,8 @@ struct LeaveJob: Sendable {
     /// Send-only mode against an `https://` target: the send_leave request of `presigned`, built
     /// and signed in advance.
     var prepared: FederationRequester.PreparedRequest?
-    /// Send-only mode against an `http://` target: the send_leave request of `presigned`, every
-    /// byte of it (``EncodedRequest``).
+    /// Against an `http://` target: the job's first request, every byte of it (``EncodedRequest``) —
+    /// the send_leave of `presigned` in send-only mode, the make_leave in the other modes.
     var encoded: ByteBuffer?
 }
 

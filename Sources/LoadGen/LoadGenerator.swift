@@ -69,16 +69,15 @@ public enum LoadGenerator {
         let encodedTarget = EncodedRequest.authority(ofHTTP: target).flatMap { authority in
             EncodedRequest.hostAndPort(of: authority).map { (authority, $0.host, $0.port) }
         }
-        if options.mode == .sendOnly {
-            jobs = try await prepareSends(jobs, requesters: requesters, remotes: remotes, resident: resident.serverName,
-                                    authority: encodedTarget?.0)
-        }
+        let signers = Dictionary(uniqueKeysWithValues: remotes.map { ($0.serverName, $0) })
+        jobs = try await prepareRequests(jobs, requesters: requesters, signers: signers, resident: resident.serverName,
+                                         authority: encodedTarget?.0)
         let counters = LiveCounters()
-        let driver = LeaveDriver(mode: options.mode, requesters: requesters,
-                                 signers: Dictionary(uniqueKeysWithValues: remotes.map { ($0.serverName, $0) }),
-                                 counters: counters)
-        let encodedDriver = options.mode == .sendOnly
-            ? encodedTarget.map { EncodedSendDriver(host: $0.1, port: $0.2, counters: counters) } : nil
+        let driver = LeaveDriver(mode: options.mode, requesters: requesters, signers: signers, counters: counters)
+        let encodedDriver = encodedTarget.map { authority, host, port in
+            EncodedDriver(mode: options.mode, host: host, port: port, authority: authority,
+                          destination: resident.serverName, signers: signers, counters: counters)
+        }
         let transactionsBefore = played.transactionCount
         let cpuBefore = CPUTime.now()
         let machineBefore = MachineCPU.snapshot()
@@ -117,20 +116,27 @@ public enum LoadGenerator {
         return report
     }
 
-    /// Send-only mode: every job's send_leave built and signed before the clock starts — as bytes
-    /// for an `http://` target (`authority` given), as a prepared request for an `https://` one.
-    private static func prepareSends(_ jobs: [LeaveJob], requesters: [String: FederationRequester],
-                                     remotes: [EventSigner], resident: String, authority: String?) async throws -> [LeaveJob] {
-        let signers = Dictionary(uniqueKeysWithValues: remotes.map { ($0.serverName, $0) })
-        return try await ConcurrentMap.map(jobs) { job in
+    /// Every job's first request built and signed before the clock starts: for an `http://` target
+    /// (`authority` given) as bytes — send-only's send_leave (its jobs are the presigned ones), the
+    /// other modes' make_leave —; for an `https://` one, send-only's send_leave as a prepared request
+    /// (the other modes build theirs during the run).
+    private static func prepareRequests(_ jobs: [LeaveJob], requesters: [String: FederationRequester],
+                                        signers: [String: EventSigner], resident: String,
+                                        authority: String?) async throws -> [LeaveJob] {
+        try await ConcurrentMap.map(jobs) { job in
             var job = job
-            guard let leave = job.presigned, let requester = requesters[job.server], let signer = signers[job.server]
-            else { return job }
-            if let authority {
+            guard let requester = requesters[job.server], let signer = signers[job.server] else { return job }
+            switch (authority, job.presigned) {
+            case (let authority?, let leave?):
                 job.encoded = try EncodedRequest.sendLeave(roomID: job.roomID, leave: leave, signer: signer,
                                                            destination: resident, authority: authority)
-            } else {
+            case (let authority?, nil):
+                job.encoded = try EncodedRequest.makeLeave(roomID: job.roomID, userID: job.userID, signer: signer,
+                                                           destination: resident, authority: authority)
+            case (nil, let leave?):
                 job.prepared = try requester.prepareSendLeave(roomID: job.roomID, eventID: leave.eventID, pdu: leave.pdu)
+            case (nil, nil):
+                break
             }
             return job
         }

@@ -4,8 +4,8 @@ import MatrixCrypto
 import RemoteHomeserver
 import XCTest
 
-/// Send-only requests encoded in advance are well-formed HTTP/1.1 whose X-Matrix signature
-/// verifies for the body they carry (a real worker accepting them is LoadGenRunTests' send-only runs).
+/// Requests encoded in advance are well-formed HTTP/1.1 whose X-Matrix signature verifies for what
+/// they carry (a real worker accepting them is LoadGenRunTests' runs).
 final class EncodedRequestTests: XCTestCase {
     func testTheEncodedSendLeaveIsFramedAndAuthenticates() async throws {
         let signer = EventSigner(serverName: "remote1.test", key: try SigningKey.generate(version: "r1"))
@@ -36,6 +36,24 @@ final class EncodedRequestTests: XCTestCase {
         let origin = try await XMatrixRequest.authenticate(
             method: "PUT", uri: path, serverName: "resident.test", content: content,
             authorizationHeaders: [try XCTUnwrap(headers["Authorization"])],
+            publicKey: { origin, keyID in origin == "remote1.test" && keyID == signer.key.keyID ? signer.key.publicKey : nil })
+        XCTAssertEqual(origin, "remote1.test")
+    }
+
+    func testTheEncodedMakeLeaveAuthenticates() async throws {
+        let signer = EventSigner(serverName: "remote1.test", key: try SigningKey.generate(version: "r1"))
+        let buffer = try EncodedRequest.makeLeave(roomID: "!r:resident.test", userID: "@m:remote1.test", signer: signer,
+                                                  destination: "resident.test", authority: "127.0.0.1:8448")
+        let text = String(decoding: buffer.readableBytesView, as: UTF8.self)
+        XCTAssertTrue(text.hasSuffix("\r\n\r\n"), "a GET without a body ends with its head")
+        let lines = Array(text.components(separatedBy: "\r\n").prefix { !$0.isEmpty })
+        let path = FederationRequester.makeLeavePath(roomID: "!r:resident.test", userID: "@m:remote1.test")
+        XCTAssertEqual(lines.first, "GET \(path) HTTP/1.1")
+        XCTAssertEqual(lines.count, 3)
+        XCTAssertEqual(lines[1], "Host: 127.0.0.1:8448")
+        let authorization = try XCTUnwrap(lines[2].split(separator: ": ", maxSplits: 1).last.map(String.init))
+        let origin = try await XMatrixRequest.authenticate(
+            method: "GET", uri: path, serverName: "resident.test", content: nil, authorizationHeaders: [authorization],
             publicKey: { origin, keyID in origin == "remote1.test" && keyID == signer.key.keyID ? signer.key.publicKey : nil })
         XCTAssertEqual(origin, "remote1.test")
     }
