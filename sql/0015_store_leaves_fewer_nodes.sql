@@ -80,8 +80,9 @@ BEGIN
         -- The leaves' prev events stop being extremities (one whole-key probe each); the leaves
         -- become extremities unless another leave of the batch cites them.
         cited AS (
-            DELETE FROM forward_extremities f USING stored s
-                WHERE f.room_id = s.room_id AND f.event_id = ANY (s.prev_events)),
+            DELETE FROM forward_extremities f
+                USING (SELECT s.room_id, unnest(s.prev_events) AS event_id FROM stored s) p
+                WHERE f.room_id = p.room_id AND f.event_id = p.event_id),
         extremity AS (
             INSERT INTO forward_extremities (room_id, event_id)
                 SELECT s.room_id, s.event_id FROM stored s
