@@ -1,7 +1,7 @@
 -- store_leaves' fixed cost per call (sql/README.md, "store_leaves"): the same rules, one batch path
 -- for every batch size, fewer statements and plan nodes. At the workers' batch sizes (1–2 leaves
 -- a call) initialising each statement's plan (ExecutorStart, ~40 nodes in the main statement)
--- cost about a quarter of the function's CPU, as much as the writes themselves.
+-- cost a quarter to a third of the function's CPU, as much as the writes themselves.
 -- * One statement prepares the batch: the parsed rows, their rounds (ascending) and the
 --   m.room.member check (0013 used three: the array, an EXISTS, a SELECT DISTINCT per loop).
 -- * The room lock returns the locked rooms (an index probe per room by = ANY, in key order, where
@@ -10,7 +10,7 @@
 --   locked is unknown to the whole call; 0013 probed it again in each round's statement).
 -- * `judged` carries each leave as its one leave_input value instead of its 13 fields, and every
 --   write after the events INSERT reads the rows it RETURNED (the stored leaves) instead of
---   filtering judged again: narrower rows for the plan's nine CTE scans to set up.
+--   filtering judged again: narrower rows for the plan's ten CTE scans to set up.
 -- The function's settings (0014) are restated: CREATE OR REPLACE replaces them.
 
 CREATE OR REPLACE FUNCTION store_leaves(p_leaves json)
