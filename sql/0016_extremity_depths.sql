@@ -9,9 +9,9 @@
 -- a statement-level AFTER INSERT trigger copies depth and stream_ordering from each new extremity's
 -- event. AFTER the statement, because store_leaves inserts the event and its extremity in one
 -- statement (data-modifying CTEs), where a row trigger could not see the event yet. The copy is
--- an UPDATE of the just-inserted row: one more row version and index entry per new extremity (the
--- cost is in sql/README.md, "Measurements"). A writer that sets the columns itself makes the
--- trigger a no-op (it updates only rows whose depth is NULL).
+-- an UPDATE of the just-inserted row: one more row version and index entries per new extremity.
+-- A writer that sets the columns itself leaves the trigger nothing to update (it updates only rows
+-- whose depth is NULL).
 --
 -- An extremity whose event is missing keeps NULL columns and is left out of the partial index —
 -- as the old read's join to events left it out.
