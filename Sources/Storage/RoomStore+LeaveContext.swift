@@ -26,15 +26,18 @@ extension RoomStore {
         """
 
     /// `templateContext`'s statement, built once: state entries, then up to $4 extremities tagged
-    /// `'x'` — the deepest, read in order from `forward_extremities_deepest` (`sql/0016`): about $4
-    /// index entries and $4 event probes whatever the room's extremity count.
+    /// `'x'`, deepest (then newest) first. The candidates are read from `forward_extremities_deepest`
+    /// (`sql/0016`): the $4 deepest rows that carry their event's depth, and any row that does not
+    /// (normally none) — about $4 index entries and event probes whatever the room's extremity count.
     static let templateContextSQL = stateEntriesSQL + """
 
         (SELECT 'x', \(EventColumns.select)
-         FROM (SELECT f.event_id FROM forward_extremities f WHERE f.room_id = $1 AND f.depth IS NOT NULL
-               ORDER BY f.depth DESC, f.stream_ordering DESC LIMIT $4) f
+         FROM ((SELECT f.event_id FROM forward_extremities f WHERE f.room_id = $1 AND f.depth IS NOT NULL
+                ORDER BY f.depth DESC, f.stream_ordering DESC LIMIT $4)
+               UNION ALL
+               SELECT f.event_id FROM forward_extremities f WHERE f.room_id = $1 AND f.depth IS NULL) f
          \(EventColumns.joinEvent(roomID: "$1", eventID: "f.event_id"))
-         ORDER BY e.depth DESC, e.stream_ordering DESC)
+         ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
         """
 
     /// `leaveContext`'s statement, built once: state entries, the cited events in $4 tagged `'c'`,

@@ -51,6 +51,11 @@ final class DeepestExtremitiesTests: XCTestCase {
         // A few more are the planner's (index end probes when a statistics change invalidated the plan).
         XCTAssertLessThanOrEqual(Int(reads[0][2]) ?? .max, 30, "events fetched")
         XCTAssertLessThanOrEqual(Int(reads[1][2]) ?? .max, 30, "extremity rows fetched")
+
+        // A row whose columns its writer left NULL (the trigger did not see its event) is still found.
+        _ = try await StorageFixture.rows(pool, "UPDATE forward_extremities SET depth = NULL, stream_ordering = NULL WHERE event_id = ANY ($1)",
+                                          [.textArray([expected[0], expected[19]])])
+        XCTAssertEqual(try Self.extremities(connection.query(RoomStore.templateContextSQL, parameters)), expected)
         await pool.close()
     }
 
