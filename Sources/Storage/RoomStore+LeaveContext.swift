@@ -25,12 +25,19 @@ extension RoomStore {
         UNION ALL
         """
 
-    /// `templateContext`'s statement, built once: state entries, then up to $4 extremities tagged `'x'`.
-    private static let templateContextSQL = stateEntriesSQL + """
+    /// `templateContext`'s statement, built once: state entries, then up to $4 extremities tagged
+    /// `'x'`, deepest (then newest) first. The candidates are read from `forward_extremities_deepest`
+    /// (`sql/0016`): the $4 deepest rows that carry their event's depth, and any row that does not
+    /// (normally none) — about $4 index entries and event probes whatever the room's extremity count.
+    static let templateContextSQL = stateEntriesSQL + """
 
         (SELECT 'x', \(EventColumns.select)
-         FROM forward_extremities f \(EventColumns.joinEvent(roomID: "f.room_id", eventID: "f.event_id"))
-         WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
+         FROM ((SELECT f.event_id FROM forward_extremities f WHERE f.room_id = $1 AND f.depth IS NOT NULL
+                ORDER BY f.depth DESC, f.stream_ordering DESC LIMIT $4)
+               UNION ALL
+               SELECT f.event_id FROM forward_extremities f WHERE f.room_id = $1 AND f.depth IS NULL) f
+         \(EventColumns.joinEvent(roomID: "$1", eventID: "f.event_id"))
+         ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
         """
 
     /// `leaveContext`'s statement, built once: state entries, the cited events in $4 tagged `'c'`,

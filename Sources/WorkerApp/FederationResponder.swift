@@ -2,7 +2,6 @@ import Hummingbird
 import LeaveService
 import Logging
 import MatrixCore
-import Metrics
 import NIOCore
 
 /// What the responder needs from the rest of the worker, as plain values and closures so that
@@ -100,8 +99,7 @@ public struct FederationResponder: HTTPResponder {
         }
         let elapsed = ContinuousClock.now - started
         RequestMetrics.record(route: routeName, status: response.status.code)
-        Timer(label: "leave_worker_request_duration_seconds", dimensions: [("route", routeName)])
-            .recordNanoseconds(elapsed.saturatingNanoseconds)
+        RequestMetrics.recordDuration(route: routeName, nanoseconds: elapsed.saturatingNanoseconds)
         AccessLog.record(logger: logger, method: method, route: routeName, status: response.status.code,
                          failure: failure, origin: origin, authorization: request.headers[values: .authorization], elapsed: elapsed)
         return response

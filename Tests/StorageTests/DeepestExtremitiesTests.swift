@@ -1,0 +1,99 @@
+import Postgres
+@testable import Storage
+import TestSupport
+import XCTest
+
+/// `templateContext` reads a room's deepest forward extremities in index order (`sql/0016`): the
+/// same answer as joining every extremity to its event and sorting, at a cost that does not grow
+/// with the room's extremity count.
+final class DeepestExtremitiesTests: XCTestCase {
+    /// A room of 400 extremities at 7 depths (leaves stored in one `store_leaves` batch, all citing
+    /// one stale event, as the load generator's are) and another room's: the statement, planned by
+    /// a connection while the room had one extremity, returns the deepest 20 (stream position
+    /// breaking ties), in order, and that transaction fetched about 20 extremity rows and 21 events
+    /// (not the room's 400) — no sequential scan.
+    func testDeepestExtremitiesAreReadInIndexOrderWhateverTheirCount() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "deepest_extremities")
+        let store = RoomStore(pool: pool)
+        var rooms: [RoomBuilder] = []
+        for name in ["!wide:resident.test", "!other:resident.test"] {
+            var room = RoomBuilder(roomID: name)
+            for index in 0..<400 { room.join("@m\(index):remote.test") }
+            _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+            rooms.append(room)
+        }
+        let room = rooms[0]
+        let connection = try PostgresConnection(url: pool.configuration.url)   // generic plans, as the workers'
+        let parameters: [PostgresValue] = [.text(room.roomID), .textArray(["m.room.create"]), .textArray([""]), .int(20)]
+        XCTAssertEqual(try Self.extremities(connection.query(RoomStore.templateContextSQL, parameters)), [room.lastEventID])
+
+        for stale in rooms {
+            let stored = try await StorageFixture.rows(pool, Self.staleLeaves, [.text(stale.roomID), .text(stale.lastEventID)])
+            XCTAssertEqual(stored, [["400"]])
+        }
+        let expected = try await StorageFixture.rows(pool, """
+            SELECT f.event_id FROM forward_extremities f JOIN events e USING (room_id, event_id)
+            WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT 20
+            """, [.text(room.roomID)]).map { $0[0] }
+        XCTAssertEqual(expected.count, 20)
+
+        _ = try connection.query("BEGIN")
+        let read = try Self.extremities(connection.query(RoomStore.templateContextSQL, parameters))
+        let reads = try connection.query("""
+            SELECT relname, seq_scan, idx_tup_fetch FROM pg_stat_xact_user_tables
+            WHERE relname IN ('forward_extremities', 'events') ORDER BY 1
+            """).rows.map { row in (0..<row.columnCount).map { row.string($0) ?? "∅" } }
+        _ = try connection.query("COMMIT")
+        XCTAssertEqual(read, expected)
+        XCTAssertEqual(reads.map { $0[0] }, ["events", "forward_extremities"])
+        XCTAssertEqual(reads.map { $0[1] }, ["0", "0"], "sequential scans")
+        // The 20 extremities' events and the create event; the old join fetched all 400 of each.
+        // A few more are the planner's (index end probes when a statistics change invalidated the plan).
+        XCTAssertLessThanOrEqual(Int(reads[0][2]) ?? .max, 30, "events fetched")
+        XCTAssertLessThanOrEqual(Int(reads[1][2]) ?? .max, 30, "extremity rows fetched")
+
+        // A row whose columns its writer left NULL (the trigger did not see its event) is still found.
+        _ = try await StorageFixture.rows(pool, "UPDATE forward_extremities SET depth = NULL, stream_ordering = NULL WHERE event_id = ANY ($1)",
+                                          [.textArray([expected[0], expected[19]])])
+        XCTAssertEqual(try Self.extremities(connection.query(RoomStore.templateContextSQL, parameters)), expected)
+        await pool.close()
+    }
+
+    /// A new extremity's row carries its event's depth and stream position, whichever writer
+    /// inserted it (`import_room` above, `store_leaves` here).
+    func testEveryExtremityCarriesItsEventsDepthAndStreamPosition() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "extremity_columns")
+        let store = RoomStore(pool: pool)
+        var room = RoomBuilder(roomID: "!columns:resident.test")
+        for index in 0..<3 { room.join("@m\(index):remote.test") }
+        _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        _ = try await StorageFixture.rows(pool, Self.staleLeaves, [.text(room.roomID), .text(room.events[1].eventID)])
+        let mismatched = try await StorageFixture.rows(pool, """
+            SELECT f.event_id, f.depth, f.stream_ordering FROM forward_extremities f
+            LEFT JOIN events e USING (room_id, event_id)
+            WHERE f.depth IS DISTINCT FROM e.depth OR f.stream_ordering IS DISTINCT FROM e.stream_ordering
+            """)
+        XCTAssertEqual(mismatched, [])
+        let count = try await StorageFixture.rows(pool, "SELECT count(*) FROM forward_extremities WHERE room_id = $1", [.text(room.roomID)])
+        XCTAssertEqual(count, [["4"]], "the import's tip and the three leaves")
+        await pool.close()
+    }
+
+    /// The event IDs of the rows tagged `'x'`, in order.
+    private static func extremities(_ result: PostgresResult) throws -> [String] {
+        result.rows.filter { $0.string(0) == "x" }.compactMap { $0.string(1) }
+    }
+
+    /// Leaves of the room's members `@m<i>:remote.test` (as many as joined), in one `store_leaves`
+    /// batch, all citing event $2, at depths 1000–1006; answers how many were stored.
+    private static let staleLeaves = """
+        SELECT count(*) FILTER (WHERE outcome = 'stored') FROM store_leaves((
+            SELECT json_agg(json_build_object(
+                'room_id', m.room_id, 'event_id', '$stale-' || m.user_id || m.room_id, 'type', 'm.room.member',
+                'state_key', m.user_id, 'sender', m.user_id, 'depth', 1000 + n % 7, 'origin_server_ts', 1700000000000 + n,
+                'membership', 'leave', 'prev_events', ARRAY[$2::text], 'auth_events', ARRAY[$2::text], 'pdu', '{}',
+                'expected_membership', 'join') ORDER BY n)
+            FROM (SELECT room_id, user_id, row_number() OVER (ORDER BY user_id) AS n FROM memberships
+                  WHERE room_id = $1 AND user_id LIKE '@m%') m))
+        """
+}
