@@ -2,8 +2,7 @@ import ArgumentParser
 import Foundation
 import WorkerApp
 
-/// `leave-worker`: the Matrix federation leave worker and its operator commands.
-@main
+/// `leave-worker`: the Matrix federation leave worker and its operator commands (run by ``Entry``).
 struct LeaveWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leave-worker",
