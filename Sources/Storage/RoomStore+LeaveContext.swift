@@ -27,7 +27,7 @@ extension RoomStore {
 
     /// `templateContext`'s statement, built once: state entries, then up to $4 extremities tagged
     /// `'x'`, deepest (then newest) first. The candidates are read from `forward_extremities_deepest`
-    /// (`sql/0016`): the $4 deepest rows that carry their event's depth, and any row that does not
+    /// (`sql/0015`): the $4 deepest rows that carry their event's depth, and any row that does not
     /// (normally none) — about $4 index entries and event probes whatever the room's extremity count.
     static let templateContextSQL = stateEntriesSQL + """
 

@@ -3,7 +3,7 @@ import Postgres
 import TestSupport
 import XCTest
 
-/// `templateContext` reads a room's deepest forward extremities in index order (`sql/0016`): the
+/// `templateContext` reads a room's deepest forward extremities in index order (`sql/0015`): the
 /// same answer as joining every extremity to its event and sorting, at a cost that does not grow
 /// with the room's extremity count.
 final class DeepestExtremitiesTests: XCTestCase {

@@ -5,7 +5,8 @@
 -- sort them: O(extremities) per make_leave — thousands in a room whose leaves all cite one stale
 -- event (the load generator's send-only leaves).
 --
--- The writers (store_leaves, import_room) insert (room_id, event_id) only and are left unchanged: a
+-- The writers (store_leaves, import_room) insert (room_id, event_id) only and are left unchanged
+-- here (0016's store_leaves writes the two columns itself; import_room still relies on this): a
 -- BEFORE INSERT row trigger copies depth and stream_ordering from the row's event — one index probe,
 -- no second row version. It sees the event when the event was inserted by an earlier statement
 -- (import_room) or earlier in the same statement (store_leaves' data-modifying CTEs run the events

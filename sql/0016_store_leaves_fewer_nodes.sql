@@ -11,6 +11,8 @@
 -- * `judged` carries each leave as its one leave_input value instead of its 13 fields, and every
 --   write after the events INSERT reads the rows it RETURNED (the stored leaves) instead of
 --   filtering judged again: narrower rows for the plan's ten CTE scans to set up.
+-- * A new extremity's row is written with its event's depth and stream position (from the events
+--   INSERT's RETURNING), so 0015's row trigger, which fills them only when missing, does not run.
 -- The function's settings (0014) are restated: CREATE OR REPLACE replaces them.
 
 CREATE OR REPLACE FUNCTION store_leaves(p_leaves json)
@@ -67,7 +69,7 @@ BEGIN
                        (j.l).origin_server_ts, (j.l).membership, (j.l).prev_events, (j.l).auth_events, (j.l).pdu, true
                 FROM judged j WHERE j.verdict = 'stored' ORDER BY (j.l).room_id, j.n
                 RETURNING events.room_id, events.event_id, events.type, events.state_key, events.membership,
-                          events.prev_events, events.stream_ordering),
+                          events.prev_events, events.depth, events.stream_ordering),
         member AS (
             INSERT INTO memberships (room_id, user_id, membership, event_id)
                 SELECT s.room_id, s.state_key, s.membership, s.event_id FROM stored s
@@ -84,8 +86,8 @@ BEGIN
                 USING (SELECT s.room_id, unnest(s.prev_events) AS event_id FROM stored s) p
                 WHERE f.room_id = p.room_id AND f.event_id = p.event_id),
         extremity AS (
-            INSERT INTO forward_extremities (room_id, event_id)
-                SELECT s.room_id, s.event_id FROM stored s
+            INSERT INTO forward_extremities (room_id, event_id, depth, stream_ordering)
+                SELECT s.room_id, s.event_id, s.depth, s.stream_ordering FROM stored s
                 WHERE NOT EXISTS (SELECT 1 FROM stored o WHERE o.room_id = s.room_id AND s.event_id = ANY (o.prev_events))),
         -- One fewer joined member per leave of a joined member; the leave that empties a server's
         -- row records its position.
