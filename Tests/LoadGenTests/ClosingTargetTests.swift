@@ -22,18 +22,8 @@ final class ClosingTargetTests: XCTestCase {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try XCTUnwrap(server.localAddress?.port)
-        let authority = "127.0.0.1:\(port)"
         let userIDs = ["@a:remote1.test", "@b:remote1.test"]
-        let jobs = try userIDs.map { userID in
-            var job = LeaveJob(roomID: ClosingTarget.roomID, userID: userID, server: "remote1.test")
-            job.encoded = try EncodedRequest.makeLeave(roomID: ClosingTarget.roomID, userID: userID, signer: signer,
-                                                       destination: "resident.test", authority: authority)
-            return job
-        }
-        let driver = EncodedDriver(mode: .pairs, host: "127.0.0.1", port: port, authority: authority,
-                                   destination: "resident.test", signers: ["remote1.test": signer],
-                                   counters: LiveCounters())
-        let statistics = await driver.run(queue: JobQueue(jobs: jobs, limit: nil, deadline: nil), concurrency: 1)
+        let statistics = try await EncodedPairs.run(userIDs: userIDs, roomID: ClosingTarget.roomID, port: port, signer: signer)
         try await server.close()
 
         XCTAssertEqual(statistics.failures, [:])

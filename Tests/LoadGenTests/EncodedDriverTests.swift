@@ -20,17 +20,8 @@ final class EncodedDriverTests: XCTestCase {
         let signer = EventSigner(serverName: "remote1.test", key: try SigningKey.generate(version: "r1"))
         let (port, server) = try await Self.startTarget()
         defer { server.cancel() }
-        let authority = "127.0.0.1:\(port)"
-        let jobs = try [Self.refusedMake, Self.refusedSend, Self.accepted].map { userID in
-            var job = LeaveJob(roomID: Self.roomID, userID: userID, server: "remote1.test")
-            job.encoded = try EncodedRequest.makeLeave(roomID: Self.roomID, userID: userID, signer: signer,
-                                                       destination: "resident.test", authority: authority)
-            return job
-        }
-        let driver = EncodedDriver(mode: .pairs, host: "127.0.0.1", port: port, authority: authority,
-                                   destination: "resident.test", signers: ["remote1.test": signer],
-                                   counters: LiveCounters())
-        let statistics = await driver.run(queue: JobQueue(jobs: jobs, limit: nil, deadline: nil), concurrency: 1)
+        let statistics = try await EncodedPairs.run(userIDs: [Self.refusedMake, Self.refusedSend, Self.accepted],
+                                                    roomID: Self.roomID, port: port, signer: signer)
 
         XCTAssertEqual(statistics.failures, [
             FailureKind(endpoint: .makeLeave, status: 403, detail: "M_FORBIDDEN"): 1,
