@@ -80,7 +80,6 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),  // EventLoopExecutor
         ]),
         // A remote homeserver played on loopback (rooms, keys, signed requests) for tests, demo and load.
         .target(name: "RemoteHomeserver", dependencies: [

@@ -66,8 +66,7 @@ public struct WorkerServer: Sendable {
             configuration: ApplicationConfiguration(address: .hostname(host, port: port)),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                logger.info("leave-worker listening", metadata: [
-                    "address": "\(host):\(bound)", "server_name": "\(runtime.serverName)", "executor": "\(EventLoopExecutor.description)"])
+                logger.info("leave-worker listening", metadata: ["address": "\(host):\(bound)", "server_name": "\(runtime.serverName)"])
                 onListening(bound)
             },
             logger: logger)

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import WorkerApp
 
-/// `leave-worker`: the Matrix federation leave worker and its operator commands (run by ``Entry``).
+/// `leave-worker`: the Matrix federation leave worker and its operator commands.
+@main
 struct LeaveWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leave-worker",
