@@ -2,10 +2,20 @@ import MatrixCore
 import Postgres
 import Synchronization
 
-/// Group commit for leaves. At most `maxWriters` writes run at once; leaves that arrive while
-/// they are busy queue up, and the next free writer stores everything queued (up to `maxBatch`)
-/// in one transaction. Nothing waits for a timer: under light load every leave is written alone at
-/// once; under load the batches grow by themselves.
+/// Group commit for leaves. Leaves that arrive while a writer is busy queue up, and the next free
+/// writer stores everything queued (up to `maxBatch`) in one transaction. Nothing waits for a
+/// timer: under light load every leave is written alone at once; under load the batches grow by
+/// themselves.
+///
+/// **One writer while it keeps up.** Another writer (up to `maxWriters`) starts only when a full
+/// batch is waiting. A second writer at once would split what arrives between two calls of one or
+/// two leaves each, and `store_leaves`' cost is mostly per call (sql/README.md: 1.24 million
+/// instructions for 1 leave, 4.8 million for 8): with one writer the leaves that arrive during its
+/// call are its next batch. Measured side by side (scripts/ab.sh, one worker, forwarding on, 8
+/// rooms): Postgres CPU per leave 0.37–0.38 → 0.34 ms at concurrency 32, 0.78–0.81 → 0.73–0.74
+/// at a fixed 1,000/s; throughput within the box's noise. A writer held up (another process holds
+/// a room's lock) does not hold everyone up for long: once a full batch of other rooms' leaves
+/// queues, the next writer takes it.
 ///
 /// **Writers hold disjoint rooms.** A writer takes only queued leaves of rooms no other writer is
 /// writing, and holds those rooms until its transaction has ended; leaves of a held room stay
@@ -51,7 +61,8 @@ final class LeaveBatcher: Sendable {
                 state.queue.append((write, continuation))
                 // A held room's leave waits for its holder's next batch: a new writer would find
                 // nothing it may take.
-                guard state.writers < maxWriters, !state.heldRooms.contains(ExactString(write.event.roomID)) else {
+                guard state.writers < maxWriters, !state.heldRooms.contains(ExactString(write.event.roomID)),
+                      state.writers == 0 || state.queue.count >= maxBatch else {
                     return false
                 }
                 state.writers += 1

@@ -14,8 +14,9 @@ public final class RoomStore: Sendable {
     /// The most leaves `store_leaves` commits in one transaction.
     static let maxLeavesPerTransaction = 32
 
-    /// Leave writes run on at most half the pool's connections at once (the reads keep the rest);
-    /// leaves arriving meanwhile are committed together, up to `maxLeavesPerTransaction`.
+    /// Leave writes run on at most half the pool's connections at once (the reads keep the rest),
+    /// one while it keeps up (`LeaveBatcher`); leaves arriving meanwhile are committed together, up
+    /// to `maxLeavesPerTransaction`.
     public init(pool: PostgresPool, retryPolicy: RetryPolicy = .default) {
         self.pool = pool
         self.retryPolicy = retryPolicy

@@ -4,7 +4,8 @@ import TestSupport
 import XCTest
 
 /// `LeaveBatcher` hands each writer rooms no other writer holds, so batches of one process never
-/// wait for each other's room locks; a batch mixing rooms answers each leave as storing it alone would.
+/// wait for each other's room locks; a batch mixing rooms answers each leave as storing it alone would;
+/// a second writer starts only when a full batch waits for it.
 final class LeaveBatchRoomsTests: XCTestCase {
     /// 90 leaves at once over 3 rooms, 4 writers: every transaction storing leaves of a room began
     /// (its `store_leaves` call's `statement_timestamp()`) after the room's previous transaction had
@@ -142,6 +143,52 @@ final class LeaveBatchRoomsTests: XCTestCase {
         }
         let joined = try await StorageFixture.rows(pool, "SELECT sum(joined_members) FROM room_joined_servers")
         XCTAssertEqual(joined, [["0"]])
+        let orphans = try await StorageFixture.orphans(pool)
+        XCTAssertEqual(orphans, [])
+        await pool.close()
+    }
+
+    /// One writer, held back by another session's lock on room A. Leaves of room B that arrive
+    /// meanwhile wait for it — no second writer splits them into calls of one or two — until a full
+    /// batch (32) is queued: then a second writer stores all 32 in one transaction while room A is
+    /// still locked.
+    func testASecondWriterStartsOnlyForAFullBatch() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "batch_writers", poolSize: 8)   // up to 4 writers
+        let store = RoomStore(pool: pool)
+        var a = RoomBuilder(roomID: "!a:resident.test")
+        a.join("@alice:remote.test")
+        var roomB = RoomBuilder(roomID: "!b:resident.test")
+        for member in 0..<32 { roomB.join("@m\(member):remote.test") }
+        let b = roomB
+        for room in [a, roomB] {
+            _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        }
+        let storedInB = { try await StorageFixture.rows(pool, "SELECT count(*) FROM events WHERE event_id LIKE '$leave-b-%'") }
+
+        let blocker = try PostgresConnection(url: pool.configuration.url)
+        _ = try blocker.query("BEGIN")
+        _ = try blocker.query("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", [.text(a.roomID)])
+        let first = Task { try await store.storeLeave(a.leave("@alice:remote.test", id: "$leave-a", prevEvents: [a.lastEventID]),
+                                                      expectedMembership: "join") }
+        try await Task.sleep(for: .milliseconds(200))   // the writer now waits for room A's lock
+        let leaveB = { (member: Int) in
+            Task { try await store.storeLeave(b.leave("@m\(member):remote.test", id: "$leave-b-\(member)", prevEvents: [b.lastEventID]),
+                                              expectedMembership: "join") }
+        }
+        var queued = (0..<31).map(leaveB)
+        try await Task.sleep(for: .milliseconds(200))
+        let whileOneWriter = try await storedInB()
+        XCTAssertEqual(whileOneWriter, [["0"]], "31 queued leaves started a second writer")
+
+        queued.append(leaveB(31))
+        for task in queued {
+            guard case .stored = try await task.value else { return XCTFail("every leave of room B must store") }
+        }
+        let batches = try await StorageFixture.rows(pool, "SELECT count(DISTINCT xmin::text), count(*) FROM events WHERE event_id LIKE '$leave-b-%'")
+        XCTAssertEqual(batches, [["1", "32"]], "the full batch was stored in one transaction, room A still locked")
+
+        _ = try blocker.query("COMMIT")
+        guard case .stored = try await first.value else { return XCTFail("alice's leave of A must store") }
         let orphans = try await StorageFixture.orphans(pool)
         XCTAssertEqual(orphans, [])
         await pool.close()
