@@ -97,12 +97,7 @@ final class LeaveBatchRoomsTests: XCTestCase {
             guard case .stored = try await store.storeLeave(leave, expectedMembership: "join") else { return XCTFail("setup") }
         }
 
-        let blocker = try PostgresConnection(url: pool.configuration.url)
-        _ = try blocker.query("BEGIN")
-        _ = try blocker.query("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", [.text(a.roomID)])
-        let first = Task { try await store.storeLeave(a.leave("@bob:remote.test", id: "$bob-a", prevEvents: [a.lastEventID]),
-                                                      expectedMembership: "join") }
-        try await Task.sleep(for: .milliseconds(200))   // the writer now waits for room A's lock
+        let (blocker, first) = try await writerHeldUp(store, pool, by: a, leaving: "@bob:remote.test", id: "$bob-a")
         let queued: [(EventRecord, String?)] = [
             (c.leave("@alice:remote.test", id: "$alice-c", prevEvents: [c.lastEventID]), "join"),
             (bobLeftB, "join"),                                                                    // a replay
@@ -165,12 +160,7 @@ final class LeaveBatchRoomsTests: XCTestCase {
         }
         let storedInB = { try await StorageFixture.rows(pool, "SELECT count(*) FROM events WHERE event_id LIKE '$leave-b-%'") }
 
-        let blocker = try PostgresConnection(url: pool.configuration.url)
-        _ = try blocker.query("BEGIN")
-        _ = try blocker.query("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", [.text(a.roomID)])
-        let first = Task { try await store.storeLeave(a.leave("@alice:remote.test", id: "$leave-a", prevEvents: [a.lastEventID]),
-                                                      expectedMembership: "join") }
-        try await Task.sleep(for: .milliseconds(200))   // the writer now waits for room A's lock
+        let (blocker, first) = try await writerHeldUp(store, pool, by: a, leaving: "@alice:remote.test", id: "$leave-a")
         let leaveB = { (member: Int) in
             Task { try await store.storeLeave(b.leave("@m\(member):remote.test", id: "$leave-b-\(member)", prevEvents: [b.lastEventID]),
                                               expectedMembership: "join") }
@@ -192,5 +182,18 @@ final class LeaveBatchRoomsTests: XCTestCase {
         let orphans = try await StorageFixture.orphans(pool)
         XCTAssertEqual(orphans, [])
         await pool.close()
+    }
+
+    /// Another session locks `room` (BEGIN; SELECT … FOR UPDATE) and a leave of `member` from it is
+    /// stored: the writer that takes it waits for the lock until `blocker` commits.
+    private func writerHeldUp(_ store: RoomStore, _ pool: PostgresPool, by room: RoomBuilder, leaving member: String,
+                              id: String) async throws -> (blocker: PostgresConnection, first: Task<LeaveOutcome, any Error>) {
+        let blocker = try PostgresConnection(url: pool.configuration.url)
+        _ = try blocker.query("BEGIN")
+        _ = try blocker.query("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", [.text(room.roomID)])
+        let first = Task { try await store.storeLeave(room.leave(member, id: id, prevEvents: [room.lastEventID]),
+                                                      expectedMembership: "join") }
+        try await Task.sleep(for: .milliseconds(200))   // the writer now waits for the room's lock
+        return (blocker, first)
     }
 }
