@@ -171,13 +171,21 @@ final class LeaveBatchRoomsTests: XCTestCase {
         XCTAssertEqual(whileOneWriter, [["0"]], "31 queued leaves started a second writer")
 
         queued.append(leaveB(31))
+        // Polled, not awaited: without a second writer they would wait for room A's lock, which
+        // this test holds (its pool sets no lock_timeout) — a failure, not a hang.
+        var storedWhileLocked = try await storedInB()
+        for _ in 0..<100 where storedWhileLocked != [["32"]] {
+            try await Task.sleep(for: .milliseconds(100))
+            storedWhileLocked = try await storedInB()
+        }
+        XCTAssertEqual(storedWhileLocked, [["32"]], "a full batch did not start a second writer while room A was locked")
+        let batches = try await StorageFixture.rows(pool, "SELECT count(DISTINCT xmin::text), count(*) FROM events WHERE event_id LIKE '$leave-b-%'")
+        XCTAssertEqual(batches, [["1", "32"]], "the full batch was stored in one transaction")
+
+        _ = try blocker.query("COMMIT")
         for task in queued {
             guard case .stored = try await task.value else { return XCTFail("every leave of room B must store") }
         }
-        let batches = try await StorageFixture.rows(pool, "SELECT count(DISTINCT xmin::text), count(*) FROM events WHERE event_id LIKE '$leave-b-%'")
-        XCTAssertEqual(batches, [["1", "32"]], "the full batch was stored in one transaction, room A still locked")
-
-        _ = try blocker.query("COMMIT")
         guard case .stored = try await first.value else { return XCTFail("alice's leave of A must store") }
         let orphans = try await StorageFixture.orphans(pool)
         XCTAssertEqual(orphans, [])
