@@ -26,17 +26,15 @@ extension RoomStore {
         """
 
     /// `templateContext`'s statement, built once: state entries, then up to $4 extremities tagged
-    /// `'x'`, deepest (then newest) first. The candidates are read from `forward_extremities_deepest`
-    /// (`sql/0015`): the $4 deepest rows that carry their event's depth, and any row that does not
-    /// (normally none) — about $4 index entries and event probes whatever the room's extremity count.
+    /// `'x'`, deepest (then newest) first. The candidates come from `deepest_extremities`
+    /// (`sql/0015`, `sql/0017`): the $4 deepest rows of `forward_extremities_deepest` that carry
+    /// their event's depth, and any row that does not (normally none) — about $4 index entries and
+    /// event probes whatever the room's extremity count, and never a scan of the churning table.
     static let templateContextSQL = stateEntriesSQL + """
 
         (SELECT 'x', \(EventColumns.select)
-         FROM ((SELECT f.event_id FROM forward_extremities f WHERE f.room_id = $1 AND f.depth IS NOT NULL
-                ORDER BY f.depth DESC, f.stream_ordering DESC LIMIT $4)
-               UNION ALL
-               SELECT f.event_id FROM forward_extremities f WHERE f.room_id = $1 AND f.depth IS NULL) f
-         \(EventColumns.joinEvent(roomID: "$1", eventID: "f.event_id"))
+         FROM deepest_extremities($1, $4) f
+         \(EventColumns.joinEvent(roomID: "$1", eventID: "f.extremity_id"))
          ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
         """
 

@@ -59,6 +59,47 @@ final class DeepestExtremitiesTests: XCTestCase {
         await pool.close()
     }
 
+    /// The table churns (every leave deletes an extremity row and inserts one), so its indexes keep
+    /// their high-water pages while few rows live: by its statistics an index probe then costs more
+    /// than reading the whole heap, and a plan made from them scans the table. Measured on a local
+    /// cluster after three 30 s pairs runs: 25 live rows, 97 heap pages, 684 index pages — two
+    /// sequential scans of 97 pages per make_leave. Here: 20,000 rows of another room inserted and
+    /// deleted before a live one, then VACUUM ANALYZE; a new connection's read scans no table.
+    func testAChurnedExtremitiesTableIsStillReadByIndex() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "churned_extremities")
+        let store = RoomStore(pool: pool)
+        var room = RoomBuilder(roomID: "!churned:resident.test")
+        for index in 0..<3 { room.join("@m\(index):remote.test") }
+        _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        let churn = try PostgresConnection(url: pool.configuration.url)
+        try churn.execute(script: """
+            INSERT INTO rooms (room_id, room_version) VALUES ('!churn:resident.test', '10'), ('!gone:resident.test', '10');
+            INSERT INTO forward_extremities (room_id, event_id, depth, stream_ordering)
+                SELECT CASE WHEN n = 20000 THEN '!churn:resident.test' ELSE '!gone:resident.test' END,
+                       '$churn-' || n, n, n FROM generate_series(1, 20000) n;
+            DELETE FROM forward_extremities WHERE room_id = '!gone:resident.test';
+            """)
+        try churn.execute(script: "VACUUM ANALYZE forward_extremities")   // alone: not in a transaction
+        _ = try churn.query("""
+            PREPARE probe(text, text) AS SELECT event_id FROM forward_extremities WHERE room_id = $1 AND event_id = $2
+            """)
+        let planned = try churn.query("EXPLAIN EXECUTE probe('!churn:resident.test', '$churn-20000')")
+            .rows.compactMap { $0.string(0) }.joined(separator: "\n")
+        XCTAssertTrue(planned.contains("Seq Scan"), "the fixture's statistics must favour a sequential scan:\n\(planned)")
+
+        let connection = try PostgresConnection(url: pool.configuration.url)   // generic plans, as the workers'
+        _ = try connection.query("BEGIN")
+        let read = try Self.extremities(connection.query(
+            RoomStore.templateContextSQL, [.text(room.roomID), .textArray(["m.room.create"]), .textArray([""]), .int(20)]))
+        let scans = try connection.query("""
+            SELECT coalesce(sum(seq_scan), 0) FROM pg_stat_xact_user_tables WHERE relname = 'forward_extremities'
+            """).rows.first?.string(0)
+        _ = try connection.query("COMMIT")
+        XCTAssertEqual(read, [room.lastEventID])
+        XCTAssertEqual(scans, "0", "sequential scans of forward_extremities")
+        await pool.close()
+    }
+
     /// A new extremity's row carries its event's depth and stream position, whichever writer
     /// inserted it (`import_room` above, `store_leaves` here).
     func testEveryExtremityCarriesItsEventsDepthAndStreamPosition() async throws {
