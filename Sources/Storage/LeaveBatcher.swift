@@ -24,6 +24,11 @@ import Synchronization
 /// waited about 4 ms of an 11 ms call for rooms other batches held) — the room locks remain for
 /// other processes and imports. Rooms are compared byte for byte (`ExactString`).
 ///
+/// **An idle batcher's caller writes its own leave.** With no writer busy (the queue is then
+/// empty), the caller becomes the writer on its own task: no writer task to start and no
+/// continuation to resume — two thread hops fewer per leave under light load, where most leaves
+/// arrive alone. What queued meanwhile goes to a writer task when its write ends.
+///
 /// A batch that fails as a whole because of one leave's data (a check constraint, an invalid
 /// value: SQLSTATE classes 22 and 23) is written again one leave at a time, so only that leave
 /// fails; any other failure (the database unreachable, the pool exhausted, contention that
@@ -56,7 +61,22 @@ final class LeaveBatcher: Sendable {
 
     /// Stores the leave, alone or with others, and returns its own outcome.
     func store(_ write: LeaveWrite) async throws -> LeaveOutcome {
-        try await withCheckedThrowingContinuation { continuation in
+        let room = ExactString(write.event.roomID)
+        let writesItself = state.withLock { state -> Bool in
+            // No writer: nothing is queued (a writer ends only when it may take nothing queued,
+            // and the last one may take everything), so this leave is the next batch on its own.
+            guard state.writers == 0 else { return false }
+            state.writers = 1
+            state.heldRooms.insert(room)
+            return true
+        }
+        if writesItself {
+            defer {
+                if let next = nextBatch(releasing: [room]) { Task { await self.writeUntilIdle(first: next) } }
+            }
+            return try await writeOne(write)
+        }
+        return try await withCheckedThrowingContinuation { continuation in
             let startWriter = state.withLock { state -> Bool in
                 state.queue.append((write, continuation))
                 // A held room's leave waits for its holder's next batch: a new writer would find
@@ -74,11 +94,12 @@ final class LeaveBatcher: Sendable {
         }
     }
 
-    /// One writer: takes what is queued and writes it, until the queue is empty.
-    private func writeUntilIdle() async {
-        var held: Set<ExactString> = []
-        while let (batch, rooms) = nextBatch(releasing: held) {
-            held = rooms
+    /// One writer: writes `first` (a batch it already took), else takes what is queued, and writes
+    /// until nothing queued may be taken.
+    private func writeUntilIdle(first: (batch: [Waiting], rooms: Set<ExactString>)? = nil) async {
+        var next = first ?? nextBatch(releasing: [])
+        while let (batch, rooms) = next {
+            defer { next = nextBatch(releasing: rooms) }
             if batch.count == 1 {
                 await writeAlone(batch[0])
                 continue
