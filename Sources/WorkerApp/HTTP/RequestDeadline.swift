@@ -55,19 +55,13 @@ final class RequestDeadline: Sendable {
     }
 
     /// `work`'s result, or nil if it was not ready within `limit` (then `work` is cancelled).
-    ///
-    /// The work's task starts on this thread (`Task.immediate`) and runs here until it first
-    /// suspends — usually on its first database call — instead of being queued for another thread
-    /// to pick up: a thread wake-up per request fewer. The deadline counts from that suspension
-    /// (the synchronous start cannot be interrupted anyway), which keeps the queue in deadline
-    /// order; work that finishes without suspending is never watched.
     func run<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T? {
         await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
             let race = Race(continuation)
-            race.started(Task.immediate {
+            race.started(Task {
                 race.answer(await work())
             })
-            if !race.isAnswered { watch(race) }
+            watch(race)
         }
     }
 
