@@ -17,10 +17,7 @@ final class DeepestExtremitiesTests: XCTestCase {
         let store = RoomStore(pool: pool)
         var rooms: [RoomBuilder] = []
         for name in ["!wide:resident.test", "!other:resident.test"] {
-            var room = RoomBuilder(roomID: name)
-            for index in 0..<400 { room.join("@m\(index):remote.test") }
-            _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
-            rooms.append(room)
+            rooms.append(try await Self.importedRoom(name, members: 400, into: store))
         }
         let room = rooms[0]
         let connection = try PostgresConnection(url: pool.configuration.url)   // generic plans, as the workers'
@@ -67,10 +64,7 @@ final class DeepestExtremitiesTests: XCTestCase {
     /// deleted before a live one, then VACUUM ANALYZE; a new connection's read scans no table.
     func testAChurnedExtremitiesTableIsStillReadByIndex() async throws {
         let pool = try await StorageFixture.migratedPool(prefix: "churned_extremities")
-        let store = RoomStore(pool: pool)
-        var room = RoomBuilder(roomID: "!churned:resident.test")
-        for index in 0..<3 { room.join("@m\(index):remote.test") }
-        _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        let room = try await Self.importedRoom("!churned:resident.test", members: 3, into: RoomStore(pool: pool))
         let churn = try PostgresConnection(url: pool.configuration.url)
         try churn.execute(script: """
             INSERT INTO rooms (room_id, room_version) VALUES ('!churn:resident.test', '10'), ('!gone:resident.test', '10');
@@ -104,10 +98,7 @@ final class DeepestExtremitiesTests: XCTestCase {
     /// inserted it (`import_room` above, `store_leaves` here).
     func testEveryExtremityCarriesItsEventsDepthAndStreamPosition() async throws {
         let pool = try await StorageFixture.migratedPool(prefix: "extremity_columns")
-        let store = RoomStore(pool: pool)
-        var room = RoomBuilder(roomID: "!columns:resident.test")
-        for index in 0..<3 { room.join("@m\(index):remote.test") }
-        _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        let room = try await Self.importedRoom("!columns:resident.test", members: 3, into: RoomStore(pool: pool))
         _ = try await StorageFixture.rows(pool, Self.staleLeaves, [.text(room.roomID), .text(room.events[1].eventID)])
         let mismatched = try await StorageFixture.rows(pool, """
             SELECT f.event_id, f.depth, f.stream_ordering FROM forward_extremities f
@@ -118,6 +109,14 @@ final class DeepestExtremitiesTests: XCTestCase {
         let count = try await StorageFixture.rows(pool, "SELECT count(*) FROM forward_extremities WHERE room_id = $1", [.text(room.roomID)])
         XCTAssertEqual(count, [["4"]], "the import's tip and the three leaves")
         await pool.close()
+    }
+
+    /// Room `roomID` with members `@m0…:remote.test`, imported into `store`.
+    private static func importedRoom(_ roomID: String, members: Int, into store: RoomStore) async throws -> RoomBuilder {
+        var room = RoomBuilder(roomID: roomID)
+        for index in 0..<members { room.join("@m\(index):remote.test") }
+        _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        return room
     }
 
     /// The event IDs of the rows tagged `'x'`, in order.

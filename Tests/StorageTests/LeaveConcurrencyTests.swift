@@ -93,13 +93,8 @@ final class LeaveConcurrencyTests: XCTestCase {
         _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
         let lastJoin = room.lastEventID
         let joined = room
-        let listener = try PostgresListener(url: pool.configuration.url, channels: [StreamNotification.channel])
-        defer { listener.stop() }
-        let watchdog = Task { try await Task.sleep(for: .seconds(30)); listener.stop() }
-        defer { watchdog.cancel() }
-        var notifications = listener.events.makeAsyncIterator()
-        let listening = await notifications.next()
-        XCTAssertEqual(listening, .listening)
+        var stream = try await StorageFixture.listening(pool, watchdog: .seconds(30))
+        defer { stream.stop() }
 
         let failures = await withTaskGroup(of: String?.self) { group in
             for (index, member) in members.enumerated() {
@@ -144,7 +139,7 @@ final class LeaveConcurrencyTests: XCTestCase {
         let highest = try await StorageFixture.rows(pool, "SELECT max(stream_ordering) FROM events")
         var announced: [Int64] = []
         while announced.last.map(String.init) != highest[0][0] {
-            guard case .notification(let next)? = await notifications.next() else {
+            guard case .notification(let next)? = await stream.events.next() else {
                 return XCTFail("the highest position \(highest) was never announced; got \(announced)")
             }
             announced.append(try XCTUnwrap(StreamNotification(payload: next.payload)).streamPosition)

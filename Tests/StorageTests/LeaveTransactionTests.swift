@@ -228,14 +228,8 @@ final class LeaveTransactionTests: XCTestCase {
     }
 
     func testAStoredLeaveIsAnnouncedAfterCommitAndAReplayIsNot() async throws {
-        let listener = try PostgresListener(url: pool.configuration.url, channels: [StreamNotification.channel])
-        defer { listener.stop() }
-        // A notification that never comes ends the stream (and fails the test) instead of hanging it.
-        let watchdog = Task { try await Task.sleep(for: .seconds(20)); listener.stop() }
-        defer { watchdog.cancel() }
-        var events = listener.events.makeAsyncIterator()
-        let ready = await events.next()
-        XCTAssertEqual(ready, .listening)
+        var stream = try await StorageFixture.listening(pool)
+        defer { stream.stop() }
 
         let leave = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
         let outcome = try await store.storeLeave(leave, expectedMembership: "join")
@@ -244,7 +238,7 @@ final class LeaveTransactionTests: XCTestCase {
         // may still be announced first; the leave's is the first at or past its position.
         var announced: StreamNotification?
         while announced.map({ $0.streamPosition < position }) ?? true {
-            guard case .notification(let next)? = await events.next() else { return XCTFail("no notification") }
+            guard case .notification(let next)? = await stream.events.next() else { return XCTFail("no notification") }
             announced = StreamNotification(payload: next.payload)
         }
         XCTAssertEqual(announced, StreamNotification(streamPosition: position, roomID: room.roomID, eventID: "$bob-leave"))
@@ -254,7 +248,7 @@ final class LeaveTransactionTests: XCTestCase {
         try await pool.withConnection { connection in
             _ = try connection.query("SELECT pg_notify($1, 'sentinel')", [.text(StreamNotification.channel)])
         }
-        guard case .notification(let next)? = await events.next() else { return XCTFail("no sentinel") }
+        guard case .notification(let next)? = await stream.events.next() else { return XCTFail("no sentinel") }
         XCTAssertEqual(next.payload, "sentinel", "a replay announces nothing")
     }
 

@@ -10,6 +10,20 @@ enum StorageFixture {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("sql")
 
+    /// A listener on the stream's channel, already listening, whose watchdog stops it after
+    /// `watchdog` (a notification that never comes then ends `events` — a failure, not a hang).
+    static func listening(_ pool: PostgresPool, watchdog: Duration = .seconds(20)) async throws -> StreamListening {
+        let listener = try PostgresListener(url: pool.configuration.url, channels: [StreamNotification.channel])
+        let timer = Task { try await Task.sleep(for: watchdog); listener.stop() }
+        var events = listener.events.makeAsyncIterator()
+        guard await events.next() == .listening else {
+            timer.cancel()
+            listener.stop()
+            throw StreamListening.NotListening()
+        }
+        return StreamListening(listener: listener, watchdog: timer, events: events)
+    }
+
     /// A pool on a new database with every migration applied.
     static func migratedPool(prefix: String, poolSize: Int = 4) async throws -> PostgresPool {
         let pool = PostgresPool(configuration: PostgresConfiguration(
@@ -96,5 +110,19 @@ struct RoomBuilder {
     func leave(_ userID: String, id: String, prevEvents: [String]) -> EventRecord {
         RoomBuilder.record(roomID: roomID, id: id, type: "m.room.member", stateKey: userID, sender: userID,
                            membership: "leave", prevEvents: prevEvents, depth: Int64(events.count + 1))
+    }
+}
+
+/// A listening `PostgresListener` on the stream's channel and its events (`StorageFixture.listening`).
+struct StreamListening {
+    struct NotListening: Error {}
+
+    let listener: PostgresListener
+    let watchdog: Task<Void, any Error>
+    var events: AsyncStream<PostgresListener.Event>.Iterator
+
+    func stop() {
+        watchdog.cancel()
+        listener.stop()
     }
 }

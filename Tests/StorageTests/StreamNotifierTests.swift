@@ -11,14 +11,8 @@ final class StreamNotifierTests: XCTestCase {
     /// interval (one NOTIFY in flight only) nearly every announcement was its own NOTIFY.
     func testNotificationsAreSpacedByTheMinimumInterval() async throws {
         let pool = try await StorageFixture.migratedPool(prefix: "stream_notifier")
-        let listener = try PostgresListener(url: pool.configuration.url, channels: [StreamNotification.channel])
-        defer { listener.stop() }
-        // A notification that never comes ends the stream (and fails the test) instead of hanging it.
-        let watchdog = Task { try await Task.sleep(for: .seconds(20)); listener.stop() }
-        defer { watchdog.cancel() }
-        var events = listener.events.makeAsyncIterator()
-        let ready = await events.next()
-        XCTAssertEqual(ready, .listening)
+        var stream = try await StorageFixture.listening(pool)
+        defer { stream.stop() }
 
         let notifier = StreamNotifier(pool: pool, minimumInterval: .milliseconds(100))
         let started = ContinuousClock.now
@@ -29,7 +23,7 @@ final class StreamNotifierTests: XCTestCase {
         let elapsed = ContinuousClock.now - started
         var received: [Int64] = []
         while received.last != 100 {
-            guard case .notification(let next)? = await events.next() else { return XCTFail("no notification for position 100") }
+            guard case .notification(let next)? = await stream.events.next() else { return XCTFail("no notification for position 100") }
             received.append(try XCTUnwrap(StreamNotification(payload: next.payload)).streamPosition)
         }
         XCTAssertEqual(received, received.sorted())
