@@ -81,7 +81,7 @@ final class LeaveBatcher: Sendable {
                 state.queue.append((write, continuation))
                 // A held room's leave waits for its holder's next batch: a new writer would find
                 // nothing it may take.
-                guard state.writers < maxWriters, !state.heldRooms.contains(ExactString(write.event.roomID)),
+                guard state.writers < maxWriters, !state.heldRooms.contains(room),
                       state.writers == 0 || state.queue.count >= maxBatch else {
                     return false
                 }

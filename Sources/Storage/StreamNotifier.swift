@@ -29,8 +29,9 @@ final class StreamNotifier: Sendable {
         self.minimumInterval = minimumInterval
     }
 
-    /// Announces a committed event: now, if no NOTIFY is in flight or spacing out, else with the next one. Never
-    /// fails the caller: a NOTIFY that cannot be sent is caught up by the listeners' slow poll.
+    /// Announces a committed event: now, if no NOTIFY is in flight or waiting out its interval, else
+    /// with the next one. Never fails the caller: a NOTIFY that cannot be sent is caught up by the
+    /// listeners' slow poll.
     func announce(_ notification: StreamNotification) {
         let startSending = state.withLock { state -> Bool in
             if (state.pending?.streamPosition ?? .min) < notification.streamPosition {
