@@ -29,7 +29,13 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var phase = Phase.awaitingRequest
     /// Requests read whose response has not ended yet (more than one when a client pipelines).
     private var unanswered = 0
-    private var timer: Scheduled<Void>?
+    /// When the current phase's bound runs out and what closing then is called; nil while a
+    /// request is being answered (no bound here).
+    private var bound: (deadline: NIODeadline, reason: String)?
+    /// The one timer of this connection and when it fires. Re-arming for a later deadline leaves
+    /// it be (it re-schedules itself when it fires early), so a keep-alive connection schedules
+    /// about one timer per header bound, not three per request.
+    private var timer: (task: Scheduled<Void>, firesAt: NIODeadline)?
     private var context: ChannelHandlerContext?
     private var started = false
 
@@ -79,7 +85,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// A request's end was decoded.
     func requestEnded() {
         phase = .responding
-        cancelTimer()
+        bound = nil
     }
 
     /// A response's end was written.
@@ -116,20 +122,37 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         arm(limits.idleTimeout, reason: "idle_timeout")
     }
 
-    private func arm(_ bound: Duration, reason: String) {
-        cancelTimer()
+    private func arm(_ limit: Duration, reason: String) {
+        let deadline = NIODeadline.now() + .nanoseconds(limit.saturatingNanoseconds)
+        bound = (deadline, reason)
+        if let timer, timer.firesAt <= deadline { return }
+        schedule(at: deadline)
+    }
+
+    private func schedule(at deadline: NIODeadline) {
         guard let context else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(bound.saturatingNanoseconds)) { [self] in
+        timer?.task.cancel()
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
-            Self.recordClose(reason)
-            logger.debug("connection closed", metadata: ["reason": .string(reason)])
-            context.close(promise: nil)
+            boundElapsed(context)
         }
+        timer = (task, deadline)
+    }
+
+    /// The timer fired: closes the connection if the current bound ran out, else waits for it.
+    private func boundElapsed(_ context: ChannelHandlerContext) {
+        guard let bound else { return }
+        guard bound.deadline <= .now() else { return schedule(at: bound.deadline) }
+        self.bound = nil
+        Self.recordClose(bound.reason)
+        logger.debug("connection closed", metadata: ["reason": .string(bound.reason)])
+        context.close(promise: nil)
     }
 
     private func cancelTimer() {
-        timer?.cancel()
+        timer?.task.cancel()
         timer = nil
+        bound = nil
     }
 
     /// Connections the worker closed, by reason (a fixed set of label values).
