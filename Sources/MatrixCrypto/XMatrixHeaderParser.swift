@@ -106,6 +106,7 @@ enum XMatrixHeaderParser {
         mutating func quotedValue() throws(XMatrixError) -> String {
             index += 1
             var value: [UInt8] = []
+            value.reserveCapacity(bytes.count - index)  // one allocation, not one per doubling
             while true {
                 guard let byte = current else { throw .malformed("unterminated quoted value") }
                 index += 1

@@ -10,15 +10,34 @@ enum IPAddressLiteral {
 
     /// Four dot-separated groups of 1–3 digits (whatever their values).
     static func looksLikeIPv4(_ bytes: some Collection<UInt8>) -> Bool {
-        let groups = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        return groups.count == 4 && groups.allSatisfy { (1...3).contains($0.count) && $0.allSatisfy(isDigit) }
+        var groups = 1
+        var digits = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, groups < 4 else { return false }
+                groups += 1
+                digits = 0
+            } else {
+                guard isDigit(byte), digits < 3 else { return false }
+                digits += 1
+            }
+        }
+        return groups == 4 && digits > 0
     }
 
     /// A dotted quad whose numbers are all at most 255.
     static func isIPv4(_ bytes: some Collection<UInt8>) -> Bool {
-        looksLikeIPv4(bytes) && bytes.split(separator: UInt8(ascii: ".")).allSatisfy { group in
-            group.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } <= 255
+        guard looksLikeIPv4(bytes) else { return false }
+        var group = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                group = 0
+            } else {
+                group = group * 10 + Int(byte - UInt8(ascii: "0"))  // at most 3 digits: ≤ 999
+                guard group <= 255 else { return false }
+            }
         }
+        return true
     }
 
     /// An IPv6 address in text form: eight groups of 1–4 hex digits, or fewer around one `::`;

@@ -49,15 +49,20 @@ public struct ServerName: Sendable, BytewiseIdentifier, CustomStringConvertible 
 
     /// `[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*`
     private static func isDNSName(_ bytes: ArraySlice<UInt8>) -> Bool {
-        !bytes.isEmpty && bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy { label in
-            !label.isEmpty && label.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                     UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "-"): return true
-                default: return false
-                }
+        var labelLength = 0
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "."):
+                guard labelLength > 0 else { return false }
+                labelLength = 0
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "-"):
+                labelLength += 1
+            default:
+                return false
             }
         }
+        return labelLength > 0
     }
 
     /// 1–5 digits with a value in 1...65535.
