@@ -155,13 +155,23 @@ resolve_binary() {
     echo "$(swift build --package-path "$root" -c "$config" --show-bin-path)/leave-worker"
 }
 
+# The allocator the workers run with, as the Dockerfile sets it: jemalloc when the machine has it
+# (Debian package libjemalloc2), else glibc's malloc. LD_PRELOAD set (even empty) in the
+# environment wins.
+worker_preload() {
+    if [ -n "${LD_PRELOAD+set}" ]; then echo "$LD_PRELOAD"
+    elif /sbin/ldconfig -p 2>/dev/null | grep -q 'libjemalloc\.so\.2 '; then echo libjemalloc.so.2
+    fi
+}
+
 # Starts `$bin serve` detached from this shell (federation port $2, internal listener on $3);
 # its own PID goes to the pidfile. TZ as the Dockerfile sets it: with TZ unset, glibc stats
 # /etc/localtime on every text log line (0.5–0.9 % of a worker's CPU under load, strace).
 start_worker() {
     local index=$1 port=$2 internal=$3
     # shellcheck disable=SC2016  # $$, $1 and $@ belong to the inner shell
-    TZ="${TZ-:/etc/localtime}" LEAVE_WORKER_LISTEN="127.0.0.1:$port" LEAVE_WORKER_INTERNAL_LISTEN="127.0.0.1:$internal" \
+    LD_PRELOAD="$(worker_preload)" TZ="${TZ-:/etc/localtime}" \
+        LEAVE_WORKER_LISTEN="127.0.0.1:$port" LEAVE_WORKER_INTERNAL_LISTEN="127.0.0.1:$internal" \
         setsid bash -c 'echo $$ > "$1"; shift; exec "$@" serve' \
         _ "$state/worker-$index.pid" "$bin" >"$state/worker-$index.log" 2>&1 </dev/null &
     echo "$port" >"$state/worker-$index.port"
