@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CPU, context switches and (optionally) mallocs per request of one leave-worker build at a fixed
 # request rate — a second instrument beside scripts/ab.sh's throughput, steadier on a noisy box
-# because it counts work done rather than how fast the box was.
+# because it counts work done rather than how fast the box was. (`scripts/ab.sh -- --rate N …`
+# gives CPU per leave at a fixed rate too, over the whole run from the generator's CPU split; this
+# adds a window after warm-up, the worker's own request count, context switches and mallocs.)
 #
 #   scripts/cost.sh --bin PATH [--mode pairs|send-only|make-only] [--rate N] [--window S] [--mallocs]
 #   e.g. LD_PRELOAD= scripts/cost.sh --bin .build/release/leave-worker --mode pairs --rate 600 --mallocs

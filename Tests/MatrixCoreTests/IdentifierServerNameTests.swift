@@ -24,6 +24,8 @@ final class IdentifierServerNameTests: XCTestCase {
                      "1.2.3.4.5", "0.0.0.0", "255.255.255.255", "example.com:1", "example.com:65535", "example.com:080",
                      "[::]", "[::1]", "[1:2:3:4:5:6:7:8]", "[1::8]", "[1:2:3:4:5:6::8]", "[::ffff:1.2.3.4]",
                      "[64:ff9b::192.0.2.33]", "[1:2:3:4:5:6:1.2.3.4]", "[fe80::]:8448", "[ABCD:ef01::]",
+                     // A four-digit group is no dotted quad, so these are DNS names (Synapse's rule).
+                     "1.2.3.1234", "1234.1.1.1", "01.02.003.4", "1.2.3.4:8448",
                      String(repeating: "a", count: 255)] {
             XCTAssertNotNil(ServerName(text), text)
         }
@@ -37,6 +39,7 @@ final class IdentifierServerNameTests: XCTestCase {
                      "[1234:5678::abcd", "1234:5678::abcd", "[1:2:3:4:5:6:7:8:9]", "[1:2:3:4:5:6:7]", "[1::2::3]",
                      "[:::]", "[1:::2]", "[12345::]", "[g::]", "[1.2.3.4]", "[1.2.3.4::]", "[::1.2.3]",
                      "[::1.2.3.256]", "[1:2:3:4:5:6:7:1.2.3.4]", "[fe80::1%eth0]", "[::1]x", "[::1]:", "[::1]:0",
+                     "999.1.1.1", "1.2.3.4.", ".1.2.3", "1..2.3", "1.2.3.4_",
                      String(repeating: "a", count: 256)] {
             XCTAssertNil(ServerName(text), text)
         }
