@@ -64,7 +64,7 @@ public final class LeaveService: Sendable {
     }
 
     /// Stored events parsed (through the cache) for the decision.
-    func parsed(_ records: [EventRecord], version: RoomVersion) throws(LeaveServiceError) -> [AuthEvent] {
+    func parsed(_ records: [StoredPDU], version: RoomVersion) throws(LeaveServiceError) -> [AuthEvent] {
         try storage { () throws(StorageError) in try records.map { record throws(StorageError) in try parsedEvents.event(record, version: version) } }
     }
 

@@ -17,7 +17,7 @@ final class ParsedEventCache: Sendable {
 
     /// The parsed form of a stored event. Stored events passed every check when they were stored,
     /// so a failure here means the database was changed behind our back: a malformed row.
-    func event(_ record: EventRecord, version: RoomVersion) throws(StorageError) -> AuthEvent {
+    func event(_ record: StoredPDU, version: RoomVersion) throws(StorageError) -> AuthEvent {
         if let cached = events.withLock({ $0.value(for: ExactString(record.eventID)) }), cached.pdu.roomVersion == version {
             return cached
         }

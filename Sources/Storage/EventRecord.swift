@@ -32,3 +32,18 @@ public struct EventRecord: Sendable, Equatable {
         self.pdu = pdu
     }
 }
+
+/// A stored event as a leave or a template is decided on: its ID, its depth and its PDU exactly as
+/// stored (`EventColumns.selectPDU`). Everything else is in the PDU.
+public struct StoredPDU: Sendable, Equatable {
+    public let eventID: String
+    public let depth: Int64
+    /// The PDU's JSON text exactly as stored and served.
+    public let pdu: [UInt8]
+
+    public init(eventID: String, depth: Int64, pdu: [UInt8]) {
+        self.eventID = eventID
+        self.depth = depth
+        self.pdu = pdu
+    }
+}

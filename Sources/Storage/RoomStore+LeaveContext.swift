@@ -3,9 +3,9 @@ import Postgres
 /// What `send_leave` reads before deciding, in one round trip.
 public struct LeaveContext: Sendable {
     /// The current-state events at the requested (type, state key) entries that exist.
-    public let state: [EventRecord]
+    public let state: [StoredPDU]
     /// The room's events among the cited IDs (auth and prev events); unknown IDs are absent.
-    public let cited: [EventRecord]
+    public let cited: [StoredPDU]
     /// Whether the event itself is already stored in this room (a replayed `send_leave`).
     public let alreadyStored: Bool
 }
@@ -13,15 +13,15 @@ public struct LeaveContext: Sendable {
 /// What `make_leave` reads to build a template, in one round trip.
 public struct TemplateContext: Sendable {
     /// The current-state events at the requested (type, state key) entries that exist.
-    public let state: [EventRecord]
+    public let state: [StoredPDU]
     /// Up to the requested number of forward extremities, deepest (then newest) first.
-    public let extremities: [EventRecord]
+    public let extremities: [StoredPDU]
 }
 
 extension RoomStore {
     /// The rows tagged `'s'`: current-state events at the (type, state key) pairs in $2/$3 of room $1.
     private static let stateEntriesSQL = """
-        SELECT 's', \(EventColumns.select) FROM \(EventColumns.currentStateEvents(roomID: "$1", types: "$2", stateKeys: "$3"))
+        SELECT 's', \(EventColumns.selectPDU) FROM \(EventColumns.currentStateEvents(roomID: "$1", types: "$2", stateKeys: "$3"))
         UNION ALL
         """
 
@@ -32,7 +32,7 @@ extension RoomStore {
     /// event probes whatever the room's extremity count, and never a scan of the churning table.
     static let templateContextSQL = stateEntriesSQL + """
 
-        (SELECT 'x', \(EventColumns.select)
+        (SELECT 'x', \(EventColumns.selectPDU)
          FROM deepest_extremities($1, $4) f
          \(EventColumns.joinEvent(roomID: "$1", eventID: "f.extremity_id"))
          ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
@@ -42,23 +42,23 @@ extension RoomStore {
     /// and the event $5 itself tagged `'r'` if stored.
     private static let leaveContextSQL = stateEntriesSQL + """
 
-        SELECT 'c', \(EventColumns.select) FROM \(EventColumns.eventsByID(roomID: "$1", eventIDs: "$4"))
+        SELECT 'c', \(EventColumns.selectPDU) FROM \(EventColumns.eventsByID(roomID: "$1", eventIDs: "$4"))
         UNION ALL
-        SELECT 'r', \(EventColumns.select) FROM events e WHERE e.room_id = $1 AND e.event_id = $5
+        SELECT 'r', \(EventColumns.selectPDU) FROM events e WHERE e.room_id = $1 AND e.event_id = $5
         """
 
     /// Runs `sql` (one of the statements above) with the room and state keys as $1–$3 and
-    /// `parameters` after them; returns the event records grouped by the tag in the first column.
+    /// `parameters` after them; returns the events grouped by the tag in the first column.
     private func taggedEvents(
         _ sql: String, roomID: String, stateKeys: [(type: String, stateKey: String)], parameters: [PostgresValue]
-    ) async throws(StorageError) -> [String: [EventRecord]] {
+    ) async throws(StorageError) -> [String: [StoredPDU]] {
         let bound: [PostgresValue] = [
             .text(roomID), .textArray(stateKeys.map(\.type)), .textArray(stateKeys.map(\.stateKey)),
         ] + parameters
         return try await StorageError.translating { try await pool.withConnection { connection in
-            var groups: [String: [EventRecord]] = [:]
+            var groups: [String: [StoredPDU]] = [:]
             for row in try connection.query(sql, bound).rows {
-                groups[row.string(0) ?? "", default: []].append(try EventRecord(row: row, offset: 1))
+                groups[row.string(0) ?? "", default: []].append(try StoredPDU(row: row, offset: 1))
             }
             return groups
         } }

@@ -10,55 +10,45 @@ import Testing
 struct ParsedEventCacheTests {
     private let version = RoomVersion("10")!
 
-    /// Version 10's events of events.json as stored records.
-    private func records() throws -> [EventRecord] {
+    /// Version 10's events of events.json as the stored PDUs a request reads, with their types.
+    private func records() throws -> [(type: String, stored: StoredPDU)] {
         let file = try #require(JSONParser.parse(try Vectors.bytes("events")).objectValue)
         let room = try #require(file["versions"]?.objectValue?["10"]?.objectValue)
         return try (room["events"]?.arrayValue ?? []).map { value in
             let json = try #require((value["stored_pdu"] ?? value["pdu"])?.objectValue)
             let pdu = try PDU(json: json, roomVersion: version)
-            return record(try #require(value["event_id"]?.stringValue), pdu, bytes: json.compactBytes())
+            return (pdu.type, StoredPDU(eventID: try #require(value["event_id"]?.stringValue), depth: pdu.depth, pdu: json.compactBytes()))
         }
-    }
-
-    private func record(_ eventID: String, _ pdu: PDU, bytes: [UInt8]) -> EventRecord {
-        EventRecord(
-            eventID: eventID, roomID: pdu.roomID ?? "", type: pdu.type, stateKey: pdu.stateKey, sender: pdu.sender,
-            depth: pdu.depth, originServerTS: pdu.originServerTS, membership: pdu.membership,
-            prevEvents: pdu.prevEventIDs, authEvents: pdu.authEventIDs, pdu: bytes)
     }
 
     /// `stored` under its own ID but with `other`'s bytes: a cached parse answers without reading
     /// them, a fresh parse reads `other`.
-    private func lookUp(_ stored: EventRecord, withBytesOf other: EventRecord, in cache: ParsedEventCache) throws -> String {
-        let altered = EventRecord(
-            eventID: stored.eventID, roomID: stored.roomID, type: stored.type, stateKey: stored.stateKey,
-            sender: stored.sender, depth: stored.depth, originServerTS: stored.originServerTS,
-            membership: stored.membership, prevEvents: stored.prevEvents, authEvents: stored.authEvents, pdu: other.pdu)
+    private func lookUp(_ stored: StoredPDU, withBytesOf other: StoredPDU, in cache: ParsedEventCache) throws -> String {
+        let altered = StoredPDU(eventID: stored.eventID, depth: stored.depth, pdu: other.pdu)
         return try cache.event(altered, version: version).pdu.type
     }
 
     @Test func anEventReadOnEveryRequestStaysWhileOthersPassThrough() throws {
         let all = try records()
-        let create = try #require(all.first { $0.type == "m.room.create" })
+        let create = try #require(all.first { $0.type == "m.room.create" }).stored
         let others = all.filter { $0.type != "m.room.create" }
         try #require(others.count >= 3)
         let cache = ParsedEventCache(capacity: 2)
         for passing in others {
             _ = try cache.event(create, version: version)    // every request reads it
-            _ = try cache.event(passing, version: version)   // read once
+            _ = try cache.event(passing.stored, version: version)   // read once
         }
-        #expect(try lookUp(create, withBytesOf: others[0], in: cache) == "m.room.create")
+        #expect(try lookUp(create, withBytesOf: others[0].stored, in: cache) == "m.room.create")
     }
 
     @Test func theLeastRecentlyReadEventIsForgottenFirst() throws {
         let all = try records()
-        let create = try #require(all.first { $0.type == "m.room.create" })
+        let create = try #require(all.first { $0.type == "m.room.create" }).stored
         let others = all.filter { $0.type != "m.room.create" }
         try #require(others.count >= 2)
         let cache = ParsedEventCache(capacity: 2)
         _ = try cache.event(create, version: version)
-        for passing in others { _ = try cache.event(passing, version: version) }
-        #expect(try lookUp(create, withBytesOf: others[0], in: cache) == others[0].type)
+        for passing in others { _ = try cache.event(passing.stored, version: version) }
+        #expect(try lookUp(create, withBytesOf: others[0].stored, in: cache) == others[0].type)
     }
 }
