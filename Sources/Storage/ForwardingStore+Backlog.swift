@@ -29,32 +29,45 @@ extension ForwardingStore {
     public func backlogGauge() async throws -> (positions: Int, oldestWait: Duration?) {
         let serverName = serverName
         return try await pool.withConnection { connection in
-            let result = try connection.query("""
-                WITH first_due AS (
-                    SELECT min(b.stream_ordering) AS first, min(b.stored_at) AS oldest
-                    FROM room_joined_servers j
-                    LEFT JOIN destinations d ON d.destination = j.server_name
-                    CROSS JOIN LATERAL (
-                        SELECT e.stream_ordering, e.stored_at FROM events e
-                        WHERE \(Self.dueEventConditions) ORDER BY e.room_id, e.stream_ordering LIMIT 1) b
-                    WHERE j.server_name <> $1
-                    GROUP BY j.server_name)
-                SELECT coalesce(sum(h.head - f.first + 1), 0), (extract(epoch FROM now() - min(f.oldest)) * 1000)::bigint
-                FROM first_due f
-                CROSS JOIN (SELECT max(stream_ordering) AS head FROM events WHERE accepted) h
-                """, [.text(serverName)])
+            let result = try connection.query(Self.backlogGaugeSQL, [.text(serverName)])
             guard let row = result.rows.first, let count = row.int64(0) else { throw StorageError.malformedRow("backlog gauge") }
             return (Int(clamping: count), row.int64(1).map { Duration.milliseconds($0) })
         }
     }
 
+    /// `backlogGauge`'s statement ($1: this server's name).
+    static let backlogGaugeSQL = """
+        WITH first_due AS (
+            SELECT min(b.stream_ordering) AS first, min(b.stored_at) AS oldest
+            FROM room_joined_servers j
+            LEFT JOIN destinations d ON d.destination = j.server_name
+            CROSS JOIN LATERAL (
+                SELECT e.stream_ordering, e.stored_at FROM events e
+                WHERE \(dueEventConditions) ORDER BY e.room_id, e.stream_ordering LIMIT 1) b
+            WHERE j.server_name <> $1
+            GROUP BY j.server_name)
+        SELECT coalesce(sum(h.head - f.first + 1), 0), (extract(epoch FROM now() - min(f.oldest)) * 1000)::bigint
+        FROM first_due f
+        CROSS JOIN (SELECT max(stream_ordering) AS head FROM events WHERE accepted) h
+        """
+
     /// An event `e` due to the server of `room_joined_servers` row `j`, whose destination row is `d`.
-    /// The position bound is a row comparison, which only the `(room_id, stream_ordering)` index
-    /// can take as its condition: on `stream_ordering` alone the planner chose the stream's index,
-    /// walking every room's events after the position.
+    /// The room and the position are two row comparisons — after (room, position), at most (room,
+    /// the largest bigint) — which only the `(room_id, stream_ordering)` index can take as its
+    /// conditions (on `stream_ordering` alone the planner chose the stream's index, walking every
+    /// room's events after the position), and which start and end its scan. With `e.room_id =
+    /// j.room_id` beside the lower bound, Postgres started at the room's first entry (the equality
+    /// was its start key) and read the room's whole index range on every probe that found nothing
+    /// due: 51 buffers, 0.19 ms a probe in a 12,000-event room, 19.6 ms for its 100 servers
+    /// (measured); now 2 buffers and 0.47 ms for all 100. Plain `e.room_id = j.room_id AND
+    /// e.stream_ordering > …` starts right too, but with statistics the planner then walked the
+    /// stream's index from a far-behind destination's position (`ForwardingScanTests`). Planned
+    /// with no statistics at all (a new database before autovacuum's first ANALYZE) this form
+    /// reads the room's range of the primary key instead — what the old form always cost.
     private static let dueEventConditions = """
-        e.accepted AND e.room_id = j.room_id
+        e.accepted
         AND (e.room_id, e.stream_ordering) > (j.room_id, greatest(coalesce(d.stream_position, 0), j.since_position))
+        AND (e.room_id, e.stream_ordering) <= (j.room_id, 9223372036854775807)
         AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
         AND user_server(e.sender) <> j.server_name
         """
