@@ -29,32 +29,9 @@ public final class ForwardingStore: Sendable {
         let limit = max(1, limit)
         let serverName = serverName
         return try await pool.withConnection { connection in
-            let rows = try connection.query("""
-                WITH claimed AS (
-                    INSERT INTO destinations AS d (destination, lease_until, lease_owner)
-                    SELECT $1, now() + $3 * interval '1 millisecond', $4 WHERE $1 <> $5
-                    ON CONFLICT (destination) DO UPDATE SET lease_until = EXCLUDED.lease_until, lease_owner = EXCLUDED.lease_owner
-                        WHERE (d.lease_until IS NULL OR d.lease_until < now()) AND (d.retry_at IS NULL OR d.retry_at <= now())
-                    RETURNING d.stream_position),
-                due AS (
-                    SELECT p.room_id, p.event_id, p.stream_ordering, p.pdu
-                    FROM claimed c
-                    JOIN room_joined_servers j ON j.server_name = $1
-                                              AND (j.joined_members > 0 OR j.left_position > c.stream_position)
-                    CROSS JOIN LATERAL (
-                        SELECT e.room_id, e.event_id, e.stream_ordering, e.pdu FROM events e
-                        WHERE e.accepted AND e.room_id = j.room_id
-                          AND e.stream_ordering > greatest(c.stream_position, j.since_position)
-                          AND e.stream_ordering <= $6
-                          AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
-                          AND user_server(e.sender) <> $1
-                        ORDER BY e.stream_ordering LIMIT $2) p
-                    ORDER BY p.stream_ordering LIMIT $2)
-                SELECT c.stream_position, u.room_id, u.event_id, u.stream_ordering, u.pdu
-                FROM claimed c LEFT JOIN due u ON true
-                ORDER BY u.stream_ordering
-                """, [.text(destination), .int(Int64(limit)), .int(Self.milliseconds(lease)), .text(owner),
-                  .text(serverName), .int(safe)]).rows
+            let rows = try connection.query(Self.claimSQL, [
+                .text(destination), .int(Int64(limit)), .int(Self.milliseconds(lease)), .text(owner), .text(serverName), .int(safe),
+            ]).rows
             guard let first = rows.first else { return nil }
             guard let after = first.int64(0) else { throw StorageError.malformedRow("claim") }
             var events: [ForwardedEvent] = []
@@ -71,6 +48,39 @@ public final class ForwardingStore: Sendable {
             return ForwardingBatch(destination: destination, owner: owner, after: after, events: events, through: through)
         }
     }
+
+    /// `claim`'s statement: $1 the destination, $2 the limit, $3 the lease in milliseconds, $4 the
+    /// lease's owner, $5 this server, $6 the safe point. Each room's due events are one range of
+    /// the partial index on `(room_id, stream_ordering)`, from the destination's position to the
+    /// safe point — the room as a closed range, the bounds as row comparisons, as the full scan's
+    /// and the gauge's probes (`ForwardingStore+Backlog`). With the room as an equality and plain
+    /// bounds on `stream_ordering`, the analyzed planner walked the stream's index from a
+    /// far-behind destination's position through every room's later events (`ForwardingScanTests`).
+    static let claimSQL = """
+        WITH claimed AS (
+            INSERT INTO destinations AS d (destination, lease_until, lease_owner)
+            SELECT $1, now() + $3 * interval '1 millisecond', $4 WHERE $1 <> $5
+            ON CONFLICT (destination) DO UPDATE SET lease_until = EXCLUDED.lease_until, lease_owner = EXCLUDED.lease_owner
+                WHERE (d.lease_until IS NULL OR d.lease_until < now()) AND (d.retry_at IS NULL OR d.retry_at <= now())
+            RETURNING d.stream_position),
+        due AS (
+            SELECT p.room_id, p.event_id, p.stream_ordering, p.pdu
+            FROM claimed c
+            JOIN room_joined_servers j ON j.server_name = $1
+                                      AND (j.joined_members > 0 OR j.left_position > c.stream_position)
+            CROSS JOIN LATERAL (
+                SELECT e.room_id, e.event_id, e.stream_ordering, e.pdu FROM events e
+                WHERE e.accepted AND e.room_id >= j.room_id AND e.room_id <= j.room_id
+                  AND (e.room_id, e.stream_ordering) > (j.room_id, greatest(c.stream_position, j.since_position))
+                  AND (e.room_id, e.stream_ordering) <= (j.room_id, $6)
+                  AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
+                  AND user_server(e.sender) <> $1
+                ORDER BY e.room_id, e.stream_ordering LIMIT $2) p
+            ORDER BY p.stream_ordering LIMIT $2)
+        SELECT c.stream_position, u.room_id, u.event_id, u.stream_ordering, u.pdu
+        FROM claimed c LEFT JOIN due u ON true
+        ORDER BY u.stream_ordering
+        """
 
     /// The destination took the batch (or nothing of it could be sent): its position moves to the
     /// batch's end and the lease is released; when `delivered`, its back-off is cleared.
