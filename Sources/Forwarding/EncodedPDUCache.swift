@@ -6,21 +6,39 @@ import Synchronization
 /// event: an event due to many destinations — in a room spanning 100 servers, 100 transactions
 /// carry it, in stream order, within moments — is parsed, checked and written once, not once per
 /// destination. By stream position (checked against the event ID): a stored event's PDU never
-/// changes. At most `capacity` events; the oldest entry goes first.
+/// changes.
+///
+/// Bounded by bytes as well as entries, oldest entry out first: a leave's PDU may be up to 64 KiB
+/// (the send_leave body limit), so an entry count alone let members padding their leaves hold
+/// 4,096 × 64 KiB = 256 MiB here; a budget of bytes holds the same memory whatever the PDUs' size,
+/// and many more of the usual ≈ 800-byte ones — enough for the spread between a 100-server room's
+/// destinations, which drain 32 at a time (4,096 entries re-encoded about one PDU in twelve there).
 final class EncodedPDUCache: Sendable {
     private struct Entries {
         /// nil PDUs: none a transaction can carry.
         var byPosition: [Int64: (eventID: String, pdu: [UInt8]?)] = [:]
-        /// The positions held, in the order they came (a ring once full).
+        /// The positions held, oldest first from `oldest` (the ones before it are gone).
         var order: [Int64] = []
         var oldest = 0
+        /// What the entries held count against the byte budget.
+        var bytes = 0
     }
 
-    private let capacity: Int
+    /// What one entry costs beside its PDU's bytes (its key, event ID and the table's slot), for
+    /// the budget.
+    static let entryOverhead = 128
+
+    private let maximumEntries: Int
+    private let maximumBytes: Int
     private let entries = Mutex(Entries())
 
-    init(capacity: Int = 4_096) {
-        self.capacity = max(1, capacity)
+    /// - Parameters:
+    ///   - maximumEntries: at most this many events.
+    ///   - maximumBytes: at most this many bytes of PDUs and event IDs, each entry counted with
+    ///     ``entryOverhead`` more (one entry is always kept, whatever its size).
+    init(maximumEntries: Int = 65_536, maximumBytes: Int = 32 << 20) {
+        self.maximumEntries = max(1, maximumEntries)
+        self.maximumBytes = max(0, maximumBytes)
     }
 
     /// `event`'s PDU as ``FederationTransaction/encode(_:)`` writes it, from the cache when there.
@@ -29,16 +47,36 @@ final class EncodedPDUCache: Sendable {
         let known = entries.withLock { $0.byPosition[position] }
         if let known, known.eventID.bytesEqual(event.eventID) { return known.pdu }
         let encoded = FederationTransaction.encode(event.pdu)   // outside the lock
+        let cost = Self.cost(eventID: event.eventID, pdu: encoded)
         entries.withLock { entries in
-            guard entries.byPosition.updateValue((event.eventID, encoded), forKey: position) == nil else { return }
-            if entries.order.count < capacity {
-                entries.order.append(position)
+            if let replaced = entries.byPosition.updateValue((event.eventID, encoded), forKey: position) {
+                entries.bytes += cost - Self.cost(eventID: replaced.eventID, pdu: replaced.pdu)   // another event, same position
             } else {
-                entries.byPosition[entries.order[entries.oldest]] = nil
-                entries.order[entries.oldest] = position
-                entries.oldest = (entries.oldest + 1) % capacity
+                entries.order.append(position)
+                entries.bytes += cost
+            }
+            while entries.order.count - entries.oldest > 1,
+                  entries.order.count - entries.oldest > maximumEntries || entries.bytes > maximumBytes {
+                let evicted = entries.order[entries.oldest]
+                entries.oldest += 1
+                if let gone = entries.byPosition.removeValue(forKey: evicted) {
+                    entries.bytes -= Self.cost(eventID: gone.eventID, pdu: gone.pdu)
+                }
+            }
+            if entries.oldest > 1_024, entries.oldest * 2 > entries.order.count {
+                entries.order.removeFirst(entries.oldest)
+                entries.oldest = 0
             }
         }
         return encoded
+    }
+
+    /// How many events and bytes are held (for tests).
+    var held: (entries: Int, bytes: Int) {
+        entries.withLock { ($0.byPosition.count, $0.bytes) }
+    }
+
+    private static func cost(eventID: String, pdu: [UInt8]?) -> Int {
+        entryOverhead + eventID.utf8.count + (pdu?.count ?? 0)
     }
 }

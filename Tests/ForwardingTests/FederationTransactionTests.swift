@@ -36,7 +36,7 @@ struct FederationTransactionTests {
     /// transaction can carry included (nil), for every destination that asks — also when two events
     /// claim one position (`$a` and `$float` here) and when it is full.
     @Test func theEncodedPDUCacheAnswersAsEncodingDoes() {
-        let cache = EncodedPDUCache(capacity: 2)
+        let cache = EncodedPDUCache(maximumEntries: 2)
         let events = [delivery("$a", pdu: #"{"depth":3,"b":[1,"x"],"a":{"z":null}}"#), delivery("$float", pdu: #"{"d":1.5}"#),
                       ForwardedEvent(roomID: "!r", eventID: "$c", streamPosition: 2, pdu: Array("{}".utf8))]
         for _ in 0..<3 {
@@ -46,6 +46,37 @@ struct FederationTransactionTests {
         }
         #expect(cache.encoded(events[0]).map { String(decoding: $0, as: UTF8.self) } == #"{"a":{"z":null},"b":[1,"x"],"depth":3}"#)
         #expect(cache.encoded(events[1]) == nil)
+    }
+
+    /// The cache holds at most its byte budget whatever the PDUs' size (members may pad their leaves
+    /// to the 64 KiB body limit), oldest out first, and at most its entry count; one entry larger
+    /// than the budget is still kept (it is the one being sent).
+    @Test func theEncodedPDUCacheKeepsToItsByteBudget() {
+        let padded = "{\"pad\":\"" + String(repeating: "x", count: 60_000) + "\"}"
+        let budget = 200_000
+        let cache = EncodedPDUCache(maximumEntries: 1_000, maximumBytes: budget)
+        for position in 1...10 {
+            let event = ForwardedEvent(roomID: "!r", eventID: "$big\(position)", streamPosition: Int64(position), pdu: Array(padded.utf8))
+            #expect(cache.encoded(event) == FederationTransaction.encode(event.pdu))
+            #expect(cache.held.bytes <= budget)
+        }
+        #expect(cache.held.entries == 3, "three 60 kB PDUs fit in 200 kB")
+        // The newest stay: asking for one of them again does not add an entry.
+        let newest = ForwardedEvent(roomID: "!r", eventID: "$big10", streamPosition: 10, pdu: Array(padded.utf8))
+        _ = cache.encoded(newest)
+        #expect(cache.held.entries == 3)
+
+        let small = EncodedPDUCache(maximumEntries: 5, maximumBytes: budget)
+        for position in 1...20 {
+            _ = small.encoded(ForwardedEvent(roomID: "!r", eventID: "$s\(position)", streamPosition: Int64(position), pdu: Array("{}".utf8)))
+        }
+        #expect(small.held.entries == 5)
+
+        let tiny = EncodedPDUCache(maximumEntries: 10, maximumBytes: 1_000)
+        for position in 1...3 {
+            _ = tiny.encoded(ForwardedEvent(roomID: "!r", eventID: "$t\(position)", streamPosition: Int64(position), pdu: Array(padded.utf8)))
+            #expect(tiny.held.entries == 1, "one entry over the budget is kept, alone")
+        }
     }
 
     @Test func pdusThatCannotBeSignedAreSetApartNotSent() throws {
