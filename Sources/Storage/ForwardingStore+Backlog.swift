@@ -52,9 +52,10 @@ extension ForwardingStore {
         """
 
     /// An event `e` due to the server of `room_joined_servers` row `j`, whose destination row is `d`.
-    /// The room is a closed range (`>=` and `<=`) and the position a row comparison on `(room_id,
-    /// stream_ordering)`, so that the partial index on those columns is the one index that fits and
-    /// its scan starts at (room, position) with statistics or without. Measured on a 12,000-event
+    /// The room is a closed range (`>=` and `<=`: the rows of `=`, since under the schema's
+    /// deterministic collations only byte-equal strings compare equal) and the position a row
+    /// comparison on `(room_id, stream_ordering)`, so that the partial index on those columns is
+    /// the one index that fits and its scan starts at (room, position) with statistics or without. Measured on a 12,000-event
     /// room's 100 servers, every destination at the head: the gauge takes 0.46–0.51 ms. Before,
     /// the room was an equality beside the row comparison, which made the equality the btree's
     /// start key: every probe read the room's whole index range (51 buffers, 0.19 ms a probe;
