@@ -51,21 +51,10 @@ extension ForwardingStore {
         CROSS JOIN (SELECT max(stream_ordering) AS head FROM events WHERE accepted) h
         """
 
-    /// An event `e` due to the server of `room_joined_servers` row `j`, whose destination row is `d`.
-    /// The room is a closed range (`>=` and `<=`: the rows of `=`, since under the schema's
-    /// deterministic collations only byte-equal strings compare equal) and the position a row
-    /// comparison on `(room_id, stream_ordering)`, so that the partial index on those columns is
-    /// the one index that fits and its scan starts at (room, position) with statistics or without. Measured on a 12,000-event
-    /// room's 100 servers, every destination at the head: the gauge takes 0.46–0.51 ms. Before,
-    /// the room was an equality beside the row comparison, which made the equality the btree's
-    /// start key: every probe read the room's whole index range (51 buffers, 0.19 ms a probe;
-    /// 19.2–19.6 ms). Two other forms fail in `ForwardingScanTests`' room: equality and
-    /// `stream_ordering >` let the analyzed planner walk the stream's index from a far-behind
-    /// destination's position; a row comparison on each side took the primary key's range over
-    /// the room when nothing was analyzed. The sender's full scan and claim read events the same way.
+    /// An event `e` due to the server of `room_joined_servers` row `j`, whose destination row is `d`
+    /// (read from the destination's position: ``roomEvents(after:through:)``).
     private static let dueEventConditions = """
-        e.accepted AND e.room_id >= j.room_id AND e.room_id <= j.room_id
-        AND (e.room_id, e.stream_ordering) > (j.room_id, greatest(coalesce(d.stream_position, 0), j.since_position))
+        \(roomEvents(after: "greatest(coalesce(d.stream_position, 0), j.since_position)"))
         AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
         AND user_server(e.sender) <> j.server_name
         """

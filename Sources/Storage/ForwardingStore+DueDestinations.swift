@@ -14,11 +14,7 @@ extension ForwardingStore {
     /// to have covered more, so an event committed late below it is never passed over (sql/README.md,
     /// "Event stream"). Every read of `events` is a `LATERAL` or
     /// `ORDER BY … LIMIT` subquery, so its position bound is an index condition; a room's probe
-    /// starts at (room, position) in the partial index on `(room_id, stream_ordering)` — the room as
-    /// a closed range, the position as a row comparison, as the backlog gauge's probes
-    /// (`ForwardingStore+Backlog`): with the room as an equality and `stream_ordering >`, the
-    /// analyzed planner walked the stream's index from a quiet destination's position through every
-    /// room's later events (`ForwardingScanTests`).
+    /// starts at (room, position): ``roomEvents(after:through:)``.
     public func dueDestinations(limit: Int, changedAfter position: Int64? = nil, safe: Int64) async throws -> DueDestinations {
         let parameters: [PostgresValue] = [.text(serverName), .int(Int64(max(0, limit))), .text(leaseOwnerPrefix), .int(safe)]
         return try await pool.withConnection { connection in
@@ -50,8 +46,7 @@ extension ForwardingStore {
             LEFT JOIN destinations d ON d.destination = j.server_name
             CROSS JOIN LATERAL (
                 SELECT e.stream_ordering FROM events e
-                WHERE e.accepted AND e.room_id >= j.room_id AND e.room_id <= j.room_id
-                  AND (e.room_id, e.stream_ordering) > (j.room_id, greatest(coalesce(d.stream_position, 0), j.since_position))
+                WHERE \(roomEvents(after: "greatest(coalesce(d.stream_position, 0), j.since_position)"))
                 ORDER BY e.room_id, e.stream_ordering LIMIT 1) next
             WHERE \(dueConditions) AND (j.joined_members > 0 OR next.stream_ordering < j.left_position)
             GROUP BY j.server_name ORDER BY 2, 1 LIMIT $2)

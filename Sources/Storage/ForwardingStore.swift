@@ -49,13 +49,29 @@ public final class ForwardingStore: Sendable {
         }
     }
 
+    /// The conditions on an `events` row `e` of room `j.room_id` (a `room_joined_servers` row)
+    /// after stream position `position`, and at most `last` when given (SQL expressions): every
+    /// read of a room's events for a destination — the claim, the full scan's probes, the backlog
+    /// gauge — is built on them, so that each is one range of the partial index on `(room_id,
+    /// stream_ordering)` starting at (room, position), whether the tables have statistics or not.
+    /// The room is a closed range (`>=` and `<=`: the rows of `=`, since under the schema's
+    /// deterministic collations only byte-equal strings compare equal) and the bounds are row
+    /// comparisons. The forms this replaced, measured (`ForwardingScanTests`, and a 12,005-event
+    /// room of 100 servers): `e.room_id = j.room_id` beside the row comparison made the equality the
+    /// btree's start key, so each probe read the room's whole index range (the gauge: 51 buffers,
+    /// 0.19 ms a probe, 19.2–19.6 ms; now 0.46–0.51 ms); equality with plain `stream_ordering`
+    /// bounds let the analyzed planner walk the stream's index from a far-behind destination's
+    /// position through every room's later events; row comparisons alone took the primary key's
+    /// range over the room when nothing was analyzed.
+    static func roomEvents(after position: String, through last: String? = nil) -> String {
+        let after = "e.accepted AND e.room_id >= j.room_id AND e.room_id <= j.room_id "
+            + "AND (e.room_id, e.stream_ordering) > (j.room_id, \(position))"
+        return last.map { after + " AND (e.room_id, e.stream_ordering) <= (j.room_id, \($0))" } ?? after
+    }
+
     /// `claim`'s statement: $1 the destination, $2 the limit, $3 the lease in milliseconds, $4 the
-    /// lease's owner, $5 this server, $6 the safe point. Each room's due events are one range of
-    /// the partial index on `(room_id, stream_ordering)`, from the destination's position to the
-    /// safe point — the room as a closed range, the bounds as row comparisons, as the full scan's
-    /// and the gauge's probes (`ForwardingStore+Backlog`). With the room as an equality and plain
-    /// bounds on `stream_ordering`, the analyzed planner walked the stream's index from a
-    /// far-behind destination's position through every room's later events (`ForwardingScanTests`).
+    /// lease's owner, $5 this server, $6 the safe point. Each room's due events are read with
+    /// ``roomEvents(after:through:)``, from the destination's position to the safe point.
     static let claimSQL = """
         WITH claimed AS (
             INSERT INTO destinations AS d (destination, lease_until, lease_owner)
@@ -70,9 +86,7 @@ public final class ForwardingStore: Sendable {
                                       AND (j.joined_members > 0 OR j.left_position > c.stream_position)
             CROSS JOIN LATERAL (
                 SELECT e.room_id, e.event_id, e.stream_ordering, e.pdu FROM events e
-                WHERE e.accepted AND e.room_id >= j.room_id AND e.room_id <= j.room_id
-                  AND (e.room_id, e.stream_ordering) > (j.room_id, greatest(c.stream_position, j.since_position))
-                  AND (e.room_id, e.stream_ordering) <= (j.room_id, $6)
+                WHERE \(roomEvents(after: "greatest(c.stream_position, j.since_position)", through: "$6"))
                   AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
                   AND user_server(e.sender) <> $1
                 ORDER BY e.room_id, e.stream_ordering LIMIT $2) p
