@@ -166,11 +166,13 @@ worker_preload() {
 
 # Starts `$bin serve` detached from this shell (federation port $2, internal listener on $3);
 # its own PID goes to the pidfile. TZ as the Dockerfile sets it: with TZ unset, glibc stats
-# /etc/localtime on every text log line (0.5–0.9 % of a worker's CPU under load, strace).
+# /etc/localtime on every text log line (0.5–0.9 % of a worker's CPU under load, strace). Logs
+# as the manifests write them, one JSON object per line, unless LEAVE_WORKER_LOG_FORMAT says
+# otherwise (text is easier to read in a terminal; the figures in the README are of json).
 start_worker() {
     local index=$1 port=$2 internal=$3
     # shellcheck disable=SC2016  # $$, $1 and $@ belong to the inner shell
-    LD_PRELOAD="$(worker_preload)" TZ="${TZ-:/etc/localtime}" \
+    LD_PRELOAD="$(worker_preload)" TZ="${TZ-:/etc/localtime}" LEAVE_WORKER_LOG_FORMAT="${LEAVE_WORKER_LOG_FORMAT:-json}" \
         LEAVE_WORKER_LISTEN="127.0.0.1:$port" LEAVE_WORKER_INTERNAL_LISTEN="127.0.0.1:$internal" \
         setsid bash -c 'echo $$ > "$1"; shift; exec "$@" serve' \
         _ "$state/worker-$index.pid" "$bin" >"$state/worker-$index.log" 2>&1 </dev/null &

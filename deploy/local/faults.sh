@@ -132,7 +132,8 @@ restart_worker() {
     port=$(cat "$state/worker-$i.port")
     internal=$(cat "$state/worker-$i.internal-port")
     # shellcheck disable=SC2016,SC2153  # $$, $1 and $@ belong to the inner shell; the env file sets the binary
-    LEAVE_WORKER_LISTEN="127.0.0.1:$port" LEAVE_WORKER_INTERNAL_LISTEN="127.0.0.1:$internal" setsid bash -c 'echo $$ > "$1"; shift; exec "$@" serve' \
+    LEAVE_WORKER_LOG_FORMAT="${LEAVE_WORKER_LOG_FORMAT:-json}" \
+        LEAVE_WORKER_LISTEN="127.0.0.1:$port" LEAVE_WORKER_INTERNAL_LISTEN="127.0.0.1:$internal" setsid bash -c 'echo $$ > "$1"; shift; exec "$@" serve' \
         _ "$state/worker-$i.pid" "$LEAVE_WORKER_CLUSTER_BIN" >>"$state/worker-$i.log" 2>&1 </dev/null &
 }
 
