@@ -51,8 +51,10 @@ struct FederationTransaction: Sendable {
 
     /// A stored PDU as it goes into a body: its compact bytes (sorted keys, integers in decimal), or
     /// nil when no signed request can carry it (not a JSON object, a number that is not a 64-bit
-    /// integer).
+    /// integer). The PDUs `send_leave` stores are already compact and go as they are
+    /// (``JSONCompactForm``); others are parsed and written.
     static func encode(_ pdu: [UInt8]) -> [UInt8]? {
+        if JSONCompactForm.isCompact(pdu) { return pdu }
         guard let value = try? JSONParser.parse(pdu), value.objectValue != nil, value.firstNonInt64Number == nil else {
             return nil
         }

@@ -2,10 +2,16 @@ import MatrixCore
 
 /// The strict JSON parser: whatever it accepts is UTF-8, nested within its depth limit (and
 /// refused exactly one level below it), and survives a compact encode → parse round trip unchanged.
+/// What ``JSONCompactForm`` takes as already compact is an object of 64-bit integers that parses
+/// and writes back to the same bytes.
 enum JSONProperties {
     static func check(_ input: [UInt8]) throws(PropertyViolation) {
+        let takenAsCompact = JSONCompactForm.isCompact(input)
         let value: JSONValue
-        do { value = try JSONParser.parse(input) } catch { return }
+        do { value = try JSONParser.parse(input) } catch {
+            try PropertyViolation.expect(!takenAsCompact, "JSONCompactForm took \(quoted(input)), which does not parse: \(error)")
+            return
+        }
         try PropertyViolation.expect(
             String(validating: input, as: UTF8.self) != nil, "accepted invalid UTF-8 \(quoted(input))")
         let depth = nesting(of: value)
@@ -26,6 +32,11 @@ enum JSONProperties {
         try PropertyViolation.expect(reparsed == value, "compact round trip changed \(quoted(input))")
         try PropertyViolation.expect(
             reparsed.compactBytes() == compact, "compact encoding not idempotent for \(quoted(input))")
+        if takenAsCompact {
+            try PropertyViolation.expect(
+                value.objectValue != nil && value.firstNonInt64Number == nil && compact == input,
+                "JSONCompactForm took \(quoted(input)), whose compact form is \(quoted(compact))")
+        }
     }
 
     /// How many containers enclose the deepest value (a scalar: 0).
