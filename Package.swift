@@ -38,14 +38,16 @@ let package = Package(
         .target(name: "MatrixCore"),
         // Ed25519, SHA-256, signing keys, JSON and event signing, X-Matrix.
         .target(name: "MatrixCrypto", dependencies: ["MatrixCore", "CSodium", "COpenSSL"]),
+        // A request's deadline, seen by every wait inside its work (a task-local).
+        .target(name: "WorkDeadline"),
         // libpq connections and a Dispatch-queue pool.
-        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "WorkDeadline"]),
         // Schema, migrations and the queries of the leave worker.
-        .target(name: "Storage", dependencies: ["Postgres", "MatrixCore", "MatrixCrypto"]),
+        .target(name: "Storage", dependencies: ["Postgres", "MatrixCore", "MatrixCrypto", "WorkDeadline"]),
         // X-Matrix verification, key fetching and caching, federation client.
         .target(name: "Federation", dependencies: [
             "BoundedCollections",
-            "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "CResolv",
+            "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "CResolv", "WorkDeadline",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -69,7 +71,7 @@ let package = Package(
         // and the load generator's remote servers come in through the executable target).
         .target(name: "WorkerApp", dependencies: [
             "BoundedCollections",
-            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveDecision", "LeaveService",
+            "MatrixCore", "MatrixCrypto", "Postgres", "Storage", "Federation", "LeaveDecision", "LeaveService", "WorkDeadline",
             "Forwarding",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -111,7 +113,7 @@ let package = Package(
             "RemoteHomeserver", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
         ]),
         .testTarget(name: "WorkerAppTests", dependencies: [
-            "WorkerApp", "LeaveService", "Storage", "Forwarding", "MatrixCore", "MatrixCrypto", "RemoteHomeserver", "TestSupport",
+            "WorkerApp", "LeaveService", "Storage", "Forwarding", "MatrixCore", "MatrixCrypto", "RemoteHomeserver", "TestSupport", "WorkDeadline",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -124,8 +126,8 @@ let package = Package(
         .testTarget(name: "MatrixCoreTests", dependencies: ["MatrixCore", "TestSupport"]),
         .testTarget(name: "MatrixCryptoTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "MatrixCryptoEventTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Postgres", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport", "WorkDeadline"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Postgres", "TestSupport", "WorkDeadline"]),
         .testTarget(name: "FederationTests", dependencies: ["BoundedCollections", "Federation", "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ForwardingTests", dependencies: [
             "Forwarding", "RemoteHomeserver", "Federation", "Storage", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",

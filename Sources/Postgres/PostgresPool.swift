@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import WorkDeadline
 
 /// A fixed set of lazily opened connections, each owned by its own serial DispatchQueue. Async callers
 /// borrow one, their closure runs on its queue (blocking libpq calls never touch the caller's thread or
@@ -44,10 +45,14 @@ public final class PostgresPool: Sendable {
     /// connection's serial DispatchQueue, and returns its result. A connection that broke (or was found
     /// closed by the server while idle) is replaced on next use; one left inside a transaction is rolled back.
     /// While every connection failed to open and is backing off, borrowers fail at once with that error.
+    ///
+    /// Within a request's deadline (``DeadlineScope``), the borrower gives up at the deadline with
+    /// ``DeadlineExceeded`` — taken out of the line if still waiting, or leaving its statement to
+    /// finish on the connection's queue, bounded by `statement_timeout`, as a cancelled one does.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         let request = lastRequest.add(1, ordering: .relaxed).newValue
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            try await DeadlineScope.wait(onExpiry: { self.event { $0.cancelled(request) } }) { (continuation: FirstResume<T>) in
                 let deadline = DispatchTime.now() + configuration.acquireTimeout.dispatchInterval
                 // Cancellation sets the flag before running onCancel, and both take the lock: either
                 // the flag is seen here, or onCancel finds the request queued.
@@ -109,7 +114,7 @@ public final class PostgresPool: Sendable {
     /// Runs `body` on `slot`'s queue, reports the slot back (a waiter's body is then queued right behind
     /// this block, on this queue), then resumes the borrower.
     private func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T, on slot: Int,
-                                  resuming continuation: CheckedContinuation<T, any Error>) {
+                                  resuming continuation: FirstResume<T>) {
         let connectionSlot = slots[slot]
         connectionSlot.queue.async {
             let outcome = connectionSlot.run(body, configuration: self.configuration)

@@ -1,6 +1,7 @@
 import MatrixCore
 import Postgres
 import Synchronization
+import WorkDeadline
 
 /// Group commit for leaves. Leaves that arrive while a writer is busy queue up, and the next free
 /// writer stores everything queued (up to `maxBatch`) in one transaction. Nothing waits for a
@@ -29,12 +30,15 @@ import Synchronization
 /// continuation to resume — two thread hops fewer per leave under light load, where most leaves
 /// arrive alone. What queued meanwhile goes to a writer task when its write ends.
 ///
+/// A queued leave's caller gives up at its request's deadline (``DeadlineScope``); its leave
+/// stays queued and is written with the next batch (a retry then finds it stored).
+///
 /// A batch that fails as a whole because of one leave's data (a check constraint, an invalid
 /// value: SQLSTATE classes 22 and 23) is written again one leave at a time, so only that leave
 /// fails; any other failure (the database unreachable, the pool exhausted, contention that
 /// outlasted the retries) is every leave's answer.
 final class LeaveBatcher: Sendable {
-    private typealias Waiting = (write: LeaveWrite, continuation: CheckedContinuation<LeaveOutcome, any Error>)
+    private typealias Waiting = (write: LeaveWrite, continuation: FirstResume<LeaveOutcome>)
 
     private struct State {
         var queue: [Waiting] = []
@@ -72,11 +76,11 @@ final class LeaveBatcher: Sendable {
         }
         if writesItself {
             defer {
-                if let next = nextBatch(releasing: [room]) { Task { await self.writeUntilIdle(first: next) } }
+                if let next = nextBatch(releasing: [room]) { startWriter(first: next) }
             }
             return try await writeOne(write)
         }
-        return try await withCheckedThrowingContinuation { continuation in
+        return try await DeadlineScope.wait { continuation in
             let startWriter = state.withLock { state -> Bool in
                 state.queue.append((write, continuation))
                 // A held room's leave waits for its holder's next batch: a new writer would find
@@ -88,9 +92,15 @@ final class LeaveBatcher: Sendable {
                 state.writers += 1
                 return true
             }
-            if startWriter {
-                Task { await self.writeUntilIdle() }
-            }
+            if startWriter { self.startWriter() }
+        }
+    }
+
+    /// A writer task, outside the deadline of the request that happens to start it: its batch is
+    /// everyone's.
+    private func startWriter(first: (batch: [Waiting], rooms: Set<ExactString>)? = nil) {
+        DeadlineScope.outsideAnyRequest {
+            _ = Task { await self.writeUntilIdle(first: first) }
         }
     }
 

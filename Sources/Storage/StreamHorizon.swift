@@ -1,4 +1,5 @@
 import Postgres
+import WorkDeadline
 import Synchronization
 
 /// The event stream's safe point for this process (sql/0011, sql/README.md "Event stream"): a
@@ -37,10 +38,12 @@ public final class StreamHorizon: Sendable {
             state.lastID += 1
             let id = state.lastID
             let previous = state.running?.task
-            let task = Task { [self] in
-                _ = await previous?.result
-                defer { finish(id) }
-                return try await refresh()
+            let task = DeadlineScope.outsideAnyRequest {   // shared by every caller
+                Task { [self] in
+                    _ = await previous?.result
+                    defer { finish(id) }
+                    return try await refresh()
+                }
             }
             if previous == nil { state.running = (id, task) } else { state.queued = (id, task) }
             return task

@@ -1,4 +1,5 @@
 import Postgres
+import WorkDeadline
 import Synchronization
 
 /// Sends the stream's wake-up (`StreamNotification`) for events a `RoomStore` stored, coalesced:
@@ -42,7 +43,7 @@ final class StreamNotifier: Sendable {
             return true
         }
         if startSending {
-            Task { await sendPending() }
+            DeadlineScope.outsideAnyRequest { _ = Task { await sendPending() } }   // everyone's NOTIFY
         }
     }
 

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import WorkDeadline
 
 /// `LEAVE_WORKER_PASSTHROUGH_URL`: `make_leave`/`send_leave` for a room this fleet does not hold
 /// are sent on, unchanged, to the homeserver of record — method, path, query, `Authorization` and
@@ -62,12 +63,17 @@ public final class Passthrough: Service, Sendable {
             outbound.body = .bytes(body)
         }
         let deadline = NIODeadline.now() + .nanoseconds(timeout.saturatingNanoseconds)
+        let client = client, prepared = outbound
         do {
-            let response = try await client.execute(outbound, deadline: deadline)
-            let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+            // Also ended by the request's deadline (its own task: a proxied request can wait long).
+            let (status, contentType, bytes) = try await DeadlineScope.bounded {
+                let response = try await client.execute(prepared, deadline: deadline)
+                return (Int(response.status.code), response.headers.first(name: "Content-Type"),
+                        try await response.body.collect(upTo: Self.maxResponseBytes))
+            }
             var headers = HTTPFields()
-            headers[.contentType] = response.headers.first(name: "Content-Type") ?? "application/json"
-            return Response(status: .init(code: Int(response.status.code)), headers: headers, body: .init(byteBuffer: bytes))
+            headers[.contentType] = contentType ?? "application/json"
+            return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: bytes))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             logger.warning("passthrough: upstream timed out", metadata: ["error": "\(error)"])
             return FederationResponder.errorResponse(MatrixError(status: 504, errcode: "M_UNKNOWN", "The homeserver of record did not answer in time"))

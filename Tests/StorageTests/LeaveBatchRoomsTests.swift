@@ -1,6 +1,7 @@
 import Postgres
 import Storage
 import TestSupport
+import WorkDeadline
 import XCTest
 
 /// `LeaveBatcher` hands each writer rooms no other writer holds, so batches of one process never
@@ -189,6 +190,45 @@ final class LeaveBatchRoomsTests: XCTestCase {
         guard case .stored = try await first.value else { return XCTFail("alice's leave of A must store") }
         let orphans = try await StorageFixture.orphans(pool)
         XCTAssertEqual(orphans, [])
+        await pool.close()
+    }
+
+    /// A queued leave's caller gives up at its request's deadline; the leave stays queued and the
+    /// writer stores it with its next batch (the caller's retry then finds it stored).
+    func testAQueuedLeavesCallerGivesUpAtItsDeadlineAndTheLeaveIsStillWritten() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "batch_deadline", poolSize: 2)   // one writer
+        let store = RoomStore(pool: pool)
+        var roomA = RoomBuilder(roomID: "!a:resident.test")
+        roomA.join("@alice:remote.test")
+        roomA.join("@bob:remote.test")
+        let a = roomA
+        _ = try await store.importRoom(roomID: a.roomID, version: a.version, events: a.events, state: a.stateRecords)
+
+        let (blocker, first) = try await writerHeldUp(store, pool, by: a, leaving: "@bob:remote.test", id: "$bob-a")
+        let scope = DeadlineScope(deadline: .now + .seconds(30))
+        let aliceLeaves = a.leave("@alice:remote.test", id: "$alice-a", prevEvents: [a.lastEventID])
+        let queued = Task {
+            try await DeadlineScope.$current.withValue(scope) { try await store.storeLeave(aliceLeaves, expectedMembership: "join") }
+        }
+        try await Task.sleep(for: .milliseconds(200))   // queued behind the held writer
+        scope.expire()
+        do {
+            _ = try await queued.value
+            XCTFail("the caller must give up at its deadline")
+        } catch {
+            XCTAssertTrue("\(error)".contains("deadline"), "\(error)")
+        }
+        _ = try blocker.query("COMMIT")
+        guard case .stored = try await first.value else { return XCTFail("bob's leave must store") }
+        var members: [String] = []
+        for _ in 0..<100 {
+            members = try await store.members(roomID: a.roomID).map(\.membership)
+            if members == ["leave", "leave"] { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTAssertEqual(members, ["leave", "leave"], "alice's leave was written after her caller gave up")
+        let retried = try await store.storeLeave(aliceLeaves, expectedMembership: "join")
+        XCTAssertEqual("\(retried)", "\(LeaveOutcome.alreadyStored)")
         await pool.close()
     }
 

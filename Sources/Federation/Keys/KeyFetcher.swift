@@ -4,6 +4,7 @@ import MatrixCore
 import MatrixCrypto
 import Storage
 import Synchronization
+import WorkDeadline
 
 /// Public keys of remote servers, for checking requests and events: memory → Postgres (shared by
 /// all workers) → `GET /_matrix/key/v2/server` from the origin, verified and stored in both.
@@ -140,16 +141,18 @@ public final class KeyFetcher: Sendable {
             if let running = state.flights[server] { return (running, false) }
             state.nextFlightID &+= 1
             let id = state.nextFlightID
-            let task = Task {
-                defer { self.endFlight(server: server, id: id) }
-                try await self.performRefresh(server: server, keyID: keyID, use: use)
+            let task = DeadlineScope.outsideAnyRequest {   // shared by every request that joins it
+                Task {
+                    defer { self.endFlight(server: server, id: id) }
+                    try await self.performRefresh(server: server, keyID: keyID, use: use)
+                }
             }
             let flight = Flight(id: id, task: task)
             state.flights[server] = flight
             return (flight, true)
         }
         do {
-            try await flight.task.value
+            try await DeadlineScope.bounded { try await flight.task.value }   // the refresh goes on for the others
         } catch let error as KeyFetchError {
             throw error
         } catch {
