@@ -50,46 +50,36 @@ public enum JSONCompactForm {
         }
 
         private mutating func object(depth: Int) -> Bool {
-            guard depth < JSONParser.Limits.default.maxDepth else { return false }
-            position += 1
-            if current == UInt8(ascii: "}") {
-                position += 1
-                return true
-            }
             var previousKey: Range<Int>?
-            while true {
-                guard current == UInt8(ascii: "\""), let key = string(), !key.escaped else { return false }
-                if let previousKey, !Self.ascending(input[previousKey], input[key.content]) { return false }
+            return elements(closedBy: UInt8(ascii: "}"), depth: depth) { scanner in
+                guard scanner.current == UInt8(ascii: "\""), let key = scanner.string(), !key.escaped else { return false }
+                if let previousKey, !Self.ascending(scanner.input[previousKey], scanner.input[key.content]) { return false }
                 previousKey = key.content
-                guard current == UInt8(ascii: ":") else { return false }
-                position += 1
-                guard value(depth: depth) else { return false }
-                switch current {
-                case UInt8(ascii: ","): position += 1
-                case UInt8(ascii: "}"):
-                    position += 1
-                    return true
-                default: return false
-                }
+                guard scanner.current == UInt8(ascii: ":") else { return false }
+                scanner.position += 1
+                return scanner.value(depth: depth)
             }
         }
 
         private mutating func array(depth: Int) -> Bool {
+            elements(closedBy: UInt8(ascii: "]"), depth: depth) { $0.value(depth: depth) }
+        }
+
+        /// The members or elements of the container at `position` (on its opening bracket), each
+        /// read by `element`, comma-separated, up to `close`; `depth` containers enclose them.
+        private mutating func elements(closedBy close: UInt8, depth: Int, _ element: (inout Scanner) -> Bool) -> Bool {
             guard depth < JSONParser.Limits.default.maxDepth else { return false }
             position += 1
-            if current == UInt8(ascii: "]") {
+            if current == close {
                 position += 1
                 return true
             }
             while true {
-                guard value(depth: depth) else { return false }
-                switch current {
-                case UInt8(ascii: ","): position += 1
-                case UInt8(ascii: "]"):
-                    position += 1
-                    return true
-                default: return false
-                }
+                guard element(&self) else { return false }
+                guard let next = current else { return false }
+                position += 1
+                if next == close { return true }
+                guard next == UInt8(ascii: ",") else { return false }
             }
         }
 
