@@ -55,9 +55,10 @@ public final class PostgresPool: Sendable {
             try await DeadlineScope.wait(onExpiry: { self.event { $0.cancelled(request) } }) { (continuation: FirstResume<T>) in
                 let deadline = DispatchTime.now() + configuration.acquireTimeout.dispatchInterval
                 // Cancellation sets the flag before running onCancel, and both take the lock: either
-                // the flag is seen here, or onCancel finds the request queued.
+                // the flag is seen here, or onCancel finds the request queued. Likewise the deadline
+                // resumes the borrower before its onExpiry takes the lock.
                 let actions = state.withLock { state -> PoolStateMachine.Actions? in
-                    if Task.isCancelled { return nil }
+                    if Task.isCancelled || continuation.isResumed { return nil }
                     let actions = state.machine.leaseRequested(request, deadline: deadline)
                     if actions.run == nil, actions.fail.isEmpty {
                         state.waiting[request] = PoolWaiter(

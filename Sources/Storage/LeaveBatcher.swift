@@ -31,7 +31,9 @@ import WorkDeadline
 /// arrive alone. What queued meanwhile goes to a writer task when its write ends.
 ///
 /// A queued leave's caller gives up at its request's deadline (``DeadlineScope``); its leave
-/// stays queued and is written with the next batch (a retry then finds it stored).
+/// stays queued and is written with the next batch (a retry then finds it stored). A caller cut
+/// short while writing its own leave releases its room at once, its statement still finishing on
+/// its connection: a writer taking that room meanwhile waits for the room's lock in Postgres.
 ///
 /// A batch that fails as a whole because of one leave's data (a check constraint, an invalid
 /// value: SQLSTATE classes 22 and 23) is written again one leave at a time, so only that leave

@@ -16,6 +16,9 @@ public final class FirstResume<Value: Sendable>: Sendable {
         }?.resume(with: result)
     }
 
+    /// True once someone resumed it (a waiter that is no longer waited for need not start).
+    public var isResumed: Bool { continuation.withLock { $0 == nil } }
+
     public func resume(returning value: Value) { resume(with: .success(value)) }
 
     public func resume(throwing error: any Error) { resume(with: .failure(error)) }
