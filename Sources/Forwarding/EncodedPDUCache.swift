@@ -4,8 +4,8 @@ import Synchronization
 
 /// The sender's PDUs as they go into transaction bodies (``FederationTransaction/encode(_:)``), by
 /// event: an event due to many destinations — in a room spanning 100 servers, 100 transactions
-/// carry it, in stream order, within moments — is parsed, checked and written once, not once per
-/// destination. By stream position (checked against the event ID): a stored event's PDU never
+/// carry it, in stream order, within moments — is checked once (and, unless already in compact
+/// form, parsed and written once), not once per destination. By stream position (checked against the event ID): a stored event's PDU never
 /// changes.
 ///
 /// Bounded by bytes as well as entries, oldest entry out first: a leave's PDU may be up to 64 KiB

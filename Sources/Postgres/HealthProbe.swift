@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import WorkDeadline
 
 /// The pool's readiness check: `SELECT 1` on one reserved connection of its own, outside the pool,
 /// so a pool whose every connection is busy with real work does not make a healthy database look
@@ -8,12 +9,13 @@ import Synchronization
 final class HealthProbe: Sendable {
     private let slot = ConnectionSlot(index: -1)
     /// Callers waiting for the probe in flight; empty when none is.
-    private let waiting = Mutex<[ResumeOnce<Bool>]>([])
+    private let waiting = Mutex<[FirstResume<Bool>]>([])
 
     /// True if the probe answers within `timeout`.
     func check(configuration: PostgresConfiguration, timeout: Duration) async -> Bool {
-        await withCheckedContinuation { continuation in
-            let answer = ResumeOnce(continuation)
+        // Nothing throws: every party answers with a Bool.
+        (try? await withCheckedThrowingContinuation { continuation in
+            let answer = FirstResume(continuation)
             let startsProbe = waiting.withLock { waiting in
                 waiting.append(answer)
                 return waiting.count == 1
@@ -26,11 +28,11 @@ final class HealthProbe: Sendable {
                         defer { waiting = [] }
                         return waiting
                     }
-                    for waiter in waiters { waiter.resume(healthy) }
+                    for waiter in waiters { waiter.resume(returning: healthy) }
                 }
             }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) { answer.resume(false) }
-        }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) { answer.resume(returning: false) }
+        }) ?? false
     }
 
     /// Closes the probe's connection once the probe in flight (if any) is done.

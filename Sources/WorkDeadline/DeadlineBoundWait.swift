@@ -1,7 +1,7 @@
 import Synchronization
 
-/// A continuation several parties may race to resume — the awaited event, or the deadline — of
-/// which only the first resumes it.
+/// A continuation several parties may race to resume — the awaited event, the deadline, a
+/// timeout — of which only the first resumes it.
 public final class FirstResume<Value: Sendable>: Sendable {
     private let continuation: Mutex<CheckedContinuation<Value, any Error>?>
 

@@ -27,9 +27,6 @@ public final class DeadlineScope: Sendable {
         self.deadline = deadline
     }
 
-    /// True once the deadline cut the work short (its answer is then the deadline's).
-    public var isExpired: Bool { state.withLock { $0.expired } }
-
     /// True once ``finish()`` ran: the timer has nothing left to cut.
     public var isFinished: Bool { state.withLock { $0.finished } }
 

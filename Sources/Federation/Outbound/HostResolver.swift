@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+import WorkDeadline
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -20,11 +20,10 @@ public struct HostResolver: Sendable {
     /// abandoned after `timeout` (the blocking call then finishes on its own and is ignored).
     public static func system(timeout: Duration = .seconds(5)) -> HostResolver {
         HostResolver { host in
-            await withCheckedContinuation { (continuation: CheckedContinuation<[IPAddress], Never>) in
-                let pending = Mutex<CheckedContinuation<[IPAddress], Never>?>(continuation)
-                let finish: @Sendable ([IPAddress]) -> Void = { addresses in
-                    pending.withLock { $0.take() }?.resume(returning: addresses)
-                }
+            // Nothing throws: the look-up and the timer both answer with addresses.
+            (try? await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[IPAddress], any Error>) in
+                let pending = FirstResume(continuation)
+                let finish: @Sendable ([IPAddress]) -> Void = { addresses in pending.resume(returning: addresses) }
                 let timer = Task {
                     try? await Task.sleep(for: timeout)
                     finish([])
@@ -33,7 +32,7 @@ public struct HostResolver: Sendable {
                     finish(lookUp(host))
                     timer.cancel()
                 }
-            }
+            }) ?? []
         }
     }
 
