@@ -38,10 +38,16 @@ enum EventColumns {
     /// A `FROM` clause: `e`, the current-state events of room `roomID` at the (type, state key)
     /// pairs given as the parallel text arrays `types` and `stateKeys`; missing entries are dropped.
     static func currentStateEvents(roomID: String, types: String, stateKeys: String) -> String {
+        "unnest(\(types)::text[], \(stateKeys)::text[]) AS k(type, state_key) "
+            + joinStateEvent(roomID: roomID, type: "k.type", stateKey: "k.state_key")
+    }
+
+    /// A `FROM`-clause continuation that adds `e`, the current-state event of room `roomID` at
+    /// (`type`, `stateKey`) (SQL expressions over the items before it); rows without one are dropped.
+    static func joinStateEvent(roomID: String, type: String, stateKey: String) -> String {
         """
-        unnest(\(types)::text[], \(stateKeys)::text[]) AS k(type, state_key)
         CROSS JOIN LATERAL (SELECT s.event_id FROM current_state s
-                            WHERE s.room_id = \(roomID) AND s.type = k.type AND s.state_key = k.state_key LIMIT 1) s
+                            WHERE s.room_id = \(roomID) AND s.type = \(type) AND s.state_key = \(stateKey) LIMIT 1) s
         \(joinEvent(roomID: roomID, eventID: "s.event_id"))
         """
     }

@@ -7,12 +7,15 @@ public final class RoomStore: Sendable {
     let retryPolicy: RetryPolicy
     let notifier: StreamNotifier
     let batcher: LeaveBatcher
+    let contextReads: LeaveContextReads
     /// The event stream's safe point (sql/README.md, "Event stream"): readers of the stream in
     /// position order stop there. One per process: the federation sender shares it.
     public let horizon: StreamHorizon
 
     /// The most leaves `store_leaves` commits in one transaction.
     static let maxLeavesPerTransaction = 32
+    /// The most send_leave context reads one statement serves.
+    static let maxReadsPerStatement = 32
 
     /// Leave writes run on at most half the pool's connections at once (the reads keep the rest),
     /// one while it keeps up (`LeaveBatcher`); leaves arriving meanwhile are committed together, up
@@ -26,6 +29,9 @@ public final class RoomStore: Sendable {
         let writer = LeaveWriter(pool: pool, retryPolicy: retryPolicy, notifier: notifier)
         batcher = LeaveBatcher(maxWriters: pool.configuration.poolSize / 2, maxBatch: Self.maxLeavesPerTransaction,
                                writeOne: writer.writeLeave, writeMany: writer.writeLeaves)
+        let reader = LeaveContextReader(pool: pool)
+        contextReads = LeaveContextReads(maxReaders: pool.configuration.poolSize / 2, maxBatch: Self.maxReadsPerStatement,
+                                         readOne: reader.read, readMany: reader.read)
     }
 
     /// The room's version, or nil if the room is not held here.

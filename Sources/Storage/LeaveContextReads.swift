@@ -1,0 +1,108 @@
+import Synchronization
+import WorkDeadline
+
+/// What one `send_leave` asks storage before deciding (``RoomStore/leaveContext(roomID:eventID:stateKeys:citedEventIDs:)``).
+struct LeaveContextRequest: Sendable {
+    let roomID: String
+    let eventID: String
+    let stateKeys: [(type: String, stateKey: String)]
+    let citedEventIDs: [String]
+}
+
+/// Concurrent `send_leave`s' context reads, several per statement. A read that finds a reader
+/// slot free runs at once on its caller's task (light load: no queue, no extra hop); one that
+/// finds every slot busy queues, and the next free reader reads everything queued (up to
+/// `maxBatch`) with one statement and hands each caller its part.
+///
+/// Why: under load the reads queued for a connection anyway — at concurrency 32 on one worker the
+/// pool's four connections were all in use with up to 25 borrowers waiting (`/metrics`), each
+/// read then paying its own pool hop, round trip and statement start-up. Queued here instead, a
+/// batch costs those once.
+///
+/// A queued caller gives up at its request's deadline (``DeadlineScope``); its read stays in the
+/// batch and its answer is dropped. A failed batch statement is every queued read's failure, as a
+/// failed single read is its caller's.
+final class LeaveContextReads: Sendable {
+    private typealias Waiting = (request: LeaveContextRequest, continuation: FirstResume<LeaveContext>)
+
+    private struct State {
+        var queue: [Waiting] = []
+        var readers = 0
+    }
+
+    private let state = Mutex(State())
+    private let maxReaders: Int
+    private let maxBatch: Int
+    private let readOne: @Sendable (LeaveContextRequest) async throws -> LeaveContext
+    private let readMany: @Sendable ([LeaveContextRequest]) async throws -> [LeaveContext]
+
+    /// `readMany` returns one context per request, in order.
+    init(maxReaders: Int, maxBatch: Int,
+         readOne: @escaping @Sendable (LeaveContextRequest) async throws -> LeaveContext,
+         readMany: @escaping @Sendable ([LeaveContextRequest]) async throws -> [LeaveContext]) {
+        self.maxReaders = max(1, maxReaders)
+        self.maxBatch = max(1, maxBatch)
+        self.readOne = readOne
+        self.readMany = readMany
+    }
+
+    /// The request's context, read alone or with others.
+    func read(_ request: LeaveContextRequest) async throws -> LeaveContext {
+        let readsItself = state.withLock { state -> Bool in
+            // A free slot and nothing queued (what is queued goes first, to a reader task).
+            guard state.readers < maxReaders, state.queue.isEmpty else { return false }
+            state.readers += 1
+            return true
+        }
+        if readsItself {
+            defer { if let next = nextBatch() { startReader(first: next) } }
+            return try await readOne(request)
+        }
+        return try await DeadlineScope.wait { continuation in
+            let startReader = state.withLock { state -> Bool in
+                state.queue.append((request, continuation))
+                guard state.readers < maxReaders else { return false }
+                state.readers += 1
+                return true
+            }
+            if startReader { self.startReader() }
+        }
+    }
+
+    /// A reader task, outside the deadline of the request that happens to start it: its batch is
+    /// everyone's.
+    private func startReader(first: [Waiting]? = nil) {
+        DeadlineScope.outsideAnyRequest {
+            _ = Task { await self.readUntilIdle(first: first) }
+        }
+    }
+
+    /// One reader: reads `first` (a batch it already took), else what is queued, until the queue
+    /// is empty.
+    private func readUntilIdle(first: [Waiting]?) async {
+        var next = first ?? nextBatch()
+        while let batch = next {
+            defer { next = nextBatch() }
+            do {
+                let contexts = batch.count == 1 ? [try await readOne(batch[0].request)] : try await readMany(batch.map(\.request))
+                for (waiting, context) in zip(batch, contexts) { waiting.continuation.resume(returning: context) }
+            } catch {
+                for waiting in batch { waiting.continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    /// Takes up to `maxBatch` queued reads, oldest first; nil (and the reader's slot is given
+    /// back) when nothing is queued.
+    private func nextBatch() -> [Waiting]? {
+        state.withLock { state in
+            guard !state.queue.isEmpty else {
+                state.readers -= 1
+                return nil
+            }
+            let batch = Array(state.queue.prefix(maxBatch))
+            state.queue.removeFirst(batch.count)
+            return batch
+        }
+    }
+}

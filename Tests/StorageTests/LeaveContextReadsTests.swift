@@ -1,0 +1,208 @@
+import Postgres
+@testable import Storage
+import Synchronization
+import TestSupport
+import WorkDeadline
+import XCTest
+
+/// Several send_leaves' context reads in one statement answer each exactly as its own statement
+/// would; reads that arrive while the reader is busy wait and share its next statement.
+final class LeaveContextReadsTests: XCTestCase {
+    /// Two rooms and every kind of entry a read meets — present and missing state keys, cited IDs
+    /// known, unknown, repeated, of the other room, and a look-alike (`$K…` against `$\u{212A}…`),
+    /// an event already stored (a replay), a room not held: the batch statement's answer for each
+    /// request equals the single statement's.
+    func testManyContextsInOneStatementEqualEachReadAlone() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "context_many")
+        let store = RoomStore(pool: pool)
+        var a = RoomBuilder(roomID: "!a:resident.test")
+        a.join("@alice:remote.test")
+        a.join("@bob:remote.test")
+        a.append(type: "m.room.member", stateKey: "@Kim:remote.test", sender: "@Kim:remote.test", membership: "join",
+                 id: "$Kim-join")
+        var b = RoomBuilder(roomID: "!b:resident.test")
+        b.join("@alice:remote.test")
+        b.append(type: "m.room.power_levels", stateKey: "", sender: "@creator:resident.test", membership: nil, id: "$b-power")
+        for room in [a, b] {
+            _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        }
+        let bobLeftA = a.leave("@bob:remote.test", id: "$bob-left-a", prevEvents: [a.lastEventID])
+        guard case .stored = try await store.storeLeave(bobLeftA, expectedMembership: "join") else { return XCTFail("setup") }
+
+        let keys = { (user: String) in
+            [("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.server_acl", ""), ("m.room.member", user)]
+                .map { (type: $0.0, stateKey: $0.1) }
+        }
+        let requests = [
+            LeaveContextRequest(roomID: a.roomID, eventID: "$new-1", stateKeys: keys("@alice:remote.test"),
+                                citedEventIDs: ["$create-!a:resident.test", "$join-@alice:remote.test-!a:resident.test", a.lastEventID]),
+            LeaveContextRequest(roomID: b.roomID, eventID: "$new-2", stateKeys: keys("@alice:remote.test"),
+                                citedEventIDs: ["$b-power", "$b-power", "$unknown", "$join-@bob:remote.test-!a:resident.test"]),
+            LeaveContextRequest(roomID: a.roomID, eventID: bobLeftA.eventID, stateKeys: keys("@bob:remote.test"),
+                                citedEventIDs: ["$create-!a:resident.test", a.lastEventID]),
+            LeaveContextRequest(roomID: a.roomID, eventID: "$new-3", stateKeys: keys("@\u{212A}im:remote.test"),
+                                citedEventIDs: ["$\u{212A}im-join"]),
+            LeaveContextRequest(roomID: a.roomID, eventID: "$new-4", stateKeys: keys("@Kim:remote.test"), citedEventIDs: ["$Kim-join"]),
+            LeaveContextRequest(roomID: "!nowhere:resident.test", eventID: "$new-5", stateKeys: keys("@alice:remote.test"),
+                                citedEventIDs: ["$create-!a:resident.test"]),
+            LeaveContextRequest(roomID: b.roomID, eventID: "$new-6", stateKeys: [], citedEventIDs: []),
+        ]
+        let reader = LeaveContextReader(pool: pool)
+        let together = try await reader.read(requests)
+        XCTAssertEqual(together.count, requests.count)
+        for (request, batched) in zip(requests, together) {
+            let alone = try await reader.read(request)
+            XCTAssertEqual(Self.summary(batched), Self.summary(alone), request.eventID)
+        }
+        // The single statement's answers themselves, so that two equally wrong statements fail.
+        XCTAssertEqual(Self.summary(together[0]).cited, ["$create-!a:resident.test", "$join-@alice:remote.test-!a:resident.test",
+                                                         a.lastEventID].sorted())
+        XCTAssertEqual(Self.summary(together[1]).state, ["$b-power", "$create-!b:resident.test", "$join-@alice:remote.test-!b:resident.test"])
+        XCTAssertEqual(Self.summary(together[1]).cited, ["$b-power"])
+        XCTAssertTrue(together[2].alreadyStored)
+        XCTAssertTrue(Self.summary(together[2]).state.contains("$bob-left-a"), "the member's current event")
+        XCTAssertEqual(Self.summary(together[3]).cited, [], "a look-alike ID found another event")
+        XCTAssertFalse(Self.summary(together[3]).state.contains("$Kim-join"), "a look-alike state key found another member")
+        XCTAssertEqual(Self.summary(together[4]).cited, ["$Kim-join"])
+        XCTAssertEqual(Self.summary(together[5]).state + Self.summary(together[5]).cited, [])
+        XCTAssertEqual(Self.summary(together[6]).state + Self.summary(together[6]).cited, [])
+        await pool.close()
+    }
+
+    /// One reader (a pool of two), held up by another session's lock on `current_state`: eleven
+    /// reads that arrive meanwhile queue, and once the lock goes the next reader answers all of
+    /// them with one statement, each with its own context.
+    func testReadsQueuedBehindABusyReaderShareOneStatement() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "context_queue", poolSize: 2)   // one reader
+        let store = RoomStore(pool: pool)
+        var built = RoomBuilder(roomID: "!queue:resident.test")
+        for member in 0..<12 { built.join("@m\(member):remote.test") }
+        let room = built
+        _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+
+        let reader = LeaveContextReader(pool: pool)
+        let statements = Mutex<[Int]>([])
+        let reads = LeaveContextReads(
+            maxReaders: 1, maxBatch: 32,
+            readOne: { request in
+                statements.withLock { $0.append(1) }
+                return try await reader.read(request)
+            },
+            readMany: { requests in
+                statements.withLock { $0.append(requests.count) }
+                return try await reader.read(requests)
+            })
+        let request = { @Sendable (member: Int) in
+            LeaveContextRequest(roomID: room.roomID, eventID: "$leave-\(member)",
+                                stateKeys: [(type: "m.room.member", stateKey: "@m\(member):remote.test")],
+                                citedEventIDs: ["$join-@m\(member):remote.test-\(room.roomID)"])
+        }
+
+        let blocker = try PostgresConnection(url: pool.configuration.url)
+        _ = try blocker.query("BEGIN")
+        _ = try blocker.query("LOCK TABLE current_state IN ACCESS EXCLUSIVE MODE")
+        let first = Task { try await reads.read(request(0)) }
+        try await Task.sleep(for: .milliseconds(200))   // the reader now waits for the lock
+        let queued = (1..<12).map { member in Task { try await reads.read(request(member)) } }
+        try await Task.sleep(for: .milliseconds(200))   // all queued behind it
+        _ = try blocker.query("COMMIT")
+
+        for (member, task) in ([first] + queued).enumerated() {
+            let context = try await task.value
+            let joined = "$join-@m\(member):remote.test-\(room.roomID)"
+            XCTAssertEqual(context.state.map(\.eventID), [joined])
+            XCTAssertEqual(context.cited.map(\.eventID), [joined])
+            XCTAssertFalse(context.alreadyStored)
+        }
+        XCTAssertEqual(statements.withLock { $0 }, [1, 11], "the queued reads did not share one statement")
+        await pool.close()
+    }
+
+    /// A queued read's caller gives up at its request's deadline; the reads queued with it are
+    /// still answered.
+    func testAQueuedReadsCallerGivesUpAtItsDeadline() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "context_deadline", poolSize: 2)
+        let store = RoomStore(pool: pool)
+        var built = RoomBuilder(roomID: "!late:resident.test")
+        built.join("@alice:remote.test")
+        built.join("@bob:remote.test")
+        let room = built
+        _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        let keys = { @Sendable (user: String) in [(type: "m.room.member", stateKey: user)] }
+
+        let blocker = try PostgresConnection(url: pool.configuration.url)
+        _ = try blocker.query("BEGIN")
+        _ = try blocker.query("LOCK TABLE current_state IN ACCESS EXCLUSIVE MODE")
+        let first = Task {
+            try await store.leaveContext(roomID: room.roomID, eventID: "$x", stateKeys: keys("@alice:remote.test"), citedEventIDs: [])
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let scope = DeadlineScope(deadline: .now + .seconds(30))
+        let late = Task {
+            try await DeadlineScope.$current.withValue(scope) {
+                try await store.leaveContext(roomID: room.roomID, eventID: "$y", stateKeys: keys("@bob:remote.test"), citedEventIDs: [])
+            }
+        }
+        let patient = Task {
+            try await store.leaveContext(roomID: room.roomID, eventID: "$z", stateKeys: keys("@bob:remote.test"), citedEventIDs: [])
+        }
+        try await Task.sleep(for: .milliseconds(200))   // both queued behind the held reader
+        scope.expire()
+        do {
+            _ = try await late.value
+            XCTFail("the caller must give up at its deadline")
+        } catch {
+            XCTAssertTrue("\(error)".contains("deadline"), "\(error)")
+        }
+        _ = try blocker.query("COMMIT")
+        let firstState = try await first.value.state.map(\.eventID)
+        XCTAssertEqual(firstState, ["$join-@alice:remote.test-!late:resident.test"])
+        let patientState = try await patient.value.state.map(\.eventID)
+        XCTAssertEqual(patientState, ["$join-@bob:remote.test-!late:resident.test"])
+        await pool.close()
+    }
+
+    /// The batch statement keeps its plan for a connection's life (a generic plan, made at its
+    /// first run): made while the tables were tiny, it still reads them only by index probes once
+    /// they have grown by thousands of rows (`pg_stat_xact_user_tables`, this transaction's counts).
+    func testTheBatchStatementNeverScansATableWhateverItsSizeWhenPlanned() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "context_plans")
+        let store = RoomStore(pool: pool)
+        var room = RoomBuilder(roomID: "!plans:resident.test")
+        room.join("@alice:remote.test")
+        room.join("@bob:remote.test")
+        _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        let parameters = { (user: String) -> [PostgresValue] in
+            [.textArray(["0", "0"]), .textArray([room.roomID, room.roomID]), .textArray(["m.room.create", "m.room.member"]),
+             .textArray(["", user]),
+             .textArray(["0", "1"]), .textArray([room.roomID, room.roomID]), .textArray([room.lastEventID, "$unknown"]),
+             .textArray(["0", "1"]), .textArray([room.roomID, room.roomID]), .textArray(["$new", room.lastEventID])]
+        }
+
+        let connection = try PostgresConnection(url: pool.configuration.url)   // generic plans, as the workers'
+        XCTAssertEqual(try connection.query(LeaveContextReader.manySQL, parameters("@alice:remote.test")).rowCount, 4)
+        var grown = RoomBuilder(roomID: "!grown:resident.test")
+        for member in 0..<3000 { grown.join("@m\(member):remote.test") }
+        _ = try await store.importRoom(roomID: grown.roomID, version: grown.version, events: grown.events, state: grown.stateRecords)
+        _ = try connection.query("BEGIN")
+        XCTAssertEqual(try connection.query(LeaveContextReader.manySQL, parameters("@bob:remote.test")).rowCount, 4)
+        let scans = try connection.query("""
+            SELECT relname, seq_scan, seq_tup_read FROM pg_stat_xact_user_tables WHERE seq_scan > 0 ORDER BY 1
+            """).rows.map { row in (0..<row.columnCount).map { row.string($0) ?? "∅" } }
+        _ = try connection.query("COMMIT")
+        XCTAssertEqual(scans, [], "tables read by a sequential scan while reading leave contexts")
+        await pool.close()
+    }
+
+    /// A context's events by ID, sorted (the parts' row order is not part of the answer).
+    private struct Summary: Equatable {
+        let state: [String]
+        let cited: [String]
+        let stored: Bool
+    }
+
+    private static func summary(_ context: LeaveContext) -> Summary {
+        Summary(state: context.state.map(\.eventID).sorted(), cited: context.cited.map(\.eventID).sorted(),
+                stored: context.alreadyStored)
+    }
+}
