@@ -19,6 +19,13 @@ struct LeaveContextRequest: Sendable {
 /// read then paying its own pool hop, round trip and statement start-up. Queued here instead, a
 /// batch costs those once.
 ///
+/// Readers may take every pooled connection (`maxReaders` = the pool's size). Held to half the
+/// pool, as the leave writers are, the reads waited behind the federation sender's claims in a
+/// room of 100 servers: leaves were accepted more slowly, each destination's transactions carried
+/// fewer of them, and the box did more work per leave (scripts/ab.sh `--remotes 100`: 7,300–7,600
+/// transactions for 6,000 leaves instead of 6,300, 784–835 leaves/s instead of 896–918); with the
+/// whole pool, 881–919 against 846–947 unchanged.
+///
 /// A queued caller gives up at its request's deadline (``DeadlineScope``); its read stays in the
 /// batch and its answer is dropped. A failed batch statement is every queued read's failure, as a
 /// failed single read is its caller's.

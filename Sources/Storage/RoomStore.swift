@@ -19,7 +19,9 @@ public final class RoomStore: Sendable {
 
     /// Leave writes run on at most half the pool's connections at once (the reads keep the rest),
     /// one while it keeps up (`LeaveBatcher`); leaves arriving meanwhile are committed together, up
-    /// to `maxLeavesPerTransaction`.
+    /// to `maxLeavesPerTransaction`. send_leave reads may use every connection; those that find
+    /// every connection reading wait and share a statement, up to `maxReadsPerStatement`
+    /// (`LeaveContextReads`).
     public init(pool: PostgresPool, retryPolicy: RetryPolicy = .default) {
         self.pool = pool
         self.retryPolicy = retryPolicy
@@ -30,7 +32,7 @@ public final class RoomStore: Sendable {
         batcher = LeaveBatcher(maxWriters: pool.configuration.poolSize / 2, maxBatch: Self.maxLeavesPerTransaction,
                                writeOne: writer.writeLeave, writeMany: writer.writeLeaves)
         let reader = LeaveContextReader(pool: pool)
-        contextReads = LeaveContextReads(maxReaders: pool.configuration.poolSize / 2, maxBatch: Self.maxReadsPerStatement,
+        contextReads = LeaveContextReads(maxReaders: pool.configuration.poolSize, maxBatch: Self.maxReadsPerStatement,
                                          readOne: reader.read, readMany: reader.read)
     }
 

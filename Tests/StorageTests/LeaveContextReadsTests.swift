@@ -121,7 +121,7 @@ final class LeaveContextReadsTests: XCTestCase {
     /// A queued read's caller gives up at its request's deadline; the reads queued with it are
     /// still answered.
     func testAQueuedReadsCallerGivesUpAtItsDeadline() async throws {
-        let pool = try await StorageFixture.migratedPool(prefix: "context_deadline", poolSize: 2)
+        let pool = try await StorageFixture.migratedPool(prefix: "context_deadline", poolSize: 1)   // one reader
         let store = RoomStore(pool: pool)
         var built = RoomBuilder(roomID: "!late:resident.test")
         built.join("@alice:remote.test")
