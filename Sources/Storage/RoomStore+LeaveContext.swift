@@ -105,6 +105,7 @@ struct LeaveContextReader: Sendable {
         \(EventColumns.joinEvent(roomID: "r.room_id", eventID: "r.event_id"))
         """
 
+    /// One send_leave's context, with `oneSQL`.
     @Sendable func read(_ request: LeaveContextRequest) async throws -> LeaveContext {
         let groups = try await pool.taggedEvents(
             Self.oneSQL, roomID: request.roomID, stateKeys: request.stateKeys,
@@ -150,7 +151,8 @@ struct LeaveContextReader: Sendable {
             switch row.tag {
             case "s": state[index].append(row.event)
             case "c": cited[index].append(row.event)
-            default: stored[index] = true
+            case "r": stored[index] = true
+            default: throw StorageError.malformedRow("leave context row of an unknown part")
             }
         }
         return requests.indices.map { LeaveContext(state: state[$0], cited: cited[$0], alreadyStored: stored[$0]) }
