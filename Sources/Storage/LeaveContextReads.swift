@@ -15,8 +15,8 @@ struct LeaveContextRequest: Sendable {
 /// `maxBatch`) with one statement and hands each caller its part.
 ///
 /// Why: under load the reads queued for a connection anyway — at concurrency 32 on one worker the
-/// pool's four connections were all in use with up to 25 borrowers waiting (`/metrics`), each
-/// read then paying its own pool hop, round trip and statement start-up. Queued here instead, a
+/// pool's four connections were often all in use with up to 25 borrowers waiting (`/metrics`),
+/// each read then paying its own pool hop, round trip and statement start-up. Queued here instead, a
 /// batch costs those once.
 ///
 /// Readers may take every pooled connection (`maxReaders` = the pool's size). Held to half the
