@@ -119,7 +119,7 @@ final class LeaveBatcher: Sendable {
             do {
                 let results = try await writeMany(batch.map(\.write))
                 for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result) }
-            } catch let error as PostgresError where Self.isOneLeavesFault(error) {
+            } catch let error as PostgresError where error.isCausedByOneRowsValues {
                 for waiting in batch { await writeAlone(waiting) }
             } catch {
                 for waiting in batch { waiting.continuation.resume(throwing: error) }
@@ -164,9 +164,14 @@ final class LeaveBatcher: Sendable {
         }
     }
 
-    /// Data exceptions (22) and integrity constraint violations (23): caused by one leave's values.
-    static func isOneLeavesFault(_ error: PostgresError) -> Bool {
-        guard let state = error.sqlState else { return false }
+}
+
+extension PostgresError {
+    /// Data exceptions (22) and integrity constraint violations (23): caused by the values of one
+    /// of the rows a shared statement carries — worth running each alone, so that only its own
+    /// caller fails (``LeaveBatcher``, ``LeaveContextReads``).
+    var isCausedByOneRowsValues: Bool {
+        guard let state = sqlState else { return false }
         return state.hasPrefix("22") || state.hasPrefix("23")
     }
 }

@@ -1,3 +1,4 @@
+import Postgres
 import Synchronization
 import WorkDeadline
 
@@ -27,8 +28,10 @@ struct LeaveContextRequest: Sendable {
 /// whole pool, 881–919 against 846–947 unchanged.
 ///
 /// A queued caller gives up at its request's deadline (``DeadlineScope``); its read stays in the
-/// batch and its answer is dropped. A failed batch statement is every queued read's failure, as a
-/// failed single read is its caller's.
+/// batch and its answer is dropped. A shared statement that fails on one request's values (a data
+/// exception: SQLSTATE class 22 or 23) is run again one read at a time, so that no request — a
+/// hostile peer's included — fails the others queued with it; any other failure (the database
+/// unreachable, a timeout) is every queued read's, as a failed single read is its caller's.
 final class LeaveContextReads: Sendable {
     private typealias Waiting = (request: LeaveContextRequest, continuation: FirstResume<LeaveContext>)
 
@@ -90,12 +93,26 @@ final class LeaveContextReads: Sendable {
         var next = first ?? nextBatch()
         while let batch = next {
             defer { next = nextBatch() }
+            guard batch.count > 1 else {
+                await readAlone(batch[0])
+                continue
+            }
             do {
-                let contexts = batch.count == 1 ? [try await readOne(batch[0].request)] : try await readMany(batch.map(\.request))
+                let contexts = try await readMany(batch.map(\.request))
                 for (waiting, context) in zip(batch, contexts) { waiting.continuation.resume(returning: context) }
+            } catch let error as PostgresError where error.isCausedByOneRowsValues {
+                for waiting in batch { await readAlone(waiting) }
             } catch {
                 for waiting in batch { waiting.continuation.resume(throwing: error) }
             }
+        }
+    }
+
+    private func readAlone(_ waiting: Waiting) async {
+        do {
+            waiting.continuation.resume(returning: try await readOne(waiting.request))
+        } catch {
+            waiting.continuation.resume(throwing: error)
         }
     }
 

@@ -73,7 +73,45 @@ final class LeaveContextReadsTests: XCTestCase {
     /// reads that arrive meanwhile queue, and once the lock goes the next reader answers all of
     /// them with one statement, each with its own context.
     func testReadsQueuedBehindABusyReaderShareOneStatement() async throws {
-        let pool = try await StorageFixture.migratedPool(prefix: "context_queue", poolSize: 2)   // one reader
+        let (results, statements, room) = try await readsQueuedBehindAHeldReader(prefix: "context_queue") { _ in nil }
+        for (member, result) in results.enumerated() {
+            let context = try result.get()
+            let joined = "$join-@m\(member):remote.test-\(room)"
+            XCTAssertEqual(context.state.map(\.eventID), [joined])
+            XCTAssertEqual(context.cited.map(\.eventID), [joined])
+            XCTAssertFalse(context.alreadyStored)
+        }
+        XCTAssertEqual(statements, [1, 11], "the queued reads did not share one statement")
+    }
+
+    /// A request whose value Postgres refuses (a NUL byte in a cited ID: SQLSTATE 22021), queued
+    /// with ten others: the shared statement fails, each read is run again alone, and only that
+    /// request fails — no request can fail the others queued with it.
+    func testARequestThatFailsTheSharedStatementFailsOnlyItself() async throws {
+        let (results, statements, room) = try await readsQueuedBehindAHeldReader(prefix: "context_poison") { member in
+            member == 5 ? "$bad\u{0}id" : nil
+        }
+        for (member, result) in results.enumerated() {
+            switch result {
+            case .success(let context):
+                XCTAssertNotEqual(member, 5, "the refused request was answered")
+                XCTAssertEqual(context.cited.map(\.eventID), ["$join-@m\(member):remote.test-\(room)"])
+            case .failure(let error):
+                XCTAssertEqual(member, 5, "\(error)")
+                XCTAssertEqual((error as? PostgresError)?.sqlState, "22021")
+            }
+        }
+        XCTAssertEqual(statements, [1, 11] + Array(repeating: 1, count: 11), "the failed shared statement was not retried read by read")
+    }
+
+    /// Twelve members' reads through one reader held up by another session's lock on
+    /// `current_state` (the first) and queued behind it (the other eleven); `extraCitedID` adds a
+    /// cited ID to a member's request. Returns each read's result in member order, the statements
+    /// run (each one's request count) and the room's ID.
+    private func readsQueuedBehindAHeldReader(prefix: String, extraCitedID: @escaping @Sendable (Int) -> String?)
+        async throws -> (results: [Result<LeaveContext, any Error>], statements: [Int], room: String)
+    {
+        let pool = try await StorageFixture.migratedPool(prefix: prefix, poolSize: 2)
         let store = RoomStore(pool: pool)
         var built = RoomBuilder(roomID: "!queue:resident.test")
         for member in 0..<12 { built.join("@m\(member):remote.test") }
@@ -95,7 +133,7 @@ final class LeaveContextReadsTests: XCTestCase {
         let request = { @Sendable (member: Int) in
             LeaveContextRequest(roomID: room.roomID, eventID: "$leave-\(member)",
                                 stateKeys: [(type: "m.room.member", stateKey: "@m\(member):remote.test")],
-                                citedEventIDs: ["$join-@m\(member):remote.test-\(room.roomID)"])
+                                citedEventIDs: ["$join-@m\(member):remote.test-\(room.roomID)"] + [extraCitedID(member)].compactMap { $0 })
         }
 
         let blocker = try PostgresConnection(url: pool.configuration.url)
@@ -107,15 +145,10 @@ final class LeaveContextReadsTests: XCTestCase {
         try await Task.sleep(for: .milliseconds(200))   // all queued behind it
         _ = try blocker.query("COMMIT")
 
-        for (member, task) in ([first] + queued).enumerated() {
-            let context = try await task.value
-            let joined = "$join-@m\(member):remote.test-\(room.roomID)"
-            XCTAssertEqual(context.state.map(\.eventID), [joined])
-            XCTAssertEqual(context.cited.map(\.eventID), [joined])
-            XCTAssertFalse(context.alreadyStored)
-        }
-        XCTAssertEqual(statements.withLock { $0 }, [1, 11], "the queued reads did not share one statement")
+        var results: [Result<LeaveContext, any Error>] = []
+        for task in [first] + queued { results.append(await task.result) }
         await pool.close()
+        return (results, statements.withLock { $0 }, room.roomID)
     }
 
     /// A queued read's caller gives up at its request's deadline; the reads queued with it are
