@@ -19,9 +19,9 @@ public final class RoomStore: Sendable {
 
     /// Leave writes run on at most half the pool's connections at once (the reads keep the rest),
     /// one while it keeps up (`LeaveBatcher`); leaves arriving meanwhile are committed together, up
-    /// to `maxLeavesPerTransaction`. send_leave reads may use every connection; those that find
-    /// every connection reading wait and share a statement, up to `maxReadsPerStatement`
-    /// (`LeaveContextReads`).
+    /// to `maxLeavesPerTransaction`. send_leave reads likewise: one reader while it keeps up
+    /// (`LeaveContextReads`, up to every connection); reads arriving meanwhile share its next
+    /// statement, up to `maxReadsPerStatement`.
     public init(pool: PostgresPool, retryPolicy: RetryPolicy = .default) {
         self.pool = pool
         self.retryPolicy = retryPolicy

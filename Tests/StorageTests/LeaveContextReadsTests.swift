@@ -73,7 +73,7 @@ final class LeaveContextReadsTests: XCTestCase {
     /// reads that arrive meanwhile queue, and once the lock goes the next reader answers all of
     /// them with one statement, each with its own context.
     func testReadsQueuedBehindABusyReaderShareOneStatement() async throws {
-        let (results, statements, room) = try await readsQueuedBehindAHeldReader(prefix: "context_queue") { _ in nil }
+        let (results, _, statements, room) = try await readsQueuedBehindAHeldReader(prefix: "context_queue")
         for (member, result) in results.enumerated() {
             let context = try result.get()
             let joined = "$join-@m\(member):remote.test-\(room)"
@@ -84,11 +84,22 @@ final class LeaveContextReadsTests: XCTestCase {
         XCTAssertEqual(statements, [1, 11], "the queued reads did not share one statement")
     }
 
+    /// One reader while it keeps up: with connections to spare, reads queued behind a busy reader
+    /// wait for it until a full batch (four here) has queued, which a second reader then takes —
+    /// not a reader per free connection, each answering a read alone.
+    func testASecondReaderStartsOnlyForAFullBatch() async throws {
+        let (results, whileHeld, statements, _) = try await readsQueuedBehindAHeldReader(
+            prefix: "context_second", members: 5, maxReaders: 3, maxBatch: 4)
+        for result in results { _ = try result.get() }
+        XCTAssertEqual(whileHeld, [1, 4], "statements started while the first reader was held")
+        XCTAssertEqual(statements, [1, 4])
+    }
+
     /// A request whose value Postgres refuses (a NUL byte in a cited ID: SQLSTATE 22021), queued
     /// with ten others: the shared statement fails, each read is run again alone, and only that
     /// request fails — no request can fail the others queued with it.
     func testARequestThatFailsTheSharedStatementFailsOnlyItself() async throws {
-        let (results, statements, room) = try await readsQueuedBehindAHeldReader(prefix: "context_poison") { member in
+        let (results, _, statements, room) = try await readsQueuedBehindAHeldReader(prefix: "context_poison") { member in
             member == 5 ? "$bad\u{0}id" : nil
         }
         for (member, result) in results.enumerated() {
@@ -104,24 +115,26 @@ final class LeaveContextReadsTests: XCTestCase {
         XCTAssertEqual(statements, [1, 11] + Array(repeating: 1, count: 11), "the failed shared statement was not retried read by read")
     }
 
-    /// Twelve members' reads through one reader held up by another session's lock on
-    /// `current_state` (the first) and queued behind it (the other eleven); `extraCitedID` adds a
-    /// cited ID to a member's request. Returns each read's result in member order, the statements
-    /// run (each one's request count) and the room's ID.
-    private func readsQueuedBehindAHeldReader(prefix: String, extraCitedID: @escaping @Sendable (Int) -> String?)
-        async throws -> (results: [Result<LeaveContext, any Error>], statements: [Int], room: String)
-    {
-        let pool = try await StorageFixture.migratedPool(prefix: prefix, poolSize: 2)
+    /// `members` members' reads (twelve unless said) through one reader held up by another
+    /// session's lock on `current_state` (the first) and queued behind it (the others), with
+    /// `maxReaders` readers of `maxBatch` reads at most; `extraCitedID` adds a cited ID to a
+    /// member's request. Returns each read's result in member order, the statements started while
+    /// the lock was held and all statements run (each one's request count), and the room's ID.
+    private func readsQueuedBehindAHeldReader(
+        prefix: String, members: Int = 12, maxReaders: Int = 1, maxBatch: Int = 32,
+        extraCitedID: @escaping @Sendable (Int) -> String? = { _ in nil }
+    ) async throws -> (results: [Result<LeaveContext, any Error>], whileHeld: [Int], statements: [Int], room: String) {
+        let pool = try await StorageFixture.migratedPool(prefix: prefix, poolSize: maxReaders + 1)
         let store = RoomStore(pool: pool)
         var built = RoomBuilder(roomID: "!queue:resident.test")
-        for member in 0..<12 { built.join("@m\(member):remote.test") }
+        for member in 0..<members { built.join("@m\(member):remote.test") }
         let room = built
         _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
 
         let reader = LeaveContextReader(pool: pool)
         let statements = Mutex<[Int]>([])
         let reads = LeaveContextReads(
-            maxReaders: 1, maxBatch: 32,
+            maxReaders: maxReaders, maxBatch: maxBatch,
             readOne: { request in
                 statements.withLock { $0.append(1) }
                 return try await reader.read(request)
@@ -141,14 +154,15 @@ final class LeaveContextReadsTests: XCTestCase {
         _ = try blocker.query("LOCK TABLE current_state IN ACCESS EXCLUSIVE MODE")
         let first = Task { try await reads.read(request(0)) }
         try await Task.sleep(for: .milliseconds(200))   // the reader now waits for the lock
-        let queued = (1..<12).map { member in Task { try await reads.read(request(member)) } }
+        let queued = (1..<members).map { member in Task { try await reads.read(request(member)) } }
         try await Task.sleep(for: .milliseconds(200))   // all queued behind it
+        let whileHeld = statements.withLock { $0 }
         _ = try blocker.query("COMMIT")
 
         var results: [Result<LeaveContext, any Error>] = []
         for task in [first] + queued { results.append(await task.result) }
         await pool.close()
-        return (results, statements.withLock { $0 }, room.roomID)
+        return (results, whileHeld, statements.withLock { $0 }, room.roomID)
     }
 
     /// A queued read's caller gives up at its request's deadline; the reads queued with it are
