@@ -63,9 +63,11 @@ public final class LeaveService: Sendable {
         }
     }
 
-    /// Stored events parsed (through the cache) for the decision.
-    func parsed(_ records: [StoredPDU], version: RoomVersion) throws(LeaveServiceError) -> [AuthEvent] {
-        try storage { () throws(StorageError) in try records.map { record throws(StorageError) in try parsedEvents.event(record, version: version) } }
+    /// Stored events parsed (through the cache, which keeps those `keep` accepts) for the decision.
+    func parsed(_ records: [StoredPDU], version: RoomVersion, keep: (AuthEvent) -> Bool = { _ in true }) throws(LeaveServiceError) -> [AuthEvent] {
+        try storage { () throws(StorageError) in
+            try records.map { record throws(StorageError) in try parsedEvents.event(record, version: version, keep: keep) }
+        }
     }
 
     /// Synchronous form of ``storage(_:)``.

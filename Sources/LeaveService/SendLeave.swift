@@ -24,10 +24,22 @@ extension LeaveService {
                 stateKeys: RoomState.keys(for: event.sender).map { ($0.type, $0.stateKey) },
                 citedEventIDs: event.authEventIDs + event.prevEventIDs)
         }
+        // The sender's membership event is read for this leave only (the leave replaces it): not kept.
+        let state = try parsed(context.state, version: version) { stored in
+            !(stored.pdu.type.bytesEqual(EventType.member) && stored.pdu.stateKey.bytesEqual(event.sender))
+        }
+        // Auth events are mostly state entries just parsed (create, power levels, the membership).
         let authIDs = Set(event.authEventIDs.map { ExactString($0) })
+        var authEvents: [AuthEvent] = []
+        for record in context.cited where authIDs.contains(ExactString(record.eventID)) {
+            if let known = state.first(where: { $0.eventID.bytesEqual(record.eventID) }) {
+                authEvents.append(known)
+            } else {
+                authEvents += try parsed([record], version: version)
+            }
+        }
         let snapshot = LeaveSnapshot(
-            version: version, state: try parsed(context.state, version: version),
-            authEvents: try parsed(context.cited.filter { authIDs.contains(ExactString($0.eventID)) }, version: version),
+            version: version, state: state, authEvents: authEvents,
             storedIDs: context.cited.map(\.eventID), alreadyStored: context.alreadyStored)
         let needed: [(server: String, signatures: JSONObject)]
         do { needed = try decision.keysNeeded(candidate, snapshot: snapshot) } catch { throw .refused(error) }

@@ -51,4 +51,17 @@ struct ParsedEventCacheTests {
         for passing in others { _ = try cache.event(passing.stored, version: version) }
         #expect(try lookUp(create, withBytesOf: others[0].stored, in: cache) == others[0].type)
     }
+
+    /// An event the caller does not keep (a send_leave's own membership event) is parsed but not
+    /// cached: the next read parses again, and evicts nothing.
+    @Test func anEventNotKeptIsNotCached() throws {
+        let all = try records()
+        let create = try #require(all.first { $0.type == "m.room.create" }).stored
+        let member = try #require(all.first { $0.type == "m.room.member" })
+        let cache = ParsedEventCache(capacity: 1)
+        _ = try cache.event(create, version: version)
+        #expect(try cache.event(member.stored, version: version, keep: { _ in false }).pdu.type == "m.room.member")
+        #expect(try lookUp(create, withBytesOf: member.stored, in: cache) == "m.room.create", "the create event was evicted")
+        #expect(try lookUp(member.stored, withBytesOf: create, in: cache) == "m.room.create", "the member event was cached")
+    }
 }
