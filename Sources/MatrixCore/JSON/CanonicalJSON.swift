@@ -37,8 +37,19 @@ extension JSONValue {
     public func compactBytes() -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(256)
-        JSONWriter<VerbatimNumbers>.append(self, to: &buffer)
+        appendCompact(to: &buffer)
         return buffer
+    }
+
+    /// Appends the bytes ``compactBytes()`` returns to `buffer`.
+    public func appendCompact(to buffer: inout [UInt8]) {
+        JSONWriter<VerbatimNumbers>.append(self, to: &buffer)
+    }
+
+    /// Appends the JSON string whose text is the UTF-8 `text` (quoted, escaped as everywhere
+    /// else) to `buffer`, without making a `String` of it first. `text` must be valid UTF-8.
+    public static func appendString(utf8 text: [UInt8], to buffer: inout [UInt8]) {
+        JSONWriter<VerbatimNumbers>.appendString(utf8: text, to: &buffer)
     }
 }
 

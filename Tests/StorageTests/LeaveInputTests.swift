@@ -1,0 +1,37 @@
+import MatrixCore
+@testable import Storage
+import XCTest
+
+/// `store_leaves`' argument, written field by field: every leave's fields come back as they went
+/// in when the document is read as JSON (as Postgres' `json_populate_recordset` reads it).
+final class LeaveInputTests: XCTestCase {
+    func testTheDocumentReadsBackAsTheLeavesFields() throws {
+        let pdu = Array(#"{"content":{"membership":"leave","reason":"quote \" backslash \\ tab \u0009 é 🦊"},"type":"m.room.member"}"#.utf8)
+        let first = LeaveWrite(event: EventRecord(
+            eventID: "$a", roomID: "!r:x", type: "m.room.member", stateKey: "@u:x", sender: "@u:x", depth: 7,
+            originServerTS: 1_700_000_000_000, membership: "leave", prevEvents: ["$p1", "$p2"], authEvents: ["$c"], pdu: pdu),
+            expectedMembership: "join")
+        let second = LeaveWrite(event: EventRecord(
+            eventID: "$\u{212A}", roomID: "!r:x", type: "m.room.member", stateKey: nil, sender: "@v:x", depth: -1,
+            originServerTS: 0, membership: nil, prevEvents: [], authEvents: [], pdu: Array("{}".utf8)),
+            expectedMembership: nil)
+
+        guard case .array(let leaves) = try JSONParser.parse(Array(LeaveInput.document([first, second]).utf8)) else {
+            return XCTFail("not a JSON array")
+        }
+        XCTAssertEqual(leaves.count, 2)
+        guard case .object(let one) = leaves[0], case .object(let two) = leaves[1] else { return XCTFail("not objects") }
+        XCTAssertEqual(one.members.map(\.key).sorted(), LeaveInput.columns.map(\.name).sorted())
+        XCTAssertEqual(one["pdu"], .string(String(decoding: pdu, as: UTF8.self)))
+        XCTAssertEqual(one["prev_events"], .array([.string("$p1"), .string("$p2")]))
+        XCTAssertEqual(one["depth"], .integer(7))
+        XCTAssertEqual(one["origin_server_ts"], .integer(1_700_000_000_000))
+        XCTAssertEqual(one["expected_membership"], .string("join"))
+        XCTAssertEqual(two["event_id"], .string("$\u{212A}"))
+        XCTAssertEqual(two["state_key"], .null)
+        XCTAssertEqual(two["membership"], .null)
+        XCTAssertEqual(two["expected_membership"], .null)
+        XCTAssertEqual(two["auth_events"], .array([]))
+        XCTAssertEqual(two["pdu"], .string("{}"))
+    }
+}
