@@ -5,13 +5,15 @@ import Testing
 @testable import WorkerApp
 
 /// The JSON log line: the four fixed fields, metadata flattened into the same object (numbers as
-/// numbers, nested dictionaries as dotted keys), fixed fields winning over metadata of the same name.
+/// numbers, nested dictionaries as dotted keys; a later layer — handler, provider, the call — replacing
+/// an earlier one's value whole), fixed fields winning over metadata of the same name.
 struct JSONLogHandlerTests {
     @Test func aLineIsOneFlatObject() throws {
         let value = JSONLogHandler.line(
             level: .info, message: "request", label: "leave-worker",
-            metadata: ["status": .stringConvertible(404), "duration_ms": .stringConvertible(1.5),
-                       "origin": "remote.test", "db": ["pool": "4"], "message": "spoofed", "tags": ["a", "b"]],
+            metadata: [["request_id": "r1", "db": ["pool": "2", "idle": "1"], "origin": "handler.test"],
+                       ["status": .stringConvertible(404), "duration_ms": .stringConvertible(1.5),
+                        "origin": "remote.test", "db": ["pool": "4"], "message": "spoofed", "tags": ["a", "b"]]],
             timestamp: Date(timeIntervalSince1970: 1_800_000_000.25))
         let text = String(decoding: value.compactBytes(), as: UTF8.self)
         let line = try #require(try JSONParser.parse(text).objectValue)
@@ -23,6 +25,8 @@ struct JSONLogHandlerTests {
         #expect(text.contains(#""duration_ms":1.500"#))
         #expect(line["origin"]?.stringValue == "remote.test")
         #expect(line["db.pool"]?.stringValue == "4")
+        #expect(line["db.idle"] == nil, "a later layer's value replaces the whole earlier one")
+        #expect(line["request_id"]?.stringValue == "r1")
         #expect(line["tags"]?.arrayValue?.count == 2)
         #expect(!text.contains("\n"))
     }
