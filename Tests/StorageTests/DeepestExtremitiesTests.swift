@@ -96,6 +96,23 @@ final class DeepestExtremitiesTests: XCTestCase {
 
     /// A new extremity's row carries its event's depth and stream position, whichever writer
     /// inserted it (`import_room` above, `store_leaves` here).
+    /// Only the primary key can serve a lookup of extremities by room and event ID (store_leaves'
+    /// DELETE of the cited ones): every other index of the table led by `room_id` is partial, on a
+    /// predicate such a lookup does not imply (`sql/0018`). With a plain depth index, a plan made
+    /// while the table was small could probe it instead and read the room's every extremity per
+    /// leave (94.8 million index entries in a 96,000-leave run).
+    func testOnlyThePrimaryKeyServesALookupByRoomAndEventID() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "extremity_indexes")
+        let usable = try await StorageFixture.rows(pool, """
+            SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+            WHERE i.indrelid = 'forward_extremities'::regclass AND a.attname = 'room_id' AND i.indpred IS NULL
+            ORDER BY 1
+            """)
+        XCTAssertEqual(usable, [["forward_extremities_pkey"]])
+        await pool.close()
+    }
+
     func testEveryExtremityCarriesItsEventsDepthAndStreamPosition() async throws {
         let pool = try await StorageFixture.migratedPool(prefix: "extremity_columns")
         let room = try await Self.importedRoom("!columns:resident.test", members: 3, into: RoomStore(pool: pool))
