@@ -11,9 +11,13 @@ struct LeaveContextRequest: Sendable {
 }
 
 /// Concurrent `send_leave`s' context reads, several per statement. A read that finds no reader
-/// busy runs at once on its caller's task (light load: no queue, no extra hop); one that arrives
-/// while a reader is busy queues, and the next reader reads everything queued (up to `maxBatch`)
-/// with one statement and hands each caller its part.
+/// busy becomes the reader: it first yields once, so that the tasks already runnable — under load,
+/// requests on their way to their own reads — queue behind it; if none did, it reads alone on its
+/// caller's task (light load: no queue, no extra hop), else it joins them and a reader task reads
+/// them together. One that arrives while a reader is busy queues, and the next reader reads
+/// everything queued (up to `maxBatch`) with one statement and hands each caller its part. (The
+/// yield: at concurrency 32 on one worker, 7,200 of 96,000 reads went alone without it, 4,300
+/// with it — and a read alone costs about three times its share of a batch.)
 ///
 /// **One reader while it keeps up**, as ``LeaveBatcher`` has one writer: another reader (up to
 /// `maxReaders`, the pool's size) starts only when a full batch is waiting. Readers on every free
@@ -61,7 +65,22 @@ final class LeaveContextReads: Sendable {
             return true
         }
         if readsItself {
-            defer { if let next = nextBatch() { startReader(first: next) } }
+            // Let the tasks already runnable run first: under load some are on their way here and
+            // queue behind this read, to share its statement; with nothing else to run, this
+            // returns at once.
+            await Task.yield()
+            var handedOver = false
+            defer { if !handedOver, let next = nextBatch() { startReader(first: next) } }
+            if state.withLock({ !$0.queue.isEmpty }) {
+                // Reads queued: this one joins them, and a reader task (holding the slot this
+                // caller took) reads them together. Unless the deadline has already passed: then
+                // nothing is handed over and the deferred hand-off passes the slot on.
+                return try await DeadlineScope.wait { continuation in
+                    handedOver = true
+                    let queued = state.withLock { Self.take(maxBatch - 1, from: &$0.queue) }
+                    startReader(first: [(request, continuation)] + queued)
+                }
+            }
             return try await readOne(request)
         }
         return try await DeadlineScope.wait { continuation in
@@ -120,9 +139,14 @@ final class LeaveContextReads: Sendable {
                 state.readers -= 1
                 return nil
             }
-            let batch = Array(state.queue.prefix(maxBatch))
-            state.queue.removeFirst(batch.count)
-            return batch
+            return Self.take(maxBatch, from: &state.queue)
         }
+    }
+
+    /// The first `count` of `queue` (all if fewer), taken out of it.
+    private static func take(_ count: Int, from queue: inout [Waiting]) -> [Waiting] {
+        let taken = Array(queue.prefix(count))
+        queue.removeFirst(taken.count)
+        return taken
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Postgres
 @testable import Storage
 import Synchronization
@@ -115,6 +116,66 @@ final class LeaveContextReadsTests: XCTestCase {
         XCTAssertEqual(statements, [1, 11] + Array(repeating: 1, count: 11), "the failed shared statement was not retried read by read")
     }
 
+    /// Reads started together while no reader is busy: the first lets the others (already
+    /// runnable) reach their reads before it reads, and all twelve share its statement — rather
+    /// than the first reading alone and the rest after it ([1, 11], as before). One thread runs
+    /// every task here, so which tasks are runnable when the first yields is certain.
+    func testReadsStartedTogetherShareTheFirstReadersStatement() async throws {
+        let fixture = try await ReadsFixture(prefix: "context_together", members: 12)
+        let contexts = try await withTaskExecutorPreference(OneThreadExecutor()) {
+            try await withThrowingTaskGroup(of: (Int, LeaveContext).self) { group in
+                for member in 0..<12 { group.addTask { (member, try await fixture.reads.read(fixture.request(member))) } }
+                var contexts: [Int: LeaveContext] = [:]
+                for try await (member, context) in group { contexts[member] = context }
+                return contexts
+            }
+        }
+        for member in 0..<12 {
+            XCTAssertEqual(contexts[member]?.cited.map(\.eventID), ["$join-@m\(member):remote.test-\(fixture.roomID)"])
+        }
+        XCTAssertEqual(fixture.statements, [12], "the reads started together did not share one statement")
+        await fixture.pool.close()
+    }
+
+    /// The same, with the first caller's deadline already passed: it gives up instead of joining
+    /// the reads queued behind it, and hands its reader's slot on — the others are still read,
+    /// together.
+    func testAFirstReaderPastItsDeadlineHandsTheQueuedReadsOn() async throws {
+        let fixture = try await ReadsFixture(prefix: "context_expired", members: 12)
+        let expired = DeadlineScope(deadline: .now + .seconds(30))
+        expired.expire()
+        // The others give up after 30 s: were the slot kept, they would wait for ever.
+        let patience = DeadlineScope(deadline: .now + .seconds(30))
+        let watchdog = Task { try await Task.sleep(for: .seconds(30)); patience.expire() }
+        defer { watchdog.cancel() }
+        let results = await withTaskExecutorPreference(OneThreadExecutor()) {
+            await withTaskGroup(of: (Int, Result<LeaveContext, any Error>).self) { group in
+                for member in 0..<12 {
+                    group.addTask {
+                        do {
+                            return (member, .success(try await DeadlineScope.$current.withValue(member == 0 ? expired : patience) {
+                                try await fixture.reads.read(fixture.request(member))
+                            }))
+                        } catch {
+                            return (member, .failure(error))
+                        }
+                    }
+                }
+                var results: [Int: Result<LeaveContext, any Error>] = [:]
+                for await (member, result) in group { results[member] = result }
+                return results
+            }
+        }
+        XCTAssertThrowsError(try results[0]?.get(), "the expired caller was answered") { error in
+            XCTAssertTrue(error is DeadlineExceeded, "\(error)")
+        }
+        for member in 1..<12 {
+            XCTAssertEqual(try results[member]?.get().cited.map(\.eventID), ["$join-@m\(member):remote.test-\(fixture.roomID)"])
+        }
+        XCTAssertEqual(fixture.statements, [11])
+        await fixture.pool.close()
+    }
+
     /// `members` members' reads (twelve unless said) through one reader held up by another
     /// session's lock on `current_state` (the first) and queued behind it (the others), with
     /// `maxReaders` readers of `maxBatch` reads at most; `extraCitedID` adds a cited ID to a
@@ -124,45 +185,22 @@ final class LeaveContextReadsTests: XCTestCase {
         prefix: String, members: Int = 12, maxReaders: Int = 1, maxBatch: Int = 32,
         extraCitedID: @escaping @Sendable (Int) -> String? = { _ in nil }
     ) async throws -> (results: [Result<LeaveContext, any Error>], whileHeld: [Int], statements: [Int], room: String) {
-        let pool = try await StorageFixture.migratedPool(prefix: prefix, poolSize: maxReaders + 1)
-        let store = RoomStore(pool: pool)
-        var built = RoomBuilder(roomID: "!queue:resident.test")
-        for member in 0..<members { built.join("@m\(member):remote.test") }
-        let room = built
-        _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
-
-        let reader = LeaveContextReader(pool: pool)
-        let statements = Mutex<[Int]>([])
-        let reads = LeaveContextReads(
-            maxReaders: maxReaders, maxBatch: maxBatch,
-            readOne: { request in
-                statements.withLock { $0.append(1) }
-                return try await reader.read(request)
-            },
-            readMany: { requests in
-                statements.withLock { $0.append(requests.count) }
-                return try await reader.read(requests)
-            })
-        let request = { @Sendable (member: Int) in
-            LeaveContextRequest(roomID: room.roomID, eventID: "$leave-\(member)",
-                                stateKeys: [(type: "m.room.member", stateKey: "@m\(member):remote.test")],
-                                citedEventIDs: ["$join-@m\(member):remote.test-\(room.roomID)"] + [extraCitedID(member)].compactMap { $0 })
-        }
-
-        let blocker = try PostgresConnection(url: pool.configuration.url)
+        let fixture = try await ReadsFixture(prefix: prefix, members: members, maxReaders: maxReaders,
+                                             maxBatch: maxBatch, extraCitedID: extraCitedID)
+        let blocker = try PostgresConnection(url: fixture.pool.configuration.url)
         _ = try blocker.query("BEGIN")
         _ = try blocker.query("LOCK TABLE current_state IN ACCESS EXCLUSIVE MODE")
-        let first = Task { try await reads.read(request(0)) }
+        let first = Task { try await fixture.reads.read(fixture.request(0)) }
         try await Task.sleep(for: .milliseconds(200))   // the reader now waits for the lock
-        let queued = (1..<members).map { member in Task { try await reads.read(request(member)) } }
+        let queued = (1..<members).map { member in Task { try await fixture.reads.read(fixture.request(member)) } }
         try await Task.sleep(for: .milliseconds(200))   // all queued behind it
-        let whileHeld = statements.withLock { $0 }
+        let whileHeld = fixture.statements
         _ = try blocker.query("COMMIT")
 
         var results: [Result<LeaveContext, any Error>] = []
         for task in [first] + queued { results.append(await task.result) }
-        await pool.close()
-        return (results, whileHeld, statements.withLock { $0 }, room.roomID)
+        await fixture.pool.close()
+        return (results, whileHeld, fixture.statements, fixture.roomID)
     }
 
     /// A queued read's caller gives up at its request's deadline; the reads queued with it are
@@ -251,5 +289,61 @@ final class LeaveContextReadsTests: XCTestCase {
     private static func summary(_ context: LeaveContext) -> Summary {
         Summary(state: context.state.map(\.eventID).sorted(), cited: context.cited.map(\.eventID).sorted(),
                 stored: context.alreadyStored)
+    }
+}
+
+/// A room of `members` joined members (`@m0:remote.test`, …), a ``LeaveContextReads`` over a pool
+/// of `maxReaders + 1` connections that logs each statement's request count, and each member's
+/// request (its member state entry, its join event cited, plus `extraCitedID`'s).
+private struct ReadsFixture: Sendable {
+    let pool: PostgresPool
+    let reads: LeaveContextReads
+    let roomID: String
+    let request: @Sendable (Int) -> LeaveContextRequest
+    private let log: StatementLog
+
+    /// Each statement run so far: how many requests it carried.
+    var statements: [Int] { log.counts.withLock { $0 } }
+
+    init(prefix: String, members: Int, maxReaders: Int = 1, maxBatch: Int = 32,
+         extraCitedID: @escaping @Sendable (Int) -> String? = { _ in nil }) async throws {
+        pool = try await StorageFixture.migratedPool(prefix: prefix, poolSize: maxReaders + 1)
+        var built = RoomBuilder(roomID: "!queue:resident.test")
+        for member in 0..<members { built.join("@m\(member):remote.test") }
+        let room = built
+        _ = try await RoomStore(pool: pool).importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+        let reader = LeaveContextReader(pool: pool)
+        let log = StatementLog()
+        self.log = log
+        reads = LeaveContextReads(
+            maxReaders: maxReaders, maxBatch: maxBatch,
+            readOne: { request in
+                log.counts.withLock { $0.append(1) }
+                return try await reader.read(request)
+            },
+            readMany: { requests in
+                log.counts.withLock { $0.append(requests.count) }
+                return try await reader.read(requests)
+            })
+        roomID = room.roomID
+        request = { member in
+            LeaveContextRequest(roomID: room.roomID, eventID: "$leave-\(member)",
+                                stateKeys: [(type: "m.room.member", stateKey: "@m\(member):remote.test")],
+                                citedEventIDs: ["$join-@m\(member):remote.test-\(room.roomID)"] + [extraCitedID(member)].compactMap { $0 })
+        }
+    }
+}
+
+private final class StatementLog: Sendable {
+    let counts = Mutex<[Int]>([])
+}
+
+/// Runs every task that prefers it on one serial queue, in the order their jobs arrive.
+private final class OneThreadExecutor: TaskExecutor {
+    private let queue = DispatchQueue(label: "one-thread-executor")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
