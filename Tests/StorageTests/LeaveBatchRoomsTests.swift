@@ -232,6 +232,83 @@ final class LeaveBatchRoomsTests: XCTestCase {
         await pool.close()
     }
 
+    /// Twelve leaves, of two rooms, stored together while no writer is busy: the first lets the
+    /// others (already runnable) queue behind it before it writes, and all twelve — its own room's
+    /// too — go into one transaction, rather than the first alone and the rest after it. One thread
+    /// runs every task here, so which tasks are runnable when the first yields is certain.
+    func testLeavesStoredTogetherShareTheFirstWritersTransaction() async throws {
+        let (pool, store, leaves) = try await twoRoomsOfSix(prefix: "batch_together")
+        let outcomes = try await storeTogether(store, leaves)
+        for (index, outcome) in outcomes.enumerated() {
+            guard case .stored = try outcome.get() else { return XCTFail("leave \(index) must store") }
+        }
+        let transactions = try await StorageFixture.rows(pool, "SELECT count(DISTINCT xmin::text), count(*) FROM events WHERE event_id LIKE '$leave-%'")
+        XCTAssertEqual(transactions, [["1", "12"]], "the leaves stored together did not share one transaction")
+        await pool.close()
+    }
+
+    /// The same, with the first caller's deadline already passed: it gives up (its leave unwritten)
+    /// instead of joining the leaves queued behind it, and hands its writer's slot and room on —
+    /// the others are still stored, together.
+    func testAFirstWriterPastItsDeadlineHandsTheQueuedLeavesOn() async throws {
+        let (pool, store, leaves) = try await twoRoomsOfSix(prefix: "batch_expired")
+        let outcomes = try await storeTogether(store, leaves, firstExpired: true)
+        XCTAssertThrowsError(try outcomes[0].get(), "the expired caller was answered") { error in
+            XCTAssertTrue("\(error)".contains("deadline"), "\(error)")
+        }
+        for (index, outcome) in outcomes.enumerated().dropFirst() {
+            guard case .stored = try outcome.get() else { return XCTFail("leave \(index) must store") }
+        }
+        let transactions = try await StorageFixture.rows(pool, "SELECT count(DISTINCT xmin::text), count(*) FROM events WHERE event_id LIKE '$leave-%'")
+        XCTAssertEqual(transactions, [["1", "11"]], "the queued leaves were not stored together, or the expired one was stored")
+        await pool.close()
+    }
+
+    /// Rooms A and B of six joined members each, and a leave of each member: A's six first.
+    private func twoRoomsOfSix(prefix: String) async throws -> (PostgresPool, RoomStore, [EventRecord]) {
+        let pool = try await StorageFixture.migratedPool(prefix: prefix, poolSize: 2)   // one writer
+        let store = RoomStore(pool: pool)
+        var leaves: [EventRecord] = []
+        for name in ["a", "b"] {
+            var built = RoomBuilder(roomID: "!\(name):resident.test")
+            for member in 0..<6 { built.join("@m\(member):remote.test") }
+            let room = built
+            _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+            leaves += (0..<6).map { room.leave("@m\($0):remote.test", id: "$leave-\(name)-\($0)", prevEvents: [room.lastEventID]) }
+        }
+        return (pool, store, leaves)
+    }
+
+    /// Stores `leaves` from tasks started together on one thread (the first's deadline already
+    /// passed if `firstExpired`; the others give up after 30 s); their outcomes, in order.
+    private func storeTogether(_ store: RoomStore, _ leaves: [EventRecord],
+                               firstExpired: Bool = false) async throws -> [Result<LeaveOutcome, any Error>] {
+        let expired = DeadlineScope(deadline: .now + .seconds(30))
+        if firstExpired { expired.expire() }
+        let patience = DeadlineScope(deadline: .now + .seconds(30))
+        let watchdog = Task { try await Task.sleep(for: .seconds(30)); patience.expire() }
+        defer { watchdog.cancel() }
+        let outcomes = await withTaskExecutorPreference(OneThreadExecutor()) {
+            await withTaskGroup(of: (Int, Result<LeaveOutcome, any Error>).self) { group in
+                for (index, leave) in leaves.enumerated() {
+                    group.addTask {
+                        do {
+                            return (index, .success(try await DeadlineScope.$current.withValue(index == 0 ? expired : patience) {
+                                try await store.storeLeave(leave, expectedMembership: "join")
+                            }))
+                        } catch {
+                            return (index, .failure(error))
+                        }
+                    }
+                }
+                var outcomes: [Int: Result<LeaveOutcome, any Error>] = [:]
+                for await (index, outcome) in group { outcomes[index] = outcome }
+                return outcomes
+            }
+        }
+        return leaves.indices.map { outcomes[$0]! }
+    }
+
     /// Another session locks `room` (BEGIN; SELECT … FOR UPDATE) and a leave of `member` from it is
     /// stored: the writer that takes it waits for the lock until `blocker` commits.
     private func writerHeldUp(_ store: RoomStore, _ pool: PostgresPool, by room: RoomBuilder, leaving member: String,

@@ -1,4 +1,3 @@
-import Dispatch
 import Postgres
 @testable import Storage
 import Synchronization
@@ -336,14 +335,4 @@ private struct ReadsFixture: Sendable {
 
 private final class StatementLog: Sendable {
     let counts = Mutex<[Int]>([])
-}
-
-/// Runs every task that prefers it on one serial queue, in the order their jobs arrive.
-private final class OneThreadExecutor: TaskExecutor {
-    private let queue = DispatchQueue(label: "one-thread-executor")
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-    }
 }
