@@ -27,9 +27,10 @@ extension RoomStore {
 
     /// `templateContext`'s statement, built once: state entries, then up to $4 extremities tagged
     /// `'x'`, deepest (then newest) first. The candidates come from `deepest_extremities`
-    /// (`sql/0015`, `sql/0017`, `sql/0018`): the $4 deepest rows of `forward_extremities_deepest_known` that carry
-    /// their event's depth, and any row that does not (normally none) — about $4 index entries and
-    /// event probes whatever the room's extremity count, and never a scan of the churning table.
+    /// (`sql/0015`, `sql/0017`, `sql/0018`): the $4 deepest rows of
+    /// `forward_extremities_deepest_known` that carry their event's depth, and any row that does
+    /// not (normally none) — about $4 index entries and event probes whatever the room's
+    /// extremity count, and never a scan of the churning table.
     static let templateContextSQL = stateEntriesSQL + """
 
         (SELECT 'x', \(EventColumns.selectPDU)

@@ -94,8 +94,6 @@ final class DeepestExtremitiesTests: XCTestCase {
         await pool.close()
     }
 
-    /// A new extremity's row carries its event's depth and stream position, whichever writer
-    /// inserted it (`import_room` above, `store_leaves` here).
     /// Only the primary key can serve a lookup of extremities by room and event ID (store_leaves'
     /// DELETE of the cited ones): every other index of the table led by `room_id` is partial, on a
     /// predicate such a lookup does not imply (`sql/0018`). With a plain depth index, a plan made
@@ -113,6 +111,8 @@ final class DeepestExtremitiesTests: XCTestCase {
         await pool.close()
     }
 
+    /// A new extremity's row carries its event's depth and stream position, whichever writer
+    /// inserted it (`import_room` above, `store_leaves` here).
     func testEveryExtremityCarriesItsEventsDepthAndStreamPosition() async throws {
         let pool = try await StorageFixture.migratedPool(prefix: "extremity_columns")
         let room = try await Self.importedRoom("!columns:resident.test", members: 3, into: RoomStore(pool: pool))
