@@ -5,11 +5,35 @@ public enum SHA256 {
     /// The 32-byte digest of `bytes`.
     public static func hash(_ bytes: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
-        bytes.withUnsafeBufferPointer { input in
+        var length: UInt32 = 0
+        let status = bytes.withUnsafeBufferPointer { input in
             digest.withUnsafeMutableBufferPointer { output in
-                _ = COpenSSL.SHA256(input.baseAddress, input.count, output.baseAddress)
+                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, FetchedDigest.sha256.method, nil)
             }
         }
+        // Fails only when libcrypto cannot allocate a digest context: nothing to answer but a crash.
+        precondition(status == 1 && length == SHA256_DIGEST_LENGTH, "OpenSSL's SHA-256 failed")
         return digest
+    }
+}
+
+/// OpenSSL's SHA-256 implementation, fetched once. The one-shot `SHA256()` fetches it by name from
+/// the provider store on every call (a name look-up under a read lock shared by all threads): under
+/// load that cost 1.7 µs per hash against 0.95 µs with the fetch done once (4 threads on 2 cores,
+/// 700-byte messages), and a send_leave hashes two or three times.
+///
+/// `@unchecked Sendable`: `method` is written once, in `init`, and never freed or changed; OpenSSL
+/// documents a fetched `EVP_MD` as safe to use from many threads at once (its reference count is
+/// atomic and `EVP_Digest` only reads it).
+private struct FetchedDigest: @unchecked Sendable {
+    static let sha256 = FetchedDigest(name: "SHA256")
+
+    let method: OpaquePointer
+
+    private init(name: String) {
+        guard let method = EVP_MD_fetch(nil, name, nil) else {
+            preconditionFailure("OpenSSL has no \(name) digest")
+        }
+        self.method = method
     }
 }
