@@ -10,6 +10,21 @@ public struct LeaveContext: Sendable {
     public let alreadyStored: Bool
 }
 
+/// What one `send_leave` asks storage before deciding (``RoomStore/leaveContext(roomID:eventID:stateKeys:citedEventIDs:)``).
+struct LeaveContextRequest: Sendable {
+    let roomID: String
+    let eventID: String
+    let stateKeys: [(type: String, stateKey: String)]
+    let citedEventIDs: [String]
+}
+
+/// What one `make_leave` asks storage for its template (``RoomStore/templateContext(roomID:stateKeys:extremityLimit:)``).
+struct TemplateContextRequest: Sendable {
+    let roomID: String
+    let stateKeys: [(type: String, stateKey: String)]
+    let extremityLimit: Int
+}
+
 /// What `make_leave` reads to build a template, in one round trip.
 public struct TemplateContext: Sendable {
     /// The current-state events at the requested (type, state key) entries that exist.
@@ -39,16 +54,13 @@ extension RoomStore {
          ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT $4)
         """
 
-    /// The state entries and forward extremities a `make_leave` template is built from: one
-    /// statement, one round trip.
+    /// The state entries and forward extremities a `make_leave` template is built from, in one
+    /// statement — shared, under load, with other make_leaves' reads (``TemplateContextReads``).
     public func templateContext(
         roomID: String, stateKeys: [(type: String, stateKey: String)], extremityLimit: Int
     ) async throws(StorageError) -> TemplateContext {
-        let groups = try await StorageError.translating {
-            try await pool.taggedEvents(
-                Self.templateContextSQL, roomID: roomID, stateKeys: stateKeys, parameters: [.int(Int64(max(0, extremityLimit)))])
-        }
-        return TemplateContext(state: groups["s"] ?? [], extremities: groups["x"] ?? [])
+        let request = TemplateContextRequest(roomID: roomID, stateKeys: stateKeys, extremityLimit: max(0, extremityLimit))
+        return try await StorageError.translating { try await templateReads.read(request) }
     }
 
     /// The state entries, cited events and replay status a `send_leave` is decided on, in one
@@ -89,13 +101,11 @@ struct LeaveContextReader: Sendable {
         """
 
     /// Several send_leaves' statement, built once: `oneSQL`'s three parts, every row led by the
-    /// index of the request it answers — state entries from $1–$4 (index, room, type, state key),
-    /// cited events from $5–$7 (index, room, ID), the events themselves from $8–$10 (index, room,
-    /// ID). The same full-key lookups as `oneSQL` (``EventColumns``), one per entry.
-    static let manySQL = """
-        SELECT k.n, 's', \(EventColumns.selectPDU)
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(n, room_id, type, state_key)
-        \(EventColumns.joinStateEvent(roomID: "k.room_id", type: "k.type", stateKey: "k.state_key"))
+    /// index of the request it answers — state entries from $1–$4 (``IndexedStateKeys``), cited
+    /// events from $5–$7 (index, room, ID), the events themselves from $8–$10 (index, room, ID).
+    /// The same full-key lookups as `oneSQL` (``EventColumns``), one per entry.
+    static let manySQL = IndexedStateKeys.sql + """
+
         UNION ALL
         SELECT c.n, 'c', \(EventColumns.selectPDU)
         FROM (SELECT DISTINCT * FROM unnest($5::text[], $6::text[], $7::text[]) AS c(n, room_id, event_id)) c
@@ -116,47 +126,104 @@ struct LeaveContextReader: Sendable {
 
     /// The contexts of `requests`, in order.
     @Sendable func read(_ requests: [LeaveContextRequest]) async throws -> [LeaveContext] {
-        var keyIndex: [String] = [], keyRoom: [String] = [], keyType: [String] = [], keyState: [String] = []
         var citedIndex: [String] = [], citedRoom: [String] = [], citedID: [String] = []
         for (index, request) in requests.enumerated() {
-            for key in request.stateKeys {
-                keyIndex.append(String(index))
-                keyRoom.append(request.roomID)
-                keyType.append(key.type)
-                keyState.append(key.stateKey)
-            }
             for id in request.citedEventIDs {
                 citedIndex.append(String(index))
                 citedRoom.append(request.roomID)
                 citedID.append(id)
             }
         }
-        let parameters: [PostgresValue] = [
-            .textArray(keyIndex), .textArray(keyRoom), .textArray(keyType), .textArray(keyState),
+        let parameters = IndexedStateKeys(requests.map { ($0.roomID, $0.stateKeys) }).parameters + [
             .textArray(citedIndex), .textArray(citedRoom), .textArray(citedID),
             .textArray(requests.indices.map { String($0) }), .textArray(requests.map(\.roomID)),
             .textArray(requests.map(\.eventID)),
         ]
-        let rows = try await pool.withConnection { connection in
-            try connection.query(Self.manySQL, parameters).rows.map { row throws(StorageError) in
-                (index: row.string(0).flatMap { Int($0) }, tag: row.string(1), event: try StoredPDU(row: row, offset: 2))
-            }
-        }
         var state = Array(repeating: [StoredPDU](), count: requests.count)
         var cited = state
         var stored = Array(repeating: false, count: requests.count)
-        for row in rows {
-            guard let index = row.index, requests.indices.contains(index) else {
-                throw StorageError.malformedRow("leave context row for no request")
-            }
-            switch row.tag {
-            case "s": state[index].append(row.event)
-            case "c": cited[index].append(row.event)
+        try await pool.forEachIndexedEvent(Self.manySQL, parameters, count: requests.count) { index, tag, event in
+            switch tag {
+            case "s": state[index].append(event)
+            case "c": cited[index].append(event)
             case "r": stored[index] = true
             default: throw StorageError.malformedRow("leave context row of an unknown part")
             }
         }
         return requests.indices.map { LeaveContext(state: state[$0], cited: cited[$0], alreadyStored: stored[$0]) }
+    }
+}
+
+/// Reads make_leave templates for `RoomStore` (through its ``TemplateContextReads``): one alone,
+/// or several with one statement.
+struct TemplateContextReader: Sendable {
+    let pool: PostgresPool
+
+    /// Several make_leaves' statement, built once: state entries from $1–$4
+    /// (``IndexedStateKeys``), then each request's extremities as `templateContextSQL` reads them
+    /// (`deepest_extremities`, deepest then newest first), tagged `'x'`, from $5–$7 (index, room,
+    /// limit). Each request's rows come in its subquery's order (one nested-loop pass per request).
+    static let manySQL = IndexedStateKeys.sql + """
+
+        UNION ALL
+        SELECT x.n, 'x', \(EventColumns.selectPDU)
+        FROM unnest($5::text[], $6::text[], $7::text[]) AS x(n, room_id, extremity_limit)
+        CROSS JOIN LATERAL (
+            SELECT e.* FROM deepest_extremities(x.room_id, x.extremity_limit::bigint) f
+            \(EventColumns.joinEvent(roomID: "x.room_id", eventID: "f.extremity_id"))
+            ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT x.extremity_limit::bigint) e
+        """
+
+    /// One make_leave's template context, with `RoomStore.templateContextSQL`.
+    @Sendable func read(_ request: TemplateContextRequest) async throws -> TemplateContext {
+        let groups = try await pool.taggedEvents(
+            RoomStore.templateContextSQL, roomID: request.roomID, stateKeys: request.stateKeys,
+            parameters: [.int(Int64(request.extremityLimit))])
+        return TemplateContext(state: groups["s"] ?? [], extremities: groups["x"] ?? [])
+    }
+
+    /// The template contexts of `requests`, in order.
+    @Sendable func read(_ requests: [TemplateContextRequest]) async throws -> [TemplateContext] {
+        let parameters = IndexedStateKeys(requests.map { ($0.roomID, $0.stateKeys) }).parameters + [
+            .textArray(requests.indices.map { String($0) }), .textArray(requests.map(\.roomID)),
+            .textArray(requests.map { String($0.extremityLimit) }),
+        ]
+        var state = Array(repeating: [StoredPDU](), count: requests.count)
+        var extremities = state
+        try await pool.forEachIndexedEvent(Self.manySQL, parameters, count: requests.count) { index, tag, event in
+            switch tag {
+            case "s": state[index].append(event)
+            case "x": extremities[index].append(event)
+            default: throw StorageError.malformedRow("template context row of an unknown part")
+            }
+        }
+        return requests.indices.map { TemplateContext(state: state[$0], extremities: extremities[$0]) }
+    }
+}
+
+/// Several requests' state entries as a shared read's parameters $1–$4 — parallel text arrays of
+/// request index, room, type and state key, one element per entry — and the statement part that
+/// reads them: each entry's current-state event, tagged `'s'` and led by its request's index.
+struct IndexedStateKeys {
+    static let sql = """
+        SELECT k.n, 's', \(EventColumns.selectPDU)
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(n, room_id, type, state_key)
+        \(EventColumns.joinStateEvent(roomID: "k.room_id", type: "k.type", stateKey: "k.state_key"))
+        """
+
+    let parameters: [PostgresValue]
+
+    init(_ requests: [(roomID: String, stateKeys: [(type: String, stateKey: String)])]) {
+        var index: [String] = [], room: [String] = [], type: [String] = [], stateKey: [String] = []
+        for (position, request) in requests.enumerated() {
+            for key in request.stateKeys {
+                index.append(String(position))
+                room.append(request.roomID)
+                type.append(key.type)
+                stateKey.append(key.stateKey)
+            }
+        }
+        parameters = [.textArray(index), .textArray(room), .textArray(type), .textArray(stateKey)]
     }
 }
 
@@ -175,6 +242,24 @@ extension PostgresPool {
                 groups[row.string(0) ?? "", default: []].append(try StoredPDU(row: row, offset: 1))
             }
             return groups
+        }
+    }
+
+    /// Runs `sql` (a statement shared by `count` requests above, whose rows are request index,
+    /// tag, event) and hands each row's index, tag and event to `body`, in row order.
+    fileprivate func forEachIndexedEvent(
+        _ sql: String, _ parameters: [PostgresValue], count: Int, _ body: (Int, String, StoredPDU) throws -> Void
+    ) async throws {
+        let rows = try await withConnection { connection in
+            try connection.query(sql, parameters).rows.map { row throws(StorageError) in
+                (index: row.string(0).flatMap { Int($0) }, tag: row.string(1) ?? "", event: try StoredPDU(row: row, offset: 2))
+            }
+        }
+        for row in rows {
+            guard let index = row.index, (0..<count).contains(index) else {
+                throw StorageError.malformedRow("shared read row for no request")
+            }
+            try body(index, row.tag, row.event)
         }
     }
 }

@@ -8,20 +8,21 @@ public final class RoomStore: Sendable {
     let notifier: StreamNotifier
     let batcher: LeaveBatcher
     let contextReads: LeaveContextReads
+    let templateReads: TemplateContextReads
     /// The event stream's safe point (sql/README.md, "Event stream"): readers of the stream in
     /// position order stop there. One per process: the federation sender shares it.
     public let horizon: StreamHorizon
 
     /// The most leaves `store_leaves` commits in one transaction.
     static let maxLeavesPerTransaction = 32
-    /// The most send_leave context reads one statement serves.
+    /// The most send_leave context reads (or make_leave template reads) one statement serves.
     static let maxReadsPerStatement = 32
 
     /// Leave writes run on at most half the pool's connections at once (the reads keep the rest),
     /// one while it keeps up (`LeaveBatcher`); leaves arriving meanwhile are committed together, up
-    /// to `maxLeavesPerTransaction`. send_leave reads likewise: one reader while it keeps up
-    /// (`LeaveContextReads`, up to every connection); reads arriving meanwhile share its next
-    /// statement, up to `maxReadsPerStatement`.
+    /// to `maxLeavesPerTransaction`. send_leave reads likewise, and make_leave reads apart from
+    /// them: one reader while it keeps up (`SharedReads`, up to every connection); reads arriving
+    /// meanwhile share its next statement, up to `maxReadsPerStatement`.
     public init(pool: PostgresPool, retryPolicy: RetryPolicy = .default) {
         self.pool = pool
         self.retryPolicy = retryPolicy
@@ -34,6 +35,9 @@ public final class RoomStore: Sendable {
         let reader = LeaveContextReader(pool: pool)
         contextReads = LeaveContextReads(maxReaders: pool.configuration.poolSize, maxBatch: Self.maxReadsPerStatement,
                                          readOne: reader.read, readMany: reader.read)
+        let templateReader = TemplateContextReader(pool: pool)
+        templateReads = TemplateContextReads(maxReaders: pool.configuration.poolSize, maxBatch: Self.maxReadsPerStatement,
+                                             readOne: templateReader.read, readMany: templateReader.read)
     }
 
     /// The room's version, or nil if the room is not held here.

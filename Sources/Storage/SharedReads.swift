@@ -2,38 +2,36 @@ import Postgres
 import Synchronization
 import WorkDeadline
 
-/// What one `send_leave` asks storage before deciding (``RoomStore/leaveContext(roomID:eventID:stateKeys:citedEventIDs:)``).
-struct LeaveContextRequest: Sendable {
-    let roomID: String
-    let eventID: String
-    let stateKeys: [(type: String, stateKey: String)]
-    let citedEventIDs: [String]
-}
+/// send_leave's context reads, shared (``RoomStore/leaveContext(roomID:eventID:stateKeys:citedEventIDs:)``).
+typealias LeaveContextReads = SharedReads<LeaveContextRequest, LeaveContext>
+/// make_leave's template reads, shared (``RoomStore/templateContext(roomID:stateKeys:extremityLimit:)``).
+typealias TemplateContextReads = SharedReads<TemplateContextRequest, TemplateContext>
 
-/// Concurrent `send_leave`s' context reads, several per statement. A read that finds no reader
-/// busy becomes the reader: it first yields once, so that the tasks already runnable — under load,
-/// requests on their way to their own reads — queue behind it; if none did, it reads alone on its
-/// caller's task (light load: no queue, no extra hop), else it joins them and a reader task reads
-/// them together. One that arrives while a reader is busy queues, and the next reader reads
-/// everything queued (up to `maxBatch`) with one statement and hands each caller its part. (The
-/// yield: at concurrency 32 on one worker, 7,200 of 96,000 reads went alone without it, 4,300
-/// with it — and a read alone costs about three times its share of a batch.)
+/// Concurrent reads of one kind — send_leaves' contexts, make_leaves' templates — several per
+/// statement. A read that finds no reader busy becomes the reader: it first yields once, so that
+/// the tasks already runnable — under load, requests on their way to their own reads — queue
+/// behind it; if none did, it reads alone on its caller's task (light load: no queue, no extra
+/// hop), else it joins them and a reader task reads them together. One that arrives while a reader
+/// is busy queues, and the next reader reads everything queued (up to `maxBatch`) with one
+/// statement and hands each caller its part. (The yield: at concurrency 32 on one worker, 7,200 of
+/// 96,000 send_leave reads went alone without it, 4,300 with it — and a read alone costs about
+/// three times its share of a batch.)
 ///
 /// **One reader while it keeps up**, as ``LeaveBatcher`` has one writer: another reader (up to
 /// `maxReaders`, the pool's size) starts only when a full batch is waiting. Readers on every free
 /// connection (the first form of this queue) answered most reads alone under load — at
 /// concurrency 32 on one worker, 45,000 read statements for 96,000 leaves — and a read answered
 /// alone cost the worker's connection thread about three times its share of a batch. With one
-/// reader: 15,500 statements, and the worker's CPU per leave ~6 % lower, Postgres' ~12 % (README,
-/// eleventh pass).
+/// reader: 15,500 statements, and the worker's CPU per leave ~6 % lower, Postgres' ~12 %
+/// (PERFORMANCE.md, eleventh pass).
 ///
 /// A queued caller gives up at its request's deadline (``DeadlineScope``); its read stays in the
 /// batch and its answer is dropped. A shared statement that fails on one request's values (a data
 /// exception: SQLSTATE class 22 or 23) is run again one read at a time, so that no request — a
 /// hostile peer's included — fails the others queued with it; any other failure (the database
 /// unreachable, a timeout) is every queued read's, as a failed single read is its caller's.
-final class LeaveContextReads: Sendable {
-    private typealias Waiting = (request: LeaveContextRequest, continuation: FirstResume<LeaveContext>)
+final class SharedReads<Request: Sendable, Answer: Sendable>: Sendable {
+    private typealias Waiting = (request: Request, continuation: FirstResume<Answer>)
 
     private struct State {
         var queue: [Waiting] = []
@@ -43,21 +41,21 @@ final class LeaveContextReads: Sendable {
     private let state = Mutex(State())
     private let maxReaders: Int
     private let maxBatch: Int
-    private let readOne: @Sendable (LeaveContextRequest) async throws -> LeaveContext
-    private let readMany: @Sendable ([LeaveContextRequest]) async throws -> [LeaveContext]
+    private let readOne: @Sendable (Request) async throws -> Answer
+    private let readMany: @Sendable ([Request]) async throws -> [Answer]
 
-    /// `readMany` returns one context per request, in order.
+    /// `readMany` returns one answer per request, in order.
     init(maxReaders: Int, maxBatch: Int,
-         readOne: @escaping @Sendable (LeaveContextRequest) async throws -> LeaveContext,
-         readMany: @escaping @Sendable ([LeaveContextRequest]) async throws -> [LeaveContext]) {
+         readOne: @escaping @Sendable (Request) async throws -> Answer,
+         readMany: @escaping @Sendable ([Request]) async throws -> [Answer]) {
         self.maxReaders = max(1, maxReaders)
         self.maxBatch = max(1, maxBatch)
         self.readOne = readOne
         self.readMany = readMany
     }
 
-    /// The request's context, read alone or with others.
-    func read(_ request: LeaveContextRequest) async throws -> LeaveContext {
+    /// The request's answer, read alone or with others.
+    func read(_ request: Request) async throws -> Answer {
         let readsItself = state.withLock { state -> Bool in
             // No reader busy (then nothing is queued either: a reader is busy until the queue is empty).
             guard state.readers == 0 else { return false }
@@ -113,8 +111,8 @@ final class LeaveContextReads: Sendable {
                 continue
             }
             do {
-                let contexts = try await readMany(batch.map(\.request))
-                for (waiting, context) in zip(batch, contexts) { waiting.continuation.resume(returning: context) }
+                let answers = try await readMany(batch.map(\.request))
+                for (waiting, answer) in zip(batch, answers) { waiting.continuation.resume(returning: answer) }
             } catch let error as PostgresError where error.isCausedByOneRowsValues {
                 for waiting in batch { await readAlone(waiting) }
             } catch {

@@ -128,6 +128,54 @@ final class DeepestExtremitiesTests: XCTestCase {
         await pool.close()
     }
 
+    /// Several make_leaves' template reads in one statement (`TemplateContextReader.manySQL`, as
+    /// `TemplateContextReads` shares them under load) answer each exactly as its own statement
+    /// would: a room of 31 extremities and one of one, limits 20, 1 and 0, state entries present and
+    /// missing, a room not held — and the answers are checked themselves (the deepest 20 in order),
+    /// so that two equally wrong statements fail.
+    func testTemplateReadsTogetherEqualEachReadAlone() async throws {
+        let pool = try await StorageFixture.migratedPool(prefix: "template_many")
+        let store = RoomStore(pool: pool)
+        let wide = try await Self.importedRoom("!wide:resident.test", members: 30, into: store)
+        let narrow = try await Self.importedRoom("!narrow:resident.test", members: 2, into: store)
+        let stored = try await StorageFixture.rows(pool, Self.staleLeaves, [.text(wide.roomID), .text(wide.events[1].eventID)])
+        XCTAssertEqual(stored, [["30"]])
+        let deepest = try await StorageFixture.rows(pool, """
+            SELECT f.event_id FROM forward_extremities f JOIN events e USING (room_id, event_id)
+            WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC LIMIT 20
+            """, [.text(wide.roomID)]).map { $0[0] }
+        XCTAssertEqual(deepest.count, 20)
+
+        let keys = { (user: String) in
+            [("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.member", user)].map { (type: $0.0, stateKey: $0.1) }
+        }
+        let requests = [
+            TemplateContextRequest(roomID: wide.roomID, stateKeys: keys("@m1:remote.test"), extremityLimit: 20),
+            TemplateContextRequest(roomID: narrow.roomID, stateKeys: keys("@m0:remote.test"), extremityLimit: 20),
+            TemplateContextRequest(roomID: wide.roomID, stateKeys: keys("@nobody:remote.test"), extremityLimit: 1),
+            TemplateContextRequest(roomID: narrow.roomID, stateKeys: keys("@m1:remote.test"), extremityLimit: 0),
+            TemplateContextRequest(roomID: "!nowhere:resident.test", stateKeys: keys("@m0:remote.test"), extremityLimit: 20),
+        ]
+        let reader = TemplateContextReader(pool: pool)
+        let together = try await reader.read(requests)
+        XCTAssertEqual(together.count, requests.count)
+        for (request, batched) in zip(requests, together) {
+            let alone = try await reader.read(request)
+            XCTAssertEqual(batched.state.map(\.eventID).sorted(), alone.state.map(\.eventID).sorted(), request.roomID)
+            XCTAssertEqual(batched.extremities.map(\.eventID), alone.extremities.map(\.eventID), request.roomID)
+        }
+        XCTAssertEqual(together[0].extremities.map(\.eventID), deepest)
+        XCTAssertEqual(together[0].state.map(\.eventID).sorted(),
+                       ["$create-!wide:resident.test", "$stale-@m1:remote.test!wide:resident.test"])
+        XCTAssertEqual(together[1].extremities.map(\.eventID), [narrow.lastEventID])
+        XCTAssertEqual(together[2].extremities.map(\.eventID), [deepest[0]])
+        XCTAssertEqual(together[2].state.map(\.eventID), ["$create-!wide:resident.test"], "no member event for @nobody")
+        XCTAssertEqual(together[3].extremities.map(\.eventID), [])
+        XCTAssertEqual(together[3].state.count, 2)
+        XCTAssertEqual(together[4].state.count + together[4].extremities.count, 0)
+        await pool.close()
+    }
+
     /// Room `roomID` with members `@m0…:remote.test`, imported into `store`.
     private static func importedRoom(_ roomID: String, members: Int, into store: RoomStore) async throws -> RoomBuilder {
         var room = RoomBuilder(roomID: roomID)
