@@ -9,7 +9,7 @@ import WorkDeadline
 /// The work runs on the request's own task, within a ``DeadlineScope`` every wait inside it
 /// registers with (``DeadlineScope/wait(onExpiry:_:)``); at the deadline the scope cuts those waits
 /// short and the request answers 503. (It was a task per request raced against the timer: ≈ 0.015
-/// ms of worker CPU per request, 36 mallocs and one context switch per request — README,
+/// ms of worker CPU per request, 36 mallocs and one context switch per request — PERFORMANCE.md,
 /// ninth pass.) The deadlines of all requests are
 /// watched by one shared timer task. Every request gets the same `limit`, so deadlines fall in the
 /// order requests started: the pending ones are a queue, and the timer sleeps until the oldest
