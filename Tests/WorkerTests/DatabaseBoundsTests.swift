@@ -81,6 +81,8 @@ struct DatabaseBoundsTests {
         await fixture.shutdown()
     }
 
+    /// Both connections of a pool of two held by blocked reads — a make_leave's and a send_leave's:
+    /// reads of one kind share one statement, so more make_leaves alone would hold only one.
     @Test func readyStays200WhileEveryPooledConnectionIsBusy() async throws {
         let fixture = try await ResidentFixture()
         let worker = try await Self.startWorker(fixture, [
@@ -90,11 +92,17 @@ struct DatabaseBoundsTests {
         defer { worker.stop() }
         let room = try await room(fixture, "ready")
         let remote = fixture.requester(worker)
-        // The origin's key is fetched and stored before the tables are locked.
-        #expect(try await remote.makeLeave(roomID: room.roomID, userID: Self.bob).status == 200)
+        // The origin's key is fetched and stored, and the leave signed, before the tables are locked.
+        let template = try await remote.makeLeave(roomID: room.roomID, userID: Self.bob)
+        #expect(template.status == 200)
+        let leave = try fixture.remote.eventSigner.signLeave(makeLeaveResponse: try #require(template.json), roomID: room.roomID,
+                                                             userID: Self.bob)
 
         let lock = try await HeldLock(pool: fixture.pool, [(Self.allTables, [])])
-        let blocked = (0..<4).map { _ in Task { try await remote.makeLeave(roomID: room.roomID, userID: Self.bob).status } }
+        let blocked = [
+            Task { try await remote.makeLeave(roomID: room.roomID, userID: Self.bob).status },
+            Task { try await remote.sendLeave(roomID: room.roomID, eventID: leave.eventID, pdu: leave.pdu).status },
+        ]
         var saturated = false
         for _ in 0..<100 where !saturated {
             try await Task.sleep(for: .milliseconds(100))
