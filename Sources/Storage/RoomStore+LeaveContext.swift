@@ -59,6 +59,9 @@ extension RoomStore {
     public func templateContext(
         roomID: String, stateKeys: [(type: String, stateKey: String)], extremityLimit: Int
     ) async throws(StorageError) -> TemplateContext {
+        // Keys no stored row can have (a NUL byte: a remote's user ID from the path) find nothing.
+        guard roomID.isStorableText else { return TemplateContext(state: [], extremities: []) }
+        let stateKeys = stateKeys.filter { $0.type.isStorableText && $0.stateKey.isStorableText }
         let request = TemplateContextRequest(roomID: roomID, stateKeys: stateKeys, extremityLimit: max(0, extremityLimit))
         return try await StorageError.translating { try await templateReads.read(request) }
     }

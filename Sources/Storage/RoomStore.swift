@@ -42,7 +42,8 @@ public final class RoomStore: Sendable {
 
     /// The room's version, or nil if the room is not held here.
     public func roomVersion(_ roomID: String) async throws(StorageError) -> String? {
-        try await StorageError.translating { try await pool.withConnection { connection in
+        guard roomID.isStorableText else { return nil }
+        return try await StorageError.translating { try await pool.withConnection { connection in
             let result = try connection.query("SELECT room_version FROM rooms WHERE room_id = $1", [.text(roomID)])
             return result.rows.first?.string(0)
         } }
@@ -99,7 +100,8 @@ public final class RoomStore: Sendable {
 
     /// The event with this ID in any room held here.
     public func event(id: String) async throws(StorageError) -> EventRecord? {
-        try await StorageError.translating { try await pool.withConnection { connection in
+        guard id.isStorableText else { return nil }
+        return try await StorageError.translating { try await pool.withConnection { connection in
             try connection.query("SELECT \(EventColumns.select) FROM events e WHERE e.event_id = $1",
                                  [.text(id)]).eventRecords().first
         } }

@@ -196,4 +196,32 @@ struct RejectionTests {
         #expect(try await fixture.members(aclRoom.roomID)["@eve:evil.test"] == "join")
         await fixture.shutdown()
     }
+
+    /// Identifiers in the path with a NUL byte (`%00`), which no stored row can hold (Postgres
+    /// `text` cannot): an unknown room, an unknown event, a user not of the origin — answered as
+    /// such, not 503 "retry" from a statement Postgres refused.
+    @Test func pathIdentifiersWithANulByteAreRefusedAsUnknown() async throws {
+        let fixture = try await ResidentFixture()
+        let worker = try await fixture.startWorker()
+        defer { worker.stop() }
+        let remote = fixture.requester(worker)
+        let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: Self.bob, membership: .join)], label: "nul")
+        try await fixture.importRoom(room)
+        let template = try await remote.makeLeave(roomID: room.roomID, userID: Self.bob)
+        let leave = try fixture.remote.eventSigner.signLeave(makeLeaveResponse: try #require(template.json), roomID: room.roomID,
+                                                             userID: Self.bob)
+        let nulRoom = room.roomID.replacingOccurrences(of: ":", with: "\u{0}:")
+        let answers = [
+            ("make_leave, room", try await remote.makeLeave(roomID: nulRoom, userID: Self.bob), 404, "M_NOT_FOUND"),
+            ("make_leave, user", try await remote.makeLeave(roomID: room.roomID, userID: "@b\u{0}ob:remote.test"), 403, "M_FORBIDDEN"),
+            ("send_leave, room", try await remote.sendLeave(roomID: nulRoom, eventID: leave.eventID, pdu: leave.pdu), 404, "M_NOT_FOUND"),
+            ("event", try await remote.event(id: leave.eventID + "\u{0}"), 404, "M_NOT_FOUND"),
+        ]
+        for (name, response, status, errcode) in answers {
+            #expect(response.status == status, "\(name): \(String(decoding: response.body, as: UTF8.self))")
+            #expect(response.errcode == errcode, "\(name)")
+        }
+        #expect(try await fixture.members(room.roomID)[Self.bob] == "join")
+        await fixture.shutdown()
+    }
 }

@@ -1,0 +1,7 @@
+extension StringProtocol {
+    /// Whether a Postgres `text` value can hold this string: every string but one with a NUL byte
+    /// (SQLSTATE 22021). So no stored identifier contains one, and a look-up by such a key finds
+    /// nothing — which storage answers itself rather than send a statement whose refusal would read
+    /// as this server's failure (a remote's `%00` in a make_leave's room ID was answered 503, retry).
+    var isStorableText: Bool { !utf8.contains(0) }
+}
