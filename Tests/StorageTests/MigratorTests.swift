@@ -104,6 +104,7 @@ final class MigratorTests: XCTestCase {
     func testDirectoryProblemsAreTypedErrors() throws {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("migrations-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: empty) }
         try "not a migration".write(to: empty.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try Migrator(directory: empty)) { XCTAssertEqual($0 as? MigrationError, .noMigrations(empty.path)) }
         for name in ["0001_a.sql", "01_b.sql"] {
@@ -117,6 +118,7 @@ final class MigratorTests: XCTestCase {
     private func copyOfMigrations() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migrations-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
         for name in try FileManager.default.contentsOfDirectory(atPath: StorageFixture.sqlDirectory.path) where name.hasSuffix(".sql") {
             try FileManager.default.copyItem(at: StorageFixture.sqlDirectory.appendingPathComponent(name),
                                              to: directory.appendingPathComponent(name))

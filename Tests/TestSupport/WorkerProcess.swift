@@ -109,8 +109,11 @@ public final class WorkerProcess: @unchecked Sendable {
         (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
     }
 
+    /// Stops the process if a test left it running and removes its log (a test that needs the log
+    /// reads ``outputText()`` while it holds the worker).
     deinit {
         if process.isRunning { process.terminate() }
+        try? FileManager.default.removeItem(at: logFile)
     }
 
     private static func answersHealth(port: Int) async -> Bool {

@@ -17,6 +17,7 @@ struct HomeserverBridgeTests {
     @Test func aMemberInvitedAndJoinedOnTheHomeserverLeavesThroughTheFleet() async throws {
         let fixture = try await ResidentFixture()
         let (token, tokenFile) = try Self.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
         let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
         defer { worker.stop() }
         let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: Self.bob, membership: .join)], label: "record-a")
@@ -74,6 +75,7 @@ struct HomeserverBridgeTests {
     @Test func theFeedDeliversLeavesFromAnyWorkerAndResumesAfterARestart() async throws {
         let fixture = try await ResidentFixture()
         let (token, tokenFile) = try Self.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
         let (first, firstURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
         let (second, _) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
         defer { second.stop() }
@@ -122,6 +124,7 @@ struct HomeserverBridgeTests {
         let upstream = SimulatedHomeserver(serverName: ResidentFixture.serverName, signingKey: fixture.residentKey)
         let upstreamPort = try await upstream.start()
         let (_, tokenFile) = try Self.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
         let (worker, _) = try await fixture.startBridgedWorker(tokenFile: tokenFile, passthrough: "http://127.0.0.1:\(upstreamPort)")
         defer { worker.stop() }
         let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: Self.bob, membership: .join)], label: "record-d")
@@ -165,6 +168,7 @@ struct HomeserverBridgeTests {
     @Test func theBridgeEndpointsRefuseAMissingOrWrongToken() async throws {
         let fixture = try await ResidentFixture()
         let (token, tokenFile) = try Self.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
         let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
         defer { worker.stop() }
         let feed = internalURL + "/_leave_worker/v1/events?from=0&timeout_ms=0"

@@ -113,6 +113,10 @@ final class ResidentFixture: Sendable {
     func shutdown() async {
         for server in remotes { await server.stop() }
         await pool.close()
+    }
+
+    /// The key file goes with the fixture, also when a test ends early by throwing.
+    deinit {
         try? FileManager.default.removeItem(at: keyFile)
     }
 }
