@@ -5,19 +5,26 @@ import MatrixCore
 import Storage
 
 extension FederationSender {
-    /// Sends one claimed batch as a transaction and records the outcome; true when the
-    /// destination's position moved past it (accepted, or nothing in it could be sent).
-    func deliver(_ batch: ForwardingBatch) async -> Bool {
+    /// What became of a claimed batch's transaction.
+    enum DeliveryOutcome {
+        /// The destination took it (`delivered`), or nothing in it could be sent: the destination's
+        /// position may move past it (``complete(_:delivered:)``).
+        case finished(delivered: Bool)
+        /// It failed (the back-off is recorded), or the sender was cancelled meanwhile (the lease
+        /// decides when it is tried again).
+        case unfinished
+    }
+
+    /// Sends one claimed batch as a transaction; records a failure, not a success — the caller
+    /// moves the position, alone or with its next claim.
+    func deliver(_ batch: ForwardingBatch) async -> DeliveryOutcome {
         let destination = batch.destination
         let transaction = FederationTransaction(origin: client.serverName, originServerTS: UnixMilliseconds.now(),
                                                 deliveries: batch.events, encoded: encodedPDUs.encoded)
         if !transaction.undeliverable.isEmpty {
             countUndeliverable(transaction.undeliverable, destination: destination)
         }
-        guard !transaction.isEmpty else {
-            await record("advance", destination: destination) { try await self.store.complete(batch, delivered: false) }
-            return true
-        }
+        guard !transaction.isEmpty else { return .finished(delivered: false) }
         let transactionID = batch.transactionID
         let started = ContinuousClock.now
         let failure: String
@@ -27,20 +34,19 @@ extension FederationSender {
                                                  encodedBody: transaction.body)
             metrics.sendDuration.record(duration: .now - started)
             if response.status == 200 {
-                await record("mark sent", destination: destination) { try await self.store.complete(batch, delivered: true) }
                 metrics.delivered.increment(by: transaction.deliveries.count)
                 metrics.transactions.increment()
                 logRejections(in: response.body, destination: destination)
                 logger.debug("forwarded", metadata: [
                     "destination": "\(destination)", "txn_id": "\(transactionID)", "pdus": "\(transaction.deliveries.count)",
                 ])
-                return true
+                return .finished(delivered: true)
             }
             answered = true
             failure = "HTTP \(response.status)\(Self.errcode(in: response.body).map { " \($0)" } ?? "")"
         } catch {
             // Cancelled (shutdown): the lease, not a back-off, decides when the batch is tried again.
-            guard !Task.isCancelled else { return false }
+            guard !Task.isCancelled else { return .unfinished }
             failure = error.description
         }
         metrics.recordFailure(answered: answered)
@@ -51,7 +57,14 @@ extension FederationSender {
         await record("mark failed", destination: destination) {
             try await self.store.fail(batch, error: failure, backoff: backoff)
         }
-        return false
+        return .unfinished
+    }
+
+    /// Moves the destination's position past a finished batch and releases its lease.
+    func complete(_ batch: ForwardingBatch, delivered: Bool) async {
+        await record(delivered ? "mark sent" : "advance", destination: batch.destination) {
+            try await self.store.complete(batch, delivered: delivered)
+        }
     }
 
     /// Events that can never be sent: counted and logged; the destination's position passes them.

@@ -38,26 +38,51 @@ extension FederationSender {
 
     /// Claims `destination` and sends its due events, a batch at a time, until none is left, a
     /// send fails, or the sender stops. A batch smaller than the limit ends the drain (what
-    /// arrives later rings a new scan). True when a batch carried events.
+    /// arrives later rings a new scan); a full one's completion claims the next batch in the same
+    /// statement. True when a batch carried events.
     func drain(_ destination: String) async -> Bool {
+        guard !isStopping, !Task.isCancelled, var batch = await claim(destination) else { return false }
         var madeProgress = false
-        while !isStopping && !Task.isCancelled {
-            let claimed: ForwardingBatch?
-            do {
-                // Up to the stream's safe point: events above it may still be joined by earlier
-                // positions committing later (sql/README.md, "Event stream"). The one the scan that
-                // started this drain read: a read per claim cost Postgres a `pg_locks` scan each
-                // (what it would add arrives with the next wake-up's scan anyway).
-                claimed = try await store.claim(destination: destination, limit: configuration.batchSize,
-                                                lease: configuration.lease, safe: horizon.knownSafePosition)
-            } catch {
-                logger.warning("forwarding: claim failed", metadata: ["destination": "\(destination)", "error": "\(error)"])
+        while true {
+            guard case .finished(let delivered) = await deliver(batch) else { return madeProgress }
+            madeProgress = madeProgress || !batch.events.isEmpty
+            guard batch.events.count == configuration.batchSize, !isStopping, !Task.isCancelled else {
+                await complete(batch, delivered: delivered)
                 return madeProgress
             }
-            guard let batch = claimed, await deliver(batch) else { return madeProgress }
-            madeProgress = madeProgress || !batch.events.isEmpty
-            guard batch.events.count == configuration.batchSize else { return madeProgress }
+            guard let next = await completeAndClaimNext(batch, delivered: delivered) else { return madeProgress }
+            batch = next
         }
-        return madeProgress
+    }
+
+    /// The destination's next batch, claimed; nil when it is not claimable (another sender holds
+    /// it, it is backed off) or the claim failed.
+    private func claim(_ destination: String) async -> ForwardingBatch? {
+        do {
+            // Up to the stream's safe point: events above it may still be joined by earlier
+            // positions committing later (sql/README.md, "Event stream"). The one the scan that
+            // started this drain read: a read per claim cost Postgres a `pg_locks` scan each
+            // (what it would add arrives with the next wake-up's scan anyway).
+            return try await store.claim(destination: destination, limit: configuration.batchSize,
+                                         lease: configuration.lease, safe: horizon.knownSafePosition)
+        } catch {
+            logger.warning("forwarding: claim failed", metadata: ["destination": "\(destination)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Completes a full batch and claims the next in one statement; if that statement fails, the
+    /// completion alone is recorded (retried) and the drain ends — a later scan claims again.
+    private func completeAndClaimNext(_ batch: ForwardingBatch, delivered: Bool) async -> ForwardingBatch? {
+        do {
+            return try await store.complete(batch, delivered: delivered, thenClaimUpTo: configuration.batchSize,
+                                            lease: configuration.lease, safe: horizon.knownSafePosition)
+        } catch {
+            logger.warning("forwarding: completion with the next claim failed", metadata: [
+                "destination": "\(batch.destination)", "error": "\(error)",
+            ])
+            await complete(batch, delivered: delivered)
+            return nil
+        }
     }
 }

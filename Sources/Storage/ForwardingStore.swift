@@ -5,7 +5,8 @@ import Synchronization
 /// destination has a stream position in `destinations`; its due events are the accepted events
 /// after it in the rooms where it has (or had, when the event was stored) joined members, not sent
 /// by it. A sender claims a destination with a lease, sends a batch, then advances the position —
-/// one statement each, on the database's clock, so every worker agrees on leases and back-off.
+/// one statement each (after a full batch, the advance and the next claim are one), on the
+/// database's clock, so every worker agrees on leases and back-off.
 public final class ForwardingStore: Sendable {
     let pool: PostgresPool
     /// This server: never a destination.
@@ -25,13 +26,44 @@ public final class ForwardingStore: Sendable {
     /// later); nil when another sender holds it, it is backed off, or it is this server. A batch whose sender dies is
     /// claimed again, with the same events, when the lease ends (at-least-once).
     public func claim(destination: String, limit: Int, lease: Duration, safe: Int64) async throws -> ForwardingBatch? {
-        let owner = "\(ownerPrefix).\(claims.wrappingAdd(1, ordering: .relaxed).newValue)"
+        let owner = nextOwner()
         let limit = max(1, limit)
-        let serverName = serverName
-        return try await pool.withConnection { connection in
-            let rows = try connection.query(Self.claimSQL, [
-                .text(destination), .int(Int64(limit)), .int(Self.milliseconds(lease)), .text(owner), .text(serverName), .int(safe),
-            ]).rows
+        return try await readBatch(Self.claimSQL, [
+            .text(destination), .int(Int64(limit)), .int(Self.milliseconds(lease)), .text(owner), .text(serverName), .int(safe),
+        ], destination: destination, owner: owner, limit: limit, safe: safe)
+    }
+
+    /// ``complete(_:delivered:)`` and, while `batch`'s lease is still ours, ``claim(destination:limit:lease:safe:)``
+    /// of the destination's next batch — one statement instead of two: the sender's drain uses it
+    /// after a full batch, when more is due (in a room of many servers nearly every transaction
+    /// carries a full batch, and each statement is a round trip, a commit and a pool hop). The
+    /// position moves and the back-off clears exactly as ``complete(_:delivered:)`` does; the lease
+    /// passes to the next batch's owner token and runs `lease` from now. Nil when the lease was no
+    /// longer ours (it ended and another sender took the destination): the position still moved
+    /// (`greatest`), the other sender's lease is untouched.
+    public func complete(_ batch: ForwardingBatch, delivered: Bool, thenClaimUpTo limit: Int, lease: Duration, safe: Int64)
+        async throws -> ForwardingBatch?
+    {
+        let owner = nextOwner()
+        let limit = max(1, limit)
+        return try await readBatch(Self.completeAndClaimSQL, [
+            .text(batch.destination), .int(Int64(limit)), .int(Self.milliseconds(lease)), .text(owner), .text(serverName), .int(safe),
+            .int(batch.through), .text(batch.owner), .bool(delivered),
+        ], destination: batch.destination, owner: owner, limit: limit, safe: safe)
+    }
+
+    /// A fresh lease owner token, unique to this sender.
+    private func nextOwner() -> String {
+        "\(ownerPrefix).\(claims.wrappingAdd(1, ordering: .relaxed).newValue)"
+    }
+
+    /// Runs a claiming statement (``claimTail``'s columns) and reads the batch it claimed; nil when
+    /// it claimed nothing.
+    private func readBatch(_ sql: String, _ parameters: [PostgresValue], destination: String, owner: String, limit: Int, safe: Int64)
+        async throws -> ForwardingBatch?
+    {
+        try await pool.withConnection { connection in
+            let rows = try connection.query(sql, parameters).rows
             guard let first = rows.first else { return nil }
             guard let after = first.int64(0) else { throw StorageError.malformedRow("claim") }
             var events: [ForwardedEvent] = []
@@ -70,15 +102,53 @@ public final class ForwardingStore: Sendable {
     }
 
     /// `claim`'s statement: $1 the destination, $2 the limit, $3 the lease in milliseconds, $4 the
-    /// lease's owner, $5 this server, $6 the safe point. Each room's due events are read with
-    /// ``roomEvents(after:through:)``, from the destination's position to the safe point.
+    /// lease's owner, $5 this server, $6 the safe point. The lease is taken by inserting or updating
+    /// the destination's row where its lease ended and it is not backed off.
     static let claimSQL = """
         WITH claimed AS (
             INSERT INTO destinations AS d (destination, lease_until, lease_owner)
             SELECT $1, now() + $3 * interval '1 millisecond', $4 WHERE $1 <> $5
             ON CONFLICT (destination) DO UPDATE SET lease_until = EXCLUDED.lease_until, lease_owner = EXCLUDED.lease_owner
                 WHERE (d.lease_until IS NULL OR d.lease_until < now()) AND (d.retry_at IS NULL OR d.retry_at <= now())
-            RETURNING d.stream_position),
+            RETURNING d.stream_position, true AS is_ours),
+        \(claimTail)
+        """
+
+    /// `complete(_:delivered:thenClaimUpTo:lease:safe:)`'s statement: `claim`'s $1–$6, then $7 the
+    /// finished batch's end, $8 its owner, $9 whether it was delivered. The update is `complete`'s,
+    /// except that a lease still ours passes to $4 for `lease` from now instead of being released —
+    /// unless the destination is backed off and the batch was not delivered (what `claim` refuses).
+    static let completeAndClaimSQL = """
+        WITH claimed AS (
+            UPDATE destinations SET \(completion(through: "$7", delivered: "$9")),
+                lease_until = CASE WHEN \(renews) THEN now() + $3 * interval '1 millisecond'
+                                   WHEN lease_owner = $8 THEN NULL ELSE lease_until END,
+                lease_owner = CASE WHEN \(renews) THEN $4 WHEN lease_owner = $8 THEN NULL ELSE lease_owner END
+            WHERE destination = $1 AND $1 <> $5
+            RETURNING stream_position, lease_owner = $4 AS is_ours),
+        \(claimTail)
+        """
+
+    /// Whether the combined statement passes the lease on (old values: an `UPDATE`'s `SET` reads the row as it was).
+    private static let renews = "lease_owner = $8 AND ($9 OR retry_at IS NULL OR retry_at <= now())"
+
+    /// The `SET` items a finished batch writes: the position moves to `through` (never back), and
+    /// when `delivered` the back-off clears (SQL expressions of the statement's parameters).
+    private static func completion(through: String, delivered: String) -> String {
+        """
+        stream_position = greatest(stream_position, \(through)),
+            failures = CASE WHEN \(delivered) THEN 0 ELSE failures END,
+            retry_at = CASE WHEN \(delivered) THEN NULL ELSE retry_at END,
+            last_error = CASE WHEN \(delivered) THEN NULL ELSE last_error END,
+            last_success_at = CASE WHEN \(delivered) THEN now() ELSE last_success_at END
+        """
+    }
+
+    /// The claiming statements' shared part, after their `claimed` CTE (the destination's position
+    /// after the update, and whether the lease is now $4's): the due events from that position to
+    /// the safe point, each room's read with ``roomEvents(after:through:)``; one row per event, or
+    /// one row of only the position when nothing is due; no row when the lease is not ours.
+    private static let claimTail = """
         due AS (
             SELECT p.room_id, p.event_id, p.stream_ordering, p.pdu
             FROM claimed c
@@ -90,9 +160,11 @@ public final class ForwardingStore: Sendable {
                   AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
                   AND user_server(e.sender) <> $1
                 ORDER BY e.room_id, e.stream_ordering LIMIT $2) p
+            WHERE c.is_ours
             ORDER BY p.stream_ordering LIMIT $2)
         SELECT c.stream_position, u.room_id, u.event_id, u.stream_ordering, u.pdu
         FROM claimed c LEFT JOIN due u ON true
+        WHERE c.is_ours
         ORDER BY u.stream_ordering
         """
 
@@ -100,18 +172,17 @@ public final class ForwardingStore: Sendable {
     /// batch's end and the lease is released; when `delivered`, its back-off is cleared.
     public func complete(_ batch: ForwardingBatch, delivered: Bool) async throws {
         _ = try await pool.withConnection { connection in
-            try connection.query("""
-                UPDATE destinations SET stream_position = greatest(stream_position, $2),
-                    lease_until = CASE WHEN lease_owner = $3 THEN NULL ELSE lease_until END,
-                    lease_owner = CASE WHEN lease_owner = $3 THEN NULL ELSE lease_owner END,
-                    failures = CASE WHEN $4 THEN 0 ELSE failures END,
-                    retry_at = CASE WHEN $4 THEN NULL ELSE retry_at END,
-                    last_error = CASE WHEN $4 THEN NULL ELSE last_error END,
-                    last_success_at = CASE WHEN $4 THEN now() ELSE last_success_at END
-                WHERE destination = $1
-                """, [.text(batch.destination), .int(batch.through), .text(batch.owner), .bool(delivered)])
+            try connection.query(Self.completeSQL, [.text(batch.destination), .int(batch.through), .text(batch.owner), .bool(delivered)])
         }
     }
+
+    /// `complete`'s statement: $1 the destination, $2 the batch's end, $3 its owner, $4 whether it was delivered.
+    private static let completeSQL = """
+        UPDATE destinations SET \(completion(through: "$2", delivered: "$4")),
+            lease_until = CASE WHEN lease_owner = $3 THEN NULL ELSE lease_until END,
+            lease_owner = CASE WHEN lease_owner = $3 THEN NULL ELSE lease_owner END
+        WHERE destination = $1
+        """
 
     /// The destination could not take the batch: the lease is released and the destination backed
     /// off (its consecutive failures counted) — for every worker, since it lives in Postgres.

@@ -140,6 +140,68 @@ final class ForwardingStoreTests: XCTestCase {
         XCTAssertNil(heldStill, "a late completion does not release another sender's lease")
     }
 
+    /// A full batch's completion claims the next in the same statement: the position moves and the
+    /// lease passes to the next batch; a lease lost meanwhile is left to its holder (the position
+    /// still moves); a destination backed off meanwhile is released, unless the batch was delivered.
+    func testACompletionClaimsTheNextBatchOnlyWhileTheLeaseIsStillOurs() async throws {
+        var leaves: [EventRecord] = []
+        for index in 0..<3 { leaves.append(try await leave("@m\(index):a.test")) }
+        let safe = try await rooms.horizon.safePosition()
+        let claimedFirst = try await claim("b.test", limit: 2, lease: .seconds(60))
+        let first = try XCTUnwrap(claimedFirst)
+        let claimedSecond = try await forwarding.complete(first, delivered: true, thenClaimUpTo: 2, lease: .seconds(60), safe: safe)
+        let second = try XCTUnwrap(claimedSecond)
+        XCTAssertEqual(second.events.map(\.eventID), [leaves[2].eventID], "the next batch starts after the completed one")
+        XCTAssertEqual(second.after, first.through)
+        XCTAssertNotEqual(second.owner, first.owner)
+        let row = try await StorageFixture.rows(pool, """
+            SELECT stream_position, lease_owner, failures, lease_until > now() + interval '50 seconds'
+            FROM destinations WHERE destination = 'b.test'
+            """)
+        XCTAssertEqual(row, [[String(first.through), second.owner, "0", "t"]])
+        let whileHeld = try await claim("b.test", limit: 2, lease: .seconds(60))
+        XCTAssertNil(whileHeld, "the next batch's lease holds the destination")
+        let late = try await forwarding.complete(first, delivered: true, thenClaimUpTo: 2, lease: .seconds(60), safe: safe)
+        XCTAssertNil(late, "a completion repeated with the old owner claims nothing")
+        try await forwarding.complete(second, delivered: true)
+        let claimedDone = try await claim("b.test", limit: 2, lease: .seconds(60))
+        XCTAssertEqual(claimedDone?.events, [], "released and complete")
+    }
+
+    func testACompletionLeavesALostLeaseToItsHolderAndABackedOffDestinationFree() async throws {
+        var leaves: [EventRecord] = []
+        for index in 0..<3 { leaves.append(try await leave("@m\(index):a.test")) }
+        let safe = try await rooms.horizon.safePosition()
+        let claimedLost = try await claim("b.test", limit: 1, lease: .milliseconds(1))
+        let lost = try XCTUnwrap(claimedLost)
+        try await Task.sleep(for: .milliseconds(20))
+        let claimedByOther = try await claim("b.test", limit: 1, lease: .seconds(60))
+        let other = try XCTUnwrap(claimedByOther)
+        XCTAssertEqual(other.events, lost.events, "the lost batch, claimed again")
+        let stolen = try await forwarding.complete(lost, delivered: true, thenClaimUpTo: 1, lease: .seconds(60), safe: safe)
+        XCTAssertNil(stolen, "another sender holds the destination")
+        let held = try await StorageFixture.rows(pool, "SELECT stream_position, lease_owner FROM destinations WHERE destination = 'b.test'")
+        XCTAssertEqual(held, [[String(lost.through), other.owner]], "the position moved; the other sender's lease is untouched")
+
+        // Backed off while `other` was in flight (a dead sender's late failure): not delivered → released.
+        _ = try await StorageFixture.rows(pool, "UPDATE destinations SET retry_at = now() + interval '1 hour' WHERE destination = 'b.test'")
+        let backedOff = try await forwarding.complete(other, delivered: false, thenClaimUpTo: 1, lease: .seconds(60), safe: safe)
+        XCTAssertNil(backedOff)
+        let released = try await StorageFixture.rows(pool, "SELECT lease_owner FROM destinations WHERE destination = 'b.test'")
+        XCTAssertEqual(released, [["∅"]])
+        // Delivered: the back-off clears, so the next batch is claimed.
+        _ = try await StorageFixture.rows(pool, "UPDATE destinations SET retry_at = NULL WHERE destination = 'b.test'")
+        let claimedLast = try await claim("b.test", limit: 1, lease: .seconds(60))
+        let last = try XCTUnwrap(claimedLast)
+        XCTAssertEqual(last.events.map(\.eventID), [leaves[1].eventID])
+        _ = try await StorageFixture.rows(pool, "UPDATE destinations SET retry_at = now() + interval '1 hour' WHERE destination = 'b.test'")
+        let claimedAfter = try await forwarding.complete(last, delivered: true, thenClaimUpTo: 1, lease: .seconds(60), safe: safe)
+        XCTAssertEqual(claimedAfter?.events.map(\.eventID), [leaves[2].eventID], "claimed, though backed off: the batch was delivered")
+        let cleared = try await StorageFixture.rows(pool, "SELECT retry_at, lease_owner = $1 FROM destinations WHERE destination = 'b.test'",
+                                                    [.text(claimedAfter?.owner ?? "")])
+        XCTAssertEqual(cleared, [["∅", "t"]])
+    }
+
     func testFailuresBackOffEveryWorkerAndSuccessClearsIt() async throws {
         _ = try await leave("@m0:a.test")
         let policy = BackoffPolicy(base: .seconds(10), maximum: .seconds(35))
