@@ -8,14 +8,15 @@ Columns: run, build, accepted per second (leaves, pairs or templates, by mode), 
 mode's own latency (pair, send_leave or make_leave), CPU milliseconds per accepted item of the
 leave-worker processes, Postgres and the generator (machine CPU split x elapsed / accepted),
 seconds until the forwarding backlog drained ("-" not waited for, ">" not drained), failed
-requests, lost leaves, and the pgbench ceiling (tps) when measured.
+requests, lost leaves, the pgbench ceiling (tps) when measured, and the box's speed when the run
+started (µs per Ed25519 verification on one core: runs of different sessions compare through it).
 """
 import json
 import sys
 
 COLUMNS = ["run", "build", "per_s", "p50_ms", "p99_ms", "worker_ms", "pg_ms", "gen_ms", "drain_s",
-           "failed", "lost", "pgbench_tps"]
-WIDTHS = [4, 6, 9, 8, 8, 10, 7, 7, 8, 7, 5, 11]
+           "failed", "lost", "pgbench_tps", "verify_us"]
+WIDTHS = [4, 6, 9, 8, 8, 10, 7, 7, 8, 7, 5, 11, 9]
 
 
 def line(values):
@@ -41,11 +42,12 @@ def row(report, run, build, pgbench=None):
     else:
         drain = "%.2f" % float(forwarding["drain_seconds"])
     lost = report.get("lost")
+    verify = (report.get("box") or {}).get("ed25519_verify_us")
     return line([run, build, "%.1f" % float(report["throughput_per_s"]),
                  "%.2f" % float(measured.get("p50_ms", 0)), "%.2f" % float(measured.get("p99_ms", 0)),
                  ms_per_item(report, "leave-worker"), ms_per_item(report, "postgres"),
                  ms_per_item(report, "generator"), drain, report.get("failed_requests", 0),
-                 "-" if lost is None else lost, pgbench or "-"])
+                 "-" if lost is None else lost, pgbench or "-", "-" if verify is None else "%.1f" % float(verify)])
 
 
 def main(args):

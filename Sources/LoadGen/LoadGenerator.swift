@@ -78,6 +78,7 @@ public enum LoadGenerator {
             EncodedDriver(mode: options.mode, host: host, port: port, authority: authority,
                           destination: resident.serverName, signers: signers, counters: counters)
         }
+        let verifyMicroseconds = try BoxSpeed.ed25519VerifyMicroseconds()
         let transactionsBefore = played.transactionCount
         let cpuBefore = CPUTime.now()
         let machineBefore = MachineCPU.snapshot()
@@ -105,6 +106,7 @@ public enum LoadGenerator {
         if let machineBefore, let machineAfter {
             report.cpuSplit = machineAfter.split(since: machineBefore, seconds: elapsed)
         }
+        report.ed25519VerifyMicroseconds = verifyMicroseconds
         try await beforeStorageCheck(statistics.accepted)
         report.lost = try await checkStored(statistics.accepted, settings: settings)
         if options.drainTimeout != nil || options.verifyForwarding {

@@ -32,6 +32,9 @@ extension LoadReport {
             let shares = cpuSplit.shares.map { "\($0.group) \(Self.format($0.cores, 2))" }.joined(separator: "  ")
             lines.append("machine CPU (cores of \(cpuSplit.machineCores)): \(shares)  idle \(Self.format(cpuSplit.idleCores, 2))")
         }
+        if let ed25519VerifyMicroseconds {
+            lines.append("box speed: Ed25519 verify \(Self.format(ed25519VerifyMicroseconds, 1)) µs (one core, before the run)")
+        }
         lines.append("forwarded transactions received: \(forwardedTransactions)")
         lines.append("lost: \(lost.map(String.init) ?? "not checked")")
         if let forwarding {
@@ -80,6 +83,7 @@ extension LoadReport {
                 cores["idle"] = Self.number(split.idleCores)
                 return .object(cores)
             } ?? .null,
+            "box": ed25519VerifyMicroseconds.map { ["ed25519_verify_us": Self.number($0)] } ?? .null,
             "forwarded_transactions": .integer(Int64(forwardedTransactions)),
             "lost": lost.map { .integer(Int64($0)) } ?? .null,
             "forwarding": forwarding.map { forwarding in

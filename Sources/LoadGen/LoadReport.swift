@@ -40,6 +40,9 @@ public struct LoadReport: Sendable {
     public let generatorCPU: CPUTime
     /// Where the machine's CPU went during the run (Linux only; nil elsewhere).
     public var cpuSplit: CPUSplit?
+    /// The machine's speed when the run started (``BoxSpeed``): µs per Ed25519 verification; nil
+    /// when not measured.
+    public var ed25519VerifyMicroseconds: Double?
     /// Transactions the played servers received (leaves the target forwarded) during the run.
     public var forwardedTransactions: Int
     /// Accepted leaves not found stored with membership `leave`; nil until checked.

@@ -37,6 +37,7 @@ final class ABRowTests: XCTestCase {
                                             (group: "postgres", cores: 0.75)], idleCores: 0.7, machineCores: 2)
         report.lost = 0
         report.forwarding = ForwardingOutcome(drainSeconds: 0.25, backlogLeft: 0)
+        report.ed25519VerifyMicroseconds = 57.3
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ab-row-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: file) }
         try Data(report.json.compactBytes()).write(to: file)
@@ -58,5 +59,6 @@ final class ABRowTests: XCTestCase {
         XCTAssertEqual(cells["failed"], "1")
         XCTAssertEqual(cells["lost"], "0")
         XCTAssertEqual(cells["pgbench_tps"], "4321.5")
+        XCTAssertEqual(cells["verify_us"], "57.3")
     }
 }

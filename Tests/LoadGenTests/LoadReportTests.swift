@@ -1,4 +1,4 @@
-import LoadGen
+@testable import LoadGen
 import MatrixCore
 import XCTest
 
@@ -75,6 +75,19 @@ final class LoadReportTests: XCTestCase {
         XCTAssertEqual(json["latency"]?["pair"]?["max_ms"], .nonCanonicalNumber("10.000"))
         XCTAssertEqual(json["throughput_per_s"], .nonCanonicalNumber("5.000"))
         XCTAssertEqual(json["generator_cpu"]?["cores"], .nonCanonicalNumber("0.250"))
+        XCTAssertEqual(json["box"], .null, "not measured")
+        XCTAssertFalse(report.text.contains("box speed"))
+        report.ed25519VerifyMicroseconds = 57.3
+        XCTAssertTrue(report.text.contains("box speed: Ed25519 verify 57.3 µs"))
+        let measured = try JSONParser.parse(report.json.compactBytes())
+        XCTAssertEqual(measured["box"]?["ed25519_verify_us"], .nonCanonicalNumber("57.300"))
+    }
+
+    /// The calibration verifies real signatures and reports a time per verification.
+    func testTheBoxCalibrationTimesSuccessfulVerifications() throws {
+        let microseconds = try BoxSpeed.ed25519VerifyMicroseconds(iterations: 50)
+        XCTAssertTrue(microseconds.isFinite)
+        XCTAssertGreaterThan(microseconds, 0)
     }
 
     func testLatenciesBeyondTheTrackableRangeAreClamped() {
