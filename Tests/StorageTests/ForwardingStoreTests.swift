@@ -168,6 +168,52 @@ final class ForwardingStoreTests: XCTestCase {
         XCTAssertEqual(claimedDone?.events, [], "released and complete")
     }
 
+    /// Two senders draining one destination at once, each completing its full batches with the next
+    /// claim: the lease passes from batch to batch without a gap, so the sender that claims first
+    /// drains everything while the other finds the destination held; every due event is claimed
+    /// once, in stream order, and the lease is released at the end.
+    func testTwoSendersDrainingWithCombinedClaimsTakeEveryEventOnce() async throws {
+        var many = RoomBuilder(roomID: "!many:resident.test")
+        many.join("@admin:resident.test")
+        for index in 0..<20 { many.join("@n\(index):a.test") }
+        many.join("@dave:b.test")
+        _ = try await rooms.importRoom(roomID: many.roomID, version: many.version, events: many.events, state: many.stateRecords)
+        var leaves: [String] = []
+        for index in 0..<20 { leaves.append(try await leave("@n\(index):a.test", in: many).eventID) }
+        let safe = try await rooms.horizon.safePosition()
+
+        @Sendable func drain(_ store: ForwardingStore) async throws -> [String] {
+            var taken: [String] = []
+            for _ in 0..<500 {
+                var batch = try await store.claim(destination: "b.test", limit: 3, lease: .seconds(60), safe: safe)
+                while let claimed = batch, !claimed.events.isEmpty {
+                    taken += claimed.events.map(\.eventID)
+                    if claimed.events.count == 3 {
+                        batch = try await store.complete(claimed, delivered: true, thenClaimUpTo: 3, lease: .seconds(60), safe: safe)
+                    } else {
+                        try await store.complete(claimed, delivered: true)
+                        batch = nil
+                    }
+                }
+                if let finished = batch { try await store.complete(finished, delivered: true) }   // claimed, nothing left
+                if try await store.backlog().events == 0 { break }
+                await Task.yield()
+            }
+            return taken
+        }
+        let mine: ForwardingStore = forwarding, other = ForwardingStore(pool: pool, serverName: "resident.test")
+        async let first = drain(mine)
+        async let second = drain(other)
+        let (one, two) = try await (first, second)
+        XCTAssertEqual((one + two).sorted(), leaves.sorted(), "every event claimed once: \(one) / \(two)")
+        XCTAssertTrue(one.isEmpty || two.isEmpty, "one holder from batch to batch: \(one.count) / \(two.count)")
+        XCTAssertEqual(one + two, leaves, "in stream order")
+        let row = try await StorageFixture.rows(pool, "SELECT lease_owner FROM destinations WHERE destination = 'b.test'")
+        XCTAssertEqual(row, [["∅"]], "released at the end")
+        let backlog = try await forwarding.backlog()
+        XCTAssertEqual(backlog.events, 0)
+    }
+
     func testACompletionLeavesALostLeaseToItsHolderAndABackedOffDestinationFree() async throws {
         var leaves: [EventRecord] = []
         for index in 0..<3 { leaves.append(try await leave("@m\(index):a.test")) }
