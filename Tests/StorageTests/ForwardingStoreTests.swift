@@ -125,7 +125,7 @@ final class ForwardingStoreTests: XCTestCase {
     /// A sender that dies holds the destination until its lease ends; the next claim gets the same
     /// events with the same transaction ID.
     func testAnExpiredLeaseGivesTheSameBatchAndTransactionID() async throws {
-        for index in 0..<3 { _ = try await leave("@m\(index):a.test") }
+        _ = try await leaves(3)
         let claimedFirst = try await claim("b.test", limit: 2, lease: .milliseconds(1))
         let lost = try XCTUnwrap(claimedFirst)
         XCTAssertEqual(lost.events.count, 2)
@@ -140,12 +140,17 @@ final class ForwardingStoreTests: XCTestCase {
         XCTAssertNil(heldStill, "a late completion does not release another sender's lease")
     }
 
-    /// A full batch's completion claims the next in the same statement: the position moves and the
-    /// lease passes to the next batch; a lease lost meanwhile is left to its holder (the position
-    /// still moves); a destination backed off meanwhile is released, unless the batch was delivered.
-    func testACompletionClaimsTheNextBatchOnlyWhileTheLeaseIsStillOurs() async throws {
+    /// Leaves of `@m0:a.test` … `@m<count-1>:a.test` in the setUp room, in stream order.
+    private func leaves(_ count: Int) async throws -> [EventRecord] {
         var leaves: [EventRecord] = []
-        for index in 0..<3 { leaves.append(try await leave("@m\(index):a.test")) }
+        for index in 0..<count { leaves.append(try await leave("@m\(index):a.test")) }
+        return leaves
+    }
+
+    /// A full batch's completion claims the next in the same statement: the position moves and the
+    /// lease passes to the next batch, which holds the destination; the old owner claims nothing.
+    func testACompletionClaimsTheNextBatchOnlyWhileTheLeaseIsStillOurs() async throws {
+        let leaves = try await leaves(3)
         let safe = try await rooms.horizon.safePosition()
         let claimedFirst = try await claim("b.test", limit: 2, lease: .seconds(60))
         let first = try XCTUnwrap(claimedFirst)
@@ -214,9 +219,10 @@ final class ForwardingStoreTests: XCTestCase {
         XCTAssertEqual(backlog.events, 0)
     }
 
+    /// A lease lost meanwhile is left to its holder (the position still moves); a destination backed
+    /// off meanwhile is released, unless the batch was delivered.
     func testACompletionLeavesALostLeaseToItsHolderAndABackedOffDestinationFree() async throws {
-        var leaves: [EventRecord] = []
-        for index in 0..<3 { leaves.append(try await leave("@m\(index):a.test")) }
+        let leaves = try await leaves(3)
         let safe = try await rooms.horizon.safePosition()
         let claimedLost = try await claim("b.test", limit: 1, lease: .milliseconds(1))
         let lost = try XCTUnwrap(claimedLost)
