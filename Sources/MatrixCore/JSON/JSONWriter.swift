@@ -14,7 +14,14 @@ private func appendDecimal(_ integer: Int64, to buffer: inout [UInt8]) {
         buffer.append(UInt8(ascii: "0") + UInt8(remaining % 10))
         remaining /= 10
     } while remaining > 0
-    buffer[firstDigit...].reverse()
+    // Swapped by index: `buffer[firstDigit...].reverse()` copied the slice to a new array first
+    // (a malloc per number written).
+    var low = firstDigit, high = buffer.count - 1
+    while low < high {
+        buffer.swapAt(low, high)
+        low += 1
+        high -= 1
+    }
 }
 
 /// Canonical JSON numbers: integers within ±(2^53 − 1) only.
