@@ -37,7 +37,7 @@ public struct LeaveCandidate: Sendable {
         guard event.type.bytesEqual(EventType.member), let stateKey = event.stateKey else { throw .notAMemberStateEvent }
         guard event.membership.bytesEqual(Membership.leave) else { throw .notALeave }
         guard stateKey.bytesEqual(event.sender) else { throw .stateKeyNotSender }
-        guard RoomState.isUser(event.sender, on: origin) else { throw .senderNotOnOrigin(sender: event.sender, origin: origin) }
+        guard event.senderServer.bytesEqual(origin) else { throw .senderNotOnOrigin(sender: event.sender, origin: origin) }
         return LeaveCandidate(event: event, eventID: computedID, signingBytes: bytes, origin: origin)
     }
 

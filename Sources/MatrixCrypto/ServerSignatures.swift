@@ -53,11 +53,8 @@ public enum ServerSignatures {
     /// The servers whose signatures `event` needs (events-and-room-versions §5): the sender's
     /// server and, in v1–v2, the server of the `event_id`.
     public static func requiredServers(of event: PDU) -> [String] {
-        var servers: [String] = []
-        if let user = UserID(event.sender, historical: true) { servers.append(user.server) }
-        if let explicit = event.explicitEventID, let server = EventID(explicit)?.server,
-            !servers.contains(where: { $0.bytesEqual(server) })
-        {
+        var servers = [event.senderServer]
+        if let explicit = event.explicitEventID, let server = EventID(explicit)?.server, !server.bytesEqual(event.senderServer) {
             servers.append(server)
         }
         return servers

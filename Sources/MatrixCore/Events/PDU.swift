@@ -21,6 +21,8 @@ public struct PDU: Sendable {
     /// Present exactly for state events.
     public let stateKey: String?
     public let sender: String
+    /// The server of ``sender`` (after its first `:`), read once here for the signature and origin checks.
+    public let senderServer: String
     /// `nil` only for a v12 `m.room.create`, which has no `room_id`.
     public let roomID: String?
     public let depth: Int64
@@ -37,9 +39,10 @@ public struct PDU: Sendable {
         let fields = PDUFields(json: json, version: roomVersion)
         type = try fields.identifier("type")
         sender = try fields.identifier("sender")
-        guard UserID(sender, historical: true) != nil else {
+        guard let senderID = UserID(sender, historical: true) else {
             throw .invalidIdentifier(member: "sender", value: sender)
         }
+        senderServer = senderID.server
         let isV12Create = roomVersion.roomIDFromCreateEvent && type.bytesEqual(EventType.create)
         if isV12Create, json["room_id"] == nil {
             roomID = nil

@@ -15,14 +15,16 @@ public struct ServerName: Sendable, BytewiseIdentifier, CustomStringConvertible 
     public let isIPLiteral: Bool
 
     public init?(_ text: String) {
-        let bytes = Array(text.utf8)
+        // Read in place through the UTF-8 view: no copy of the bytes, and `host` is `text` itself
+        // when there is no port.
+        let bytes = text.utf8
         guard !bytes.isEmpty, bytes.count <= 255 else { return nil }
-        let hostEnd: Int
-        if bytes[0] == UInt8(ascii: "[") {
+        let hostEnd: String.Index
+        if bytes.first == UInt8(ascii: "[") {
             guard let closing = bytes.firstIndex(of: UInt8(ascii: "]")),
-                  IPAddressLiteral.isIPv6(bytes[1..<closing])
+                  IPAddressLiteral.isIPv6(ArraySlice(bytes[bytes.index(after: bytes.startIndex)..<closing]))
             else { return nil }
-            hostEnd = closing + 1
+            hostEnd = bytes.index(after: closing)
             isIPLiteral = true
         } else {
             hostEnd = bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.endIndex
@@ -35,20 +37,22 @@ public struct ServerName: Sendable, BytewiseIdentifier, CustomStringConvertible 
                 isIPLiteral = false
             }
         }
+        self.text = text
         if hostEnd == bytes.endIndex {
             port = nil
+            host = text
         } else {
-            guard bytes[hostEnd] == UInt8(ascii: ":"), let port = Self.port(bytes[(hostEnd + 1)...]) else { return nil }
+            guard bytes[hostEnd] == UInt8(ascii: ":"), let port = Self.port(bytes[bytes.index(after: hostEnd)...]) else { return nil }
             self.port = port
+            // Every byte before `hostEnd` was checked to be ASCII, so it is a character boundary.
+            host = String(text[..<hostEnd])
         }
-        self.text = text
-        host = String(decoding: bytes[..<hostEnd], as: UTF8.self)
     }
 
     public var description: String { text }
 
     /// `[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*`
-    private static func isDNSName(_ bytes: ArraySlice<UInt8>) -> Bool {
+    private static func isDNSName(_ bytes: some Collection<UInt8>) -> Bool {
         var labelLength = 0
         for byte in bytes {
             switch byte {
@@ -66,7 +70,7 @@ public struct ServerName: Sendable, BytewiseIdentifier, CustomStringConvertible 
     }
 
     /// 1–5 digits with a value in 1...65535.
-    private static func port(_ digits: ArraySlice<UInt8>) -> Int? {
+    private static func port(_ digits: some Collection<UInt8>) -> Int? {
         guard (1...5).contains(digits.count), digits.allSatisfy(IPAddressLiteral.isDigit) else { return nil }
         let value = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
         return (1...65535).contains(value) ? value : nil

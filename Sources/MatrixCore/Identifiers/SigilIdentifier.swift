@@ -37,8 +37,9 @@ enum SigilIdentifier {
     static func form(of text: String, sigil: UInt8, hashAlphabets: [HashAlphabet]) -> Form? {
         guard let (opaque, domain) = parts(of: text, sigil: sigil) else { return nil }
         if let domain {
-            guard !opaque.isEmpty, !opaque.utf8.contains(0), ServerName(String(domain)) != nil else { return nil }
-            return .domain(String(domain))
+            let server = String(domain)
+            guard !opaque.isEmpty, !opaque.utf8.contains(0), ServerName(server) != nil else { return nil }
+            return .domain(server)
         }
         return hashAlphabets.contains { isReferenceHash(opaque, alphabet: $0) } ? .referenceHash : nil
     }

@@ -11,9 +11,9 @@ public struct UserID: Sendable, BytewiseIdentifier, CustomStringConvertible {
     /// the localpart may be any text without NUL, even empty; without it, the current grammar
     /// applies: non-empty, only `a-z 0-9 . _ = - / +`.
     public init?(_ text: String, historical: Bool = true) {
-        guard let (localpart, domain) = SigilIdentifier.parts(of: text, sigil: UInt8(ascii: "@")), let domain,
-              ServerName(String(domain)) != nil
-        else { return nil }
+        guard let (localpart, domain) = SigilIdentifier.parts(of: text, sigil: UInt8(ascii: "@")), let domain else { return nil }
+        let server = String(domain)
+        guard ServerName(server) != nil else { return nil }
         if historical {
             guard !localpart.utf8.contains(0) else { return nil }
         } else {
@@ -21,7 +21,7 @@ public struct UserID: Sendable, BytewiseIdentifier, CustomStringConvertible {
         }
         self.text = text
         self.localpart = String(localpart)
-        server = String(domain)
+        self.server = server
     }
 
     public var description: String { text }
