@@ -55,13 +55,21 @@ public enum Route: Equatable, Sendable {
     /// 404 `M_UNRECOGNIZED` for an unknown path, 405 `M_UNRECOGNIZED` for a known path and another method.
     public static func match(method: String, target: String) throws(MatrixError) -> Route {
         // Split at the bytes `?` and `/`: a `/` followed by a combining mark is one `Character`.
-        let path = target.utf8.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false).first
-        let rawSegments = (path ?? target.utf8[...]).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        // What precedes the first `/` is not a segment; no route has more than `maxSegments`.
+        let utf8 = target.utf8
+        let path = utf8[..<(utf8.firstIndex(of: UInt8(ascii: "?")) ?? utf8.endIndex)]
         var segments: [ExactString] = []
-        segments.reserveCapacity(rawSegments.count)
-        for raw in rawSegments.dropFirst() {
-            guard let decoded = percentDecode(Substring(raw)) else { throw .unrecognized("Unrecognized request") }
-            segments.append(ExactString(decoded))
+        if var start = path.firstIndex(of: UInt8(ascii: "/")).map(path.index(after:)) {
+            segments.reserveCapacity(maxSegments)
+            while true {
+                let end = path[start...].firstIndex(of: UInt8(ascii: "/")) ?? path.endIndex
+                guard segments.count < maxSegments, let decoded = percentDecode(Substring(path[start..<end])) else {
+                    throw .unrecognized("Unrecognized request")
+                }
+                segments.append(ExactString(decoded))
+                guard end < path.endIndex else { break }
+                start = path.index(after: end)
+            }
         }
         guard let route = route(for: segments) else { throw .unrecognized("Unrecognized request") }
         guard route.method == method || (method == "HEAD" && route.method == "GET") else {
@@ -69,6 +77,9 @@ public enum Route: Equatable, Sendable {
         }
         return route
     }
+
+    /// The most segments a route has.
+    private static let maxSegments = 6
 
     /// Segments compare byte for byte (``ExactString``) with the literals.
     private static func route(for s: [ExactString]) -> Route? {

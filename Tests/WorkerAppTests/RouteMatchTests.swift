@@ -1,0 +1,26 @@
+import LeaveService
+import Testing
+@testable import WorkerApp
+
+/// `Route.match` on raw request targets: segments split at the byte `/` and percent-decoded one by
+/// one, the query ignored, and anything that is not exactly a route's shape unrecognized.
+struct RouteMatchTests {
+    @Test func segmentsAreDecodedOneByOneAndTheQueryIsIgnored() throws {
+        let route = try Route.match(method: "PUT", target: "/_matrix/federation/v2/send_leave/%21r%3Ax/%24a%2Fb?x=/y/z")
+        #expect(route == .sendLeave(apiVersion: 2, roomID: "!r:x", eventID: "$a/b"))
+        #expect(try Route.match(method: "GET", target: "/health?probe") == .health)
+        #expect(try Route.match(method: "HEAD", target: "/_matrix/federation/v1/version") == .version)
+        #expect(try Route.match(method: "GET", target: "/_matrix/federation/v1/make_leave/!r:x/@u:x") == .makeLeave(roomID: "!r:x", userID: "@u:x"))
+    }
+
+    @Test(arguments: [
+        "", "health", "/", "//health", "/health/", "/_matrix/federation/v1/version/",
+        "/_matrix/federation/v2/send_leave/!r:x/$e/extra", "/_matrix/federation/v2/send_leave/!r:x/$e/a/b/c/d",
+        "/_matrix/federation/v1/event/%zz", "/_matrix/federation/v1/event/%ff", "/_matrix/federation/v1/event/%2",
+    ])
+    func otherTargetsAreUnrecognized(target: String) {
+        #expect(throws: MatrixError.unrecognized("Unrecognized request")) {
+            try Route.match(method: "GET", target: target)
+        }
+    }
+}
