@@ -64,22 +64,30 @@ struct EncodedParameters {
         case .bool(let flag):
             buffer.append(flag ? 1 : 0)
         case .textArray(let elements):
-            appendTextArray(elements, to: &buffer)
+            appendArray(of: PostgresTypeOID.text, elements, to: &buffer) { $1.append(contentsOf: $0.utf8) }
+        case .int8Array(let elements):
+            appendArray(of: PostgresTypeOID.int8, elements, to: &buffer) { appendBigEndian(UInt64(bitPattern: $0), to: &$1) }
         }
     }
 
     /// The binary array format: ndim, has-null flag, element type, (size, lower bound) per dimension,
-    /// then each element as length + bytes. An empty array has zero dimensions.
-    private static func appendTextArray(_ elements: [String], to buffer: inout [UInt8]) {
+    /// then each element as length + bytes (`appendElement` writes an element's bytes in its type's
+    /// binary format). An empty array has zero dimensions.
+    private static func appendArray<Element>(of elementType: UInt32, _ elements: [Element], to buffer: inout [UInt8],
+                                             appendElement: (Element, inout [UInt8]) -> Void) {
         appendBigEndian(UInt32(elements.isEmpty ? 0 : 1), to: &buffer)
         appendBigEndian(UInt32(0), to: &buffer)
-        appendBigEndian(PostgresTypeOID.text, to: &buffer)
+        appendBigEndian(elementType, to: &buffer)
         guard !elements.isEmpty else { return }
         appendBigEndian(UInt32(truncatingIfNeeded: elements.count), to: &buffer)
         appendBigEndian(UInt32(1), to: &buffer)
         for element in elements {
-            appendBigEndian(UInt32(truncatingIfNeeded: element.utf8.count), to: &buffer)
-            buffer.append(contentsOf: element.utf8)
+            let lengthAt = buffer.count
+            appendBigEndian(UInt32(0), to: &buffer)
+            appendElement(element, &buffer)
+            withUnsafeBytes(of: UInt32(truncatingIfNeeded: buffer.count - lengthAt - 4).bigEndian) { length in
+                buffer.replaceSubrange(lengthAt..<lengthAt + 4, with: length)
+            }
         }
     }
 

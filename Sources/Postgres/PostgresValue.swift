@@ -8,6 +8,7 @@ public enum PostgresValue: Sendable, Equatable {
     case bytes([UInt8])
     case bool(Bool)
     case textArray([String])
+    case int8Array([Int64])
 }
 
 /// Type OIDs of the built-in types this module sends or decodes specially.
@@ -18,6 +19,7 @@ enum PostgresTypeOID {
     static let int8: UInt32 = 20
     static let text: UInt32 = 25
     static let textArray: UInt32 = 1009
+    static let int8Array: UInt32 = 1016
 }
 
 extension PostgresValue {
@@ -30,6 +32,7 @@ extension PostgresValue {
         case .bytes: PostgresTypeOID.bytea
         case .bool: PostgresTypeOID.bool
         case .textArray: PostgresTypeOID.textArray
+        case .int8Array: PostgresTypeOID.int8Array
         }
     }
 }

@@ -60,6 +60,18 @@ final class ParameterRoundTripTests: ConnectionTestCase {
         XCTAssertEqual(unnested.rows.map { $0.string(0) }, ["a", "b"])
     }
 
+    func testInt8ArrayRoundTrips() throws {
+        let samples: [[Int64]] = [[], [0], [1, -1, .max, .min, 4_294_967_296, 255]]
+        for elements in samples {
+            let result = try connection.query("SELECT array_to_string($1, ','), cardinality($1), pg_typeof($1)::text", [.int8Array(elements)])
+            XCTAssertEqual(result[0].string(0), elements.map(String.init).joined(separator: ","))
+            XCTAssertEqual(result[0].int64(1), Int64(elements.count))
+            XCTAssertEqual(result[0].string(2), "bigint[]")
+        }
+        let matched = try connection.query("SELECT x FROM unnest(ARRAY[1, 2, 3]::int8[]) x WHERE x = ANY($1) ORDER BY 1", [.int8Array([3, 1, 7])])
+        XCTAssertEqual(matched.rows.map { $0.int64(0) }, [1, 3])
+    }
+
     func testNullIsNullForEveryAccessor() throws {
         let result = try connection.query("SELECT $1::text, $2::int8", [.null, .null])
         XCTAssertEqual(result.rowCount, 1)
