@@ -42,12 +42,15 @@ final class EncodedPDUCache: Sendable {
         self.maximumBytes = max(0, maximumBytes)
     }
 
-    /// `event`'s PDU as ``FederationTransaction/encode(_:)`` writes it, from the cache when there.
+    /// `event`'s PDU as ``FederationTransaction/encode(_:)`` writes it, from the cache when there;
+    /// nil when no transaction can carry it — or when `event` came without its PDU and the cache no
+    /// longer holds it, which ``FederationSender`` rules out first (it reads those PDUs again).
     func encoded(_ event: ForwardedEvent) -> [UInt8]? {
         let position = event.streamPosition
         let known = entries.withLock { $0.byPosition[position] }
         if let known, known.eventID.bytesEqual(event.eventID) { return known.pdu }
-        let encoded = FederationTransaction.encode(event.pdu)   // outside the lock
+        guard let pdu = event.pdu else { return nil }
+        let encoded = FederationTransaction.encode(pdu)   // outside the lock
         let cost = Self.cost(eventID: event.eventID, pdu: encoded)
         entries.withLock { entries in
             if let replaced = entries.byPosition.updateValue((event.eventID, encoded), forKey: position) {
@@ -70,6 +73,28 @@ final class EncodedPDUCache: Sendable {
             }
         }
         return encoded
+    }
+
+    /// `event`'s encoded PDU if the cache holds one a transaction can carry.
+    func held(_ event: ForwardedEvent) -> [UInt8]? {
+        entries.withLock { entries in
+            entries.byPosition[event.streamPosition].flatMap { $0.eventID.bytesEqual(event.eventID) ? $0.pdu : nil }
+        }
+    }
+
+    /// The first `limit` stream positions in `position + 1 ... position + span` whose PDUs the cache
+    /// holds in a form a transaction can carry, in order: what a claim after `position` may leave out.
+    func heldPositions(after position: Int64, within span: Int, limit: Int) -> [Int64] {
+        var held: [Int64] = []
+        entries.withLock { entries in
+            var candidate = position
+            for _ in 0..<max(0, span) {
+                guard held.count < limit, candidate < .max else { return }
+                candidate += 1
+                if entries.byPosition[candidate]?.pdu != nil { held.append(candidate) }
+            }
+        }
+        return held
     }
 
     /// How many events and bytes are held (for tests).

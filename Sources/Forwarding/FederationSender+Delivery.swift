@@ -19,8 +19,16 @@ extension FederationSender {
     /// moves the position, alone or with its next claim.
     func deliver(_ batch: ForwardingBatch) async -> DeliveryOutcome {
         let destination = batch.destination
+        let events: [ForwardedEvent]
+        do {
+            events = try await withPDUs(batch.events)
+        } catch {
+            // Not the destination's fault: no back-off; the lease decides when the batch is tried again.
+            logger.warning("forwarding: cannot read PDUs", metadata: ["destination": "\(destination)", "error": "\(error)"])
+            return .unfinished
+        }
         let transaction = FederationTransaction(origin: client.serverName, originServerTS: UnixMilliseconds.now(),
-                                                deliveries: batch.events, encoded: encodedPDUs.encoded)
+                                                deliveries: events, encoded: encodedPDUs.encoded)
         if !transaction.undeliverable.isEmpty {
             countUndeliverable(transaction.undeliverable, destination: destination)
         }
@@ -58,6 +66,30 @@ extension FederationSender {
             try await self.store.fail(batch, error: failure, backoff: backoff)
         }
         return .unfinished
+    }
+
+    /// `events`, each with its PDU: those a claim left out come from the cache (already encoded,
+    /// which ``FederationTransaction/encode(_:)`` passes as they are), or, when the cache has let
+    /// them go meanwhile, from Postgres again.
+    func withPDUs(_ events: [ForwardedEvent]) async throws -> [ForwardedEvent] {
+        guard events.contains(where: { $0.pdu == nil }) else { return events }
+        var missing: [Int64] = []
+        var filled = events.map { event in
+            guard event.pdu == nil else { return event }
+            if let held = encodedPDUs.held(event) { return event.with(pdu: held) }
+            missing.append(event.streamPosition)
+            return event
+        }
+        guard !missing.isEmpty else { return filled }
+        metrics.pdusReread.increment(by: missing.count)
+        let stored = try await store.pdus(at: missing)
+        for index in filled.indices where filled[index].pdu == nil {
+            guard let found = stored[filled[index].streamPosition], found.eventID.bytesEqual(filled[index].eventID) else {
+                throw StorageError.malformedRow("stored PDU of \(filled[index].eventID)")
+            }
+            filled[index] = filled[index].with(pdu: found.pdu)
+        }
+        return filled
     }
 
     /// Moves the destination's position past a finished batch and releases its lease.

@@ -55,6 +55,12 @@ extension FederationSender {
         }
     }
 
+    /// How far past a batch, in batches' worth of stream positions, the sender looks for PDUs it
+    /// holds when claiming the next: in a room of many servers the next batch's events are the
+    /// positions right after (each drain walks the same stretch of stream); events of rooms the
+    /// destination is not in leave gaps.
+    static let heldPositionsSpan = 4
+
     /// The destination's next batch, claimed; nil when it is not claimable (another sender holds
     /// it, it is backed off) or the claim failed.
     private func claim(_ destination: String) async -> ForwardingBatch? {
@@ -72,11 +78,14 @@ extension FederationSender {
     }
 
     /// Completes a full batch and claims the next in one statement; if that statement fails, the
-    /// completion alone is recorded (retried) and the drain ends — a later scan claims again.
+    /// completion alone is recorded (retried) and the drain ends — a later scan claims again. The
+    /// claim leaves out the PDUs the cache holds just after the batch (``heldPositionsSpan``).
     private func completeAndClaimNext(_ batch: ForwardingBatch, delivered: Bool) async -> ForwardingBatch? {
+        let batchSize = configuration.batchSize
+        let held = encodedPDUs.heldPositions(after: batch.through, within: Self.heldPositionsSpan * batchSize, limit: batchSize)
         do {
-            return try await store.complete(batch, delivered: delivered, thenClaimUpTo: configuration.batchSize,
-                                            lease: configuration.lease, safe: horizon.knownSafePosition)
+            return try await store.complete(batch, delivered: delivered, thenClaimUpTo: batchSize,
+                                            lease: configuration.lease, safe: horizon.knownSafePosition, holding: held)
         } catch {
             logger.warning("forwarding: completion with the next claim failed", metadata: [
                 "destination": "\(batch.destination)", "error": "\(error)",

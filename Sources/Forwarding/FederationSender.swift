@@ -29,7 +29,7 @@ public final class FederationSender: Sendable {
     let horizon: StreamHorizon
     let client: FederationClient
     let metrics = ForwardingMetrics()
-    let encodedPDUs = EncodedPDUCache()
+    let encodedPDUs: EncodedPDUCache
     let logger: Logger
     private let listenURL: String
     let state = Mutex(SchedulerState())
@@ -57,9 +57,17 @@ public final class FederationSender: Sendable {
     ///   - horizon: the process's stream safe point (`RoomStore.horizon`).
     ///   - client: signs and sends as this server; its timeout should be
     ///     ``SenderConfiguration/requestTimeout`` (below the lease).
-    public init(pool: PostgresPool, horizon: StreamHorizon, client: FederationClient, configuration: SenderConfiguration,
-                logger: Logger) {
+    public convenience init(pool: PostgresPool, horizon: StreamHorizon, client: FederationClient, configuration: SenderConfiguration,
+                            logger: Logger) {
+        self.init(pool: pool, horizon: horizon, client: client, configuration: configuration, logger: logger,
+                  encodedPDUs: EncodedPDUCache())
+    }
+
+    /// As the public initializer, with the cache of encoded PDUs given (tests size it).
+    init(pool: PostgresPool, horizon: StreamHorizon, client: FederationClient, configuration: SenderConfiguration,
+         logger: Logger, encodedPDUs: EncodedPDUCache) {
         self.store = ForwardingStore(pool: pool, serverName: client.serverName)
+        self.encodedPDUs = encodedPDUs
         self.horizon = horizon
         self.client = client
         self.configuration = configuration

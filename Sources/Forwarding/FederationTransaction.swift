@@ -27,7 +27,7 @@ struct FederationTransaction: Sendable {
     /// - Parameter encoded: a delivery's PDU as ``encode(_:)`` writes it (the sender's
     ///   ``EncodedPDUCache``: a PDU due to many destinations is parsed once).
     init(origin: String, originServerTS: Int64, deliveries claimed: [ForwardedEvent],
-         encoded: (ForwardedEvent) -> [UInt8]? = { encode($0.pdu) }) {
+         encoded: (ForwardedEvent) -> [UInt8]? = { $0.pdu.flatMap(encode) }) {
         var deliveries: [ForwardedEvent] = []
         var undeliverable: [ForwardedEvent] = []
         deliveries.reserveCapacity(claimed.count)

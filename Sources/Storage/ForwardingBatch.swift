@@ -3,14 +3,20 @@ public struct ForwardedEvent: Sendable, Equatable {
     public let roomID: String
     public let eventID: String
     public let streamPosition: Int64
-    /// The PDU as stored (with our signature), ready to put in a transaction.
-    public let pdu: [UInt8]
+    /// The PDU as stored (with our signature), ready to put in a transaction; nil when the claim
+    /// left it out because the sender said it holds it (``ForwardingStore/complete(_:delivered:thenClaimUpTo:lease:safe:holding:)``).
+    public let pdu: [UInt8]?
 
-    public init(roomID: String, eventID: String, streamPosition: Int64, pdu: [UInt8]) {
+    public init(roomID: String, eventID: String, streamPosition: Int64, pdu: [UInt8]?) {
         self.roomID = roomID
         self.eventID = eventID
         self.streamPosition = streamPosition
         self.pdu = pdu
+    }
+
+    /// The same event carrying `pdu`.
+    public func with(pdu: [UInt8]) -> ForwardedEvent {
+        ForwardedEvent(roomID: roomID, eventID: eventID, streamPosition: streamPosition, pdu: pdu)
     }
 }
 

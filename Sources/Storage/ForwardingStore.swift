@@ -41,15 +41,38 @@ public final class ForwardingStore: Sendable {
     /// passes to the next batch's owner token and runs `lease` from now. Nil when the lease was no
     /// longer ours (it ended and another sender took the destination): the position still moved
     /// (`greatest`), the other sender's lease is untouched.
-    public func complete(_ batch: ForwardingBatch, delivered: Bool, thenClaimUpTo limit: Int, lease: Duration, safe: Int64)
-        async throws -> ForwardingBatch?
+    ///
+    /// The claimed events at the stream positions in `holding` come without their PDU (nil): the
+    /// caller already holds those (the sender's cache of encoded PDUs — in a room of many servers
+    /// each event goes to every destination, and its ≈ 800 bytes crossed from Postgres to the worker
+    /// once per destination). ``pdus(at:)`` reads any the caller no longer has.
+    public func complete(_ batch: ForwardingBatch, delivered: Bool, thenClaimUpTo limit: Int, lease: Duration, safe: Int64,
+                         holding: [Int64] = []) async throws -> ForwardingBatch?
     {
         let owner = nextOwner()
         let limit = max(1, limit)
         return try await readBatch(Self.completeAndClaimSQL, [
             .text(batch.destination), .int(Int64(limit)), .int(Self.milliseconds(lease)), .text(owner), .text(serverName), .int(safe),
-            .int(batch.through), .text(batch.owner), .bool(delivered),
+            .int(batch.through), .text(batch.owner), .bool(delivered), .int8Array(holding),
         ], destination: batch.destination, owner: owner, limit: limit, safe: safe)
+    }
+
+    /// The stored PDUs of the accepted events at `positions`, by position, with their event IDs
+    /// (positions that hold no event are absent).
+    public func pdus(at positions: [Int64]) async throws -> [Int64: (eventID: String, pdu: [UInt8])] {
+        try await pool.withConnection { connection in
+            var found: [Int64: (eventID: String, pdu: [UInt8])] = [:]
+            for row in try connection.query(
+                "SELECT stream_ordering, event_id, pdu FROM events WHERE stream_ordering = ANY($1) AND accepted",
+                [.int8Array(positions)]
+            ).rows {
+                guard let position = row.int64(0), let eventID = row.string(1), let pdu = row.bytes(2) else {
+                    throw StorageError.malformedRow("stored PDU")
+                }
+                found[position] = (eventID, pdu)
+            }
+            return found
+        }
     }
 
     /// A fresh lease owner token, unique to this sender.
@@ -69,10 +92,11 @@ public final class ForwardingStore: Sendable {
             var events: [ForwardedEvent] = []
             for row in rows {
                 guard let roomID = row.string(1) else { continue }   // claimed, nothing due
-                guard let eventID = row.string(2), let position = row.int64(3), let pdu = row.bytes(4) else {
+                guard let eventID = row.string(2), let position = row.int64(3) else {
                     throw StorageError.malformedRow("due event")
                 }
-                events.append(ForwardedEvent(roomID: roomID, eventID: eventID, streamPosition: position, pdu: pdu))
+                // `pdu` is NOT NULL in `events`: NULL here is a PDU left out (the caller holds it).
+                events.append(ForwardedEvent(roomID: roomID, eventID: eventID, streamPosition: position, pdu: row.bytes(4)))
             }
             // Fewer than the limit: these are all the destination's due events up to the safe
             // point (nothing at or below it commits later).
@@ -111,11 +135,12 @@ public final class ForwardingStore: Sendable {
             ON CONFLICT (destination) DO UPDATE SET lease_until = EXCLUDED.lease_until, lease_owner = EXCLUDED.lease_owner
                 WHERE (d.lease_until IS NULL OR d.lease_until < now()) AND (d.retry_at IS NULL OR d.retry_at <= now())
             RETURNING d.stream_position, true AS is_ours),
-        \(claimTail)
+        \(claimTail(pdu: "u.pdu"))
         """
 
-    /// `complete(_:delivered:thenClaimUpTo:lease:safe:)`'s statement: `claim`'s $1–$6, then $7 the
-    /// finished batch's end, $8 its owner, $9 whether it was delivered. The update is `complete`'s,
+    /// `complete(_:delivered:thenClaimUpTo:lease:safe:holding:)`'s statement: `claim`'s $1–$6, then
+    /// $7 the finished batch's end, $8 its owner, $9 whether it was delivered, $10 the positions whose
+    /// PDUs to leave out. The update is `complete`'s,
     /// except that a lease still ours passes to $4 for `lease` from now instead of being released —
     /// unless the destination is backed off and the batch was not delivered (what `claim` refuses).
     static let completeAndClaimSQL = """
@@ -126,7 +151,7 @@ public final class ForwardingStore: Sendable {
                 lease_owner = CASE WHEN \(renews) THEN $4 WHEN lease_owner = $8 THEN NULL ELSE lease_owner END
             WHERE destination = $1 AND $1 <> $5
             RETURNING stream_position, lease_owner = $4 AS is_ours),
-        \(claimTail)
+        \(claimTail(pdu: "CASE WHEN u.stream_ordering = ANY($10) THEN NULL ELSE u.pdu END"))
         """
 
     /// Whether the combined statement passes the lease on (old values: an `UPDATE`'s `SET` reads the row as it was).
@@ -146,9 +171,11 @@ public final class ForwardingStore: Sendable {
 
     /// The claiming statements' shared part, after their `claimed` CTE (the destination's position
     /// after the update, and whether the lease is now $4's): the due events from that position to
-    /// the safe point, each room's read with ``roomEvents(after:through:)``; one row per event, or
-    /// one row of only the position when nothing is due; no row when the lease is not ours.
-    private static let claimTail = """
+    /// the safe point, each room's read with ``roomEvents(after:through:)``; one row per event (its
+    /// PDU as the SQL expression `pdu` of the due row `u`), or one row of only the position when
+    /// nothing is due; no row when the lease is not ours.
+    private static func claimTail(pdu: String) -> String {
+        """
         due AS (
             SELECT p.room_id, p.event_id, p.stream_ordering, p.pdu
             FROM claimed c
@@ -162,11 +189,12 @@ public final class ForwardingStore: Sendable {
                 ORDER BY e.room_id, e.stream_ordering LIMIT $2) p
             WHERE c.is_ours
             ORDER BY p.stream_ordering LIMIT $2)
-        SELECT c.stream_position, u.room_id, u.event_id, u.stream_ordering, u.pdu
+        SELECT c.stream_position, u.room_id, u.event_id, u.stream_ordering, \(pdu)
         FROM claimed c LEFT JOIN due u ON true
         WHERE c.is_ours
         ORDER BY u.stream_ordering
         """
+    }
 
     /// The destination took the batch (or nothing of it could be sent): its position moves to the
     /// batch's end and the lease is released; when `delivered`, its back-off is cleared.

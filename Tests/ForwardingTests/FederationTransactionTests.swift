@@ -41,7 +41,7 @@ struct FederationTransactionTests {
                       ForwardedEvent(roomID: "!r", eventID: "$c", streamPosition: 2, pdu: Array("{}".utf8))]
         for _ in 0..<3 {
             for event in events {
-                #expect(cache.encoded(event) == FederationTransaction.encode(event.pdu))
+                #expect(cache.encoded(event) == event.pdu.flatMap(FederationTransaction.encode))
             }
         }
         #expect(cache.encoded(events[0]).map { String(decoding: $0, as: UTF8.self) } == #"{"a":{"z":null},"b":[1,"x"],"depth":3}"#)
@@ -57,7 +57,7 @@ struct FederationTransactionTests {
         let cache = EncodedPDUCache(maximumEntries: 1_000, maximumBytes: budget)
         for position in 1...10 {
             let event = ForwardedEvent(roomID: "!r", eventID: "$big\(position)", streamPosition: Int64(position), pdu: Array(padded.utf8))
-            #expect(cache.encoded(event) == FederationTransaction.encode(event.pdu))
+            #expect(cache.encoded(event) == event.pdu.flatMap(FederationTransaction.encode))
             #expect(cache.held.bytes <= budget)
         }
         #expect(cache.held.entries == 3, "three 60 kB PDUs fit in 200 kB")
@@ -77,6 +77,25 @@ struct FederationTransactionTests {
             _ = tiny.encoded(ForwardedEvent(roomID: "!r", eventID: "$t\(position)", streamPosition: Int64(position), pdu: Array(padded.utf8)))
             #expect(tiny.held.entries == 1, "one entry over the budget is kept, alone")
         }
+    }
+
+    /// What a claim may leave out: the held positions just after a batch that a transaction can
+    /// carry (not the undeliverable ones, not beyond the span, at most the limit), and each held
+    /// PDU only for its own event ID.
+    @Test func theCacheNamesThePositionsItHolds() {
+        let cache = EncodedPDUCache()
+        for position in [3, 4, 6, 9, 20] as [Int64] {
+            _ = cache.encoded(ForwardedEvent(roomID: "!r", eventID: "$e\(position)", streamPosition: position, pdu: Array("{}".utf8)))
+        }
+        _ = cache.encoded(ForwardedEvent(roomID: "!r", eventID: "$f5", streamPosition: 5, pdu: Array(#"{"d":1.5}"#.utf8)))
+        #expect(cache.heldPositions(after: 2, within: 10, limit: 50) == [3, 4, 6, 9])
+        #expect(cache.heldPositions(after: 3, within: 3, limit: 50) == [4, 6])
+        #expect(cache.heldPositions(after: 2, within: 10, limit: 2) == [3, 4])
+        #expect(cache.heldPositions(after: .max - 1, within: 10, limit: 50) == [])
+        #expect(cache.held(ForwardedEvent(roomID: "!r", eventID: "$e4", streamPosition: 4, pdu: nil)) == Array("{}".utf8))
+        #expect(cache.held(ForwardedEvent(roomID: "!r", eventID: "$other", streamPosition: 4, pdu: nil)) == nil)
+        #expect(cache.held(ForwardedEvent(roomID: "!r", eventID: "$f5", streamPosition: 5, pdu: nil)) == nil, "undeliverable")
+        #expect(cache.encoded(ForwardedEvent(roomID: "!r", eventID: "$e7", streamPosition: 7, pdu: nil)) == nil)
     }
 
     @Test func pdusThatCannotBeSignedAreSetApartNotSent() throws {

@@ -34,7 +34,8 @@ struct SenderInProcessTests {
     }
 
     static func sender(pool: PostgresPool, destination: String, baseURL: String, lease: Duration = .seconds(4),
-                               alsoAt: [String] = [], concurrency: Int = 32, pollInterval: Duration = .milliseconds(100))
+                               alsoAt: [String] = [], concurrency: Int = 32, pollInterval: Duration = .milliseconds(100),
+                               encodedPDUs: EncodedPDUCache = EncodedPDUCache())
         throws -> (FederationSender, FederationTransport)
     {
         var configuration = SenderConfiguration()
@@ -51,7 +52,7 @@ struct SenderInProcessTests {
         var logger = Logger(label: "sender-test")
         logger.logLevel = .critical
         let sender = FederationSender(pool: pool, horizon: StreamHorizon(pool: pool), client: client,
-                                      configuration: configuration, logger: logger)
+                                      configuration: configuration, logger: logger, encodedPDUs: encodedPDUs)
         return (sender, transport)
     }
 
@@ -108,6 +109,64 @@ struct SenderInProcessTests {
         sender.stopClaiming()
         await running.value
         await destination.stop()
+        await Self.shutDown(transport, pool, url)
+    }
+
+    /// Three destinations due the same 120 events: after each full batch the next claim leaves out
+    /// the PDUs the sender's cache holds — with the usual cache, and with one that keeps a single
+    /// entry, so that PDUs left out are often gone by the time the transaction is built and are
+    /// read again. Either way each destination receives every event exactly once, in batches of at
+    /// most 50, each PDU the stored one (its `event_id` read from the body).
+    @Test(arguments: [65_536, 1])
+    func pdusLeftOutOfClaimsStillReachEveryDestinationOnce(cacheEntries: Int) async throws {
+        let (url, pool) = try await Self.due(120, to: "d1.test")
+        try await pool.withConnection { connection in
+            _ = try connection.query("""
+                INSERT INTO room_joined_servers (room_id, server_name, joined_members)
+                VALUES ('!r:resident.test', 'd2.test', 1), ('!r:resident.test', 'd3.test', 1)
+                """)
+        }
+        let destination = try await ScriptedDestination(status: 200)
+        let (sender, transport) = try Self.sender(pool: pool, destination: "d1.test", baseURL: destination.baseURL,
+                                                  alsoAt: ["d2.test", "d3.test"],
+                                                  encodedPDUs: EncodedPDUCache(maximumEntries: cacheEntries))
+        let running = Task { await sender.run() }
+        let drained = await waitUntil(timeout: .seconds(20)) { (try? await Self.pendingCount(pool)) == 0 }
+        #expect(drained != nil)
+        let accepted = destination.transactions.filter { $0.answeredStatus == 200 }
+        #expect(accepted.allSatisfy { $0.eventIDs.count <= 50 })
+        let received = accepted.flatMap(\.eventIDs)
+        #expect(received.count == 360, "each of 120 events to each of 3 destinations, once")
+        #expect(Dictionary(grouping: received, by: { $0 }).values.allSatisfy { $0.count == 3 })
+        #expect(Set(received) == Set((1...120).map { "$e\($0)" }))
+        sender.stopClaiming()
+        await running.value
+        await destination.stop()
+        await Self.shutDown(transport, pool, url)
+    }
+
+    /// Events a claim left without their PDU get them from the cache while it holds them, and from
+    /// Postgres again when it does not; one the store has no PDU for is an error, never an event
+    /// sent without its PDU.
+    @Test func eventsWithoutTheirPDUAreFilledFromTheCacheOrPostgres() async throws {
+        let (url, pool) = try await Self.due(3, to: "d1.test")
+        let cache = EncodedPDUCache()
+        let (sender, transport) = try Self.sender(pool: pool, destination: "d1.test", baseURL: "http://127.0.0.1:9",
+                                                  encodedPDUs: cache)
+        let store = ForwardingStore(pool: pool, serverName: "resident.test")
+        let claimed = try #require(try await store.claim(destination: "d1.test", limit: 3, lease: .seconds(60), safe: .max))
+        let stored = claimed.events
+        #expect(stored.count == 3)
+        _ = cache.encoded(stored[0])   // the cache holds the first one
+        let bare = stored.map { ForwardedEvent(roomID: $0.roomID, eventID: $0.eventID, streamPosition: $0.streamPosition, pdu: nil) }
+        let filled = try await sender.withPDUs(bare)
+        #expect(filled[0].pdu == FederationTransaction.encode(try #require(stored[0].pdu)), "from the cache: as encoded")
+        #expect(Array(filled[1...]) == Array(stored[1...]), "from Postgres: as stored")
+        #expect(cache.held(stored[1]) == nil)
+        let unknown = ForwardedEvent(roomID: "!r:resident.test", eventID: "$nowhere", streamPosition: 999_999, pdu: nil)
+        await #expect(throws: StorageError.self) { try await sender.withPDUs([unknown]) }
+        let mismatched = ForwardedEvent(roomID: "!r:resident.test", eventID: "$other", streamPosition: stored[2].streamPosition, pdu: nil)
+        await #expect(throws: StorageError.self) { try await sender.withPDUs([mismatched]) }
         await Self.shutDown(transport, pool, url)
     }
 

@@ -173,6 +173,36 @@ final class ForwardingStoreTests: XCTestCase {
         XCTAssertEqual(claimedDone?.events, [], "released and complete")
     }
 
+    /// The combined claim leaves out exactly the PDUs at the positions the caller says it holds
+    /// (positions already passed or holding no event change nothing), and `pdus(at:)` reads them
+    /// again, byte for byte as a plain claim returns them.
+    func testACompletionLeavesOutThePDUsTheCallerHolds() async throws {
+        let leaves = try await leaves(3)
+        let safe = try await rooms.horizon.safePosition()
+        let claimedFirst = try await claim("b.test", limit: 1, lease: .seconds(60))
+        let first = try XCTUnwrap(claimedFirst)
+        let positions = try await StorageFixture.rows(pool, """
+            SELECT stream_ordering FROM events WHERE event_id = ANY(ARRAY['\(leaves[1].eventID)', '\(leaves[2].eventID)'])
+            ORDER BY stream_ordering
+            """).map { Int64($0[0])! }
+        let claimed = try await forwarding.complete(first, delivered: true, thenClaimUpTo: 2, lease: .seconds(60), safe: safe,
+                                                    holding: [first.through, positions[0], 999_999_999])
+        let second = try XCTUnwrap(claimed)
+        XCTAssertEqual(second.events.map(\.eventID), [leaves[1].eventID, leaves[2].eventID])
+        XCTAssertNil(second.events[0].pdu, "held: left out")
+        XCTAssertNotNil(second.events[1].pdu, "not held: sent")
+        let claimedPlain = try await claim("c.test", limit: 3, lease: .seconds(60))
+        let plain = try XCTUnwrap(claimedPlain)
+        XCTAssertEqual(plain.events.map(\.eventID), leaves.map(\.eventID))
+        XCTAssertTrue(plain.events.allSatisfy { $0.pdu != nil }, "a plain claim sends every PDU")
+        XCTAssertEqual(second.events[1].pdu, plain.events[2].pdu)
+        let reread = try await forwarding.pdus(at: positions + [999_999_999])
+        XCTAssertEqual(reread.count, 2, "a position without an event is absent")
+        XCTAssertEqual(reread[positions[0]]?.eventID, leaves[1].eventID)
+        XCTAssertEqual(reread[positions[0]]?.pdu, plain.events[1].pdu)
+        XCTAssertEqual(reread[positions[1]]?.pdu, plain.events[2].pdu)
+    }
+
     /// Two senders draining one destination at once, each completing its full batches with the next
     /// claim: the lease passes from batch to batch without a gap, so the sender that claims first
     /// drains everything while the other finds the destination held; every due event is claimed
