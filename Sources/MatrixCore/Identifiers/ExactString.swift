@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A string compared and hashed by its UTF-8 bytes: the key of every dictionary and set that holds
 /// identifiers (room, event and user IDs, server names, key IDs, state keys, JSON member names).
 ///
@@ -44,7 +50,9 @@ extension StringProtocol {
         // rather than stepping through two `UTF8View`s byte by byte.
         let contiguous = utf8.withContiguousStorageIfAvailable { mine in
             other.utf8.withContiguousStorageIfAvailable { theirs in
-                mine.count == theirs.count && mine.elementsEqual(theirs)
+                guard mine.count == theirs.count else { return false }
+                guard let left = mine.baseAddress, let right = theirs.baseAddress else { return true }   // both empty
+                return memcmp(left, right, mine.count) == 0
             }
         }
         if let contiguous = contiguous ?? nil { return contiguous }
