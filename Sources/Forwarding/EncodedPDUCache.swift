@@ -15,6 +15,14 @@ import Synchronization
 /// destinations, which drain 32 at a time (with 4,096 entries, re-encoding was 7.7 % of the
 /// worker's CPU there; 0.3 % with this budget).
 final class EncodedPDUCache: Sendable {
+    /// One event's encoded PDU, taken out of the cache.
+    struct HeldEncoding: Sendable {
+        let position: Int64
+        let eventID: String
+        let pdu: [UInt8]
+    }
+
+
     private struct Entries {
         /// nil PDUs: none a transaction can carry.
         var byPosition: [Int64: (eventID: String, pdu: [UInt8]?)] = [:]
@@ -43,8 +51,8 @@ final class EncodedPDUCache: Sendable {
     }
 
     /// `event`'s PDU as ``FederationTransaction/encode(_:)`` writes it, from the cache when there;
-    /// nil when no transaction can carry it — or when `event` came without its PDU and the cache no
-    /// longer holds it, which ``FederationSender`` rules out first (it reads those PDUs again).
+    /// nil when no transaction can carry it — or when `event` came without its PDU and the cache
+    /// does not hold it, which ``FederationSender`` rules out first (it fills those PDUs in).
     func encoded(_ event: ForwardedEvent) -> [UInt8]? {
         let position = event.streamPosition
         let known = entries.withLock { $0.byPosition[position] }
@@ -75,23 +83,19 @@ final class EncodedPDUCache: Sendable {
         return encoded
     }
 
-    /// `event`'s encoded PDU if the cache holds one a transaction can carry.
-    func held(_ event: ForwardedEvent) -> [UInt8]? {
-        entries.withLock { entries in
-            entries.byPosition[event.streamPosition].flatMap { $0.eventID.bytesEqual(event.eventID) ? $0.pdu : nil }
-        }
-    }
-
-    /// The first `limit` stream positions in `position + 1 ... position + span` whose PDUs the cache
-    /// holds in a form a transaction can carry, in order: what a claim after `position` may leave out.
-    func heldPositions(after position: Int64, within span: Int, limit: Int) -> [Int64] {
-        var held: [Int64] = []
+    /// The encoded PDUs the cache holds, a transaction can carry, at the first `limit` stream
+    /// positions in `position + 1 ... position + span`, in stream order: what a claim after
+    /// `position` may leave out (the caller keeps these bytes, so the cache may let them go meanwhile).
+    func heldEncodings(after position: Int64, within span: Int, limit: Int) -> [HeldEncoding] {
+        var held: [HeldEncoding] = []
         entries.withLock { entries in
             var candidate = position
             for _ in 0..<max(0, span) {
                 guard held.count < limit, candidate < .max else { return }
                 candidate += 1
-                if entries.byPosition[candidate]?.pdu != nil { held.append(candidate) }
+                if let entry = entries.byPosition[candidate], let pdu = entry.pdu {
+                    held.append(HeldEncoding(position: candidate, eventID: entry.eventID, pdu: pdu))
+                }
             }
         }
         return held

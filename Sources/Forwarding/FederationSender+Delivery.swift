@@ -16,12 +16,13 @@ extension FederationSender {
     }
 
     /// Sends one claimed batch as a transaction; records a failure, not a success — the caller
-    /// moves the position, alone or with its next claim.
-    func deliver(_ batch: ForwardingBatch) async -> DeliveryOutcome {
+    /// moves the position, alone or with its next claim. `held`: the encoded PDUs the claim was
+    /// told to leave out, in stream order.
+    func deliver(_ batch: ForwardingBatch, held: [EncodedPDUCache.HeldEncoding]) async -> DeliveryOutcome {
         let destination = batch.destination
         let events: [ForwardedEvent]
         do {
-            events = try await withPDUs(batch.events)
+            events = try await withPDUs(batch.events, held: held)
         } catch {
             // Not the destination's fault: no back-off; the lease decides when the batch is tried again.
             logger.warning("forwarding: cannot read PDUs", metadata: ["destination": "\(destination)", "error": "\(error)"])
@@ -68,15 +69,20 @@ extension FederationSender {
         return .unfinished
     }
 
-    /// `events`, each with its PDU: those a claim left out come from the cache (already encoded,
-    /// which ``FederationTransaction/encode(_:)`` passes as they are), or, when the cache has let
-    /// them go meanwhile, from Postgres again.
-    func withPDUs(_ events: [ForwardedEvent]) async throws -> [ForwardedEvent] {
+    /// `events`, each with its PDU: those a claim left out come from `held` (already encoded, which
+    /// ``FederationTransaction/encode(_:)`` passes as they are), or — any other, which no claim of
+    /// this sender leaves out — from Postgres again.
+    /// (`events` and `held` are both in stream order: one walk through each.)
+    func withPDUs(_ events: [ForwardedEvent], held: [EncodedPDUCache.HeldEncoding]) async throws -> [ForwardedEvent] {
         guard events.contains(where: { $0.pdu == nil }) else { return events }
         var missing: [Int64] = []
+        var next = held.startIndex
         var filled = events.map { event in
             guard event.pdu == nil else { return event }
-            if let held = encodedPDUs.held(event) { return event.with(pdu: held) }
+            while next < held.endIndex, held[next].position < event.streamPosition { next += 1 }
+            if next < held.endIndex, held[next].position == event.streamPosition, held[next].eventID.bytesEqual(event.eventID) {
+                return event.with(pdu: held[next].pdu)
+            }
             missing.append(event.streamPosition)
             return event
         }

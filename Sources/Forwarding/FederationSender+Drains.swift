@@ -42,23 +42,28 @@ extension FederationSender {
     /// statement. True when a batch carried events.
     func drain(_ destination: String) async -> Bool {
         guard !isStopping, !Task.isCancelled, var batch = await claim(destination) else { return false }
+        var held: [EncodedPDUCache.HeldEncoding] = []
         var madeProgress = false
         while true {
-            guard case .finished(let delivered) = await deliver(batch) else { return madeProgress }
+            guard case .finished(let delivered) = await deliver(batch, held: held) else { return madeProgress }
             madeProgress = madeProgress || !batch.events.isEmpty
             guard batch.events.count == configuration.batchSize, !isStopping, !Task.isCancelled else {
                 await complete(batch, delivered: delivered)
                 return madeProgress
             }
-            guard let next = await completeAndClaimNext(batch, delivered: delivered) else { return madeProgress }
+            held = encodedPDUs.heldEncodings(after: batch.through, within: Self.heldPositionsSpan * configuration.batchSize,
+                                             limit: configuration.batchSize)
+            guard let next = await completeAndClaimNext(batch, delivered: delivered, holding: held.map(\.position)) else {
+                return madeProgress
+            }
             batch = next
         }
     }
 
-    /// How far past a batch, in batches' worth of stream positions, the sender looks for PDUs it
-    /// holds when claiming the next: in a room of many servers the next batch's events are the
-    /// positions right after (each drain walks the same stretch of stream); events of rooms the
-    /// destination is not in leave gaps.
+    /// How far past a batch, in batches' worth of stream positions, the sender looks for PDUs its
+    /// cache holds when claiming the next, which the claim then leaves out: in a room of many
+    /// servers the next batch's events are the positions right after (each drain walks the same
+    /// stretch of stream); events of rooms the destination is not in leave gaps.
     static let heldPositionsSpan = 4
 
     /// The destination's next batch, claimed; nil when it is not claimable (another sender holds
@@ -79,13 +84,11 @@ extension FederationSender {
 
     /// Completes a full batch and claims the next in one statement; if that statement fails, the
     /// completion alone is recorded (retried) and the drain ends — a later scan claims again. The
-    /// claim leaves out the PDUs the cache holds just after the batch (``heldPositionsSpan``).
-    private func completeAndClaimNext(_ batch: ForwardingBatch, delivered: Bool) async -> ForwardingBatch? {
-        let batchSize = configuration.batchSize
-        let held = encodedPDUs.heldPositions(after: batch.through, within: Self.heldPositionsSpan * batchSize, limit: batchSize)
+    /// claim leaves out the PDUs at the positions `holding` (the caller holds them).
+    private func completeAndClaimNext(_ batch: ForwardingBatch, delivered: Bool, holding: [Int64]) async -> ForwardingBatch? {
         do {
-            return try await store.complete(batch, delivered: delivered, thenClaimUpTo: batchSize,
-                                            lease: configuration.lease, safe: horizon.knownSafePosition, holding: held)
+            return try await store.complete(batch, delivered: delivered, thenClaimUpTo: configuration.batchSize,
+                                            lease: configuration.lease, safe: horizon.knownSafePosition, holding: holding)
         } catch {
             logger.warning("forwarding: completion with the next claim failed", metadata: [
                 "destination": "\(batch.destination)", "error": "\(error)",

@@ -16,9 +16,8 @@ struct ForwardingMetrics: Sendable {
     let transactions = Counter(label: "leave_worker_forwarding_transactions_total")
     /// Deliveries dropped because their stored PDU cannot be signed into a request.
     let undeliverable = Counter(label: "leave_worker_forwarding_undeliverable_total")
-    /// PDUs a claim left out because the cache held them, but which the cache let go before the
-    /// transaction was built: read from Postgres again (a few is normal; many means the cache's
-    /// budget is too small for the spread between destinations).
+    /// PDUs a claim left out that the sender then did not hold for that event: read from Postgres
+    /// again (never expected: the sender keeps what it told the claim it holds).
     let pdusReread = Counter(label: "leave_worker_forwarding_pdus_reread_total")
     /// Time from sending a transaction to its answer (any answer).
     let sendDuration = Timer(label: "leave_worker_forwarding_send_duration_seconds")

@@ -79,22 +79,21 @@ struct FederationTransactionTests {
         }
     }
 
-    /// What a claim may leave out: the held positions just after a batch that a transaction can
-    /// carry (not the undeliverable ones, not beyond the span, at most the limit), and each held
-    /// PDU only for its own event ID.
-    @Test func theCacheNamesThePositionsItHolds() {
+    /// What a claim may leave out: the held PDUs just after a batch that a transaction can carry
+    /// (not the undeliverable ones, not beyond the span, at most the limit), with their event IDs.
+    @Test func theCacheHandsOutTheEncodingsItHoldsAfterAPosition() {
         let cache = EncodedPDUCache()
         for position in [3, 4, 6, 9, 20] as [Int64] {
-            _ = cache.encoded(ForwardedEvent(roomID: "!r", eventID: "$e\(position)", streamPosition: position, pdu: Array("{}".utf8)))
+            _ = cache.encoded(ForwardedEvent(roomID: "!r", eventID: "$e\(position)", streamPosition: position, pdu: Array("{ }".utf8)))
         }
         _ = cache.encoded(ForwardedEvent(roomID: "!r", eventID: "$f5", streamPosition: 5, pdu: Array(#"{"d":1.5}"#.utf8)))
-        #expect(cache.heldPositions(after: 2, within: 10, limit: 50) == [3, 4, 6, 9])
-        #expect(cache.heldPositions(after: 3, within: 3, limit: 50) == [4, 6])
-        #expect(cache.heldPositions(after: 2, within: 10, limit: 2) == [3, 4])
-        #expect(cache.heldPositions(after: .max - 1, within: 10, limit: 50) == [])
-        #expect(cache.held(ForwardedEvent(roomID: "!r", eventID: "$e4", streamPosition: 4, pdu: nil)) == Array("{}".utf8))
-        #expect(cache.held(ForwardedEvent(roomID: "!r", eventID: "$other", streamPosition: 4, pdu: nil)) == nil)
-        #expect(cache.held(ForwardedEvent(roomID: "!r", eventID: "$f5", streamPosition: 5, pdu: nil)) == nil, "undeliverable")
+        let held = cache.heldEncodings(after: 2, within: 10, limit: 50)
+        #expect(held.map(\.position) == [3, 4, 6, 9])
+        #expect(held[1].eventID == "$e4")
+        #expect(held[1].pdu == Array("{}".utf8), "as encoded")
+        #expect(cache.heldEncodings(after: 3, within: 3, limit: 50).map(\.position) == [4, 6])
+        #expect(cache.heldEncodings(after: 2, within: 10, limit: 2).map(\.position) == [3, 4])
+        #expect(cache.heldEncodings(after: .max - 1, within: 10, limit: 50).isEmpty)
         #expect(cache.encoded(ForwardedEvent(roomID: "!r", eventID: "$e7", streamPosition: 7, pdu: nil)) == nil)
     }
 

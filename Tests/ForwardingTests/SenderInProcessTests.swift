@@ -114,9 +114,9 @@ struct SenderInProcessTests {
 
     /// Three destinations due the same 120 events: after each full batch the next claim leaves out
     /// the PDUs the sender's cache holds — with the usual cache, and with one that keeps a single
-    /// entry, so that PDUs left out are often gone by the time the transaction is built and are
-    /// read again. Either way each destination receives every event exactly once, in batches of at
-    /// most 50, each PDU the stored one (its `event_id` read from the body).
+    /// entry, so that PDUs left out are gone from it by the time the transaction is built (the
+    /// sender keeps the bytes it named). Either way each destination receives every event exactly
+    /// once, in batches of at most 50, each PDU the stored one (its `event_id` read from the body).
     @Test(arguments: [65_536, 1])
     func pdusLeftOutOfClaimsStillReachEveryDestinationOnce(cacheEntries: Int) async throws {
         let (url, pool) = try await Self.due(120, to: "d1.test")
@@ -145,28 +145,28 @@ struct SenderInProcessTests {
         await Self.shutDown(transport, pool, url)
     }
 
-    /// Events a claim left without their PDU get them from the cache while it holds them, and from
-    /// Postgres again when it does not; one the store has no PDU for is an error, never an event
-    /// sent without its PDU.
-    @Test func eventsWithoutTheirPDUAreFilledFromTheCacheOrPostgres() async throws {
+    /// Events a claim left without their PDU get the encoding the sender kept for them, or — when
+    /// it kept none for that event — their stored PDU from Postgres again; one the store has no
+    /// PDU for is an error, never an event sent without its PDU.
+    @Test func eventsWithoutTheirPDUAreFilledFromWhatTheSenderKeptOrPostgres() async throws {
         let (url, pool) = try await Self.due(3, to: "d1.test")
-        let cache = EncodedPDUCache()
-        let (sender, transport) = try Self.sender(pool: pool, destination: "d1.test", baseURL: "http://127.0.0.1:9",
-                                                  encodedPDUs: cache)
+        let (sender, transport) = try Self.sender(pool: pool, destination: "d1.test", baseURL: "http://127.0.0.1:9")
         let store = ForwardingStore(pool: pool, serverName: "resident.test")
         let claimed = try #require(try await store.claim(destination: "d1.test", limit: 3, lease: .seconds(60), safe: .max))
         let stored = claimed.events
         #expect(stored.count == 3)
-        _ = cache.encoded(stored[0])   // the cache holds the first one
         let bare = stored.map { ForwardedEvent(roomID: $0.roomID, eventID: $0.eventID, streamPosition: $0.streamPosition, pdu: nil) }
-        let filled = try await sender.withPDUs(bare)
-        #expect(filled[0].pdu == FederationTransaction.encode(try #require(stored[0].pdu)), "from the cache: as encoded")
-        #expect(Array(filled[1...]) == Array(stored[1...]), "from Postgres: as stored")
-        #expect(cache.held(stored[1]) == nil)
+        let kept: [EncodedPDUCache.HeldEncoding] = [
+            .init(position: stored[0].streamPosition, eventID: stored[0].eventID, pdu: Array("{}".utf8)),
+            .init(position: stored[1].streamPosition, eventID: "$another", pdu: Array("{}".utf8)),
+        ]
+        let filled = try await sender.withPDUs(bare, held: kept)
+        #expect(filled[0].pdu == Array("{}".utf8), "what the sender kept")
+        #expect(Array(filled[1...]) == Array(stored[1...]), "kept for another event, or not kept: as stored")
         let unknown = ForwardedEvent(roomID: "!r:resident.test", eventID: "$nowhere", streamPosition: 999_999, pdu: nil)
-        await #expect(throws: StorageError.self) { try await sender.withPDUs([unknown]) }
+        await #expect(throws: StorageError.self) { try await sender.withPDUs([unknown], held: []) }
         let mismatched = ForwardedEvent(roomID: "!r:resident.test", eventID: "$other", streamPosition: stored[2].streamPosition, pdu: nil)
-        await #expect(throws: StorageError.self) { try await sender.withPDUs([mismatched]) }
+        await #expect(throws: StorageError.self) { try await sender.withPDUs([mismatched], held: []) }
         await Self.shutDown(transport, pool, url)
     }
 
