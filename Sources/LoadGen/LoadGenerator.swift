@@ -179,6 +179,7 @@ public enum LoadGenerator {
         configuration.connectionPool = .init(idleTimeout: .seconds(60),
                                              concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, concurrency))
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        configuration.tracing.tracer = nil   // no tracer is bootstrapped: skip building spans (the generator shares the cores)
         return configuration
     }
 

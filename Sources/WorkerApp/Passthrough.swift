@@ -39,6 +39,7 @@ public final class Passthrough: Service, Sendable {
         // Connection attempts are retried (AsyncHTTPClient's advice) for at most this long: an
         // unreachable homeserver is a 502 within 2 s, not after the whole timeout.
         configuration.timeout.connect = .nanoseconds(min(timeout, .seconds(2)).saturatingNanoseconds)
+        configuration.tracing.tracer = nil   // no tracer is bootstrapped: skip building spans
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
