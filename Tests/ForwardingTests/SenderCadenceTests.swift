@@ -52,9 +52,6 @@ struct SenderCadenceTests {
         #expect(destination.transactions.last?.eventIDs == ["$lone"])
         #expect(Set(destination.transactions.map(\.id)).count == 3)
 
-        sender.stopClaiming()
-        await running.value
-        await destination.stop()
-        await SenderInProcessTests.shutDown(transport, pool, url)
+        await SenderInProcessTests.stop(sender, running, destination, transport, pool, url)
     }
 }

@@ -72,6 +72,15 @@ struct SenderInProcessTests {
         }
     }
 
+    /// Stops `sender` (letting its transaction in flight finish), then `destination`, then the rest.
+    static func stop(_ sender: FederationSender, _ running: Task<Void, Never>, _ destination: ScriptedDestination,
+                     _ transport: FederationTransport, _ pool: PostgresPool, _ url: String) async {
+        sender.stopClaiming()
+        await running.value
+        await destination.stop()
+        await shutDown(transport, pool, url)
+    }
+
     static func shutDown(_ transport: FederationTransport, _ pool: PostgresPool, _ url: String) async {
         try? await transport.destinations.shutdown()
         await pool.close()
@@ -106,10 +115,7 @@ struct SenderInProcessTests {
             #expect(all.filter { $0.id == transaction.id }.allSatisfy { $0.eventIDs == transaction.eventIDs })
         }
 
-        sender.stopClaiming()
-        await running.value
-        await destination.stop()
-        await Self.shutDown(transport, pool, url)
+        await Self.stop(sender, running, destination, transport, pool, url)
     }
 
     /// Three destinations due the same 120 events: after each full batch the next claim leaves out
@@ -139,10 +145,7 @@ struct SenderInProcessTests {
         #expect(received.count == 360, "each of 120 events to each of 3 destinations, once")
         #expect(Dictionary(grouping: received, by: { $0 }).values.allSatisfy { $0.count == 3 })
         #expect(Set(received) == Set((1...120).map { "$e\($0)" }))
-        sender.stopClaiming()
-        await running.value
-        await destination.stop()
-        await Self.shutDown(transport, pool, url)
+        await Self.stop(sender, running, destination, transport, pool, url)
     }
 
     /// Events a claim left without their PDU get the encoding the sender kept for them, or — when
@@ -207,10 +210,7 @@ struct SenderInProcessTests {
         let recorded = await waitUntil(timeout: .seconds(10)) { (try? await Self.pendingCount(pool)) == 0 }
         #expect(recorded != nil, "the deliveries were not recorded")
 
-        sender.stopClaiming()
-        await running.value
-        await destination.stop()
-        await Self.shutDown(transport, pool, url)
+        await Self.stop(sender, running, destination, transport, pool, url)
     }
 
     @Test func cancellingLeavesTheClaimToItsLeaseWithoutBackingOff() async throws {
