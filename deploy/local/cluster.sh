@@ -49,10 +49,11 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# N distinct ports free now, for the remote homeservers `loadgen` plays later: taken below the
-# kernel's ephemeral range (so that no outgoing connection — to a worker, to Postgres — is given
-# one meanwhile, and no free_port above collides with them), each checked by binding it, all held
-# until all are found (so none is handed out twice).
+# N distinct ports free now, for the remote homeservers `loadgen` plays later (and the load
+# balancer, bound after the workers are up): taken below the kernel's ephemeral range (so that no
+# outgoing connection — to a worker, to Postgres — is given one meanwhile, and no free_port above
+# collides with them), each checked by binding it, all held until all are found (so none is handed
+# out twice).
 free_ports_below_ephemeral() {
     python3 - "$1" <<'PY'
 import random, socket, sys
@@ -243,7 +244,13 @@ cmd_up() {
     if alive "$state/haproxy.pid" haproxy || ls "$state"/worker-*.pid >/dev/null 2>&1; then
         die "a cluster is already up in $state (deploy/local/cluster.sh status / down)"
     fi
-    [ "$lb_port" = 0 ] && lb_port=$(free_port)
+    # The remotes' ports and, with --port 0, the load balancer's: below the ephemeral range, so that
+    # no outgoing connection (a worker's to Postgres) is given the load balancer's port before
+    # HAProxy binds it, after the workers are up — an ephemeral free port was, once.
+    local remote_ports
+    remote_ports=$(free_ports_below_ephemeral $((remotes + 1))) || die "cannot find $((remotes + 1)) free ports for the remotes and the load balancer"
+    [ "$lb_port" = 0 ] && lb_port=${remote_ports%% *}
+    remote_ports=${remote_ports#* }
     port_is_free "$lb_port" || die "port $lb_port is in use: choose another with --port (0 = any free port)"
 
     "$root/scripts/deps.sh"
@@ -267,9 +274,8 @@ cmd_up() {
         || psql "$admin_url" -qc "CREATE DATABASE leave_worker"
     $stats && psql "$base/leave_worker" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 
-    local overrides="" i=0 port ports
-    ports=$(free_ports_below_ephemeral "$remotes") || die "cannot find $remotes free ports for the remotes"
-    for port in $ports; do
+    local overrides="" i=0 port
+    for port in $remote_ports; do
         i=$((i + 1))
         overrides+="${overrides:+,}remote-$i.localhost=http://127.0.0.1:$port"
     done
