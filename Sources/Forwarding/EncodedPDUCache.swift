@@ -22,7 +22,6 @@ final class EncodedPDUCache: Sendable {
         let pdu: [UInt8]
     }
 
-
     private struct Entries {
         /// nil PDUs: none a transaction can carry.
         var byPosition: [Int64: (eventID: String, pdu: [UInt8]?)] = [:]

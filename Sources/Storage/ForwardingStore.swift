@@ -45,7 +45,7 @@ public final class ForwardingStore: Sendable {
     /// The claimed events at the stream positions in `holding` come without their PDU (nil): the
     /// caller already holds those (the sender's cache of encoded PDUs — in a room of many servers
     /// each event goes to every destination, and its ≈ 800 bytes crossed from Postgres to the worker
-    /// once per destination). ``pdus(at:)`` reads any the caller no longer has.
+    /// once per destination). ``pdus(at:)`` reads any the caller turns out not to have.
     public func complete(_ batch: ForwardingBatch, delivered: Bool, thenClaimUpTo limit: Int, lease: Duration, safe: Int64,
                          holding: [Int64] = []) async throws -> ForwardingBatch?
     {

@@ -47,8 +47,8 @@ public final class OutboundConnector: Sendable {
         configuration.timeout.connect = .nanoseconds(connectTimeout.saturatingNanoseconds)
         configuration.dnsOverride = dnsOverride
         // No spans: the worker bootstraps no tracer, and with the default (no-op) one each request
-        // still built its span's attributes, parsing its URL (1.6 % of a worker's CPU forwarding
-        // to 100 servers).
+        // still built its span's attributes, parsing its URL (1.9 % of a worker's CPU forwarding
+        // to 100 servers; 0.1 % without).
         configuration.tracing.tracer = nil
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
