@@ -9,37 +9,29 @@ struct LeaveWrite: Sendable {
 
 /// The one Swift definition of a stored leave's fields: the attributes of the SQL composite type
 /// `leave_input` (`sql/0009_forwarding_positions.sql`), which `store_leaves` reads with
-/// `json_populate_record`. A new column is one entry here and one attribute there.
+/// `json_populate_record` — all but the PDU, which goes apart (``pdus(_:)``, `sql/0020`). A new
+/// column is one entry here and one attribute there (and one in `store_leaves_rounds`' row).
 enum LeaveInput {
-    /// A field's JSON value: a value, or a string given as its UTF-8 bytes (the PDU, written
-    /// straight from the bytes it is stored as).
-    enum Field {
-        case value(JSONValue)
-        case utf8String([UInt8])
-    }
-
-    /// Each attribute of `leave_input` with how a leave fills it.
-    static let columns: [(name: String, field: @Sendable (LeaveWrite) -> Field)] = [
-        ("room_id", { .value(.string($0.event.roomID)) }),
-        ("event_id", { .value(.string($0.event.eventID)) }),
-        ("type", { .value(.string($0.event.type)) }),
-        ("state_key", { .value($0.event.stateKey.map(JSONValue.string) ?? .null) }),
-        ("sender", { .value(.string($0.event.sender)) }),
-        ("depth", { .value(.integer($0.event.depth)) }),
-        ("origin_server_ts", { .value(.integer($0.event.originServerTS)) }),
-        ("membership", { .value($0.event.membership.map(JSONValue.string) ?? .null) }),
-        ("prev_events", { .value(.array($0.event.prevEvents.map(JSONValue.string))) }),
-        ("auth_events", { .value(.array($0.event.authEvents.map(JSONValue.string))) }),
-        ("pdu", { .utf8String($0.event.pdu) }),
-        ("expected_membership", { .value($0.expectedMembership.map(JSONValue.string) ?? .null) }),
+    /// Each attribute of `leave_input` but `pdu`, with how a leave fills it.
+    static let columns: [(name: String, value: @Sendable (LeaveWrite) -> JSONValue)] = [
+        ("room_id", { .string($0.event.roomID) }),
+        ("event_id", { .string($0.event.eventID) }),
+        ("type", { .string($0.event.type) }),
+        ("state_key", { $0.event.stateKey.map(JSONValue.string) ?? .null }),
+        ("sender", { .string($0.event.sender) }),
+        ("depth", { .integer($0.event.depth) }),
+        ("origin_server_ts", { .integer($0.event.originServerTS) }),
+        ("membership", { $0.event.membership.map(JSONValue.string) ?? .null }),
+        ("prev_events", { .array($0.event.prevEvents.map(JSONValue.string)) }),
+        ("auth_events", { .array($0.event.authEvents.map(JSONValue.string)) }),
+        ("expected_membership", { $0.expectedMembership.map(JSONValue.string) ?? .null }),
     ]
 
-    /// The `store_leaves` argument for these leaves: a JSON array of `leave_input` objects,
-    /// written field by field into one buffer (building it as a `JSONValue` first, the PDU as a
-    /// `String`, cost ~1 % of a worker's CPU under load).
+    /// The `store_leaves` first argument for these leaves: a JSON array of `leave_input` objects
+    /// without their PDUs, written field by field into one buffer.
     static func document(_ writes: [LeaveWrite]) -> String {
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(writes.reduce(2) { $0 + $1.event.pdu.count + 512 })
+        buffer.reserveCapacity(2 + 512 * writes.count)
         buffer.append(UInt8(ascii: "["))
         for (position, write) in writes.enumerated() {
             if position > 0 { buffer.append(UInt8(ascii: ",")) }
@@ -48,14 +40,17 @@ enum LeaveInput {
                 if index > 0 { buffer.append(UInt8(ascii: ",")) }
                 JSONValue.string(column.name).appendCompact(to: &buffer)
                 buffer.append(UInt8(ascii: ":"))
-                switch column.field(write) {
-                case .value(let value): value.appendCompact(to: &buffer)
-                case .utf8String(let text): JSONValue.appendString(utf8: text, to: &buffer)
-                }
+                column.value(write).appendCompact(to: &buffer)
             }
             buffer.append(UInt8(ascii: "}"))
         }
         buffer.append(UInt8(ascii: "]"))
         return String(decoding: buffer, as: UTF8.self)
+    }
+
+    /// The `store_leaves` second argument: the leaves' PDUs, in order, as the text they are
+    /// stored as (a `text[]` parameter, sent in binary: no escaping here, no JSON parse there).
+    static func pdus(_ writes: [LeaveWrite]) -> [String] {
+        writes.map { String(decoding: $0.event.pdu, as: UTF8.self) }
     }
 }

@@ -32,10 +32,10 @@ struct LeaveWriter: Sendable {
 
     /// Stores several leaves in one transaction (`store_leaves`): one result per leave, in order.
     @Sendable func writeLeaves(_ writes: [LeaveWrite]) async throws -> [Result<LeaveOutcome, any Error>] {
-        let document = LeaveInput.document(writes)
+        let parameters: [PostgresValue] = [.text(LeaveInput.document(writes)), .textArray(LeaveInput.pdus(writes))]
         let rows = try await retryPolicy.run {
             try await pool.withConnection { connection in
-                try connection.query(Self.storeLeavesSQL, [.text(document)]).rows
+                try connection.query(Self.storeLeavesSQL, parameters).rows
             }
         }
         var byIndex: [Int: PostgresRow] = [:]
@@ -56,7 +56,7 @@ struct LeaveWriter: Sendable {
     }
 
     static let storeLeavesSQL = """
-        SELECT leave_index, outcome, stream_position, current_membership FROM store_leaves($1::json)
+        SELECT leave_index, outcome, stream_position, current_membership FROM store_leaves($1::json, $2::text[])
         """
 
     /// The outcome in a row's columns (outcome, stream_position, current_membership) from column `first`.

@@ -155,22 +155,12 @@ final class LeaveTransactionTests: XCTestCase {
     /// Leaves queued behind a busy writer are committed together (`store_leaves`); when one of them
     /// violates a constraint, the others are still stored and only that one fails.
     func testABatchWithOneBadLeaveStoresTheOthersAndFailsOnlyThatOne() async throws {
-        let narrow = PostgresPool(configuration: PostgresConfiguration(url: pool.configuration.url, poolSize: 2))
-        let batched = RoomStore(pool: narrow)    // one writer at a time
-        let blocker = try PostgresConnection(url: pool.configuration.url)
-        _ = try blocker.query("BEGIN")
-        _ = try blocker.query("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", [.text(room.roomID)])
-        let aliceLeave = room.leave("@alice:resident.test", id: "$alice-leave", prevEvents: [room.lastEventID])
         try await setJoinedMembers("third.test", 0)
-        let first = Task { try await batched.storeLeave(aliceLeave, expectedMembership: "join") }
-        try await Task.sleep(for: .milliseconds(200))   // the writer now waits for the room lock
         let joined = room
-        let queued = ["@bob:remote.test", "@carol:third.test", "@dan:remote.test"].map { member in
-            let leave = joined.leave(member, id: "$\(member)-leave", prevEvents: [joined.lastEventID])
-            return Task { try await batched.storeLeave(leave, expectedMembership: "join") }
+        let leaves = ["@alice:resident.test", "@bob:remote.test", "@carol:third.test", "@dan:remote.test"].map { member in
+            joined.leave(member, id: "$\(member)-leave", prevEvents: [joined.lastEventID])
         }
-        try await Task.sleep(for: .milliseconds(200))   // all three queued behind it
-        _ = try blocker.query("COMMIT")
+        let (narrow, first, queued) = try await storeBehindTheRoomsLock(leaves[0], thenTogether: Array(leaves.dropFirst()))
 
         guard case .stored = try await first.value else { return XCTFail("alice's leave must store") }
         guard case .stored = try await queued[0].value else { return XCTFail("bob's leave must store") }
@@ -187,6 +177,47 @@ final class LeaveTransactionTests: XCTestCase {
         let orphans = try await StorageFixture.orphans(pool)
         XCTAssertEqual(orphans, [])
         await narrow.close()
+    }
+
+    /// Leaves committed together each keep their own PDU (the PDUs go beside the batch's JSON, by
+    /// position: `sql/0020`), byte for byte.
+    func testABatchStoresEachLeaveWithItsOwnPDU() async throws {
+        let joined = room
+        let leaves = ["@alice:resident.test", "@bob:remote.test", "@carol:third.test", "@dan:remote.test"].map { member in
+            joined.leave(member, id: "$\(member)-leave", prevEvents: [joined.lastEventID])
+        }
+        let (narrow, first, queued) = try await storeBehindTheRoomsLock(leaves[0], thenTogether: Array(leaves.dropFirst()))
+
+        for task in [first] + queued {
+            guard case .stored = try await task.value else { return XCTFail("every leave must store") }
+        }
+        for leave in leaves {
+            let stored = try await store.event(id: leave.eventID)
+            XCTAssertEqual(stored, leave, "\(leave.eventID) reads back exactly, its own PDU included")
+        }
+        let calls = try await StorageFixture.rows(narrow, """
+            SELECT count(DISTINCT xmin::text) FROM events WHERE event_id = ANY ($1)
+            """, [.textArray(leaves.dropFirst().map(\.eventID))])
+        XCTAssertEqual(calls, [["1"]], "the three queued leaves were one transaction")
+        await narrow.close()
+    }
+
+    /// Stores `first` through a store with one writer while another connection holds the room's
+    /// lock, queues `together` behind it (the writer's next batch: one transaction), then lets the
+    /// lock go. Returns the store's pool (for the caller to close) and the leaves' tasks.
+    private func storeBehindTheRoomsLock(_ first: EventRecord, thenTogether together: [EventRecord]) async throws
+        -> (pool: PostgresPool, first: Task<LeaveOutcome, any Error>, together: [Task<LeaveOutcome, any Error>]) {
+        let narrow = PostgresPool(configuration: PostgresConfiguration(url: pool.configuration.url, poolSize: 2))
+        let batched = RoomStore(pool: narrow)    // one writer at a time
+        let blocker = try PostgresConnection(url: pool.configuration.url)
+        _ = try blocker.query("BEGIN")
+        _ = try blocker.query("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", [.text(room.roomID)])
+        let firstTask = Task { try await batched.storeLeave(first, expectedMembership: "join") }
+        try await Task.sleep(for: .milliseconds(200))   // the writer now waits for the room lock
+        let queued = together.map { leave in Task { try await batched.storeLeave(leave, expectedMembership: "join") } }
+        try await Task.sleep(for: .milliseconds(200))   // all queued behind it
+        _ = try blocker.query("COMMIT")
+        return (narrow, firstTask, queued)
     }
 
     /// A failure injected at each table the transaction writes (a trigger raising on any row change)

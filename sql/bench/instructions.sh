@@ -6,8 +6,8 @@
 # valgrind's callgrind, counting only inside store_leaves (the function call, toggled on
 # fmgr_security_definer: store_leaves is the only function with SET options). Each call stores
 # BATCH leaves of joined members (a fresh member each, 1.1 kB PDU) in its own transaction with a
-# generic plan, as the workers do. Printed: (Ir of 10 + CALLS calls − Ir of 10 calls) / CALLS,
-# so the first calls' planning is left out.
+# generic plan, the PDUs beside the JSON (sql/0020), as the workers do. Printed: (Ir of 10 + CALLS
+# calls − Ir of 10 calls) / CALLS, so the first calls' planning is left out.
 #
 #   sql/bench/instructions.sh DIR [CALLS] [BATCH]      e.g. sql/bench/instructions.sh /tmp/lw-ir 100 1
 #
@@ -37,15 +37,16 @@ trap 'rm -rf "$work"' EXIT
 # The single-user backend's input (-j: a statement ends with ";" and an empty line); member n is
 # in room n % 50 on server remote(n % 7), as fixture.sql made it.
 script() {
-    local first=$1 count=$2 n c i leaves
+    local first=$1 count=$2 n c i leaves pdus
     echo "SET plan_cache_mode = force_generic_plan;"; echo
     for ((c = 0; c < count; c++)); do
-        leaves=""
+        leaves="" pdus=""
         for ((i = 0; i < batch; i++)); do
             n=$((first + c * batch + i))
-            leaves+="${leaves:+, }json_build_object('room_id', '!r$((n % 50)):bench', 'event_id', '\$leave$n', 'type', 'm.room.member', 'state_key', '@u$n:remote$((n % 7))', 'sender', '@u$n:remote$((n % 7))', 'depth', 3, 'origin_server_ts', 1700000000001, 'membership', 'leave', 'prev_events', ARRAY['\$join$n'], 'auth_events', ARRAY['\$join$n'], 'pdu', repeat('y', 1100), 'expected_membership', 'join')"
+            leaves+="${leaves:+, }json_build_object('room_id', '!r$((n % 50)):bench', 'event_id', '\$leave$n', 'type', 'm.room.member', 'state_key', '@u$n:remote$((n % 7))', 'sender', '@u$n:remote$((n % 7))', 'depth', 3, 'origin_server_ts', 1700000000001, 'membership', 'leave', 'prev_events', ARRAY['\$join$n'], 'auth_events', ARRAY['\$join$n'], 'expected_membership', 'join')"
+            pdus+="${pdus:+, }repeat('y', 1100)"
         done
-        echo "SELECT outcome FROM store_leaves(json_build_array($leaves));"; echo
+        echo "SELECT outcome FROM store_leaves(json_build_array($leaves), ARRAY[$pdus]);"; echo
     done
 }
 

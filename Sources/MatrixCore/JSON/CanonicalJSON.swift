@@ -45,12 +45,6 @@ extension JSONValue {
     public func appendCompact(to buffer: inout [UInt8]) {
         JSONWriter<VerbatimNumbers>.append(self, to: &buffer)
     }
-
-    /// Appends the JSON string whose text is the UTF-8 `text` (quoted, escaped as everywhere
-    /// else) to `buffer`, without making a `String` of it first. `text` must be valid UTF-8.
-    public static func appendString(utf8 text: [UInt8], to buffer: inout [UInt8]) {
-        JSONWriter<VerbatimNumbers>.appendString(utf8: text, to: &buffer)
-    }
 }
 
 extension JSONObject {

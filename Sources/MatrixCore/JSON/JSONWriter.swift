@@ -91,12 +91,6 @@ enum JSONWriter<Numbers: JSONNumberPolicy> {
         buffer.append(UInt8(ascii: "\""))
     }
 
-    static func appendString(utf8 text: [UInt8], to buffer: inout [UInt8]) {
-        buffer.append(UInt8(ascii: "\""))
-        text.withUnsafeBufferPointer { appendEscaped($0, to: &buffer) }
-        buffer.append(UInt8(ascii: "\""))
-    }
-
     /// Copies UTF-8 text, escaping `"`, `\` and U+0000–U+001F exactly as canonical JSON wants.
     private static func appendEscaped(_ text: UnsafeBufferPointer<UInt8>, to buffer: inout [UInt8]) {
         var runStart = 0
