@@ -54,10 +54,12 @@ enum StorageFixture {
 }
 
 extension StorageFixture {
-    /// Rows of the tables that point at events (without a foreign key) whose event is missing.
+    /// Rows that point at a missing event, and events of a missing room (no table has a foreign
+    /// key: sql/README.md, "Schema").
     static func orphans(_ pool: PostgresPool) async throws -> [[String]] {
         try await rows(pool, """
-            SELECT 'current_state', event_id FROM current_state t
+            SELECT 'events', event_id FROM events t WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = t.room_id)
+            UNION ALL SELECT 'current_state', event_id FROM current_state t
                 WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = t.room_id AND e.event_id = t.event_id)
             UNION ALL SELECT 'memberships', event_id FROM memberships t
                 WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = t.room_id AND e.event_id = t.event_id)
