@@ -1,4 +1,5 @@
 import Foundation
+import MatrixCore
 import Postgres
 import Storage
 import TestSupport
@@ -50,6 +51,25 @@ enum StorageFixture {
                                          [.text(roomID)]).map { $0[0] }
         }
         return dump
+    }
+}
+
+extension StorageFixture {
+    /// `store_leaves`' one argument as workers before sql/0020 send it (and the call
+    /// `store_leaves($1::json)` they prepared still takes): a JSON array of sql/0009's `leave_input`
+    /// objects, each leave of a joined member with its PDU inside.
+    static func earlierWorkerLeaves(_ leaves: [EventRecord]) -> String {
+        let objects: [JSONValue] = leaves.map { leave in
+            .object([
+                "room_id": .string(leave.roomID), "event_id": .string(leave.eventID), "type": .string(leave.type),
+                "state_key": leave.stateKey.map(JSONValue.string) ?? .null, "sender": .string(leave.sender),
+                "depth": .integer(leave.depth), "origin_server_ts": .integer(leave.originServerTS),
+                "membership": .string("leave"), "prev_events": .array(leave.prevEvents.map(JSONValue.string)),
+                "auth_events": .array(leave.authEvents.map(JSONValue.string)),
+                "pdu": .string(String(decoding: leave.pdu, as: UTF8.self)), "expected_membership": .string("join"),
+            ])
+        }
+        return String(decoding: JSONValue.array(objects).compactBytes(), as: UTF8.self)
     }
 }
 

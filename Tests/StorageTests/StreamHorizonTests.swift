@@ -1,4 +1,3 @@
-import MatrixCore
 import Postgres
 import Storage
 import TestSupport
@@ -41,7 +40,7 @@ final class StreamHorizonTests: XCTestCase {
         let leaveA = first.leave("@alice:a.test", id: "$leave-a", prevEvents: [first.lastEventID])
         _ = try writerA.query("BEGIN")
         let rows = try writerA.query("SELECT outcome, stream_position FROM store_leaves($1::json)",
-                                     [.text(Self.leaveInput(leaveA))]).rows
+                                     [.text(StorageFixture.earlierWorkerLeaves([leaveA]))]).rows
         XCTAssertEqual(rows.first?.string(0), "stored")
         let positionA = try XCTUnwrap(rows.first?.int64(1))
         let leaveB = second.leave("@alice:a.test", id: "$leave-b", prevEvents: [second.lastEventID])
@@ -123,18 +122,5 @@ final class StreamHorizonTests: XCTestCase {
         let feed = try await rooms.acceptedEvents(after: 0, limit: 100).map(\.eventID)
         XCTAssertEqual(feed, ["$leave-a"])
         _ = try writerA.query("ROLLBACK")
-    }
-
-    /// `store_leaves`' argument for one leave of a joined member (sql/0009's `leave_input`).
-    private static func leaveInput(_ leave: EventRecord) -> String {
-        let object: JSONObject = [
-            "room_id": .string(leave.roomID), "event_id": .string(leave.eventID), "type": .string(leave.type),
-            "state_key": leave.stateKey.map(JSONValue.string) ?? .null, "sender": .string(leave.sender),
-            "depth": .integer(leave.depth), "origin_server_ts": .integer(leave.originServerTS),
-            "membership": .string("leave"), "prev_events": .array(leave.prevEvents.map(JSONValue.string)),
-            "auth_events": .array(leave.authEvents.map(JSONValue.string)),
-            "pdu": .string(String(decoding: leave.pdu, as: UTF8.self)), "expected_membership": .string("join"),
-        ]
-        return String(decoding: JSONValue.array([.object(object)]).compactBytes(), as: UTF8.self)
     }
 }
