@@ -53,4 +53,26 @@ enum LeaveInput {
     static func pdus(_ writes: [LeaveWrite]) -> [String] {
         writes.map { String(decoding: $0.event.pdu, as: UTF8.self) }
     }
+
+    /// The `store_leaves` third argument (`sql/0024`): whether no event ID and no (room, member)
+    /// occurs twice among the leaves — then `store_leaves` stores them all in one round without
+    /// computing rounds. Compared byte for byte, as `text` equality compares them there (a state
+    /// key absent twice counts as a repeat, as NULLs share a partition there).
+    static func isDistinct(_ writes: [LeaveWrite]) -> Bool {
+        var eventIDs: Set<ExactString> = []
+        var members: Set<Member> = []
+        for write in writes {
+            let event = write.event
+            guard eventIDs.insert(ExactString(event.eventID)).inserted,
+                  members.insert(Member(roomID: ExactString(event.roomID), stateKey: event.stateKey.map { ExactString($0) })).inserted
+            else { return false }
+        }
+        return true
+    }
+
+    /// A leave's member: its room and state key, byte for byte.
+    private struct Member: Hashable {
+        let roomID: ExactString
+        let stateKey: ExactString?
+    }
 }

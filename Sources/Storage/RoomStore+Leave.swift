@@ -32,7 +32,9 @@ struct LeaveWriter: Sendable {
 
     /// Stores several leaves in one transaction (`store_leaves`): one result per leave, in order.
     @Sendable func writeLeaves(_ writes: [LeaveWrite]) async throws -> [Result<LeaveOutcome, any Error>] {
-        let parameters: [PostgresValue] = [.text(LeaveInput.document(writes)), .textArray(LeaveInput.pdus(writes))]
+        let parameters: [PostgresValue] = [
+            .text(LeaveInput.document(writes)), .textArray(LeaveInput.pdus(writes)), .bool(LeaveInput.isDistinct(writes)),
+        ]
         let rows = try await retryPolicy.run {
             try await pool.withConnection { connection in
                 try connection.query(Self.storeLeavesSQL, parameters).rows
@@ -56,7 +58,7 @@ struct LeaveWriter: Sendable {
     }
 
     static let storeLeavesSQL = """
-        SELECT leave_index, outcome, stream_position, current_membership FROM store_leaves($1::json, $2::text[])
+        SELECT leave_index, outcome, stream_position, current_membership FROM store_leaves($1::json, $2::text[], $3::boolean)
         """
 
     /// The outcome in a row's columns (outcome, stream_position, current_membership) from column `first`.

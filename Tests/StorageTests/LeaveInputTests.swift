@@ -35,4 +35,24 @@ final class LeaveInputTests: XCTestCase {
         XCTAssertEqual(two["auth_events"], .array([]))
         XCTAssertEqual(LeaveInput.pdus([first, second]).map { Array($0.utf8) }, [pdu, Array("{}".utf8)])
     }
+
+    /// Repeats are found byte for byte, as Postgres' `text` equality finds them: `$K` and `$\u{212A}`
+    /// (Kelvin sign) are two event IDs, a composed and a decomposed `é` two state keys.
+    func testDistinctComparesEventIDsAndMembersByteForByte() {
+        func write(_ eventID: String, room: String = "!r:x", stateKey: String? = "@u:x") -> LeaveWrite {
+            LeaveWrite(event: EventRecord(
+                eventID: eventID, roomID: room, type: "m.room.member", stateKey: stateKey, sender: stateKey ?? "@u:x",
+                depth: 1, originServerTS: 0, membership: "leave", prevEvents: [], authEvents: [], pdu: []),
+                expectedMembership: "join")
+        }
+        XCTAssertTrue(LeaveInput.isDistinct([]))
+        XCTAssertTrue(LeaveInput.isDistinct([write("$a"), write("$b", stateKey: "@v:x")]))
+        XCTAssertFalse(LeaveInput.isDistinct([write("$a"), write("$a", stateKey: "@v:x")]), "one event twice")
+        XCTAssertFalse(LeaveInput.isDistinct([write("$a"), write("$b")]), "one member twice")
+        XCTAssertTrue(LeaveInput.isDistinct([write("$a"), write("$b", room: "!s:x")]), "one user in two rooms")
+        XCTAssertTrue(LeaveInput.isDistinct([write("$K"), write("$\u{212A}", stateKey: "@v:x")]))
+        XCTAssertTrue(LeaveInput.isDistinct([write("$a", stateKey: "@\u{E9}:x"), write("$b", stateKey: "@e\u{301}:x")]))
+        XCTAssertFalse(LeaveInput.isDistinct([write("$a", stateKey: nil), write("$b", stateKey: nil)]),
+                       "no state key twice in one room: one partition in SQL")
+    }
 }

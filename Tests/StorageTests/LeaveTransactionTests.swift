@@ -1,5 +1,5 @@
 import Postgres
-import Storage
+@testable import Storage
 import TestSupport
 import XCTest
 
@@ -200,6 +200,65 @@ final class LeaveTransactionTests: XCTestCase {
             """, [.textArray(leaves.dropFirst().map(\.eventID))])
         XCTAssertEqual(calls, [["1"]], "the three queued leaves were one transaction")
         await narrow.close()
+    }
+
+    /// A batch holding one event twice and one member twice (a replay racing itself) is not vouched
+    /// free of repeats (`LeaveInput.isDistinct`), so `store_leaves` takes it in rounds: each leave
+    /// gets its own outcome, as if it had come alone after the ones before it.
+    func testABatchWithARepeatedEventAndARepeatedMemberGivesEachItsOwnOutcome() async throws {
+        let joined = room
+        let alice = joined.leave("@alice:resident.test", id: "$alice-leave", prevEvents: [joined.lastEventID])
+        let bob = joined.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [joined.lastEventID])
+        let dan = joined.leave("@dan:remote.test", id: "$dan-leave", prevEvents: [joined.lastEventID])
+        let danAgain = joined.leave("@dan:remote.test", id: "$dan-leave-again", prevEvents: [joined.lastEventID])
+        XCTAssertFalse(LeaveInput.isDistinct([bob, bob, dan, danAgain].map { LeaveWrite(event: $0, expectedMembership: "join") }))
+        let (narrow, first, queued) = try await storeBehindTheRoomsLock(alice, thenTogether: [bob, bob, dan, danAgain])
+
+        guard case .stored = try await first.value else { return XCTFail("alice's leave must store") }
+        var outcomes: [LeaveOutcome] = []
+        for task in queued { outcomes.append(try await task.value) }
+        // The tasks queue in whichever order they run: one of each pair is first.
+        let bobs = outcomes[0...1].map { if case .stored = $0 { "stored" } else { "\($0)" } }.sorted()
+        XCTAssertEqual(bobs, ["alreadyStored", "stored"], "\(outcomes)")
+        let dans = outcomes[2...3].map { if case .stored = $0 { "stored" } else { "\($0)" } }.sorted()
+        XCTAssertEqual(dans, ["membershipChanged(current: Optional(\"leave\"))", "stored"], "\(outcomes)")
+        let storedDan = if case .stored = outcomes[2] { dan.eventID } else { danAgain.eventID }
+        let members = try await store.members(roomID: room.roomID)
+        XCTAssertEqual(members.map(\.membership), ["leave", "leave", "join", "leave"], "alice, bob, carol, dan")
+        let danRow = try await store.membership(roomID: room.roomID, userID: "@dan:remote.test")
+        XCTAssertEqual(danRow?.eventID, storedDan)
+        let stored = try await StorageFixture.rows(narrow, """
+            SELECT count(*), count(DISTINCT xmin::text) FILTER (WHERE event_id <> '$alice-leave')
+            FROM events WHERE event_id LIKE '$%-leave%'
+            """)
+        XCTAssertEqual(stored, [["3", "1"]], "alice's, bob's and one of dan's; the queued ones in one transaction")
+        let orphans = try await StorageFixture.orphans(pool)
+        XCTAssertEqual(orphans, [])
+        await narrow.close()
+    }
+
+    /// A caller that vouches wrongly for a batch (`p_distinct`, `sql/0024`) gets an error and writes
+    /// nothing: one event twice breaks events' unique index, one member twice the memberships upsert
+    /// (or, when the server has fewer joined members than the batch's leaves, the count's domain).
+    func testABatchWronglyVouchedFreeOfRepeatsFailsWholeAndWritesNothing() async throws {
+        let before = try await StorageFixture.dump(pool, roomID: room.roomID)
+        let bob = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
+        let bobAgain = room.leave("@bob:remote.test", id: "$bob-leave-again", prevEvents: [room.lastEventID])
+        let dan = room.leave("@dan:remote.test", id: "$dan-leave", prevEvents: [room.lastEventID])
+        for (batch, sqlState) in [([dan, bob, bob], "23505"), ([bob, bobAgain], "21000")] {
+            do {
+                _ = try await StorageFixture.rows(pool, "SELECT * FROM store_leaves($1::json, NULL, true)",
+                                                  [.text(StorageFixture.earlierWorkerLeaves(batch))])
+                XCTFail("\(batch.map(\.eventID)) vouched free of repeats must fail")
+            } catch let error as PostgresError {
+                XCTAssertEqual(error.sqlState, sqlState, "\(error)")
+            }
+            let after = try await StorageFixture.dump(pool, roomID: room.roomID)
+            XCTAssertEqual(after, before)
+        }
+        let rounds = try await StorageFixture.rows(pool, "SELECT outcome FROM store_leaves($1::json, NULL, false) ORDER BY leave_index",
+                                                   [.text(StorageFixture.earlierWorkerLeaves([dan, bob, bobAgain]))])
+        XCTAssertEqual(rounds, [["stored"], ["stored"], ["membership_changed"]], "the same batch in rounds")
     }
 
     /// Stores `first` through a store with one writer while another connection holds the room's

@@ -6,8 +6,9 @@
 # valgrind's callgrind, counting only inside store_leaves (the function call, toggled on
 # fmgr_security_definer: store_leaves is the only function with SET options). Each call stores
 # BATCH leaves of joined members (a fresh member each, 1.1 kB PDU) in its own transaction with a
-# generic plan, the PDUs beside the JSON (sql/0020), as the workers do. Printed: (Ir of 10 + CALLS
-# calls − Ir of 10 calls) / CALLS, so the first calls' planning is left out.
+# generic plan, the PDUs beside the JSON (sql/0020) and the batch vouched free of repeats
+# (sql/0024), as the workers do (DISTINCT=false: the rounds computed, as before 0024). Printed:
+# (Ir of 10 + CALLS calls − Ir of 10 calls) / CALLS, so the first calls' planning is left out.
 #
 #   sql/bench/instructions.sh DIR [CALLS] [BATCH]      e.g. sql/bench/instructions.sh /tmp/lw-ir 100 1
 #
@@ -46,7 +47,7 @@ script() {
             leaves+="${leaves:+, }json_build_object('room_id', '!r$((n % 50)):bench', 'event_id', '\$leave$n', 'type', 'm.room.member', 'state_key', '@u$n:remote$((n % 7))', 'sender', '@u$n:remote$((n % 7))', 'depth', 3, 'origin_server_ts', 1700000000001, 'membership', 'leave', 'prev_events', ARRAY['\$join$n'], 'auth_events', ARRAY['\$join$n'], 'expected_membership', 'join')"
             pdus+="${pdus:+, }repeat('y', 1100)"
         done
-        echo "SELECT outcome FROM store_leaves(json_build_array($leaves), ARRAY[$pdus]);"; echo
+        echo "SELECT outcome FROM store_leaves(json_build_array($leaves), ARRAY[$pdus], ${DISTINCT:-true});"; echo
     done
 }
 
