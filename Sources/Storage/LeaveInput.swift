@@ -9,8 +9,8 @@ struct LeaveWrite: Sendable {
 
 /// The one Swift definition of a stored leave's fields: the attributes of the SQL composite type
 /// `leave_input` (`sql/0009_forwarding_positions.sql`), which `store_leaves` reads with
-/// `json_populate_record` — all but the PDU, which goes apart (``pdus(_:)``, `sql/0020`). A new
-/// column is one entry here and one attribute there (and one in `store_leaves_rounds`' row).
+/// `json_populate_recordset` — all but the PDU, which goes apart (``pdus(_:)``, `sql/0020`). A new
+/// column is one entry here and one attribute there (and one in `store_leaves_input`' row, `sql/0024`).
 enum LeaveInput {
     /// Each attribute of `leave_input` but `pdu`, with how a leave fills it.
     static let columns: [(name: String, value: @Sendable (LeaveWrite) -> JSONValue)] = [
