@@ -1,7 +1,7 @@
 import Foundation
 import MatrixCore
 import Postgres
-import Storage
+@testable import Storage
 import TestSupport
 
 /// A fresh, migrated database per test, and builders for the events the tests store.
@@ -56,18 +56,15 @@ enum StorageFixture {
 
 extension StorageFixture {
     /// `store_leaves`' one argument as workers before sql/0020 send it (and the call
-    /// `store_leaves($1::json)` they prepared still takes): a JSON array of sql/0009's `leave_input`
-    /// objects, each leave of a joined member with its PDU inside.
+    /// `store_leaves($1::json)` they prepared still takes): the fields `LeaveInput` writes, and
+    /// each leave's PDU inside its object — leaves of joined members.
     static func earlierWorkerLeaves(_ leaves: [EventRecord]) -> String {
         let objects: [JSONValue] = leaves.map { leave in
-            .object([
-                "room_id": .string(leave.roomID), "event_id": .string(leave.eventID), "type": .string(leave.type),
-                "state_key": leave.stateKey.map(JSONValue.string) ?? .null, "sender": .string(leave.sender),
-                "depth": .integer(leave.depth), "origin_server_ts": .integer(leave.originServerTS),
-                "membership": .string("leave"), "prev_events": .array(leave.prevEvents.map(JSONValue.string)),
-                "auth_events": .array(leave.authEvents.map(JSONValue.string)),
-                "pdu": .string(String(decoding: leave.pdu, as: UTF8.self)), "expected_membership": .string("join"),
-            ])
+            let write = LeaveWrite(event: leave, expectedMembership: "join")
+            var object = JSONObject()
+            for column in LeaveInput.columns { object[column.name] = column.value(write) }
+            object["pdu"] = .string(String(decoding: leave.pdu, as: UTF8.self))
+            return .object(object)
         }
         return String(decoding: JSONValue.array(objects).compactBytes(), as: UTF8.self)
     }
