@@ -43,6 +43,22 @@ public final class WorkerProcess: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// The sanitizer settings a child takes from this test process unless `environment` sets them.
+    static let sanitizerVariables = ["ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS"]
+
+    /// `environment`, plus this test process' sanitizer settings: a sanitized run (Fuzz/RESULTS.md)
+    /// configures the workers it starts as it configures itself — `log_path`, so a child's reports
+    /// outlive its log file, and `detect_leaks=0`, so LeakSanitizer's exit report (the Swift
+    /// runtime's caches) does not turn a worker's clean exit into status 1.
+    static func childEnvironment(_ environment: [String: String]) -> [String: String] {
+        var environment = environment
+        let inherited = ProcessInfo.processInfo.environment
+        for name in sanitizerVariables where environment[name] == nil {
+            environment[name] = inherited[name]
+        }
+        return environment
+    }
+
     /// Runs a `leave-worker` command to completion; returns exit status, stdout and stderr.
     public static func run(_ arguments: [String], environment: [String: String], stdin: Data? = nil) throws
         -> (status: Int32, stdout: String, stderr: String)
@@ -50,7 +66,7 @@ public final class WorkerProcess: @unchecked Sendable {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = environment
+        process.environment = childEnvironment(environment)
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -74,7 +90,7 @@ public final class WorkerProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = Self.executable
         process.arguments = ["serve"]
-        process.environment = environment
+        process.environment = Self.childEnvironment(environment)
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("leave-worker-\(port)-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logFile)
