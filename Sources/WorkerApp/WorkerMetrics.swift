@@ -5,8 +5,8 @@ import Prometheus
 /// The process's Prometheus registry, bootstrapped into swift-metrics exactly once (``bootstrap()``,
 /// before any metric is created), and the text served by `/metrics`: request counters and latency
 /// histograms recorded by the responder, key cache counters by the key fetcher, forwarding metrics
-/// by the sender, pool gauges sampled at each scrape, then ``ProcessMetrics`` and
-/// `leave_worker_build_info`.
+/// by the sender, pool gauges sampled at each scrape, then ``ProcessMetrics``, the log lines
+/// ``LogOutput`` dropped and `leave_worker_build_info`.
 final class WorkerMetrics: Sendable {
     static let shared = WorkerMetrics()
 
@@ -43,6 +43,9 @@ final class WorkerMetrics: Sendable {
         var text = registry.emitToBuffer()
         text.append(contentsOf: ProcessMetrics.sample().prometheusText().utf8)
         text.append(contentsOf: """
+            # HELP leave_worker_log_lines_dropped_total Log lines dropped because standard error did not take them (its reader stalled).
+            # TYPE leave_worker_log_lines_dropped_total counter
+            leave_worker_log_lines_dropped_total \(LogOutput.standardError.droppedLines)
             # HELP leave_worker_build_info The running build (always 1).
             # TYPE leave_worker_build_info gauge
             leave_worker_build_info{version="\(WorkerVersion.current)"} 1

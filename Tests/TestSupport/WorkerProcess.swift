@@ -83,7 +83,8 @@ public final class WorkerProcess: @unchecked Sendable {
     }
 
     /// Starts `leave-worker serve` on a free port and waits until `/health` answers (at most 20 s).
-    public init(environment: [String: String]) async throws {
+    /// Its stdout and stderr go to ``logFile``, or to `output` when given (``outputText()`` is then empty).
+    public init(environment: [String: String], output: FileHandle? = nil) async throws {
         port = Self.freePort()
         var environment = environment
         environment["LEAVE_WORKER_LISTEN"] = "127.0.0.1:\(port)"
@@ -93,7 +94,7 @@ public final class WorkerProcess: @unchecked Sendable {
         process.environment = Self.childEnvironment(environment)
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("leave-worker-\(port)-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logFile)
+        let handle = try output ?? FileHandle(forWritingTo: logFile)
         process.standardOutput = handle
         process.standardError = handle
         try process.run()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import WorkerApp
 
@@ -37,6 +38,53 @@ struct LogOutputTests {
         #expect(file.text() == "first\nsecond\n")
     }
 
+    /// A reader that stops reading (a stalled container log pipe) must not stop the writers: their
+    /// lines gather up to the limit, later ones are dropped and counted, and once the reader reads
+    /// again every line that was kept arrives whole and in order, followed by the drop report.
+    @Test func aStalledReaderNeitherBlocksWritersNorHoldsMoreThanTheLimit() async throws {
+        var ends: [Int32] = [0, 0]
+        try #require(pipe(&ends) == 0)
+        let (readEnd, writeEnd) = (ends[0], ends[1])
+        defer { close(readEnd) }
+        let pipeBytes = Int(fcntl(writeEnd, 1032))  // F_GETPIPE_SZ
+        let reports = Locked<[Int]>([])
+        let output = LogOutput(descriptor: writeEnd, capacity: 1_024, interval: .milliseconds(10), limit: 8_192) { count in
+            reports.value.withLock { $0.append(count) }
+        }
+        // 99-byte lines against a pipe nobody reads (64 KiB here), 8 KiB held and ≤ 8 KiB being written.
+        let lineCount = max(2_000, 3 * pipeBytes / 99)
+        let written = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            for line in 0..<lineCount { output.write("line \(String(line).padding(toLength: 93, withPad: " ", startingAt: 0))\n") }
+            written.signal()
+        }
+        #expect(written.wait(timeout: .now() + 60) == .success, "a writer blocked on the stalled reader")
+        let dropped = output.droppedLines
+        #expect(dropped >= lineCount - (pipeBytes + 2 * 8_192) / 99 - 1)
+
+        let received = Locked<[UInt8]>([])
+        let reader = Thread {
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while case let count = read(readEnd, &buffer, buffer.count), count > 0 {
+                received.value.withLock { $0.append(contentsOf: buffer[..<count]) }
+            }
+        }
+        reader.start()
+        output.flush(waitingAtMost: .seconds(60))
+        close(writeEnd)
+        for _ in 0..<1_200 where !reader.isFinished { try await Task.sleep(for: .milliseconds(50)) }
+        let lines = String(decoding: received.value.withLock { $0 }, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.last == "")
+        let numbers = lines.dropLast().map { line in
+            line.count == 98 && line.hasPrefix("line ") ? Int(line.dropFirst(5).trimmingCharacters(in: .whitespaces)) : nil
+        }
+        #expect(!numbers.contains(nil), "a torn line")
+        let kept = numbers.compactMap { $0 }
+        #expect(kept == kept.sorted() && Set(kept).count == kept.count, "lines out of order or repeated")
+        #expect(kept.count + dropped == lineCount)
+        #expect(reports.value.withLock { $0.reduce(0, +) } == dropped)
+    }
+
     @Test func flushWritesWhatIsBuffered() throws {
         let file = try TemporaryLogFile()
         let output = LogOutput(descriptor: file.descriptor, capacity: 1 << 20, interval: .seconds(3_600))
@@ -44,6 +92,15 @@ struct LogOutputTests {
         #expect(file.text().isEmpty)
         output.flush()
         #expect(file.text() == "only line\n")
+    }
+}
+
+/// A value shared with the threads a test starts.
+private final class Locked<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+
+    init(_ value: Value) {
+        self.value = Mutex(value)
     }
 }
 

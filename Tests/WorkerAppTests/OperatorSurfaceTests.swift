@@ -5,6 +5,7 @@ import FoundationNetworking
 import MatrixCore
 import MatrixCrypto
 import RemoteHomeserver
+import Synchronization
 import TestSupport
 import Testing
 
@@ -120,11 +121,95 @@ import Testing
                 "no access line for the version request in: \(worker.outputText())")
     }
 
+    /// A log reader that stops reading (a stalled container log pipe) does not stop the worker: it
+    /// answers every request while its standard error takes nothing, drops the lines beyond its
+    /// buffer, counts them in `/metrics`, and once read again its lines arrive whole, with a
+    /// warning saying how many were dropped. (Logging used to write from the request's own thread:
+    /// the worker stopped answering after ≈ 300 requests, /health included.)
+    @Test func aStalledLogReaderDoesNotStopTheWorker() async throws {
+        let databaseURL = try TestDatabase.create(prefix: "app")
+        defer { try? TestDatabase.drop(databaseURL) }
+        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("operator-\(UUID().uuidString).key")
+        try PrivateFile.write(try SigningKey.generate(version: "rs1").keyFileLine + "\n", to: keyFile)
+        defer { try? FileManager.default.removeItem(at: keyFile) }
+        let internalPort = WorkerProcess.freePort()
+        var environment = WorkerEnvironment.make(serverName: Self.serverName, keyFile: keyFile, databaseURL: databaseURL, overrides: [])
+        environment["LEAVE_WORKER_LOG_LEVEL"] = "info"
+        environment["LEAVE_WORKER_LOG_FORMAT"] = "json"
+        environment["LEAVE_WORKER_INTERNAL_LISTEN"] = "127.0.0.1:\(internalPort)"
+        let migrated = try WorkerProcess.run(["migrate"], environment: environment)
+        try #require(migrated.status == 0, "\(migrated.stderr)")
+        let logs = Pipe()
+        let worker = try await WorkerProcess(environment: environment, output: logs.fileHandleForWriting)
+
+        // ≈ 200-byte access lines: 8,000 requests write ≈ 1.6 MB, past the pipe (64 KiB) and the
+        // worker's buffer (1 MiB).
+        let version = try #require(URL(string: worker.baseURL + "/_matrix/federation/v1/version"))
+        let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var statuses: [Int] = []
+                    for _ in 0..<1_000 {
+                        var request = URLRequest(url: version)
+                        request.timeoutInterval = 10
+                        let (_, response) = try await URLSession.shared.data(for: request)
+                        statuses.append((response as? HTTPURLResponse)?.statusCode ?? 0)
+                    }
+                    return statuses
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(statuses.count == 8_000 && statuses.allSatisfy { $0 == 200 })
+        #expect(try await Self.get(worker.baseURL + "/health").status == 200)
+        let metrics = try await Self.get("http://127.0.0.1:\(internalPort)/metrics").text
+        let droppedLine = metrics.split(separator: "\n").first { $0.hasPrefix("leave_worker_log_lines_dropped_total ") }
+        let dropped = try #require(droppedLine.flatMap { Int($0.split(separator: " ")[1]) }, "no drop counter in /metrics")
+        #expect(dropped > 0)
+
+        // Read again: whole JSON lines, and the warning with the count.
+        let received = LockedBytes()
+        let readEnd = logs.fileHandleForReading.fileDescriptor
+        Thread.detachNewThread {
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while case let count = read(readEnd, &buffer, buffer.count), count > 0 { received.append(buffer[..<count]) }
+        }
+        var warning: JSONObject?
+        for _ in 0..<600 where warning == nil {
+            warning = received.lines().compactMap { (try? JSONParser.parse(String($0)))?.objectValue }
+                .first { $0["message"]?.stringValue == "log lines dropped: standard error did not take them" }
+            if warning == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let report = try #require(warning, "no drop warning in the log")
+        #expect(report["level"]?.stringValue == "warning")
+        #expect((report["dropped_lines"]?.integerValue ?? 0) > 0)
+        #expect(worker.stop() == 0)
+        try logs.fileHandleForWriting.close()
+        let lines = received.lines()
+        #expect(lines.allSatisfy { (try? JSONParser.parse(String($0)))?.objectValue != nil }, "a torn log line")
+        #expect(lines.count > 1_000)
+    }
+
     static func get(_ url: String) async throws -> (status: Int, text: String) {
         var request = URLRequest(url: try #require(URL(string: url)))
         request.timeoutInterval = 10
         request.setValue("close", forHTTPHeaderField: "Connection")
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Bytes a reader thread collects from a pipe.
+private final class LockedBytes: Sendable {
+    private let bytes = Mutex<[UInt8]>([])
+
+    func append(_ chunk: ArraySlice<UInt8>) {
+        bytes.withLock { $0.append(contentsOf: chunk) }
+    }
+
+    /// The complete lines so far.
+    func lines() -> [Substring] {
+        let text = String(decoding: bytes.withLock { $0 }, as: UTF8.self)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
     }
 }
