@@ -53,23 +53,26 @@ public enum Route: Equatable, Sendable {
 
     /// Finds the route for a method and raw request target, or the error to answer:
     /// 404 `M_UNRECOGNIZED` for an unknown path, 405 `M_UNRECOGNIZED` for a known path and another method.
+    /// Only an origin-form target (RFC 9112 §3.2.1: it starts with `/`) names a route: the parser also
+    /// lets through `*…` and absolute forms, and the pass-through appends the target to the
+    /// homeserver's URL — `*@10.0.0.7:9200/_matrix/…` would make `10.0.0.7:9200` its host.
     public static func match(method: String, target: String) throws(MatrixError) -> Route {
         // Split at the bytes `?` and `/`: a `/` followed by a combining mark is one `Character`.
-        // What precedes the first `/` is not a segment; no route has more than `maxSegments`.
+        // No route has more than `maxSegments`.
         let utf8 = target.utf8
         let path = utf8[..<(utf8.firstIndex(of: UInt8(ascii: "?")) ?? utf8.endIndex)]
+        guard path.first == UInt8(ascii: "/") else { throw .unrecognized("Unrecognized request") }
         var segments: [ExactString] = []
-        if var start = path.firstIndex(of: UInt8(ascii: "/")).map(path.index(after:)) {
-            segments.reserveCapacity(maxSegments)
-            while true {
-                let end = path[start...].firstIndex(of: UInt8(ascii: "/")) ?? path.endIndex
-                guard segments.count < maxSegments, let decoded = percentDecode(Substring(path[start..<end])) else {
-                    throw .unrecognized("Unrecognized request")
-                }
-                segments.append(ExactString(decoded))
-                guard end < path.endIndex else { break }
-                start = path.index(after: end)
+        segments.reserveCapacity(maxSegments)
+        var start = path.index(after: path.startIndex)
+        while true {
+            let end = path[start...].firstIndex(of: UInt8(ascii: "/")) ?? path.endIndex
+            guard segments.count < maxSegments, let decoded = percentDecode(Substring(path[start..<end])) else {
+                throw .unrecognized("Unrecognized request")
             }
+            segments.append(ExactString(decoded))
+            guard end < path.endIndex else { break }
+            start = path.index(after: end)
         }
         guard let route = route(for: segments) else { throw .unrecognized("Unrecognized request") }
         guard route.method == method || (method == "HEAD" && route.method == "GET") else {

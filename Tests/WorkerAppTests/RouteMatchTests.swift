@@ -17,6 +17,9 @@ struct RouteMatchTests {
         "", "health", "/", "//health", "/health/", "/_matrix/federation/v1/version/",
         "/_matrix/federation/v2/send_leave/!r:x/$e/extra", "/_matrix/federation/v2/send_leave/!r:x/$e/a/b/c/d",
         "/_matrix/federation/v1/event/%zz", "/_matrix/federation/v1/event/%ff", "/_matrix/federation/v1/event/%2",
+        // Not origin-form: what precedes the path would become the pass-through's host.
+        "x/health", "*/health", "*@10.0.0.7:9200/_matrix/federation/v1/make_leave/!r:x/@u:x",
+        "http://10.0.0.7/_matrix/federation/v1/event/$e", "?/health",
     ])
     func otherTargetsAreUnrecognized(target: String) {
         #expect(throws: MatrixError.unrecognized("Unrecognized request")) {

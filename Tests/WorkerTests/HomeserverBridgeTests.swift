@@ -155,6 +155,19 @@ struct HomeserverBridgeTests {
         #expect(unknownEvent.status == 404)
         #expect(upstream.receivedLeaveRequests.count == 2)
 
+        // A request target that is not a path never reaches the pass-through: appended to the
+        // homeserver's URL, `*@HOST:PORT/…` would make HOST:PORT its host.
+        let elsewhere = try CountingListener()
+        defer { elsewhere.stop() }
+        let smuggled = try await RawConnection(port: worker.port).exchange(
+            "GET *@127.0.0.1:\(elsewhere.port)\(FederationRequester.makeLeavePath(roomID: notHeld, userID: Self.bob)) HTTP/1.1\r\n"
+                + "Host: resident.test\r\nConnection: close\r\n\r\n")
+        #expect(smuggled.hasPrefix("HTTP/1.1 404"), "\(smuggled)")
+        #expect(smuggled.contains("M_UNRECOGNIZED"))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(elsewhere.acceptedConnections == 0)
+        #expect(upstream.receivedLeaveRequests.count == 2)
+
         // The homeserver unreachable: 502 with a Matrix error, no address in it.
         await upstream.stop()
         let down = try await remote.makeLeave(roomID: notHeld, userID: Self.bob)
