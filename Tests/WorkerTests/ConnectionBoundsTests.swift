@@ -129,6 +129,25 @@ struct ConnectionBoundsTests {
         await fixture.shutdown()
     }
 
+    /// A request answered before its body has arrived (any route that does not read a body) and
+    /// whose body then ends leaves the connection idle: the idle bound closes it. (It was left with
+    /// no bound at all — a few bytes per connection held the worker's connection places for ever.)
+    @Test func aConnectionAnsweredBeforeItsBodyEndedIsClosedWhenIdle() async throws {
+        let fixture = try await ResidentFixture()
+        let worker = try await Self.startWorker(fixture, Self.smallBounds)
+        defer { worker.stop() }
+        let connection = try RawConnection(port: worker.port)
+        let answer = await connection.exchange("GET /health HTTP/1.1\r\nHost: resident.test\r\nContent-Length: 1\r\n\r\n",
+                                               quiet: .milliseconds(500))
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        #expect(connection.send("x"))
+        #expect(await Self.closes(connection, within: .seconds(20)), "connection left open after its body ended")
+        let metrics = await RawConnection.metrics(port: worker.port)
+        #expect(metrics.contains(#"leave_worker_connections_closed_total{reason="idle_timeout"}"#))
+        await worker.stopWithoutBlocking()
+        await fixture.shutdown()
+    }
+
     @Test func connectAsteriskAndAbsoluteFormTargetsGetAMatrixAnswer() async throws {
         let fixture = try await ResidentFixture()
         let worker = try await Self.startWorker(fixture, [:])

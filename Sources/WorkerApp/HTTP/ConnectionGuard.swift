@@ -82,10 +82,16 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         arm(limits.bodyTimeout, reason: "body_timeout")
     }
 
-    /// A request's end was decoded.
+    /// A request's end was decoded. If its response has already ended (a route that answers without
+    /// reading the body), the connection is idle from now on; otherwise it is being answered.
     func requestEnded() {
-        phase = .responding
-        bound = nil
+        if unanswered == 0 {
+            phase = .awaitingRequest
+            arm(limits.idleTimeout, reason: "idle_timeout")
+        } else {
+            phase = .responding
+            bound = nil
+        }
     }
 
     /// A response's end was written.
