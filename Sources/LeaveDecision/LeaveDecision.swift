@@ -59,6 +59,10 @@ public struct LeaveDecision: Sendable {
             // The redacted copy has the same redacted form, so the same signing bytes.
             let json = JSONSigning.signEvent(
                 accepted.json.removing("unsigned"), signingBytes: candidate.signingBytes, entity: serverName, key: signingKey)
+            // The limit counts every signature: a leave that fits alone may not with ours, and
+            // stored or forwarded over it, other servers would refuse it and ours could not read it back.
+            let size = PDU.countedBytes(of: json)
+            guard size <= PDU.maxBytes else { throw .tooLargeWhenCountersigned(bytes: size) }
             return .store(SignedLeave(eventID: candidate.eventID, event: accepted, json: json), expectedPrior: expected)
         } catch {
             return .refused(error)

@@ -44,6 +44,8 @@ public enum LeaveRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case templateUnbuildable(String)
     /// This worker has no signing key (an import-only runtime) and cannot countersign.
     case noSigningKey
+    /// With our signature added the event would be larger than ``PDU/maxBytes``.
+    case tooLargeWhenCountersigned(bytes: Int)
 
     public var description: String {
         switch self {
@@ -67,6 +69,8 @@ public enum LeaveRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         case .cannotLeave(let error): "You cannot leave this room: \(error)"
         case .templateUnbuildable(let reason): "Cannot build a leave event for this user: \(reason)"
         case .noSigningKey: "This worker has no signing key"
+        case .tooLargeWhenCountersigned(let bytes):
+            "With this server's signature the leave would be \(bytes) bytes, more than 65536; send a shorter one"
         }
     }
 

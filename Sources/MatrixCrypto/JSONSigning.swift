@@ -22,9 +22,17 @@ public enum JSONSigning {
     }
 
     /// `event` with `entity`'s signature by `key` over `signingBytes` (the event's redacted signing
-    /// bytes, ``EventHashing/redactedSigningBytes(of:version:)``) added, other signatures kept.
+    /// bytes, ``EventHashing/redactedSigningBytes(of:version:)``) as the only one under `entity`:
+    /// what the event carried under that name is dropped, since nothing but the entity's own
+    /// signature may stand there (Synapse's `signatures.update` replaces the entry the same way).
+    /// Other entities' signatures are kept.
     public static func signEvent(_ event: JSONObject, signingBytes: [UInt8], entity: String, key: SigningKey) -> JSONObject {
-        adding(
+        var event = event
+        if var signatures = event["signatures"]?.objectValue {
+            signatures[entity] = nil
+            event["signatures"] = .object(signatures)
+        }
+        return adding(
             signature: Base64.encodeUnpadded(key.privateKey.signature(for: signingBytes)), entity: entity, keyID: key.keyID,
             to: event)
     }

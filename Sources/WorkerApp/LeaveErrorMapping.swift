@@ -22,6 +22,8 @@ extension MatrixError {
         switch refusal {
         case .malformed(let pdu) where pdu.isSizeViolation:
             error = .tooLarge(message)
+        case .tooLargeWhenCountersigned:
+            error = .tooLarge(message)
         case .roomIDMismatch, .malformed, .eventIDMismatch, .notAMemberStateEvent, .notALeave, .stateKeyNotSender,
             .templateUnbuildable:
             error = .badJSON(message)

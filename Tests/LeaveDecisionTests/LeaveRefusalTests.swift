@@ -85,6 +85,43 @@ final class LeaveRefusalTests: XCTestCase {
         assertRefused(verdict(body, eventID: carol.pathEventID), 413, "M_TOO_LARGE") { if case .malformed(.tooLarge) = $0 { true } else { false } }
     }
 
+    /// carol's leave re-signed with a `reason` that makes it exactly `size` bytes as the limit counts them.
+    func resigned(countedBytes size: Int) throws -> JSONObject {
+        var padding = 60_000
+        for _ in 0..<3 {
+            let body = try resigned { $0["content"] = ["membership": "leave", "reason": .string(String(repeating: "x", count: padding))] }
+            let length = PDU.countedBytes(of: body)
+            if length == size { return body }
+            padding += size - length
+        }
+        throw XCTSkip("could not pad the leave to \(size) bytes")
+    }
+
+    func testALeaveOfTheLimitIsTooLargeOnceCountersigned() throws {
+        let body = try resigned(countedBytes: PDU.maxBytes)
+        assertRefused(verdict(body), 413, "M_TOO_LARGE") { if case .tooLargeWhenCountersigned(let bytes) = $0 { bytes > PDU.maxBytes } else { false } }
+    }
+
+    func testALeaveWithRoomForOurSignatureIsStoredWithinTheLimit() throws {
+        let body = try resigned(countedBytes: PDU.maxBytes - 300)
+        guard case .store(let leave, _) = verdict(body) else { return XCTFail("not stored: \(verdict(body))") }
+        XCTAssertLessThanOrEqual(PDU.countedBytes(of: leave.json), PDU.maxBytes)
+        XCTAssertNoThrow(try PDU(json: leave.json, roomVersion: room.version))
+    }
+
+    /// Signatures the sender put under our name are not ours: only our own stands there.
+    func testOnlyOurSignatureStandsUnderOurName() throws {
+        var body = carol.body
+        var signatures = try XCTUnwrap(body["signatures"]?.objectValue)
+        signatures["resident.test"] = ["ed25519:old": "bm90IG91cnM", "ed25519:zzz": "bm90IG91cnMgZWl0aGVy"]
+        body["signatures"] = .object(signatures)
+        guard case .store(let leave, _) = verdict(body, eventID: carol.pathEventID) else { return XCTFail("not stored") }
+        let ours = JSONSigning.signatures(of: leave.json, entity: "resident.test")
+        XCTAssertEqual(ours.map(\.keyID), [try XCTUnwrap(servers.signingKeys["resident.test"]).keyID])
+        XCTAssertEqual(JSONSigning.signatures(of: leave.json, entity: "remote.test").count,
+                       JSONSigning.signatures(of: carol.body, entity: "remote.test").count)
+    }
+
     func testEventIDMismatch() {
         assertRefused(verdict(eventID: "$other"), 400, "M_BAD_JSON") { if case .eventIDMismatch = $0 { true } else { false } }
     }

@@ -332,8 +332,20 @@ struct AdversarialLeaveTests {
     /// text, servers with ports and IPv6 literals, each signing the event IDs it names).
     static func sizeAndIdentifierCases() -> [Case] {
         [
-            Case(name: "PDU of exactly 65536 bytes", version: "10", status: 200, errcode: nil) { leaver in
+            // The limit counts every signature: a leave of the limit has no room for ours.
+            Case(name: "PDU of exactly 65536 bytes", version: "10", status: 413, errcode: "M_TOO_LARGE") { leaver in
                 try await leaver.send(try padded(leaver, to: 65536))
+            },
+            Case(name: "v1 PDU of exactly 65536 bytes", version: "1", status: 413, errcode: "M_TOO_LARGE") { leaver in
+                try await leaver.send(try padded(leaver, to: 65536))
+            },
+            // Stored with ours within the limit: the room's next make_leave (v1: it reads the
+            // extremities back, this leave among them) and send_leave go through.
+            Case(name: "PDU with room for our signature", version: "10", status: 200, errcode: nil) { leaver in
+                try await leaver.send(try padded(leaver, to: 65536 - 300))
+            },
+            Case(name: "v1 PDU with room for our signature", version: "1", status: 200, errcode: nil) { leaver in
+                try await leaver.send(try padded(leaver, to: 65536 - 300))
             },
             Case(name: "PDU of 65537 bytes", version: "10", status: 413, errcode: "M_TOO_LARGE") { leaver in
                 try await leaver.send(try padded(leaver, to: 65537))

@@ -14,6 +14,12 @@ public struct PDU: Sendable {
     public static let maxPrevEvents = 20
     public static let maxAuthEvents = 10
 
+    /// The bytes `json` counts against ``maxBytes``: its encoding with signatures, without `unsigned`.
+    public static func countedBytes(of json: JSONObject) -> Int {
+        var scan = EventScan(strict: false)
+        return scan.length(of: json, skipping: "unsigned")
+    }
+
     /// The event exactly as received (never reordered or modified).
     public let json: JSONObject
     public let roomVersion: RoomVersion
