@@ -2,8 +2,8 @@ import MatrixCore
 
 /// What storage returned for one `send_leave`: the current state at ``RoomState/keys(for:)`` of
 /// the sender, the room's events among the cited IDs — parsed where they are auth events, by ID
-/// where only their presence matters (prev events: a stored leave carrying our signature may
-/// exceed the PDU size limit) — and whether the event itself is already stored (a replay).
+/// where only their presence matters (prev events) — and whether the event itself is already
+/// stored (a replay).
 public struct LeaveSnapshot: Sendable {
     public let state: RoomState
     /// The room's events among the leave's auth events; unknown IDs are absent.

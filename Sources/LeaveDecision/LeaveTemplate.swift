@@ -18,8 +18,7 @@ public struct LeaveTemplate: Sendable {
     public let extremities: [Extremity]
 
     /// A forward extremity as the template cites it: ID and depth, and in v1–v2 (reference pairs)
-    /// the stored event, whose reference hash the pair carries. Other versions need no parse: a
-    /// stored leave with our signature may exceed the PDU size limit it was received within.
+    /// the stored event, whose reference hash the pair carries. Other versions need no parse.
     public struct Extremity: Sendable {
         public let eventID: String
         public let depth: Int64
