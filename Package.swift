@@ -128,7 +128,10 @@ let package = Package(
         .testTarget(name: "MatrixCryptoEventTests", dependencies: ["MatrixCore", "MatrixCrypto", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport", "WorkDeadline"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Postgres", "TestSupport", "WorkDeadline"]),
-        .testTarget(name: "FederationTests", dependencies: ["BoundedCollections", "Federation", "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "FederationTests", dependencies: [
+            "BoundedCollections", "Federation", "MatrixCore", "MatrixCrypto", "Storage", "Postgres", "TestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .testTarget(name: "ForwardingTests", dependencies: [
             "Forwarding", "RemoteHomeserver", "Federation", "Storage", "MatrixCore", "MatrixCrypto", "Postgres", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 @testable import Federation
 import MatrixCore
 import MatrixCrypto
@@ -106,22 +107,51 @@ import TestSupport
             host == "target.test" ? [IPAddress("169.254.169.254")!] : [IPAddress("203.0.113.9")!]
         })
         do {
-            _ = try await connector.checkedClient(server: "srv.test", host: "srv.test", connectHost: "target.test")
+            try await connector.withCheckedClient(server: "srv.test", host: "srv.test", connectHost: "target.test") { _ in }
             Issue.record("an SRV target in the link-local range must be refused")
         } catch {
-            guard case .forbiddenAddress(_, "169.254.169.254", _) = error else {
+            guard case .forbiddenAddress(_, "169.254.169.254", _)? = error as? FederationRequestError else {
                 Issue.record("unexpected \(error)")
                 return
             }
         }
         do {
-            _ = try await connector.checkedClient(server: "srv.test", host: "srv.test", connectHost: "10.9.9.9")
+            try await connector.withCheckedClient(server: "srv.test", host: "srv.test", connectHost: "10.9.9.9") { _ in }
             Issue.record("an SRV target that is a private literal must be refused")
         } catch {
-            guard case .forbiddenAddress = error else { Issue.record("unexpected \(error)"); return }
+            guard case .forbiddenAddress? = error as? FederationRequestError else { Issue.record("unexpected \(error)"); return }
         }
-        _ = try await connector.checkedClient(server: "ok.test", host: "ok.test")   // public: a client
+        try await connector.withCheckedClient(server: "ok.test", host: "ok.test") { _ in }   // public: a client
         try await connector.shutdown()
+    }
+
+    /// Pinned clients (each with its connection pool) are bounded by the map, not by the rate of new
+    /// names: an evicted client closes once no request runs on it — and not before, so a request
+    /// that outlives its client's eviction still ends well. (Evicted clients used to live for a
+    /// minute: 40 names, 40 clients and their idle connections.)
+    @Test func evictedPinnedClientsCloseOnceTheirRequestsEnd() async throws {
+        let fast = try await FakeHomeserver(keys: .document([:]))
+        let slow = try await FakeHomeserver(keys: .slow([:], delay: .seconds(2)))
+        let connector = OutboundConnector(
+            policy: OutboundAddressPolicy(allowedNetworks: [try #require(IPNetwork("127.0.0.0/8"))]),
+            resolver: HostResolver { _ in [IPAddress("127.0.0.1")!] }, maximumPinnedClients: 4)
+        func status(_ host: String, _ server: FakeHomeserver) async throws -> UInt {
+            try await connector.withCheckedClient(server: host, host: host) { client in
+                try await client.execute(HTTPClientRequest(url: "http://\(host):\(server.port)/_matrix/key/v2/server"),
+                                         timeout: .seconds(10)).status.code
+            }
+        }
+        async let slowAnswer = status("slow.test", slow)
+        for _ in 0..<200 where slow.keyRequests == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(slow.keyRequests == 1)
+        for index in 0..<40 { #expect(try await status("h\(index).test", fast) == 200) }
+        #expect(try await slowAnswer == 200, "the evicted client's request did not end well")
+        for _ in 0..<200 where connector.openPinnedClients > 4 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(connector.openPinnedClients == 4)
+        try await connector.shutdown()
+        #expect(connector.openPinnedClients == 0)
+        await fast.stop()
+        await slow.stop()
     }
 
     @Test func keyFetchesForRestrictedOriginsFailGenericallyWhileOverridesStillWork() async throws {

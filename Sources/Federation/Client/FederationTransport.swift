@@ -42,16 +42,17 @@ public final class FederationTransport: Sendable {
         let limit = min(maximumResponseBytes ?? self.maximumResponseBytes, self.maximumResponseBytes)
         do {
             return try await withDeadline(timeout) {
-                let client = isOverride
-                    ? connector.overrideClient()
-                    : try await connector.checkedClient(
-                        server: server, host: destination.host, connectHost: destination.connectHost)
-                let response = try await client.execute(request, timeout: .nanoseconds(timeout.saturatingNanoseconds))
-                let body = try await response.body.collect(upTo: limit)
-                return FederationResponse(
-                    status: Int(response.status.code),
-                    headers: response.headers.map { ($0.name, $0.value) },
-                    body: Array(buffer: body))
+                let exchange = { (client: HTTPClient) async throws -> FederationResponse in
+                    let response = try await client.execute(request, timeout: .nanoseconds(timeout.saturatingNanoseconds))
+                    let body = try await response.body.collect(upTo: limit)
+                    return FederationResponse(
+                        status: Int(response.status.code),
+                        headers: response.headers.map { ($0.name, $0.value) },
+                        body: Array(buffer: body))
+                }
+                if isOverride { return try await exchange(connector.overrideClient()) }
+                return try await connector.withCheckedClient(
+                    server: server, host: destination.host, connectHost: destination.connectHost, exchange)
             }
         } catch let error as FederationRequestError {
             throw error

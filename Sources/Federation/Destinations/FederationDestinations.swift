@@ -123,22 +123,24 @@ public final class FederationDestinations: Sendable {
             return try await withDeadline(timeout) { () async throws -> (name: ServerName, lifetime: Duration)? in
                 var url = WellKnownDelegation.URL(authority: authority, path: WellKnownDelegation.path)
                 for _ in 0...WellKnownDelegation.maximumRedirects {
-                    let client = try await connector.checkedClient(server: host, host: url.host)
                     let request = HTTPClientRequest(url: url.text)
-                    let response = try await client.execute(request, timeout: .nanoseconds(timeout.saturatingNanoseconds))
-                    let status = Int(response.status.code)
+                    let (status, headers, body) = try await connector.withCheckedClient(server: host, host: url.host) { client in
+                        let response = try await client.execute(request, timeout: .nanoseconds(timeout.saturatingNanoseconds))
+                        let status = Int(response.status.code)
+                        let body = (300..<400).contains(status)
+                            ? ByteBuffer() : try await response.body.collect(upTo: WellKnownDelegation.maximumBodyBytes)
+                        return (status, response.headers, body)
+                    }
                     if (300..<400).contains(status) {
-                        guard let next = url.redirect(location: response.headers.first(name: "location")) else {
+                        guard let next = url.redirect(location: headers.first(name: "location")) else {
                             throw WellKnownDelegation.RedirectRefused(status: status)
                         }
                         url = next
                         continue
                     }
-                    let body = try await response.body.collect(upTo: WellKnownDelegation.maximumBodyBytes)
                     guard let name = WellKnownDelegation.delegatedName(status: status, body: Array(buffer: body))
                     else { return nil }
-                    let lifetime = WellKnownDelegation.lifetime(cacheControl: response.headers.first(name: "cache-control"))
-                    return (name, lifetime)
+                    return (name, WellKnownDelegation.lifetime(cacheControl: headers.first(name: "cache-control")))
                 }
                 throw WellKnownDelegation.RedirectRefused(status: nil)
             }

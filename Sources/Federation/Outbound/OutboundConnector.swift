@@ -12,8 +12,9 @@ import Synchronization
 /// client whose `dnsOverride` maps the name to that literal address: the connection goes exactly
 /// to the checked address while TLS is still verified (and SNI sent) for the name. IP literals
 /// are checked directly. A permitted answer is reused for ``resolutionLifetime`` (names are not
-/// resolved for every request); the pinned clients are kept in a bounded LRU map and closed when
-/// evicted.
+/// resolved for every request); the pinned clients are kept in a bounded LRU map, and an evicted
+/// one is closed as soon as no request runs on it — the clients open (each with its connections)
+/// are the map's and those finishing a request, whatever the rate of new names.
 public final class OutboundConnector: Sendable {
     public let policy: OutboundAddressPolicy
     private let resolver: HostResolver
@@ -21,7 +22,9 @@ public final class OutboundConnector: Sendable {
     /// For URLs whose host is an IP literal (checked) or an override (not checked).
     private let shared: HTTPClient
     /// Clients pinning one host name to one checked address, by "host address".
-    private let pinned: Mutex<BoundedLRU<String, HTTPClient>>
+    private let pinned: Mutex<BoundedLRU<String, PinnedClient>>
+    /// Pinned clients created and not yet closed.
+    private let openPinned = PinnedClient.Count()
     /// The permitted address chosen for a host name, reused for a while.
     private let resolutions: ExpiringCache<String, IPAddress>
     /// How long a permitted address of a host name is reused.
@@ -53,24 +56,44 @@ public final class OutboundConnector: Sendable {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    /// Closes every client. Call once, when done.
+    /// Closes every client (a request still running on one fails). Call once, when done.
     public func shutdown() async throws {
-        for client in pinned.withLock({ $0.removeAll() }) { try await client.shutdown() }
+        for entry in pinned.withLock({ $0.removeAll() }) { await entry.close() }
         try await shared.shutdown()
     }
+
+    /// Pinned clients not closed yet: those of the map and those evicted while a request ran on them.
+    var openPinnedClients: Int { openPinned.value }
 
     /// The client for a server named in the federation overrides: no address check.
     func overrideClient() -> HTTPClient { shared }
 
-    /// The client for a request to `server` whose URL names `host`, connecting to `connectHost`
-    /// (an SRV target) or else `host`, after checking the address it will connect to.
-    func checkedClient(server: String, host: String, connectHost: String? = nil) async throws(FederationRequestError) -> HTTPClient {
+    /// Runs `request` on the client for a request to `server` whose URL names `host`, connecting
+    /// to `connectHost` (an SRV target) or else `host`, after checking the address it will connect
+    /// to. The client stays open until `request` returns, even if evicted meanwhile.
+    func withCheckedClient<T>(
+        server: String, host: String, connectHost: String? = nil, _ request: (HTTPClient) async throws -> T
+    ) async throws -> T {
+        let (client, pin) = try await checkedClient(server: server, host: host, connectHost: connectHost)
+        defer { pin?.release() }
+        return try await request(client)
+    }
+
+    /// The client, and its pin when it is a pinned one (acquired: the caller releases it).
+    private func checkedClient(server: String, host: String, connectHost: String?) async throws(FederationRequestError)
+        -> (HTTPClient, PinnedClient?)
+    {
         let target = connectHost ?? host
         if let literal = IPAddress(target) {
             try check(literal, server: server)
-            return connectHost == nil ? shared : pinnedClient(host: host, address: literal)
+            guard connectHost != nil else { return (shared, nil) }
+            let pin = pinnedClient(host: host, address: literal)
+            return (pin.client, pin)
         }
-        if let remembered = resolutions.value(for: target) { return pinnedClient(host: host, address: remembered) }
+        if let remembered = resolutions.value(for: target) {
+            let pin = pinnedClient(host: host, address: remembered)
+            return (pin.client, pin)
+        }
         let addresses = await resolver.resolve(target)
         guard !addresses.isEmpty else { throw .unreachable(server: server, reason: "no address found for \(target)") }
         guard let permitted = addresses.first(where: { policy.refusal(for: $0) == nil }) else {
@@ -79,7 +102,8 @@ public final class OutboundConnector: Sendable {
                 server: server, address: refused.description, range: policy.refusal(for: refused) ?? "restricted")
         }
         resolutions.set(permitted, for: target, lifetime: Self.resolutionLifetime)
-        return pinnedClient(host: host, address: permitted)
+        let pin = pinnedClient(host: host, address: permitted)
+        return (pin.client, pin)
     }
 
     /// Throws ``FederationRequestError/forbiddenAddress(server:address:range:)`` unless the policy permits `address`.
@@ -89,20 +113,75 @@ public final class OutboundConnector: Sendable {
         }
     }
 
-    private func pinnedClient(host: String, address: IPAddress) -> HTTPClient {
+    /// The pinned client for `host` at `address`, acquired — under the map's lock, so an entry
+    /// evicted by another request is never handed out.
+    private func pinnedClient(host: String, address: IPAddress) -> PinnedClient {
         let key = "\(host) \(address)"
-        let (client, evicted) = pinned.withLock { clients -> (HTTPClient, HTTPClient?) in
-            if let existing = clients.value(for: key) { return (existing, nil) }
-            let created = Self.makeClient(connectTimeout: connectTimeout, dnsOverride: [host: address.description])
+        let (pin, evicted) = pinned.withLock { clients -> (PinnedClient, PinnedClient?) in
+            if let existing = clients.value(for: key) {
+                existing.acquire()
+                return (existing, nil)
+            }
+            let created = PinnedClient(
+                Self.makeClient(connectTimeout: connectTimeout, dnsOverride: [host: address.description]), open: openPinned)
+            created.acquire()
             return (created, clients.set(created, for: key)?.value)
         }
-        if let evicted {
-            // Requests still running on it are bounded by their timeouts; close it after a minute.
-            Task {
-                try? await Task.sleep(for: .seconds(60))
-                try? await evicted.shutdown()
-            }
+        evicted?.evict()
+        return pin
+    }
+}
+
+/// A pinned client and the requests running on it: evicted from the map, it closes when the last
+/// of them ends (at once if none runs).
+private final class PinnedClient: Sendable {
+    /// How many pinned clients are open.
+    final class Count: Sendable {
+        private let count = Atomic<Int>(0)
+        var value: Int { count.load(ordering: .relaxed) }
+        func add(_ delta: Int) { count.add(delta, ordering: .relaxed) }
+    }
+
+    let client: HTTPClient
+    private let open: Count
+    private let state = Mutex((users: 0, evicted: false, closed: false))
+
+    init(_ client: HTTPClient, open: Count) {
+        self.client = client
+        self.open = open
+        open.add(1)
+    }
+
+    /// A request starts on the client (under the connector's map lock, while the client is in the map).
+    func acquire() {
+        state.withLock { $0.users += 1 }
+    }
+
+    /// A request on the client ended.
+    func release() {
+        closeIf { state in
+            state.users -= 1
+            return state.evicted && state.users == 0
         }
-        return client
+    }
+
+    /// The connector's map let go of the client.
+    func evict() {
+        closeIf { state in
+            state.evicted = true
+            return state.users == 0
+        }
+    }
+
+    /// Closes the client now, whatever runs on it (the connector's shutdown).
+    func close() async {
+        guard state.withLock({ state in defer { state.closed = true }; return !state.closed }) else { return }
+        try? await client.shutdown()
+        open.add(-1)
+    }
+
+    private func closeIf(_ update: (inout (users: Int, evicted: Bool, closed: Bool)) -> Bool) {
+        guard state.withLock({ state in update(&state) && !state.closed }) else { return }
+        Task { await close() }
     }
 }
