@@ -1,19 +1,74 @@
+import Dispatch
+import Synchronization
+import WorkDeadline
+
 /// Thrown by ``withDeadline(_:operation:)`` when the operation took too long.
 struct DeadlineExceeded: Error {}
 
-/// Runs `operation`, cancelling it and throwing ``DeadlineExceeded`` if it has not finished
-/// within `timeout`.
+/// Runs `operation` in a task of its own and answers with its result, or throws
+/// ``DeadlineExceeded`` when `timeout` has passed — then, not when the operation ends: it is
+/// cancelled and whatever it returns later is ignored. (A task group waits for every child, so an
+/// operation that does not stop when cancelled — a look-up blocked in the system resolver — held
+/// its caller past the timeout.) The caller's cancellation cancels the operation; the timeout
+/// still bounds the wait.
 func withDeadline<T: Sendable>(
     _ timeout: Duration, operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw DeadlineExceeded()
+    let work = CancellableTask()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let resume = FirstResume(continuation)
+            let timer = Task {
+                do { try await Task.sleep(for: timeout) } catch { return }
+                resume.resume(throwing: DeadlineExceeded())
+                work.cancel()
+            }
+            work.start(Task {
+                do {
+                    resume.resume(returning: try await operation())
+                } catch {
+                    resume.resume(throwing: error)
+                }
+                timer.cancel()
+            })
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next() else { throw DeadlineExceeded() }
-        return first
+    } onCancel: {
+        work.cancel()
     }
+}
+
+/// A task to cancel, possibly before it has started (it is then cancelled when it starts).
+private final class CancellableTask: Sendable {
+    private let state = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
+
+    func start(_ task: Task<Void, Never>) {
+        if state.withLock({ state in state.task = task; return state.cancelled }) { task.cancel() }
+    }
+
+    func cancel() {
+        state.withLock { state in
+            state.cancelled = true
+            return state.task
+        }?.cancel()
+    }
+}
+
+/// A blocking system look-up (`getaddrinfo`, `res_query`) run on `queue` — never on an event loop
+/// or a Swift concurrency thread — and abandoned after `timeout`: the answer is then `fallback`, and
+/// the blocked call finishes on its own, ignored.
+func blockingLookUp<T: Sendable>(
+    on queue: DispatchQueue, timeout: Duration, fallback: T, _ lookUp: @escaping @Sendable () -> T
+) async -> T {
+    // Nothing throws: the look-up and the timer both answer.
+    (try? await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        let pending = FirstResume(continuation)
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            pending.resume(returning: fallback)
+        }
+        queue.async {
+            pending.resume(returning: lookUp())
+            timer.cancel()
+        }
+    }) ?? fallback
 }

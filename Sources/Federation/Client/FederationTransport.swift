@@ -29,19 +29,22 @@ public final class FederationTransport: Sendable {
 
     /// Sends `method target` (the raw request target, sent exactly as given) to `server`. Servers
     /// not named in the overrides are reached only at addresses the ``OutboundAddressPolicy`` permits.
+    /// `timeout` bounds the whole send, server discovery included (a sender's lease is chosen longer
+    /// than it).
     /// - Parameter maximumResponseBytes: a lower bound on the response body for this request.
     public func send(
         method: String, to server: String, target: String,
         headers: [(name: String, value: String)] = [], body: [UInt8]? = nil, timeout: Duration,
         maximumResponseBytes: Int? = nil
     ) async throws(FederationRequestError) -> FederationResponse {
-        let destination = try await destinations.destination(for: server)
-        let request = Self.request(method: method, destination: destination, target: target, headers: headers, body: body)
+        let destinations = destinations
         let isOverride = destinations.overrides.destinations[server] != nil
         let connector = destinations.connector
         let limit = min(maximumResponseBytes ?? self.maximumResponseBytes, self.maximumResponseBytes)
         do {
             return try await withDeadline(timeout) {
+                let destination = try await destinations.destination(for: server)
+                let request = Self.request(method: method, destination: destination, target: target, headers: headers, body: body)
                 let exchange = { (client: HTTPClient) async throws -> FederationResponse in
                     let response = try await client.execute(request, timeout: .nanoseconds(timeout.saturatingNanoseconds))
                     let body = try await response.body.collect(upTo: limit)

@@ -1,5 +1,4 @@
 import Dispatch
-import WorkDeadline
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,21 +18,7 @@ public struct HostResolver: Sendable {
     /// `getaddrinfo` on a Dispatch queue (never on an event loop or a Swift concurrency thread),
     /// abandoned after `timeout` (the blocking call then finishes on its own and is ignored).
     public static func system(timeout: Duration = .seconds(5)) -> HostResolver {
-        HostResolver { host in
-            // Nothing throws: the look-up and the timer both answer with addresses.
-            (try? await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[IPAddress], any Error>) in
-                let pending = FirstResume(continuation)
-                let finish: @Sendable ([IPAddress]) -> Void = { addresses in pending.resume(returning: addresses) }
-                let timer = Task {
-                    try? await Task.sleep(for: timeout)
-                    finish([])
-                }
-                queue.async {
-                    finish(lookUp(host))
-                    timer.cancel()
-                }
-            }) ?? []
-        }
+        HostResolver { host in await blockingLookUp(on: queue, timeout: timeout, fallback: []) { lookUp(host) } }
     }
 
     private static let queue = DispatchQueue(label: "leave-worker.address-lookup", attributes: .concurrent)

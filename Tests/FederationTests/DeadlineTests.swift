@@ -1,0 +1,73 @@
+import Dispatch
+@testable import Federation
+import Synchronization
+import Testing
+
+/// Timeouts that hold even when the work under them does not stop when cancelled (a look-up
+/// blocked in the system resolver): the caller is answered at the timeout, while the work is
+/// still blocked — each test releases it only afterwards (and at most 10 s later on its own).
+struct DeadlineTests {
+    /// A blocked call and whether it has ended.
+    final class BlockedCall: Sendable {
+        private let gate = DispatchSemaphore(value: 0)
+        private let ended = Atomic<Bool>(false)
+
+        var hasEnded: Bool { ended.load(ordering: .sequentiallyConsistent) }
+
+        /// Blocks the calling (Dispatch) thread until ``release()``, or 10 s.
+        func block() {
+            _ = gate.wait(timeout: .now() + 10)
+            ended.store(true, ordering: .sequentiallyConsistent)
+        }
+
+        /// Waits on a Dispatch thread, ignoring cancellation.
+        func await() async {
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    self.block()
+                    continuation.resume()
+                }
+            }
+        }
+
+        func release() { gate.signal() }
+    }
+
+    @Test func withDeadlineAnswersAtTheTimeoutWhileTheOperationStillRuns() async throws {
+        let call = BlockedCall()
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.milliseconds(200)) { await call.await() }
+        }
+        #expect(!call.hasEnded, "withDeadline waited for the operation")
+        call.release()
+        #expect(try await withDeadline(.seconds(10)) { 42 } == 42)
+    }
+
+    @Test func aBlockingLookUpIsAbandonedAtItsTimeout() async {
+        let call = BlockedCall()
+        let answer = await blockingLookUp(on: DispatchQueue(label: "test-lookup"), timeout: .milliseconds(200), fallback: [0]) {
+            call.block()
+            return [1]
+        }
+        #expect(answer == [0])
+        #expect(!call.hasEnded)
+        call.release()
+    }
+
+    /// The send's timeout covers server discovery: here the `.well-known` host's resolution blocks.
+    @Test func aSendsTimeoutCoversServerDiscovery() async throws {
+        let call = BlockedCall()
+        let connector = OutboundConnector(resolver: HostResolver { _ in
+            await call.await()
+            return []
+        })
+        let transport = FederationTransport(destinations: FederationDestinations(
+            overrides: try FederationOverrides.parse(""), timeout: .seconds(10), connector: connector))
+        await #expect(throws: FederationRequestError.timedOut(server: "slow.test")) {
+            try await transport.send(method: "GET", to: "slow.test", target: "/_matrix/key/v2/server", timeout: .milliseconds(300))
+        }
+        #expect(!call.hasEnded, "the send waited for discovery")
+        call.release()
+        try await transport.destinations.shutdown()
+    }
+}
