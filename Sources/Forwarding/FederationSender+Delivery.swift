@@ -45,7 +45,7 @@ extension FederationSender {
             if response.status == 200 {
                 metrics.delivered.increment(by: transaction.deliveries.count)
                 metrics.transactions.increment()
-                logRejections(in: response.body, destination: destination)
+                logRejections(of: transaction, in: response.body, destination: destination)
                 logger.debug("forwarded", metadata: [
                     "destination": "\(destination)", "txn_id": "\(transactionID)", "pdus": "\(transaction.deliveries.count)",
                 ])
@@ -132,8 +132,8 @@ extension FederationSender {
         }
     }
 
-    private func logRejections(in body: [UInt8], destination: String) {
-        for rejected in FederationTransaction.rejectedPDUs(inResponse: body) {
+    private func logRejections(of transaction: FederationTransaction, in body: [UInt8], destination: String) {
+        for rejected in transaction.rejectedPDUs(inResponse: body) {
             logger.info("destination refused a forwarded PDU", metadata: [
                 "destination": "\(destination)", "event_id": "\(rejected.eventID)", "error": "\(rejected.error)",
             ])
@@ -141,7 +141,7 @@ extension FederationSender {
     }
 
     private static func errcode(in body: [UInt8]) -> String? {
-        (try? JSONParser.parse(body))?["errcode"]?.stringValue.map { String($0.prefix(64)) }
+        (try? JSONParser.parse(body))?["errcode"]?.stringValue.map { FederationTransaction.clipped($0, toBytes: 64) }
     }
 
 }

@@ -64,11 +64,31 @@ struct FederationTransaction: Sendable {
     var isEmpty: Bool { deliveries.isEmpty }
 
     /// The per-PDU errors of a 200 answer (`{"pdus": {event_id: {"error": …}}}`): the destination
-    /// took the transaction but refused these events; resending would not change that.
-    static func rejectedPDUs(inResponse body: [UInt8]) -> [(eventID: String, error: String)] {
+    /// took the transaction but refused these events; resending would not change that. Only events
+    /// of this transaction count (byte for byte), each error clipped to ``maximumErrorBytes``: what
+    /// the destination writes cannot make more log lines than PDUs were sent, nor long ones.
+    func rejectedPDUs(inResponse body: [UInt8]) -> [(eventID: String, error: String)] {
         guard let results = (try? JSONParser.parse(body))?["pdus"]?.objectValue else { return [] }
+        let sent = Set(deliveries.map { ExactString($0.eventID) })
         return results.members.compactMap { member in
-            member.value["error"]?.stringValue.map { (member.key, $0) }
+            guard sent.contains(ExactString(member.key)), let error = member.value["error"]?.stringValue else { return nil }
+            return (member.key, Self.clipped(error, toBytes: Self.maximumErrorBytes))
         }
+    }
+
+    /// The most UTF-8 bytes of a destination's error text kept for the log.
+    static let maximumErrorBytes = 200
+
+    /// The longest prefix of `text` of at most `limit` UTF-8 bytes that ends between two scalars.
+    static func clipped(_ text: String, toBytes limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        var bytes = 0
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            bytes += String(scalar).utf8.count
+            guard bytes <= limit else { break }
+            scalars.append(scalar)
+        }
+        return String(scalars)
     }
 }

@@ -139,12 +139,34 @@ struct FederationTransactionTests {
     }
 
     @Test func rejectedPDUsAreReadFromTheAnswer() {
-        let answer = #"{"pdus":{"$ok":{},"$bad":{"error":"not allowed"},"$odd":{"error":5}}}"#
-        let rejected = FederationTransaction.rejectedPDUs(inResponse: Array(answer.utf8))
-        #expect(rejected.map(\.eventID) == ["$bad"])
-        #expect(rejected.map(\.error) == ["not allowed"])
-        #expect(FederationTransaction.rejectedPDUs(inResponse: Array("<html>".utf8)).isEmpty)
-        #expect(FederationTransaction.rejectedPDUs(inResponse: Array("{}".utf8)).isEmpty)
+        let transaction = FederationTransaction(origin: "resident.test", originServerTS: 1, deliveries: [
+            delivery("$ok", pdu: #"{"a":1}"#), delivery("$bad", pdu: #"{"a":2}"#), delivery("$odd", pdu: #"{"a":3}"#),
+            delivery("$long", pdu: #"{"a":4}"#),
+        ])
+        let long = String(repeating: "e\u{301}", count: 200)   // 3 bytes a character, 2 scalars
+        let answer = JSONValue.object(["pdus": [
+            "$ok": [:], "$bad": ["error": "not allowed"], "$odd": ["error": 5], "$long": ["error": .string(long)],
+            "$not-sent": ["error": "made up"], "$BAD": ["error": "made up"],
+        ]]).compactBytes()
+        let rejected = transaction.rejectedPDUs(inResponse: answer)
+        #expect(rejected.map(\.eventID) == ["$bad", "$long"])
+        #expect(rejected.first?.error == "not allowed")
+        let clipped = rejected.last?.error ?? ""
+        #expect(clipped.utf8.count <= FederationTransaction.maximumErrorBytes && clipped.utf8.count > 190)
+        #expect(long.unicodeScalars.starts(with: clipped.unicodeScalars))
+        #expect(transaction.rejectedPDUs(inResponse: Array("<html>".utf8)).isEmpty)
+        #expect(transaction.rejectedPDUs(inResponse: Array("{}".utf8)).isEmpty)
+    }
+
+    /// A destination answering every transaction with a made-up error per event it never got
+    /// yields no more rejections than PDUs were sent.
+    @Test func aMadeUpErrorMapYieldsNoMoreRejectionsThanPDUsSent() {
+        let transaction = FederationTransaction(origin: "resident.test", originServerTS: 1,
+                                                deliveries: (0..<3).map { delivery("$e\($0)", pdu: #"{"a":1}"#) })
+        var results = JSONObject()
+        for index in 0..<10_000 { results["$e\(index)"] = ["error": "no"] }
+        let rejected = transaction.rejectedPDUs(inResponse: JSONValue.object(["pdus": .object(results)]).compactBytes())
+        #expect(rejected.map(\.eventID) == ["$e0", "$e1", "$e2"])
     }
 
     @Test func transactionIDsFollowTheBatchesPositionsAndNeedNoEscaping() {
