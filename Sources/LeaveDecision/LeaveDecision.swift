@@ -46,6 +46,8 @@ public struct LeaveDecision: Sendable {
             let accepted = try Self.redactedIfHashMismatch(candidate.event)
             try Self.checkAuthEvents(accepted, snapshot: snapshot)
             if snapshot.alreadyStored { return .alreadyStored }   // a replay: same checks passed, nothing to write
+            // With no prev events the state before the leave is empty: no rule admits it (spec check 5).
+            guard !accepted.prevEventIDs.isEmpty else { throw .noPrevEvents }
             if let unknown = accepted.prevEventIDs.first(where: { !snapshot.storedIDs.contains(ExactString($0)) }) {
                 throw .prevEventNotInRoom(unknown)
             }

@@ -34,6 +34,8 @@ public enum LeaveRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case refusedByAuthEvents(AuthError)
     /// A cited prev event is not an event of this room.
     case prevEventNotInRoom(String)
+    /// No prev events: the state before the leave would be empty.
+    case noPrevEvents
     /// The auth rules refuse the leave against the room's current state.
     case refusedByCurrentState(AuthError)
     /// The member's membership changed between the decision and the write (another event won).
@@ -63,6 +65,7 @@ public enum LeaveRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         case .authEventNotInRoom(let id): "Auth event \(id) is not an event of this room"
         case .refusedByAuthEvents(let error): "Leave refused by its auth events: \(error)"
         case .prevEventNotInRoom(let id): "prev_event \(id) is not an event of this room"
+        case .noPrevEvents: "A leave must cite at least one prev_event: with none, the state before it is empty"
         case .refusedByCurrentState(let error): "Leave refused by the room's current state: \(error)"
         case .membershipChanged(let sender, let current):
             "Membership of \(sender) changed to \(current ?? "none") meanwhile; leave refused"

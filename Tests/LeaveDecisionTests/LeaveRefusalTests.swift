@@ -122,6 +122,11 @@ final class LeaveRefusalTests: XCTestCase {
                        JSONSigning.signatures(of: carol.body, entity: "remote.test").count)
     }
 
+    func testNoPrevEvents() throws {
+        let body = try resigned { $0["prev_events"] = [] }
+        assertRefused(verdict(body), 403, "M_FORBIDDEN") { $0 == .noPrevEvents }
+    }
+
     func testEventIDMismatch() {
         assertRefused(verdict(eventID: "$other"), 400, "M_BAD_JSON") { if case .eventIDMismatch = $0 { true } else { false } }
     }

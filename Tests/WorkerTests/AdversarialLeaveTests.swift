@@ -140,6 +140,11 @@ struct AdversarialLeaveTests {
             Case(name: "unknown prev_event", version: "10", status: 403, errcode: "M_FORBIDDEN") { leaver in
                 try await leaver.send { $0["prev_events"] = [leaver.reference(to: unknown)] }
             },
+            // The state before it would be empty: no rule admits it (it would also become an
+            // extremity with no parents, cited by every later template).
+            Case(name: "no prev_events", version: "10", status: 403, errcode: "M_FORBIDDEN") { leaver in
+                try await leaver.send { $0["prev_events"] = [] }
+            },
             Case(name: "10 auth_events (the selected ones repeated)", version: "10", status: 403, errcode: "M_FORBIDDEN") { leaver in
                 try await leaver.send { event in
                     let selected = event["auth_events"]?.arrayValue ?? []
