@@ -28,7 +28,8 @@ public struct RoomState: Sendable {
 
     /// Whether the room's server ACL admits `server` (no ACL event: every server).
     public func aclAllows(_ server: String) -> Bool {
-        ServerACL.allows(server, aclContent: events[.serverACL]?.pdu.content)
+        guard let acl = events[.serverACL] else { return true }
+        return (acl.serverACL ?? ServerACL.Rules(content: acl.pdu.content)).allows(server)
     }
 
     /// Whether `userID` is a user of `server` (its domain equals the server name byte for byte).

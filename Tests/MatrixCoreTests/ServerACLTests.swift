@@ -24,6 +24,32 @@ final class ServerACLTests: XCTestCase {
         XCTAssertEqual(checked, 43)
     }
 
+    /// One event's rules evaluate each server once and remember the verdict — by the name's
+    /// bytes (KELVIN SIGN is not `K`), bounded, and every vector case still answered the same.
+    func testRulesRememberVerdictsByTheNamesBytes() throws {
+        let rules = ServerACL.Rules(content: ["allow": ["*"], "deny": ["k.org", "evil.*"]])
+        for round in 0..<2 {
+            XCTAssertFalse(rules.allows("k.org"), "round \(round)")
+            XCTAssertTrue(rules.allows("\u{212A}.org"), "round \(round)")
+            for index in 0..<(2 * ServerACL.Rules.rememberedVerdicts) {
+                XCTAssertFalse(rules.allows("evil.\(index)"))
+                XCTAssertTrue(rules.allows("fine\(index).org"))
+            }
+        }
+        guard case .object(let file) = try JSONParser.parse(try Vectors.bytes("acl")),
+            let cases = file["cases"]?.arrayValue
+        else { return XCTFail("acl.json has no cases") }
+        for acl in cases {
+            let rules = ServerACL.Rules(content: try XCTUnwrap(acl["content"]?.objectValue))
+            for _ in 0..<2 {
+                for result in acl["results"]?.arrayValue ?? [] {
+                    let origin = try XCTUnwrap(result["origin"]?.stringValue)
+                    XCTAssertEqual(rules.allows(origin), try XCTUnwrap(result["allowed"]?.boolValue), origin)
+                }
+            }
+        }
+    }
+
     func testNoACLEventAllowsEveryServer() {
         for server in ["remote.test", "1.2.3.4", "[::1]:8448", "evil.test"] {
             XCTAssertTrue(ServerACL.allows(server, aclContent: nil))

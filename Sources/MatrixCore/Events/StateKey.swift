@@ -47,11 +47,15 @@ public struct AuthEvent: Sendable {
     public let eventID: String
     public let pdu: PDU
     public let isRejected: Bool
+    /// An `m.room.server_acl` state event's rules, prepared once with the event (nil for others).
+    public let serverACL: ServerACL.Rules?
 
     public init(eventID: String, pdu: PDU, isRejected: Bool = false) {
         self.eventID = eventID
         self.pdu = pdu
         self.isRejected = isRejected
+        serverACL = pdu.type.bytesEqual(EventType.serverACL) && pdu.stateKey?.isEmpty == true
+            ? ServerACL.Rules(content: pdu.content) : nil
     }
 }
 
