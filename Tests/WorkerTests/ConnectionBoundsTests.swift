@@ -168,6 +168,16 @@ struct ConnectionBoundsTests {
         let absolute = try await ask("GET http://resident.test/_matrix/federation/v1/nothing HTTP/1.1\r\nHost: resident.test\r\n\r\n")
         #expect(absolute.status == 404)
         #expect(absolute.json?["errcode"]?.stringValue == "M_UNRECOGNIZED")
+        // What the HTTP decoder cannot read gets a Matrix error too (it was an empty 400).
+        for malformed in [
+            "GET /health HTTP/1.1\r\nHost: resident.test\r\nNo colon here\r\n\r\n",
+            "PUT /_matrix/federation/v2/send_leave/%21r%3Ax/%24e HTTP/1.1\r\nHost: resident.test\r\nContent-Length: 3\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        ] {
+            let answer = try await ask(malformed)
+            #expect(answer.status == 400, "\(malformed)")
+            #expect(answer.json?["errcode"]?.stringValue == "M_UNRECOGNIZED", "\(malformed)")
+        }
         // The worker still serves afterwards.
         #expect(try await ask("GET /health HTTP/1.1\r\nHost: resident.test\r\nConnection: close\r\n\r\n").status == 200)
         await worker.stopWithoutBlocking()

@@ -7,7 +7,9 @@ import NIOHTTP1
 /// than half-closed and left for the client to close. A `CONNECT` request is answered here:
 /// the decoder would treat the connection as a tunnel from then on and the encoder would strip the
 /// body from any answer, so it gets a complete 405 `M_UNRECOGNIZED` written raw, and the
-/// connection is closed.
+/// connection is closed. So does a request the decoder cannot read (a malformed request line or
+/// header, a head past the decoder's limit, `Content-Length` beside chunked): 400
+/// `M_UNRECOGNIZED` with a Matrix error body, where the HTTP stack would answer an empty 400.
 final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -43,6 +45,14 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
         context.fireChannelRead(data)
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
+        guard !isClosing else { return }
+        isClosing = true
+        RequestMetrics.record(route: "unknown", status: 400)
+        connectionGuard.answerAndClose(Self.malformedAnswer)
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
         connectionGuard.responseEnded()
@@ -53,16 +63,23 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     /// The answer to a `CONNECT`: this server is no proxy.
-    static let connectAnswer: [UInt8] = {
-        let body = #"{"errcode":"M_UNRECOGNIZED","error":"Method CONNECT not allowed"}"#
-        return Array("""
-            HTTP/1.1 405 Method Not Allowed\r
+    static let connectAnswer = closingAnswer(
+        status: "405 Method Not Allowed", extraHeader: "Allow: GET, PUT\r\n",
+        body: #"{"errcode":"M_UNRECOGNIZED","error":"Method CONNECT not allowed"}"#)
+
+    /// The answer to a request the HTTP decoder cannot read.
+    static let malformedAnswer = closingAnswer(
+        status: "400 Bad Request", body: #"{"errcode":"M_UNRECOGNIZED","error":"Malformed HTTP request"}"#)
+
+    /// A complete HTTP/1.1 response with a JSON body that closes the connection.
+    private static func closingAnswer(status: String, extraHeader: String = "", body: String) -> [UInt8] {
+        Array("""
+            HTTP/1.1 \(status)\r
             Content-Type: application/json\r
             Content-Length: \(body.utf8.count)\r
-            Allow: GET, PUT\r
-            Connection: close\r
+            \(extraHeader)Connection: close\r
             \r
             \(body)
             """.utf8)
-    }()
+    }
 }
