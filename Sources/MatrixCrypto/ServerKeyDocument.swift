@@ -54,11 +54,12 @@ public enum ServerKeyDocument {
     /// Verifies a fetched document: `server_name` equals `expectedServer`; `valid_until_ts` is an
     /// integer; every Ed25519 key in `verify_keys` (and `old_verify_keys`, which also need `expired_ts`)
     /// decodes to 32 bytes; the server signed the document with at least one key it publishes in
-    /// `verify_keys`, and every such signature present verifies. With `requiredKeyID` (the key a
-    /// request or event needs), that key must be published and must have signed (as Synapse requires).
+    /// `verify_keys`, and every such signature present verifies (Synapse checks one). Which of the
+    /// listed keys signed does not matter: a key the document lists is the server's whether or not
+    /// it signed this copy.
     /// A document listing more than `maximumKeys` entries in `verify_keys` and `old_verify_keys`
     /// together (any algorithm) is refused before any key is decoded or signature checked.
-    public static func verify(_ document: JSONObject, expectedServer: String, requiredKeyID: String? = nil,
+    public static func verify(_ document: JSONObject, expectedServer: String,
                               maximumKeys: Int = defaultMaximumKeys) throws(ServerKeyError) -> VerifiedServerKeys {
         let serverName = document["server_name"]?.stringValue
         guard let serverName, serverName.utf8.elementsEqual(expectedServer.utf8) else {
@@ -78,7 +79,7 @@ public enum ServerKeyDocument {
             oldVerifyKeys[keyID] = (key, expiredTS)
         }
         let keysByID = Dictionary(verifyKeys.map { ($0.keyID, $0.key) }, uniquingKeysWith: { first, _ in first })
-        try checkSelfSignatures(document, serverName: serverName, keys: keysByID, requiredKeyID: requiredKeyID)
+        try checkSelfSignatures(document, serverName: serverName, keys: keysByID)
         return VerifiedServerKeys(serverName: serverName, validUntilTS: validUntilTS,
                                   verifyKeys: keysByID, oldVerifyKeys: oldVerifyKeys)
     }
@@ -105,14 +106,11 @@ public enum ServerKeyDocument {
     }
 
     private static func checkSelfSignatures(_ document: JSONObject, serverName: String,
-                                            keys: [String: Ed25519PublicKey], requiredKeyID: String?) throws(ServerKeyError) {
+                                            keys: [String: Ed25519PublicKey]) throws(ServerKeyError) {
         // Only Ed25519 key IDs (printable ASCII): `keys[…]` on a String key would find the key
         // `ed25519:K` for a signature labelled `ed25519:\u{212A}`.
         let signatures = JSONSigning.signatures(of: document, entity: serverName).filter {
             SigningKey.isEd25519KeyID($0.keyID) && keys[$0.keyID] != nil
-        }
-        if let requiredKeyID, !signatures.contains(where: { $0.keyID.utf8.elementsEqual(requiredKeyID.utf8) }) {
-            throw .requiredKeyNotSigning(keyID: requiredKeyID)
         }
         guard !signatures.isEmpty else { throw .unsigned }
         guard let bytes = try? JSONSigning.signingBytes(of: document) else {

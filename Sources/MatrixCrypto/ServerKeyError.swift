@@ -12,8 +12,6 @@ public enum ServerKeyError: Error, Equatable, CustomStringConvertible {
     case badSignature(keyID: String)
     /// `verify_keys` and `old_verify_keys` list more keys together than accepted.
     case tooManyKeys(count: Int, limit: Int)
-    /// The key that was asked for is not published in `verify_keys` or did not sign the document.
-    case requiredKeyNotSigning(keyID: String)
 
     public var description: String {
         switch self {
@@ -24,7 +22,6 @@ public enum ServerKeyError: Error, Equatable, CustomStringConvertible {
         case .unsigned: return "key document is not signed by any key it publishes"
         case .badSignature(let keyID): return "key document signature by \(keyID) does not verify"
         case .tooManyKeys(let count, let limit): return "key document lists \(count) keys, more than \(limit)"
-        case .requiredKeyNotSigning(let keyID): return "key document does not publish and sign with \(keyID)"
         }
     }
 }

@@ -118,4 +118,23 @@ import Testing
             #expect(harness.remote.keyRequests == 2)
         }
     }
+
+    /// A document is valid when a key it lists has signed it (the spec; Synapse checks one
+    /// signature): a request naming a listed key that did not sign fetches the document, finds the
+    /// key, and the server's other requests go on. (The fetcher used to also require the named key
+    /// among the signers: anyone could name such a key in a forged header, fail the fetch, and so
+    /// keep every request of that server refused for the 30 s a failure is remembered.)
+    @Test func aListedKeyThatDidNotSignDoesNotFailTheServersFetch() async throws {
+        let spare = try SigningKey(version: "spare", seed: Array(repeating: 9, count: 32))
+        let listed = try keyDocument(server: "remote.test", keys: [Self.remoteKey, spare])
+        let signedByOne = try JSONSigning.sign(listed.removing("signatures"), entity: "remote.test", key: Self.remoteKey)
+        var configuration = KeyFetcher.Configuration()
+        configuration.minimumRefetchInterval = .zero
+        try await FederationHarness.with(keys: .document(signedByOne), configuration: configuration) { harness in
+            let named = try await harness.fetcher.publicKey(server: "remote.test", keyID: spare.keyID, use: .request(now: nowMS()))
+            #expect(named == spare.publicKey)
+            let real = try await harness.fetcher.publicKey(server: "remote.test", keyID: "ed25519:rm1", use: .request(now: nowMS()))
+            #expect(real == Self.remoteKey.publicKey)
+        }
+    }
 }

@@ -18,10 +18,9 @@ final class ServerKeyDocumentTests: XCTestCase {
         try VectorFile.object(name, in: try VectorFile.object("server_key_responses", in: file))
     }
 
-    private func assertRefused(_ document: JSONObject, expectedServer: String = "remote.test", requiredKeyID: String? = nil,
+    private func assertRefused(_ document: JSONObject, expectedServer: String = "remote.test",
                                _ expected: ServerKeyError, _ message: String = "", line: UInt = #line) {
-        XCTAssertThrowsError(try ServerKeyDocument.verify(document, expectedServer: expectedServer,
-                                                          requiredKeyID: requiredKeyID), message, line: line) { error in
+        XCTAssertThrowsError(try ServerKeyDocument.verify(document, expectedServer: expectedServer), message, line: line) { error in
             XCTAssertEqual(error as? ServerKeyError, expected, message, line: line)
         }
     }
@@ -35,7 +34,8 @@ final class ServerKeyDocumentTests: XCTestCase {
             let server = try server(name)
             let keyID = try VectorFile.string("key_id", in: server)
             XCTAssertEqual(try JSONSigning.signingBytes(of: document), Array(try VectorFile.string(name, in: canonical).utf8))
-            let verified = try ServerKeyDocument.verify(document, expectedServer: name, requiredKeyID: keyID)
+            XCTAssertTrue(JSONSigning.verify(document, entity: name, keyID: keyID, publicKey: try VectorFile.publicKey(server)))
+            let verified = try ServerKeyDocument.verify(document, expectedServer: name)
             XCTAssertEqual(verified.serverName, name)
             XCTAssertEqual(verified.validUntilTS, 1_700_086_400_000)
             XCTAssertEqual(verified.verifyKeys, [keyID: try VectorFile.publicKey(server)])
@@ -70,8 +70,7 @@ final class ServerKeyDocumentTests: XCTestCase {
     func testTheForgedDocumentPublishesAKeyThatCannotVerifyTheRealServer() throws {
         let invalid = try VectorFile.objects("invalid", in: file)
         let forged = try XCTUnwrap(invalid.first { $0["reason"]?.stringValue?.hasSuffix("(forged)") == true })
-        let verified = try ServerKeyDocument.verify(try VectorFile.object("document", in: forged), expectedServer: "remote.test",
-                                                    requiredKeyID: "ed25519:rm1")
+        let verified = try ServerKeyDocument.verify(try VectorFile.object("document", in: forged), expectedServer: "remote.test")
         let planted = try XCTUnwrap(verified.verifyKeys["ed25519:rm1"])
         XCTAssertEqual(planted, try VectorFile.publicKey(try server("evil.test")))
         let remote = try VectorFile.signingKey(try server("remote.test"))
@@ -83,15 +82,16 @@ final class ServerKeyDocumentTests: XCTestCase {
         let response = try VectorFile.object("response", in: try VectorFile.object("notary_query", in: file))
         let documents = try XCTUnwrap(response["server_keys"]?.arrayValue)
         let document = try XCTUnwrap(documents.first?.objectValue)
-        XCTAssertNoThrow(try ServerKeyDocument.verify(document, expectedServer: "remote.test", requiredKeyID: "ed25519:rm1"))
+        XCTAssertNoThrow(try ServerKeyDocument.verify(document, expectedServer: "remote.test"))
         let notary = try server("notary.test")
         XCTAssertTrue(JSONSigning.verify(document, entity: "notary.test", keyID: "ed25519:nt1",
                                          publicKey: try VectorFile.publicKey(notary)))
     }
 
-    func testTheRequiredKeyMustBePublishedAndHaveSigned() throws {
+    /// A signature by any key the document lists makes it valid (the spec; Synapse checks one): the
+    /// listed keys are the server's whichever signed this copy.
+    func testASignatureByAnyListedKeyIsEnough() throws {
         let document = try document("remote.test")
-        assertRefused(document, requiredKeyID: "ed25519:other", .requiredKeyNotSigning(keyID: "ed25519:other"))
         var withSpare = document
         var verifyKeys = try VectorFile.object("verify_keys", in: document)
         verifyKeys["ed25519:spare"] = ["key": "Gbb3YKUrSXwQCih+KFlvwC3BnMJSNHh2JKMQaNbN55c"]  // evil.test's public key
@@ -99,8 +99,8 @@ final class ServerKeyDocumentTests: XCTestCase {
         let evil = try VectorFile.signingKey(try server("evil.test"))
         var relabelled = withSpare
         relabelled["signatures"] = ["remote.test": ["ed25519:spare": .string(try JSONSigning.signature(of: withSpare, key: evil))]]
-        XCTAssertNoThrow(try ServerKeyDocument.verify(relabelled, expectedServer: "remote.test"))
-        assertRefused(relabelled, requiredKeyID: "ed25519:rm1", .requiredKeyNotSigning(keyID: "ed25519:rm1"))
+        let verified = try ServerKeyDocument.verify(relabelled, expectedServer: "remote.test")
+        XCTAssertEqual(Set(verified.verifyKeys.keys), ["ed25519:rm1", "ed25519:spare"])
     }
 
     func testStructuralProblemsAreRefused() throws {
@@ -148,7 +148,7 @@ final class ServerKeyDocumentTests: XCTestCase {
         let remote = try VectorFile.signingKey(try server("remote.test"))
         let document = try JSONSigning.sign(try document("remote.test").removing("signatures", "old_verify_keys"),
                                             entity: "remote.test", key: remote)
-        let verified = try ServerKeyDocument.verify(document, expectedServer: "remote.test", requiredKeyID: remote.keyID)
+        let verified = try ServerKeyDocument.verify(document, expectedServer: "remote.test")
         XCTAssertTrue(verified.oldVerifyKeys.isEmpty)
         XCTAssertEqual(verified.verifyKeys, [remote.keyID: remote.publicKey])
     }
@@ -167,7 +167,9 @@ final class ServerKeyDocumentTests: XCTestCase {
         let twoKeys = try ServerKeyDocument.make(serverName: "resident.test", keys: [resident, second], oldKeys: [],
                                                  validUntil: 1_700_086_400_000)
         for keyID in [resident.keyID, second.keyID] {
-            let verified = try ServerKeyDocument.verify(twoKeys, expectedServer: "resident.test", requiredKeyID: keyID)
+            XCTAssertTrue(JSONSigning.verify(twoKeys, entity: "resident.test", keyID: keyID,
+                                             publicKey: keyID == resident.keyID ? resident.publicKey : second.publicKey))
+            let verified = try ServerKeyDocument.verify(twoKeys, expectedServer: "resident.test")
             XCTAssertEqual(Set(verified.verifyKeys.keys), [resident.keyID, second.keyID])
         }
         XCTAssertThrowsError(try ServerKeyDocument.make(serverName: "resident.test", keys: [resident], oldKeys: [],
@@ -192,10 +194,11 @@ final class ServerKeyDocumentTests: XCTestCase {
                                                   validUntil: 1_700_086_400_000)
         let junk = Base64.encodeUnpadded([UInt8](repeating: 7, count: 64))
         document = JSONSigning.adding(signature: junk, entity: "resident.test", keyID: "ed25519:\u{212A}1", to: document)
-        let verified = try ServerKeyDocument.verify(document, expectedServer: "resident.test", requiredKeyID: key.keyID)
+        let verified = try ServerKeyDocument.verify(document, expectedServer: "resident.test")
         XCTAssertEqual(verified.verifyKeys, [key.keyID: key.publicKey])
-        assertRefused(document, expectedServer: "resident.test", requiredKeyID: "ed25519:\u{212A}1",
-                      .requiredKeyNotSigning(keyID: "ed25519:\u{212A}1"))
+        var onlyLookAlike = document
+        onlyLookAlike["signatures"] = ["resident.test": ["ed25519:\u{212A}1": .string(junk)]]
+        assertRefused(onlyLookAlike, expectedServer: "resident.test", .unsigned)
     }
 
     /// `valid_until_ts` and `expired_ts` at 0, −1, 2^53−1, 2^53, 2^63−1, −2^63: kept exactly while
@@ -212,7 +215,7 @@ final class ServerKeyDocumentTests: XCTestCase {
             ]
             if number.magnitude <= JSONValue.maxCanonicalInteger.magnitude {
                 let verified = try ServerKeyDocument.verify(try JSONSigning.sign(document, entity: "remote.test", key: key),
-                                                            expectedServer: "remote.test", requiredKeyID: key.keyID)
+                                                            expectedServer: "remote.test")
                 XCTAssertEqual(verified.validUntilTS, number)
                 XCTAssertEqual(verified.oldVerifyKeys[retired.keyID]?.expiredTS, number)
             } else {

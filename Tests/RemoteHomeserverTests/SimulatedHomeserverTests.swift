@@ -31,8 +31,9 @@ final class SimulatedHomeserverTests: XCTestCase {
         let before = Int64(Date().timeIntervalSince1970 * 1000)
         let (status, document) = try await fetchKeyDocument(server)
         XCTAssertEqual(status, 200)
-        let verified = try ServerKeyDocument.verify(try XCTUnwrap(document), expectedServer: "remote.test",
-                                                    requiredKeyID: "ed25519:sim1")
+        XCTAssertTrue(JSONSigning.verify(try XCTUnwrap(document), entity: "remote.test", keyID: "ed25519:sim1",
+                                         publicKey: key.publicKey))
+        let verified = try ServerKeyDocument.verify(try XCTUnwrap(document), expectedServer: "remote.test")
         XCTAssertEqual(verified.verifyKeys["ed25519:sim1"], key.publicKey)
         XCTAssertEqual(verified.oldVerifyKeys["ed25519:old1"]?.key, retired.publicKey)
         XCTAssertEqual(verified.oldVerifyKeys["ed25519:old1"]?.expiredTS, 1_600_000_000_000)

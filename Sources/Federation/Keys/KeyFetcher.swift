@@ -191,7 +191,7 @@ public final class KeyFetcher: Sendable {
         let fetchedAt = now()
         let rows: [StoredServerKey]
         do {
-            rows = StoredServerKey.rows(from: try await fetchInSlot(server: server, keyID: keyID), fetchedAt: fetchedAt)
+            rows = StoredServerKey.rows(from: try await fetchInSlot(server: server), fetchedAt: fetchedAt)
         } catch {
             metrics.fetchFailures.increment()
             logger.info("server key fetch failed", metadata: ["server": "\(server)", "error": "\(error)"])
@@ -210,16 +210,18 @@ public final class KeyFetcher: Sendable {
         }
     }
 
-    /// ``fetchKeys(server:keyID:)`` within one of the process's fetch slots.
-    private func fetchInSlot(server: String, keyID: String) async throws(KeyFetchError) -> VerifiedServerKeys {
+    /// ``fetchKeys(server:)`` within one of the process's fetch slots.
+    private func fetchInSlot(server: String) async throws(KeyFetchError) -> VerifiedServerKeys {
         guard await slots.acquire(wait: configuration.fetchSlotWait) else { throw .overloaded(server: server) }
         defer { slots.release() }
-        return try await fetchKeys(server: server, keyID: keyID)
+        return try await fetchKeys(server: server)
     }
 
-    /// `GET /_matrix/key/v2/server` from `server`, verified: for that server, self-signed (by `keyID`
-    /// too when the document publishes it).
-    private func fetchKeys(server: String, keyID: String) async throws(KeyFetchError) -> VerifiedServerKeys {
+    /// `GET /_matrix/key/v2/server` from `server`, verified: for that server, self-signed by a key
+    /// it lists (the spec's rule, and Synapse's). Not required: that the key ID a request named —
+    /// chosen by whoever sent it — signed it too: a forged header naming a listed key that did not sign would fail
+    /// the fetch, and the failure, remembered for the server, would refuse its real requests.
+    private func fetchKeys(server: String) async throws(KeyFetchError) -> VerifiedServerKeys {
         let response: FederationResponse
         do throws(FederationRequestError) {
             response = try await transport.send(
@@ -245,11 +247,9 @@ public final class KeyFetcher: Sendable {
         guard let document = parsed.objectValue else {
             throw .badResponse(server: server, reason: "the body is not a JSON object")
         }
-        let published = document["verify_keys"]?[keyID] != nil
         do {
             return try ServerKeyDocument.verify(
-                document, expectedServer: server, requiredKeyID: published ? keyID : nil,
-                maximumKeys: configuration.maximumDocumentKeys)
+                document, expectedServer: server, maximumKeys: configuration.maximumDocumentKeys)
         } catch {
             throw .invalidDocument(server: server, error: error)
         }
