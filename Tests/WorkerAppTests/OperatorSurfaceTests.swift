@@ -18,23 +18,14 @@ import Testing
     static let serverName = "resident.test"
 
     @Test func internalListenerJSONAccessLogAndDrain() async throws {
-        let databaseURL = try TestDatabase.create(prefix: "app")
-        defer { try? TestDatabase.drop(databaseURL) }
-        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("operator-\(UUID().uuidString).key")
-        try PrivateFile.write(try SigningKey.generate(version: "rs1").keyFileLine + "\n", to: keyFile)
-        defer { try? FileManager.default.removeItem(at: keyFile) }
         let remote = SimulatedHomeserver(serverName: "remote.test", signingKey: try SigningKey.generate(version: "k1"))
         _ = try await remote.start()
         let internalPort = WorkerProcess.freePort()
-        var environment = WorkerEnvironment.make(serverName: Self.serverName, keyFile: keyFile, databaseURL: databaseURL,
-                                                 overrides: [(remote.serverName, remote.baseURL ?? "")])
-        environment["LEAVE_WORKER_LOG_LEVEL"] = "info"
-        environment["LEAVE_WORKER_LOG_FORMAT"] = "json"
-        environment["LEAVE_WORKER_INTERNAL_LISTEN"] = "127.0.0.1:\(internalPort)"
-        environment["LEAVE_WORKER_SHUTDOWN_DRAIN_MS"] = "60000"
-        let migrated = try WorkerProcess.run(["migrate"], environment: environment)
-        try #require(migrated.status == 0, "\(migrated.stderr)")
-        let worker = try await WorkerProcess(environment: environment)
+        let setUp = try Migrated(overrides: [(remote.serverName, remote.baseURL ?? "")], settings: [
+            "LEAVE_WORKER_INTERNAL_LISTEN": "127.0.0.1:\(internalPort)", "LEAVE_WORKER_SHUTDOWN_DRAIN_MS": "60000",
+        ])
+        defer { setUp.remove() }
+        let worker = try await WorkerProcess(environment: setUp.environment)
         defer { kill(worker.process.processIdentifier, SIGKILL) }
         let internalURL = "http://127.0.0.1:\(internalPort)"
 
@@ -101,18 +92,9 @@ import Testing
     /// Log lines are written in batches: the access line of the last request before SIGTERM is
     /// in the output once the process has exited (the buffer is flushed at shutdown).
     @Test func accessLinesAreWrittenByExit() async throws {
-        let databaseURL = try TestDatabase.create(prefix: "app")
-        defer { try? TestDatabase.drop(databaseURL) }
-        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("operator-\(UUID().uuidString).key")
-        try PrivateFile.write(try SigningKey.generate(version: "rs1").keyFileLine + "\n", to: keyFile)
-        defer { try? FileManager.default.removeItem(at: keyFile) }
-        var environment = WorkerEnvironment.make(serverName: Self.serverName, keyFile: keyFile, databaseURL: databaseURL, overrides: [])
-        environment["LEAVE_WORKER_LOG_LEVEL"] = "info"
-        environment["LEAVE_WORKER_LOG_FORMAT"] = "json"
-        environment["LEAVE_WORKER_SHUTDOWN_DRAIN_MS"] = "0"
-        let migrated = try WorkerProcess.run(["migrate"], environment: environment)
-        try #require(migrated.status == 0, "\(migrated.stderr)")
-        let worker = try await WorkerProcess(environment: environment)
+        let setUp = try Migrated(settings: ["LEAVE_WORKER_SHUTDOWN_DRAIN_MS": "0"])
+        defer { setUp.remove() }
+        let worker = try await WorkerProcess(environment: setUp.environment)
 
         #expect(try await Self.get(worker.baseURL + "/_matrix/federation/v1/version").status == 200)
         #expect(worker.stop() == 0)
@@ -127,20 +109,11 @@ import Testing
     /// warning saying how many were dropped. (Logging used to write from the request's own thread:
     /// the worker stopped answering after ≈ 300 requests, /health included.)
     @Test func aStalledLogReaderDoesNotStopTheWorker() async throws {
-        let databaseURL = try TestDatabase.create(prefix: "app")
-        defer { try? TestDatabase.drop(databaseURL) }
-        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("operator-\(UUID().uuidString).key")
-        try PrivateFile.write(try SigningKey.generate(version: "rs1").keyFileLine + "\n", to: keyFile)
-        defer { try? FileManager.default.removeItem(at: keyFile) }
         let internalPort = WorkerProcess.freePort()
-        var environment = WorkerEnvironment.make(serverName: Self.serverName, keyFile: keyFile, databaseURL: databaseURL, overrides: [])
-        environment["LEAVE_WORKER_LOG_LEVEL"] = "info"
-        environment["LEAVE_WORKER_LOG_FORMAT"] = "json"
-        environment["LEAVE_WORKER_INTERNAL_LISTEN"] = "127.0.0.1:\(internalPort)"
-        let migrated = try WorkerProcess.run(["migrate"], environment: environment)
-        try #require(migrated.status == 0, "\(migrated.stderr)")
+        let setUp = try Migrated(settings: ["LEAVE_WORKER_INTERNAL_LISTEN": "127.0.0.1:\(internalPort)"])
+        defer { setUp.remove() }
         let logs = Pipe()
-        let worker = try await WorkerProcess(environment: environment, output: logs.fileHandleForWriting)
+        let worker = try await WorkerProcess(environment: setUp.environment, output: logs.fileHandleForWriting)
 
         // ≈ 200-byte access lines: 8,000 requests write ≈ 1.6 MB, past the pipe (64 KiB) and the
         // worker's buffer (1 MiB).
@@ -188,6 +161,37 @@ import Testing
         let lines = received.lines()
         #expect(lines.allSatisfy { (try? JSONParser.parse(String($0)))?.objectValue != nil }, "a torn log line")
         #expect(lines.count > 1_000)
+    }
+
+    /// A fresh migrated database and signing key for one worker logging JSON lines at `info`, plus
+    /// `settings`; ``remove()`` at the end.
+    struct Migrated {
+        let databaseURL: String
+        let keyFile: URL
+        let environment: [String: String]
+
+        init(overrides: [(String, String)] = [], settings: [String: String] = [:]) throws {
+            databaseURL = try TestDatabase.create(prefix: "app")
+            keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("operator-\(UUID().uuidString).key")
+            var environment = WorkerEnvironment.make(serverName: OperatorSurfaceTests.serverName, keyFile: keyFile,
+                                                     databaseURL: databaseURL, overrides: overrides)
+            environment["LEAVE_WORKER_LOG_LEVEL"] = "info"
+            environment["LEAVE_WORKER_LOG_FORMAT"] = "json"
+            self.environment = environment.merging(settings) { $1 }
+            do {
+                try PrivateFile.write(try SigningKey.generate(version: "rs1").keyFileLine + "\n", to: keyFile)
+                let migrated = try WorkerProcess.run(["migrate"], environment: self.environment)
+                try #require(migrated.status == 0, "\(migrated.stderr)")
+            } catch {
+                remove()
+                throw error
+            }
+        }
+
+        func remove() {
+            try? TestDatabase.drop(databaseURL)
+            try? FileManager.default.removeItem(at: keyFile)
+        }
     }
 
     static func get(_ url: String) async throws -> (status: Int, text: String) {
