@@ -44,7 +44,8 @@ public struct LeaveDecision: Sendable {
             guard snapshot.state.aclAllows(candidate.origin) else { throw .bannedByServerACL(origin: candidate.origin) }
             try checkSignatures(candidate, keys: keys)
             let accepted = try Self.redactedIfHashMismatch(candidate.event)
-            try Self.checkAuthEvents(accepted, snapshot: snapshot)
+            let verified = VerifiedServers(candidate.requiredServers)
+            try Self.checkAuthEvents(accepted, snapshot: snapshot, signatures: verified)
             if snapshot.alreadyStored { return .alreadyStored }   // a replay: same checks passed, nothing to write
             // With no prev events the state before the leave is empty: no rule admits it (spec check 5).
             guard !accepted.prevEventIDs.isEmpty else { throw .noPrevEvents }
@@ -53,7 +54,7 @@ public struct LeaveDecision: Sendable {
             }
             let expected = PriorMembership(snapshot.state.membership(of: accepted.sender))
             do {
-                try AuthRules.check(accepted, against: snapshot.state.events, signatures: KeyedAuthSignatures.none)
+                try AuthRules.check(accepted, against: snapshot.state.events, signatures: verified)
             } catch {
                 throw .refusedByCurrentState(error)
             }
@@ -102,7 +103,7 @@ public struct LeaveDecision: Sendable {
 
     /// The cited auth events must be events of this room, of the kinds a leave may cite, and allow
     /// it. (Storage selected them by byte equality; the IDs are matched here byte for byte again.)
-    static func checkAuthEvents(_ event: PDU, snapshot: LeaveSnapshot) throws(LeaveRefusal) {
+    static func checkAuthEvents(_ event: PDU, snapshot: LeaveSnapshot, signatures: some AuthSignatureVerifier) throws(LeaveRefusal) {
         var authEvents: [ExactString: AuthEvent] = [:]
         for id in event.authEventIDs {
             guard let cited = snapshot.authEvents.first(where: { $0.eventID.bytesEqual(id) }) else { throw .authEventNotInRoom(id) }
@@ -112,9 +113,30 @@ public struct LeaveDecision: Sendable {
             authEvents[ExactString(create.eventID)] = create
         }
         do {
-            try AuthRules.check(event, authEvents: authEvents, signatures: KeyedAuthSignatures.none)
+            try AuthRules.check(event, authEvents: authEvents, signatures: signatures)
         } catch {
             throw .refusedByAuthEvents(error)
         }
+    }
+}
+
+/// The auth rules' signature questions about the leave, answered from what the decision verified
+/// before running them: the required servers signed it (the v8+ `join_authorised_via_users_server`
+/// rule passes when the key names a user of one of them — of the sender's own server, in practice).
+/// Any other server's signature is not known here, so it counts as missing (refused), as does a
+/// third-party invite's (a leave never needs one).
+private struct VerifiedServers: AuthSignatureVerifier {
+    let servers: Set<ExactString>
+
+    init(_ servers: [String]) {
+        self.servers = Set(servers.map { ExactString($0) })
+    }
+
+    func isEvent(_ event: PDU, signedBy server: String) -> Bool {
+        servers.contains(ExactString(server))
+    }
+
+    func isThirdPartyInviteSigned(_ signed: JSONObject, publicKeys: [String]) -> Bool {
+        false
     }
 }

@@ -122,6 +122,19 @@ final class LeaveRefusalTests: XCTestCase {
                        JSONSigning.signatures(of: carol.body, entity: "remote.test").count)
     }
 
+    /// v8+: a leave naming an authorising user passes when that user's server is one whose signature
+    /// the decision verified — the sender's — and is refused for any other (its signature unknown).
+    func testAnAuthorisingUserOfTheSendersServerIsAccepted() throws {
+        let own = try resigned {
+            $0["content"] = ["membership": "leave", "join_authorised_via_users_server": "@admin:remote.test"]
+        }
+        guard case .store = verdict(own) else { return XCTFail("not stored: \(verdict(own))") }
+        let other = try resigned {
+            $0["content"] = ["membership": "leave", "join_authorised_via_users_server": "@admin:other.test"]
+        }
+        assertRefused(verdict(other), 403, "M_FORBIDDEN") { if case .refusedByAuthEvents = $0 { true } else { false } }
+    }
+
     func testNoPrevEvents() throws {
         let body = try resigned { $0["prev_events"] = [] }
         assertRefused(verdict(body), 403, "M_FORBIDDEN") { $0 == .noPrevEvents }
