@@ -1,6 +1,6 @@
 /// What one scan for due destinations found (`ForwardingStore.dueDestinations`).
 public struct DueDestinations: Sendable, Equatable {
-    /// Destinations with events due, furthest behind first.
+    /// Destinations with events due: those without a failure since their last delivery first, then furthest behind first.
     public let destinations: [String]
     /// The stream position the scan covered: every accepted event at or below it was looked at
     /// (it is at most the stream's safe point: none at or below it commits later). The next

@@ -2,8 +2,11 @@ import Postgres
 
 extension ForwardingStore {
     /// Destinations with events due, not backed off and not leased by another sender (this
-    /// sender's own leases are included: a destination it is draining may be due again), furthest
-    /// behind first, at most `limit`; and the position the scan covered.
+    /// sender's own leases are included: a destination it is draining may be due again), at most
+    /// `limit`: those without a failure since their last delivery first, then furthest behind first
+    /// — so destinations that keep failing (a server that takes connections and never answers holds
+    /// a sender's slot for its whole timeout), however far behind, do not go before the healthy
+    /// ones whenever their back-off ends; and the position the scan covered.
     ///
     /// `changedAfter` nil scans every (room, server) pair — one index probe each, O(rooms ×
     /// servers): for the poll timer (leases and back-offs ending, a sender started). A position
@@ -42,16 +45,17 @@ extension ForwardingStore {
     /// safe point). ($1 this server, $2 the limit, $3 the lease-owner prefix, $4 the safe point.)
     static let fullScanSQL = """
         WITH due AS (
-            SELECT j.server_name, min(coalesce(d.stream_position, 0)) AS behind FROM room_joined_servers j
+            SELECT j.server_name, min(coalesce(d.stream_position, 0)) AS behind, coalesce(bool_or(d.failures > 0), false) AS failing
+            FROM room_joined_servers j
             LEFT JOIN destinations d ON d.destination = j.server_name
             CROSS JOIN LATERAL (
                 SELECT e.stream_ordering FROM events e
                 WHERE \(roomEvents(after: "greatest(coalesce(d.stream_position, 0), j.since_position)"))
                 ORDER BY e.room_id, e.stream_ordering LIMIT 1) next
             WHERE \(dueConditions) AND (j.joined_members > 0 OR next.stream_ordering < j.left_position)
-            GROUP BY j.server_name ORDER BY 2, 1 LIMIT $2)
+            GROUP BY j.server_name ORDER BY failing, behind, server_name LIMIT $2)
         SELECT least($4, (SELECT coalesce(max(stream_ordering), 0) FROM events)), due.server_name
-        FROM (SELECT 1) one LEFT JOIN due ON true ORDER BY due.behind, due.server_name
+        FROM (SELECT 1) one LEFT JOIN due ON true ORDER BY due.failing, due.behind, due.server_name
         """
 
     /// The servers of the rooms with accepted events after `$5` and at most `$4` (the safe point;
@@ -67,16 +71,17 @@ extension ForwardingStore {
             ORDER BY e.stream_ordering LIMIT $6),
         changed AS (SELECT room_id, max(stream_ordering) AS last FROM window_events GROUP BY room_id),
         due AS (
-            SELECT j.server_name, min(coalesce(d.stream_position, 0)) AS behind FROM changed c
+            SELECT j.server_name, min(coalesce(d.stream_position, 0)) AS behind, coalesce(bool_or(d.failures > 0), false) AS failing
+            FROM changed c
             JOIN room_joined_servers j ON j.room_id = c.room_id
             LEFT JOIN destinations d ON d.destination = j.server_name
             WHERE \(dueConditions)
               AND c.last > greatest(coalesce(d.stream_position, 0), j.since_position)
               AND (j.joined_members > 0 OR j.left_position > greatest(coalesce(d.stream_position, 0), j.since_position))
-            GROUP BY j.server_name ORDER BY 2, 1 LIMIT $2)
+            GROUP BY j.server_name ORDER BY failing, behind, server_name LIMIT $2)
         SELECT CASE WHEN (SELECT count(*) FROM window_events) >= $6 THEN (SELECT max(stream_ordering) FROM window_events)
                     ELSE least($4, (SELECT coalesce(max(stream_ordering), 0) FROM events)) END,
                due.server_name
-        FROM (SELECT 1) one LEFT JOIN due ON true ORDER BY due.behind, due.server_name
+        FROM (SELECT 1) one LEFT JOIN due ON true ORDER BY due.failing, due.behind, due.server_name
         """
 }

@@ -80,6 +80,25 @@ final class ForwardingScanTests: XCTestCase {
         XCTAssertEqual(limited.destinations, ["b1.test"])
     }
 
+    /// Destinations without a failure since their last delivery come first, whatever their names
+    /// or how far behind: b2.test before a2.test, whose back-off has ended (it failed three times:
+    /// a server that hangs holds a slot for its whole timeout). Both scans.
+    func testDestinationsThatKeepFailingComeAfterTheHealthyOnes() async throws {
+        let start = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition()).scannedThrough
+        try await leave("@one:a1.test", in: roomA)
+        try await leave("@one:b1.test", in: roomB)
+        _ = try await StorageFixture.rows(pool, """
+            INSERT INTO destinations (destination, failures, retry_at) VALUES ('a2.test', 3, now() - interval '1 second')
+            ON CONFLICT (destination) DO UPDATE SET failures = EXCLUDED.failures, retry_at = EXCLUDED.retry_at
+            """)
+        let full = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(full.destinations, ["b2.test", "a2.test"])
+        let first = try await forwarding.dueDestinations(limit: 1, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(first.destinations, ["b2.test"])
+        let changed = try await forwarding.dueDestinations(limit: 10, changedAfter: start, safe: rooms.horizon.safePosition())
+        XCTAssertEqual(changed.destinations, ["a1.test", "b1.test", "b2.test", "a2.test"])
+    }
+
     /// The gauge reads the backlog's extent from positions: 0 once every destination has taken
     /// its events, whatever was delivered before.
     func testTheBacklogGaugeIsZeroOnceEveryDestinationIsPastItsEvents() async throws {
