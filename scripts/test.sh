@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "test.sh: $*" >&2; exit 1; }
 
-scripts/deps.sh || die "installing the build and test dependencies failed (scripts/deps.sh, above)"
+scripts/deps.sh --tests || die "installing the build and test dependencies failed (scripts/deps.sh --tests, above)"
 pgdir=".pg/test-$$"
 cleanup() { scripts/pg.sh remove "$pgdir" || true; }
 trap cleanup EXIT

@@ -94,7 +94,7 @@ final class LeaveRefusalTests: XCTestCase {
             if length == size { return body }
             padding += size - length
         }
-        throw XCTSkip("could not pad the leave to \(size) bytes")
+        return try XCTUnwrap(nil, "could not pad the leave to \(size) bytes")
     }
 
     func testALeaveOfTheLimitIsTooLargeOnceCountersigned() throws {
