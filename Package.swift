@@ -35,7 +35,7 @@ let package = Package(
         // A bounded least-recently-used map (O(1)), under every map keyed by remote data.
         .target(name: "BoundedCollections"),
         // Pure Matrix core: JSON, identifiers, room versions, PDUs, redaction, auth rules, ACLs.
-        .target(name: "MatrixCore"),
+        .target(name: "MatrixCore", dependencies: ["BoundedCollections"]),
         // Ed25519, SHA-256, signing keys, JSON and event signing, X-Matrix.
         .target(name: "MatrixCrypto", dependencies: ["MatrixCore", "CSodium", "COpenSSL"]),
         // A request's deadline, seen by every wait inside its work (a task-local).

@@ -1,3 +1,4 @@
+import BoundedCollections
 import Synchronization
 
 /// Server ACL evaluation (`m.room.server_acl`; spec: leave-handshake.md §6).
@@ -18,7 +19,7 @@ public enum ServerACL {
     }
 
     /// One ACL event's rules, its globs prepared once, and its verdicts remembered by server name
-    /// (byte for byte; at most ``Rules/rememberedVerdicts``, then forgotten all at once). A 64 KiB ACL
+    /// (byte for byte; the ``Rules/rememberedVerdicts`` most recently used). A 64 KiB ACL
     /// of short globs against a 255-byte name costs ≈ 20 ms to evaluate (16,000 globs), so an ACL
     /// event parsed once (``AuthEvent/serverACL``) evaluates it once per server, not per request.
     public final class Rules: Sendable {
@@ -28,7 +29,7 @@ public enum ServerACL {
         private let allowsIPLiterals: Bool
         private let deny: [[Unicode.Scalar]]
         private let allow: [[Unicode.Scalar]]
-        private let verdicts = Mutex<[ExactString: Bool]>([:])
+        private let verdicts = Mutex(BoundedLRU<ExactString, Bool>(capacity: Rules.rememberedVerdicts))
 
         public init(content: JSONObject) {
             allowsIPLiterals = content["allow_ip_literals"] != .bool(false)
@@ -38,12 +39,9 @@ public enum ServerACL {
 
         public func allows(_ server: String) -> Bool {
             let key = ExactString(server)
-            if let known = verdicts.withLock({ $0[key] }) { return known }
+            if let known = verdicts.withLock({ $0.value(for: key) }) { return known }
             let verdict = evaluate(server)
-            verdicts.withLock { verdicts in
-                if verdicts.count >= Self.rememberedVerdicts { verdicts.removeAll() }
-                verdicts[key] = verdict
-            }
+            _ = verdicts.withLock { $0.set(verdict, for: key) }
             return verdict
         }
 
