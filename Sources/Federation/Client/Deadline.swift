@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 import WorkDeadline
 
@@ -51,24 +50,4 @@ private final class CancellableTask: Sendable {
             return state.task
         }?.cancel()
     }
-}
-
-/// A blocking system look-up (`getaddrinfo`, `res_query`) run on `queue` — never on an event loop
-/// or a Swift concurrency thread — and abandoned after `timeout`: the answer is then `fallback`, and
-/// the blocked call finishes on its own, ignored.
-func blockingLookUp<T: Sendable>(
-    on queue: DispatchQueue, timeout: Duration, fallback: T, _ lookUp: @escaping @Sendable () -> T
-) async -> T {
-    // Nothing throws: the look-up and the timer both answer.
-    (try? await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-        let pending = FirstResume(continuation)
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            pending.resume(returning: fallback)
-        }
-        queue.async {
-            pending.resume(returning: lookUp())
-            timer.cancel()
-        }
-    }) ?? fallback
 }

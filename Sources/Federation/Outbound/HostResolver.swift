@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,13 +14,12 @@ public struct HostResolver: Sendable {
         self.resolve = resolve
     }
 
-    /// `getaddrinfo` on a Dispatch queue (never on an event loop or a Swift concurrency thread),
-    /// abandoned after `timeout` (the blocking call then finishes on its own and is ignored).
+    /// `getaddrinfo` on one of the process' ``LookUpThreads`` (never on an event loop or a Swift
+    /// concurrency thread), abandoned after `timeout` (the blocking call then finishes on its own
+    /// and is ignored).
     public static func system(timeout: Duration = .seconds(5)) -> HostResolver {
-        HostResolver { host in await blockingLookUp(on: queue, timeout: timeout, fallback: []) { lookUp(host) } }
+        HostResolver { host in await LookUpThreads.shared.run(timeout: timeout, fallback: []) { lookUp(host) } }
     }
-
-    private static let queue = DispatchQueue(label: "leave-worker.address-lookup", attributes: .concurrent)
 
     /// The TCP addresses `getaddrinfo` gives for `host`, in its order, without duplicates.
     private static func lookUp(_ host: String) -> [IPAddress] {
