@@ -148,6 +148,33 @@ struct ConnectionBoundsTests {
         await fixture.shutdown()
     }
 
+    /// A client that pipelines requests and never reads the answers: once they fill the sockets'
+    /// buffers the worker cannot finish writing them. The connection is closed when no answer has
+    /// ended for the request deadline plus the body bound (it was held for ever — a few such
+    /// clients would hold every connection place).
+    @Test func aClientThatNeverReadsItsAnswersIsClosed() async throws {
+        let fixture = try await ResidentFixture()
+        let worker = try await Self.startWorker(
+            fixture, Self.smallBounds.merging(["LEAVE_WORKER_REQUEST_DEADLINE_MS": "1000"]) { $1 })
+        defer { worker.stop() }
+        let connection = try RawConnection(port: worker.port, bufferBytes: 4096)
+        let request = "GET /_matrix/federation/v1/version HTTP/1.1\r\nHost: resident.test\r\n\r\n"
+        let requests = Array(String(repeating: request, count: 1_000).utf8)
+        var batches = 0
+        while await connection.sendUnlessStalled(requests, quiet: .seconds(2)), batches < 1_000 { batches += 1 }
+        #expect(batches < 1_000, "the worker kept taking requests whose answers were not read")
+        let closedForIt = #"leave_worker_connections_closed_total{reason="response_timeout"}"#
+        var metrics = ""
+        for _ in 0..<60 where !metrics.contains(closedForIt) {
+            try await Task.sleep(for: .milliseconds(500))
+            metrics = await RawConnection.metrics(port: worker.port)
+        }
+        #expect(metrics.contains(closedForIt), "connection still open")
+        #expect(await Self.closes(connection, within: .seconds(20)))
+        await worker.stopWithoutBlocking()
+        await fixture.shutdown()
+    }
+
     @Test func connectAsteriskAndAbsoluteFormTargetsGetAMatrixAnswer() async throws {
         let fixture = try await ResidentFixture()
         let worker = try await Self.startWorker(fixture, [:])

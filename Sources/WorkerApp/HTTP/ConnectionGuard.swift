@@ -5,7 +5,8 @@ import NIOCore
 
 /// First handler of every HTTP connection (raw bytes, before the HTTP decoder): admits the
 /// connection within the process's connection limit and closes it when a phase outlasts its bound
-/// — no byte while idle, a request head not complete in time, a request body not complete in time.
+/// — no byte while idle, a request head not complete in time, a request body not complete in time,
+/// no answer ended in time (a client that does not read its answers).
 /// ``RequestPhaseObserver`` (after the decoder) reports where each request stands. Both run on the
 /// connection's event loop; nothing here blocks.
 final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
@@ -19,7 +20,9 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         case readingHead
         /// The head arrived: the body bound runs until the request's end.
         case readingBody
-        /// The whole request is read and being answered (the request deadline bounds this).
+        /// The whole request is read and being answered: an answer must end within the request
+        /// deadline (our work) plus the body bound (the client taking the bytes, as it had that
+        /// long to send its own), from the request's end or the previous answer's.
         case responding
     }
 
@@ -29,8 +32,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var phase = Phase.awaitingRequest
     /// Requests read whose response has not ended yet (more than one when a client pipelines).
     private var unanswered = 0
-    /// When the current phase's bound runs out and what closing then is called; nil while a
-    /// request is being answered (no bound here).
+    /// When the current phase's bound runs out and what closing then is called.
     private var bound: (deadline: NIODeadline, reason: String)?
     /// The one timer of this connection and when it fires. Re-arming for a later deadline leaves
     /// it be (it re-schedules itself when it fires early), so a keep-alive connection schedules
@@ -90,16 +92,19 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
             arm(limits.idleTimeout, reason: "idle_timeout")
         } else {
             phase = .responding
-            bound = nil
+            armResponseBound()
         }
     }
 
     /// A response's end was written.
     func responseEnded() {
         unanswered = max(0, unanswered - 1)
-        if unanswered == 0 && phase == .responding {
+        guard phase == .responding else { return }
+        if unanswered == 0 {
             phase = .awaitingRequest
             arm(limits.idleTimeout, reason: "idle_timeout")
+        } else {
+            armResponseBound()
         }
     }
 
@@ -107,7 +112,8 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// connection: for requests the HTTP stack cannot answer itself (a `CONNECT`).
     func answerAndClose(_ response: [UInt8]) {
         guard let context else { return }
-        cancelTimer()
+        phase = .responding
+        armResponseBound()
         context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: response)))
             .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
@@ -126,6 +132,10 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         let connections = connections
         context.channel.closeFuture.whenComplete { _ in connections.release() }
         arm(limits.idleTimeout, reason: "idle_timeout")
+    }
+
+    private func armResponseBound() {
+        arm(limits.requestDeadline + limits.bodyTimeout, reason: "response_timeout")
     }
 
     private func arm(_ limit: Duration, reason: String) {
