@@ -60,4 +60,29 @@ struct DeadlineTests {
         call.release()
         try await transport.destinations.shutdown()
     }
+
+    /// Discovery abandoned at a send's timeout remembers nothing of the server: its `.well-known`
+    /// fetch failed only because it was cut short (it was recorded as the host's failure, and the
+    /// undelegated destination cached for the failure's lifetime — minutes to an hour).
+    @Test func discoveryCutShortByASendsTimeoutRemembersNothing() async throws {
+        let call = BlockedCall()
+        let resolutions = Atomic<Int>(0)
+        let connector = OutboundConnector(resolver: HostResolver { _ in
+            if resolutions.add(1, ordering: .sequentiallyConsistent).newValue == 1 { await call.await() }
+            return []
+        })
+        let destinations = FederationDestinations(
+            overrides: try FederationOverrides.parse(""), timeout: .seconds(10), connector: connector)
+        let transport = FederationTransport(destinations: destinations)
+        await #expect(throws: FederationRequestError.timedOut(server: "slow.test")) {
+            try await transport.send(method: "GET", to: "slow.test", target: "/_matrix/key/v2/server", timeout: .milliseconds(300))
+        }
+        call.release()
+        // The abandoned discovery ends on its own (its fetch fails at once now); give it time to.
+        try await Task.sleep(for: .seconds(1))
+        // Discovering the server again fetches its `.well-known` again (resolving its host).
+        _ = try await destinations.destination(for: "slow.test")
+        #expect(resolutions.load(ordering: .sequentiallyConsistent) == 2)
+        try await destinations.shutdown()
+    }
 }

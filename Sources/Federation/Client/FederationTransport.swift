@@ -44,6 +44,8 @@ public final class FederationTransport: Sendable {
         do {
             return try await withDeadline(timeout) {
                 let destination = try await destinations.destination(for: server)
+                // Abandoned at the timeout while discovery ran on: send nothing (the caller's lease may be over).
+                try Task.checkCancellation()
                 let request = Self.request(method: method, destination: destination, target: target, headers: headers, body: body)
                 let exchange = { (client: HTTPClient) async throws -> FederationResponse in
                     let response = try await client.execute(request, timeout: .nanoseconds(timeout.saturatingNanoseconds))

@@ -64,7 +64,9 @@ public final class FederationDestinations: Sendable {
         guard let name = ServerName(serverName) else { throw .invalidServerName(serverName) }
         if let direct = ServerDiscovery.directDestination(for: name) { return try checked(direct, server: serverName) }
 
-        let answer = await wellKnownAnswer(host: name.host)
+        // Discovery cut short by its caller (a send's timeout) learns nothing about the server:
+        // what it found is not remembered, and it stops.
+        guard let answer = await wellKnownAnswer(host: name.host) else { throw .timedOut(server: serverName) }
         let destination: FederationDestination
         if let delegated = answer.delegatedName {
             if let direct = ServerDiscovery.directDestination(for: delegated) {
@@ -75,6 +77,7 @@ public final class FederationDestinations: Sendable {
         } else {
             destination = await srvDestination(hostname: name.host)
         }
+        guard !Task.isCancelled else { throw .timedOut(server: serverName) }
         logger.debug("server discovery", metadata: ["server": "\(serverName)", "destination": "\(destination)"])
         resolved.set(destination, for: serverName, lifetime: min(answer.lifetime, Self.resolvedLifetime))
         return destination
@@ -95,11 +98,14 @@ public final class FederationDestinations: Sendable {
         return ServerDiscovery.destination(hostname: hostname, srvRecords: [])
     }
 
-    /// The cached or freshly fetched `.well-known/matrix/server` answer for `host`.
-    private func wellKnownAnswer(host: String) async -> WellKnownAnswer {
+    /// The cached or freshly fetched `.well-known/matrix/server` answer for `host`; nil when the
+    /// caller was cancelled before the fetch succeeded (no failure of the host's is then recorded).
+    private func wellKnownAnswer(host: String) async -> WellKnownAnswer? {
         if let cached = wellKnown.value(for: host) { return cached }
+        let fetched = await fetchWellKnown(host: host)
+        if fetched == nil && Task.isCancelled { return nil }
         let answer: WellKnownAnswer
-        if let delegated = await fetchWellKnown(host: host) {
+        if let delegated = fetched {
             wellKnownFailures.remove(host)
             answer = WellKnownAnswer(delegatedName: delegated.name, lifetime: delegated.lifetime)
         } else {

@@ -56,11 +56,13 @@ final class LookUpThreads: Sendable {
     var waitingCount: Int { state.withLock { $0.waiting.count } }
 
     /// Runs `lookUp` on a look-up thread and answers with its result, or with `fallback` when
-    /// `timeout` passes first (waiting included) or too many wait; a look-up still running then
-    /// finishes on its own, ignored.
+    /// `timeout` passes first (waiting included), too many wait or the calling task is cancelled;
+    /// a look-up still running then finishes on its own, ignored.
     func run<T: Sendable>(timeout: Duration, fallback: T, _ lookUp: @escaping @Sendable () -> T) async -> T {
+        // A caller already given up on (a send past its timeout) starts no look-up.
+        if Task.isCancelled { return fallback }
         // Nothing throws: the look-up, the timer and a full waiting line all answer.
-        (try? await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        return (try? await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let pending = FirstResume(continuation)
             let ticket = state.withLock { state in
                 defer { state.nextTicket &+= 1 }
