@@ -19,13 +19,12 @@ extension FederationSender {
     private func finishDrain(_ destination: String, madeProgress: Bool, takeNext: Bool) -> String? {
         let (next, wake) = state.withLock { state -> (String?, AsyncStream<Void>.Continuation?) in
             state.active.remove(destination)
-            if state.dueAgain.remove(destination) != nil, state.isWaiting.insert(destination).inserted {
-                state.waiting.append(destination)
+            if state.dueAgain.remove(destination) != nil {
+                // A drain that sent nothing failed (or found nothing claimable): behind the healthy ones.
+                state.waiting.append(destination, failing: !madeProgress)
             }
             var next: String?
-            if takeNext, !state.isStopping, !state.waiting.isEmpty {
-                let taken = state.waiting.removeFirst()
-                state.isWaiting.remove(taken)
+            if takeNext, !state.isStopping, let taken = state.waiting.removeFirst(1).first {
                 state.active.insert(taken)
                 next = taken
             }

@@ -40,10 +40,9 @@ public final class FederationSender: Sendable {
         var active: Set<String> = []
         /// Active destinations a scan found due again: queued when their drain ends.
         var dueAgain: Set<String> = []
-        /// Destinations known due and not in hand, in the order found: started as the concurrency
+        /// Destinations known due and not in hand, healthy ones first: started as the concurrency
         /// allows (the scans that found them have moved past their events).
-        var waiting: [String] = []
-        var isWaiting: Set<String> = []
+        var waiting = WaitingDestinations()
         /// Where the next scan starts (``ForwardingStore/dueDestinations(limit:changedAfter:)``);
         /// nil: a full scan.
         var scannedThrough: Int64?
@@ -176,12 +175,11 @@ public final class FederationSender: Sendable {
         return state.withLock { state -> [String] in
             guard !state.isStopping else { return [] }
             if let due {
-                for destination in due.destinations where !state.isWaiting.contains(destination) {
+                for destination in due.destinations where !state.waiting.contains(destination) {
                     if state.active.contains(destination) {
                         state.dueAgain.insert(destination)
                     } else {
-                        state.waiting.append(destination)
-                        state.isWaiting.insert(destination)
+                        state.waiting.append(destination, failing: due.failing.contains(destination))
                     }
                 }
                 // A poll timer's full-scan request made meanwhile (nil) stands; a scan never moves back.
@@ -190,12 +188,8 @@ public final class FederationSender: Sendable {
                     state.scannedThrough = max(previous, due.scannedThrough)
                 }
             }
-            let started = Array(state.waiting.prefix(max(0, limit - state.active.count)))
-            state.waiting.removeFirst(started.count)
-            for destination in started {
-                state.isWaiting.remove(destination)
-                state.active.insert(destination)
-            }
+            let started = state.waiting.removeFirst(limit - state.active.count)
+            state.active.formUnion(started)
             return started
         }
     }

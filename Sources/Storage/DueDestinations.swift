@@ -6,9 +6,12 @@ public struct DueDestinations: Sendable, Equatable {
     /// (it is at most the stream's safe point: none at or below it commits later). The next
     /// incremental scan starts after it.
     public let scannedThrough: Int64
+    /// Those of ``destinations`` with a failure since their last delivery.
+    public let failing: Set<String>
 
-    public init(destinations: [String], scannedThrough: Int64) {
+    public init(destinations: [String], scannedThrough: Int64, failing: Set<String> = []) {
         self.destinations = destinations
         self.scannedThrough = scannedThrough
+        self.failing = failing
     }
 }

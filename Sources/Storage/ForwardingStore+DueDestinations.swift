@@ -6,7 +6,8 @@ extension ForwardingStore {
     /// `limit`: those without a failure since their last delivery first, then furthest behind first
     /// — so destinations that keep failing (a server that takes connections and never answers holds
     /// a sender's slot for its whole timeout), however far behind, do not go before the healthy
-    /// ones whenever their back-off ends; and the position the scan covered.
+    /// ones whenever their back-off ends (``DueDestinations/failing`` names them, so that the sender
+    /// keeps them behind the healthy ones it finds later, too); and the position the scan covered.
     ///
     /// `changedAfter` nil scans every (room, server) pair — one index probe each, O(rooms ×
     /// servers): for the poll timer (leases and back-offs ending, a sender started). A position
@@ -25,7 +26,9 @@ extension ForwardingStore {
                 try connection.query(Self.changedScanSQL, parameters + [.int($0), .int(Int64(Self.changedEventsPerScan))]).rows
             } ?? connection.query(Self.fullScanSQL, parameters).rows
             guard let head = rows.first?.int64(0) else { throw StorageError.malformedRow("due destinations") }
-            return DueDestinations(destinations: rows.compactMap { $0.string(1) }, scannedThrough: head)
+            return DueDestinations(
+                destinations: rows.compactMap { $0.string(1) }, scannedThrough: head,
+                failing: Set(rows.compactMap { row in row.bool(2) == true ? row.string(1) : nil }))
         }
     }
 
@@ -54,7 +57,7 @@ extension ForwardingStore {
                 ORDER BY e.room_id, e.stream_ordering LIMIT 1) next
             WHERE \(dueConditions) AND (j.joined_members > 0 OR next.stream_ordering < j.left_position)
             GROUP BY j.server_name ORDER BY failing, behind, server_name LIMIT $2)
-        SELECT least($4, (SELECT coalesce(max(stream_ordering), 0) FROM events)), due.server_name
+        SELECT least($4, (SELECT coalesce(max(stream_ordering), 0) FROM events)), due.server_name, due.failing
         FROM (SELECT 1) one LEFT JOIN due ON true ORDER BY due.failing, due.behind, due.server_name
         """
 
@@ -81,7 +84,7 @@ extension ForwardingStore {
             GROUP BY j.server_name ORDER BY failing, behind, server_name LIMIT $2)
         SELECT CASE WHEN (SELECT count(*) FROM window_events) >= $6 THEN (SELECT max(stream_ordering) FROM window_events)
                     ELSE least($4, (SELECT coalesce(max(stream_ordering), 0) FROM events)) END,
-               due.server_name
+               due.server_name, due.failing
         FROM (SELECT 1) one LEFT JOIN due ON true ORDER BY due.failing, due.behind, due.server_name
         """
 }

@@ -35,7 +35,7 @@ struct SenderInProcessTests {
 
     static func sender(pool: PostgresPool, destination: String, baseURL: String, lease: Duration = .seconds(4),
                                alsoAt: [String] = [], concurrency: Int = 32, pollInterval: Duration = .milliseconds(100),
-                               encodedPDUs: EncodedPDUCache = EncodedPDUCache())
+                               encodedPDUs: EncodedPDUCache = EncodedPDUCache(), otherURLs: [String: String] = [:])
         throws -> (FederationSender, FederationTransport)
     {
         var configuration = SenderConfiguration()
@@ -44,7 +44,8 @@ struct SenderInProcessTests {
         configuration.pollInterval = pollInterval
         configuration.maximumConcurrentDestinations = concurrency
         configuration.backoff = BackoffPolicy(base: .milliseconds(100), maximum: .milliseconds(300))
-        let overrides = ([destination] + alsoAt).map { "\($0)=\(baseURL)" }.joined(separator: ",")
+        let overrides = (([destination] + alsoAt).map { "\($0)=\(baseURL)" } + otherURLs.map { "\($0.key)=\($0.value)" })
+            .joined(separator: ",")
         let transport = FederationTransport(destinations: FederationDestinations(
             overrides: try FederationOverrides.parse(overrides)))
         let client = FederationClient(serverName: "resident.test", signingKey: try SigningKey.generate(version: "s1"),
@@ -211,6 +212,52 @@ struct SenderInProcessTests {
         #expect(recorded != nil, "the deliveries were not recorded")
 
         await Self.stop(sender, running, destination, transport, pool, url)
+    }
+
+    /// Destinations that failed since their last delivery wait behind the healthy ones — also
+    /// behind those a later scan finds: with one slot, held by a server that never answers, a
+    /// healthy destination found after another failing one was queued goes first. (In one line in
+    /// the order found, the failing one went first and held the slot for its whole timeout.)
+    @Test func aHealthyDestinationFoundLaterGoesBeforeFailingOnesQueuedEarlier() async throws {
+        let (url, pool) = try await Self.due(1, to: "hang1.test")
+        let first = try HangingPort(port: WorkerProcess.freePort())
+        let second = try HangingPort(port: WorkerProcess.freePort())
+        defer { first.close(); second.close() }
+        let healthy = try await ScriptedDestination(status: 200)
+        try await pool.withConnection { connection in
+            _ = try connection.query("""
+                INSERT INTO room_joined_servers (room_id, server_name, joined_members) VALUES ('!r:resident.test', 'hang2.test', 1)
+                """)
+            _ = try connection.query("""
+                INSERT INTO destinations (destination, failures, retry_at)
+                VALUES ('hang1.test', 3, now() - interval '1 second'), ('hang2.test', 3, now() - interval '1 second')
+                """)
+            _ = try connection.query("INSERT INTO rooms (room_id, room_version) VALUES ('!h:resident.test', '10')")
+            _ = try connection.query("""
+                INSERT INTO room_joined_servers (room_id, server_name, joined_members) VALUES ('!h:resident.test', 'healthy.test', 1)
+                """)
+        }
+        let (sender, transport) = try Self.sender(
+            pool: pool, destination: "healthy.test", baseURL: healthy.baseURL, lease: .seconds(4), concurrency: 1,
+            pollInterval: .seconds(3_600),
+            otherURLs: ["hang1.test": "http://127.0.0.1:\(first.port)", "hang2.test": "http://127.0.0.1:\(second.port)"])
+        let running = Task { await sender.run() }
+        // hang1.test holds the one slot (2 s to its timeout); hang2.test waits.
+        let holding = await waitUntil(timeout: .seconds(10)) { (try? await Self.leased(pool)) == 1 }
+        #expect(holding != nil, "no destination was claimed")
+        try await pool.withConnection { connection in
+            _ = try connection.query("""
+                INSERT INTO events (room_id, event_id, type, state_key, sender, depth, origin_server_ts, membership,
+                                    prev_events, auth_events, pdu, accepted)
+                VALUES ('!h:resident.test', '$healthy', 'm.room.member', '@h:a.test', '@h:a.test', 1, 1, 'leave',
+                        '{}', '{}', '{"event_id":"$healthy"}', true)
+                """)
+            _ = try connection.query("SELECT pg_notify($1, '{}')", [.text(StreamNotification.channel)])
+        }
+        let delivered = await waitUntil(timeout: .seconds(20)) { !healthy.transactions.isEmpty }
+        #expect(delivered != nil, "healthy.test never got its event")
+        #expect(try await Self.destinationRow(pool, "hang2.test")?.failures == 3, "hang2.test was tried first")
+        await Self.stop(sender, running, healthy, transport, pool, url)
     }
 
     @Test func cancellingLeavesTheClaimToItsLeaseWithoutBackingOff() async throws {

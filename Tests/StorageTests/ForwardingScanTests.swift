@@ -93,10 +93,12 @@ final class ForwardingScanTests: XCTestCase {
             """)
         let full = try await forwarding.dueDestinations(limit: 10, safe: rooms.horizon.safePosition())
         XCTAssertEqual(full.destinations, ["b2.test", "a2.test"])
+        XCTAssertEqual(full.failing, ["a2.test"])
         let first = try await forwarding.dueDestinations(limit: 1, safe: rooms.horizon.safePosition())
         XCTAssertEqual(first.destinations, ["b2.test"])
         let changed = try await forwarding.dueDestinations(limit: 10, changedAfter: start, safe: rooms.horizon.safePosition())
         XCTAssertEqual(changed.destinations, ["a1.test", "b1.test", "b2.test", "a2.test"])
+        XCTAssertEqual(changed.failing, ["a2.test"])
     }
 
     /// The gauge reads the backlog's extent from positions: 0 once every destination has taken
