@@ -64,7 +64,8 @@ public struct LeaveDecision: Sendable {
                 accepted.json.removing("unsigned"), signingBytes: candidate.signingBytes, entity: serverName, key: signingKey)
             // The limit counts every signature: a leave that fits alone may not with ours, and
             // stored or forwarded over it, other servers would refuse it and ours could not read it back.
-            let size = PDU.countedBytes(of: json)
+            // It is forwarded without `unsigned`, which Synapse counts all the same (`{}`).
+            let size = PDU.countedBytes(of: json) + PDU.emptyUnsignedBytes
             guard size <= PDU.maxBytes else { throw .tooLargeWhenCountersigned(bytes: size) }
             return .store(SignedLeave(eventID: candidate.eventID, event: accepted, json: json), expectedPrior: expected)
         } catch {

@@ -109,6 +109,22 @@ final class LeaveRefusalTests: XCTestCase {
         XCTAssertNoThrow(try PDU(json: leave.json, roomVersion: room.version))
     }
 
+    /// Synapse counts a PDU with its `unsigned` member (`{}` at least), which the stored and
+    /// forwarded leave does not carry: a leave is stored only if it fits with it.
+    func testALeaveMustFitTheLimitWithTheUnsignedMemberSynapseCounts() throws {
+        guard case .store(let probe, _) = verdict(try resigned(countedBytes: 60_000)) else { return XCTFail("probe not stored") }
+        let ourSignature = PDU.countedBytes(of: probe.json) - 60_000
+        let largest = PDU.maxBytes - PDU.emptyUnsignedBytes - ourSignature
+        guard case .store(let leave, _) = verdict(try resigned(countedBytes: largest)) else { return XCTFail("not stored") }
+        XCTAssertEqual(PDU.countedBytes(of: leave.json) + PDU.emptyUnsignedBytes, PDU.maxBytes)
+        var withUnsigned = leave.json
+        withUnsigned["unsigned"] = .object([:])
+        XCTAssertEqual(try withUnsigned.canonicalBytes().count, PDU.maxBytes)
+        assertRefused(verdict(try resigned(countedBytes: largest + 1)), 413, "M_TOO_LARGE") {
+            if case .tooLargeWhenCountersigned(let bytes) = $0 { bytes == PDU.maxBytes + 1 } else { false }
+        }
+    }
+
     /// Signatures the sender put under our name are not ours: only our own stands there.
     func testOnlyOurSignatureStandsUnderOurName() throws {
         var body = carol.body

@@ -14,6 +14,11 @@ public struct PDU: Sendable {
     public static let maxPrevEvents = 20
     public static let maxAuthEvents = 10
 
+    /// What an empty `unsigned` member adds to an encoding: Synapse counts every PDU with one
+    /// (`get_pdu_json` always has `unsigned`, `{}` at least), so a PDU sent without it must fit
+    /// ``maxBytes`` with these bytes added, or Synapse refuses it as too large.
+    public static let emptyUnsignedBytes = #","unsigned":{}"#.utf8.count
+
     /// The bytes `json` counts against ``maxBytes``: its encoding with signatures, without `unsigned`.
     public static func countedBytes(of json: JSONObject) -> Int {
         var scan = EventScan(strict: false)
