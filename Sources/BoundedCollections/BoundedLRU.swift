@@ -72,6 +72,12 @@ public struct BoundedLRU<Key: Hashable, Value> {
         return removeSlot(slot).value
     }
 
+    /// Forgets the least recently used entry and returns it; nil when empty.
+    @inlinable
+    public mutating func removeLeastRecentlyUsed() -> (key: Key, value: Value)? {
+        tail >= 0 ? removeSlot(tail) : nil
+    }
+
     /// Forgets everything; returns the values.
     @inlinable
     public mutating func removeAll() -> [Value] {

@@ -30,7 +30,7 @@ import Testing
         }
         for step in 0..<20_000 {
             let key = next() % 20
-            switch next() % 3 {
+            switch next() % 4 {
             case 0:
                 let got = lru.value(for: key)
                 if let index = model.firstIndex(where: { $0.key == key }) {
@@ -49,6 +49,14 @@ import Testing
                     #expect(evicted?.key == model.removeFirst().key)
                 }
                 model.append((key, step))
+            case 2:
+                let oldest = lru.removeLeastRecentlyUsed()
+                if model.isEmpty {
+                    #expect(oldest == nil)
+                } else {
+                    let expected = model.removeFirst()
+                    #expect(oldest?.key == expected.key && oldest?.value == expected.value)
+                }
             default:
                 let removed = lru.remove(key)
                 if let index = model.firstIndex(where: { $0.key == key }) {

@@ -52,6 +52,36 @@ struct ParsedEventCacheTests {
         #expect(try lookUp(create, withBytesOf: others[0].stored, in: cache) == others[0].type)
     }
 
+    /// A member event whose content holds 16,000 one-element arrays: 64 KB stored, ≈ 1.4 MB parsed.
+    private func bloated(_ member: StoredPDU, id: String) throws -> StoredPDU {
+        var json = try #require(JSONParser.parse(member.pdu).objectValue)
+        json["content"] = .object(JSONObject([
+            ("membership", .string("leave")), ("x", .array(Array(repeating: .array([.integer(0)]), count: 16_000))),
+        ]))
+        return StoredPDU(eventID: id, depth: member.depth, pdu: json.compactBytes())
+    }
+
+    /// The cache is bounded by the memory its parsed events hold, not only by their count: 4,096
+    /// events like `bloated` would hold 5.8 GB. The once-read bloated ones pass through within the
+    /// budget while the create event every request reads stays.
+    @Test func parsedEventsAreBoundedByTheMemoryTheyHold() throws {
+        let all = try records()
+        let create = try #require(all.first { $0.type == "m.room.create" }).stored
+        let member = try #require(all.first { $0.type == "m.room.member" }).stored
+        let budget = 4 << 20
+        let cache = ParsedEventCache(capacity: 4096, heapByteBudget: budget)
+        let createBytes = try cache.event(create, version: version).pdu.json.estimatedHeapBytes
+        #expect(cache.heapBytes == createBytes)
+        for index in 0..<12 {
+            let event = try cache.event(try bloated(member, id: "$bloated\(index)"), version: version)
+            #expect(event.pdu.json.estimatedHeapBytes >= 16_000 * 56, "the estimate misses the arrays' storage")
+            _ = try cache.event(create, version: version)    // every request reads it
+            #expect(cache.heapBytes <= budget)
+        }
+        #expect(cache.heapBytes > budget / 2, "the bloated events were not cached at all")
+        #expect(try lookUp(create, withBytesOf: member, in: cache) == "m.room.create", "the create event was evicted")
+    }
+
     /// An event the caller does not keep (a send_leave's own membership event) is parsed but not
     /// cached: the next read parses again, and evicts nothing.
     @Test func anEventNotKeptIsNotCached() throws {
