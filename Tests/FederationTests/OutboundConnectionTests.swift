@@ -150,6 +150,10 @@ import TestSupport
         #expect(connector.openPinnedClients == 4)
         try await connector.shutdown()
         #expect(connector.openPinnedClients == 0)
+        // A request that reaches the connector after its shutdown (an abandoned send ending its
+        // discovery) opens no client that nothing would close.
+        await #expect(throws: FederationRequestError.self) { try await status("late.test", fast) }
+        #expect(connector.openPinnedClients == 0)
         await fast.stop()
         await slow.stop()
     }

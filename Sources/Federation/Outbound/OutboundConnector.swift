@@ -21,8 +21,10 @@ public final class OutboundConnector: Sendable {
     private let connectTimeout: Duration
     /// For URLs whose host is an IP literal (checked) or an override (not checked).
     private let shared: HTTPClient
-    /// Clients pinning one host name to one checked address, by "host address".
-    private let pinned: Mutex<BoundedLRU<String, PinnedClient>>
+    /// Clients pinning one host name to one checked address, by "host address"; none is made
+    /// once ``shutdown()`` has begun (an abandoned send finishing its discovery later would open
+    /// one that nothing closes).
+    private let pinned: Mutex<(clients: BoundedLRU<String, PinnedClient>, isShutDown: Bool)>
     /// Pinned clients created and not yet closed.
     private let openPinned = PinnedClient.Count()
     /// The permitted address chosen for a host name, reused for a while.
@@ -41,7 +43,7 @@ public final class OutboundConnector: Sendable {
         self.resolver = resolver
         self.connectTimeout = connectTimeout
         self.shared = Self.makeClient(connectTimeout: connectTimeout, dnsOverride: [:])
-        self.pinned = Mutex(BoundedLRU(capacity: maximumPinnedClients))
+        self.pinned = Mutex((BoundedLRU(capacity: maximumPinnedClients), false))
         self.resolutions = ExpiringCache(capacity: maximumPinnedClients * 10)
     }
 
@@ -58,7 +60,11 @@ public final class OutboundConnector: Sendable {
 
     /// Closes every client (a request still running on one fails). Call once, when done.
     public func shutdown() async throws {
-        for entry in pinned.withLock({ $0.removeAll() }) { await entry.close() }
+        let open = pinned.withLock { pinned in
+            pinned.isShutDown = true
+            return pinned.clients.removeAll()
+        }
+        for entry in open { await entry.close() }
         try await shared.shutdown()
     }
 
@@ -87,11 +93,11 @@ public final class OutboundConnector: Sendable {
         if let literal = IPAddress(target) {
             try check(literal, server: server)
             guard connectHost != nil else { return (shared, nil) }
-            let pin = pinnedClient(host: host, address: literal)
+            let pin = try pinnedClient(server: server, host: host, address: literal)
             return (pin.client, pin)
         }
         if let remembered = resolutions.value(for: target) {
-            let pin = pinnedClient(host: host, address: remembered)
+            let pin = try pinnedClient(server: server, host: host, address: remembered)
             return (pin.client, pin)
         }
         let addresses = await resolver.resolve(target)
@@ -102,7 +108,7 @@ public final class OutboundConnector: Sendable {
                 server: server, address: refused.description, range: policy.refusal(for: refused) ?? "restricted")
         }
         resolutions.set(permitted, for: target, lifetime: Self.resolutionLifetime)
-        let pin = pinnedClient(host: host, address: permitted)
+        let pin = try pinnedClient(server: server, host: host, address: permitted)
         return (pin.client, pin)
     }
 
@@ -115,19 +121,21 @@ public final class OutboundConnector: Sendable {
 
     /// The pinned client for `host` at `address`, acquired — under the map's lock, so an entry
     /// evicted by another request is never handed out.
-    private func pinnedClient(host: String, address: IPAddress) -> PinnedClient {
+    private func pinnedClient(server: String, host: String, address: IPAddress) throws(FederationRequestError) -> PinnedClient {
         let key = "\(host) \(address)"
-        let (pin, evicted) = pinned.withLock { clients -> (PinnedClient, PinnedClient?) in
-            if let existing = clients.value(for: key) {
+        let (pin, evicted) = pinned.withLock { pinned -> (PinnedClient?, PinnedClient?) in
+            guard !pinned.isShutDown else { return (nil, nil) }
+            if let existing = pinned.clients.value(for: key) {
                 existing.acquire()
                 return (existing, nil)
             }
             let created = PinnedClient(
                 Self.makeClient(connectTimeout: connectTimeout, dnsOverride: [host: address.description]), open: openPinned)
             created.acquire()
-            return (created, clients.set(created, for: key)?.value)
+            return (created, pinned.clients.set(created, for: key)?.value)
         }
         evicted?.evict()
+        guard let pin else { throw .unreachable(server: server, reason: "the worker is shutting down") }
         return pin
     }
 }
