@@ -205,6 +205,14 @@ struct ConnectionBoundsTests {
             #expect(answer.status == 400, "\(malformed)")
             #expect(answer.json?["errcode"]?.stringValue == "M_UNRECOGNIZED", "\(malformed)")
         }
+        // Bytes the decoder cannot read right behind a good request: the good request's answer
+        // comes first (the raw 400 went out ahead of it and the connection closed), then the
+        // connection closes.
+        let pipelined = try RawConnection(port: worker.port)
+        pipelined.send("GET /health HTTP/1.1\r\nHost: resident.test\r\n\r\nGET /health HTTP/1.1\r\nNo colon here\r\n\r\n")
+        let answers = await pipelined.read(quiet: .seconds(10))
+        #expect(String(decoding: answers.bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"), "\(String(decoding: answers.bytes, as: UTF8.self))")
+        #expect(answers.closed)
         // The worker still serves afterwards.
         #expect(try await ask("GET /health HTTP/1.1\r\nHost: resident.test\r\nConnection: close\r\n\r\n").status == 200)
         await worker.stopWithoutBlocking()

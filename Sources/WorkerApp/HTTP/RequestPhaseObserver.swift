@@ -9,7 +9,9 @@ import NIOHTTP1
 /// body from any answer, so it gets a complete 405 `M_UNRECOGNIZED` written raw, and the
 /// connection is closed. So does a request the decoder cannot read (a malformed request line or
 /// header, a head past the decoder's limit, `Content-Length` beside chunked): 400
-/// `M_UNRECOGNIZED` with a Matrix error body, where the HTTP stack would answer an empty 400.
+/// `M_UNRECOGNIZED` with a Matrix error body, where the HTTP stack would answer an empty 400 —
+/// unless it follows pipelined requests still being answered: their answers go out in order and
+/// the connection closes after them.
 final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -17,8 +19,11 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
     typealias OutboundOut = HTTPServerResponsePart
 
     private let connectionGuard: ConnectionGuard
-    /// Set once a CONNECT was answered: nothing more of this connection is passed on.
+    /// Set once a CONNECT or an unreadable request was met: nothing more of this connection is passed on.
     private var isClosing = false
+    /// Set when an unreadable request followed requests still being answered: the connection
+    /// closes once their answers are written (in order), without an answer to it.
+    private var closesAfterAnswers = false
     /// For each request read and not yet answered, in order: whether the connection stays open after it.
     private var keepAlive: [Bool] = []
 
@@ -49,6 +54,11 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
         guard error is HTTPParserError else { return context.fireErrorCaught(error) }
         guard !isClosing else { return }
         isClosing = true
+        // A raw answer now would go out before those of the requests before it.
+        guard keepAlive.isEmpty else {
+            closesAfterAnswers = true
+            return
+        }
         RequestMetrics.record(route: "unknown", status: 400)
         connectionGuard.answerAndClose(Self.malformedAnswer)
     }
@@ -56,7 +66,8 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
         connectionGuard.responseEnded()
-        guard !keepAlive.isEmpty, !keepAlive.removeFirst() else { return context.write(data, promise: promise) }
+        let staysOpen = keepAlive.isEmpty || keepAlive.removeFirst()
+        guard !staysOpen || (closesAfterAnswers && keepAlive.isEmpty) else { return context.write(data, promise: promise) }
         let written = promise ?? context.eventLoop.makePromise()
         context.write(data, promise: written)
         written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
