@@ -94,9 +94,8 @@ public struct LeaveDecision: Sendable {
     /// The spec's rule for a content-hash mismatch: continue with our redacted copy (a subset of
     /// a valid PDU keeping every required member, so valid itself; answered as malformed if not).
     static func redactedIfHashMismatch(_ event: PDU) throws(LeaveRefusal) -> PDU {
-        if EventHashing.hasValidContentHash(event.json, version: event.roomVersion) { return event }
         do {
-            return try PDU(json: Redaction.redact(event.json, version: event.roomVersion), roomVersion: event.roomVersion)
+            return try EventHashing.redactedIfContentHashMismatch(event)
         } catch {
             throw .malformed(error)
         }

@@ -17,8 +17,9 @@ extension CheckedRoom {
         guard heldVersion.bytesEqual(version.id) else {
             throw ImportError("room \(roomID) is held with room version \(heldVersion), not \(version.id)")
         }
-        // The IDs the batch names: its own events (a repeated push) and those they cite.
-        var named: [String] = []
+        // The IDs the batch names: its own events (a repeated push) and those they cite — and,
+        // from v12, the create event, which no event cites but every event's room ID names.
+        var named: [String] = version.roomIDFromCreateEvent ? [RoomVersion.createEventID(ofRoom: roomID)] : []
         for json in batch {
             guard let pdu = try? PDU(json: json, roomVersion: version) else { continue }   // refused by append
             named += pdu.prevEventIDs + pdu.authEventIDs

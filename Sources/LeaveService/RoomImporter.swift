@@ -25,18 +25,23 @@ public struct ImportReport: Sendable {
 /// Why an import was refused: the event (by position and ID, where known) and the reason.
 public struct ImportError: Error, CustomStringConvertible {
     public let description: String
+    /// Whether the refusal says nothing about the events: a signing key could not be had just now
+    /// (its server unreachable, timing out, the fetches overloaded). The same push may pass later.
+    public let isUndecided: Bool
 
     init(_ description: String) {
         self.description = description
+        isUndecided = false
     }
 
-    init(event index: Int, id: String?, _ reason: String) {
+    init(event index: Int, id: String?, _ reason: String, isUndecided: Bool = false) {
         description = "event #\(index)\(id.map { " \($0)" } ?? ""): \(reason)"
+        self.isUndecided = isUndecided
     }
 }
 
-/// `leave-worker rooms import`: checks a room's history event by event — format, content hash,
-/// the signatures of every server that must sign, the auth rules against the event's own auth
+/// `leave-worker rooms import`: checks a room's history event by event — format, content hash
+/// (an event that fails it goes on redacted, as the spec has every server keep it), the signatures of every server that must sign, the auth rules against the event's own auth
 /// events and against the state built so far — and stores all of it in one transaction, with the
 /// current state, memberships and forward extremities that result. Nothing is stored unless
 /// every event passes; importing the same room again changes nothing.
@@ -109,7 +114,7 @@ struct CheckedRoom {
     }
 
     mutating func append(_ json: JSONObject, index: Int, signatures: EventSignatureChecker) async throws {
-        let pdu: PDU
+        var pdu: PDU
         do {
             pdu = try PDU(json: json, roomVersion: version)
         } catch {
@@ -123,7 +128,9 @@ struct CheckedRoom {
         } catch {
             throw ImportError(event: index, id: nil, "Event is not canonical JSON: \(error)")
         }
-        func fail(_ reason: String) -> ImportError { ImportError(event: index, id: eventID, reason) }
+        func fail(_ reason: String, isUndecided: Bool = false) -> ImportError {
+            ImportError(event: index, id: eventID, reason, isUndecided: isUndecided)
+        }
         if held?.contains(ExactString(eventID)) == true { return }   // already stored: idempotent
 
         let eventRoom = pdu.roomID ?? RoomVersion.roomID(ofCreateEvent: eventID)
@@ -138,11 +145,18 @@ struct CheckedRoom {
             throw fail("room_id \(eventRoom) differs from the room's \(roomID)")
         }
         guard byID[ExactString(eventID)] == nil else { throw fail("appears twice") }
-        guard EventHashing.hasValidContentHash(pdu.json, version: version) else { throw fail("content hash does not match") }
+        do {
+            // A redacted event of the history (or one whose sender hashed it wrongly) goes on
+            // redacted, as every server keeps it: same ID, same signatures.
+            pdu = try EventHashing.redactedIfContentHashMismatch(pdu)
+        } catch {
+            throw fail("its redacted form is not a valid event: \(error)")
+        }
         do {
             try await signatures.verify(pdu, signingBytes: bytes)
         } catch {
-            throw fail("\(error)\(error.logDetail.map { ": \($0)" } ?? "")")   // for the operator: the details too
+            // For the operator: the details too.
+            throw fail("\(error)\(error.logDetail.map { ": \($0)" } ?? "")", isUndecided: error.isUndecided)
         }
         for id in pdu.authEventIDs where byID[ExactString(id)] == nil {
             throw fail("auth event \(id) does not come before it")

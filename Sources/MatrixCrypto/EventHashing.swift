@@ -45,6 +45,15 @@ public enum EventHashing {
         matchesStoredHash(event) { () throws(CanonicalJSONError) in try contentHash(of: event, version: version) }
     }
 
+    /// The event as a receiving server goes on with it: itself when its content hash matches,
+    /// else its redacted form (spec: an event that fails the hash check is redacted before it is
+    /// processed further — its signatures, over the redacted form, still hold). Stored histories
+    /// carry such events too: a redacted event no longer matches its hash.
+    public static func redactedIfContentHashMismatch(_ event: PDU) throws(PDUError) -> PDU {
+        if hasValidContentHash(event.json, version: event.roomVersion) { return event }
+        return try PDU(json: Redaction.redact(event.json, version: event.roomVersion), roomVersion: event.roomVersion)
+    }
+
     /// SHA-256 of ``redactedSigningBytes(of:version:)``.
     public static func referenceHash(of event: JSONObject, version: RoomVersion) throws(CanonicalJSONError) -> [UInt8] {
         SHA256.hash(try redactedSigningBytes(of: event, version: version))

@@ -72,6 +72,74 @@ struct HomeserverBridgeTests {
         await fixture.shutdown()
     }
 
+    /// Pushes extend held rooms of every version and carry events the homeserver keeps redacted:
+    /// a version 12 room's events cite no create event, which a push therefore did not load (every
+    /// push to a v12 room was refused), and a redacted event no longer matches its content hash (it
+    /// was refused, and so was every later push citing it). The redacted event is stored redacted.
+    @Test(arguments: ["10", "12"])
+    func pushesExtendHeldRoomsOfEachVersionAndCarryRedactedEvents(version: String) async throws {
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try Self.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
+        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        defer { worker.stop() }
+        let room = try fixture.buildRoom(version: version, members: [PlannedMember(userID: Self.bob, membership: .join)],
+                                         label: "record-v\(version)")
+        try await fixture.importRoom(room)
+        let homeserver = HomeserverOfRecord(token: token)
+        await homeserver.hold(room)
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["membership": "invite"], type: EventType.member, stateKey: Self.carol, sender: room.adminUserID,
+                              signer: fixture.resident)
+            try record.append(["membership": "join", "displayname": "Carol"], type: EventType.member, stateKey: Self.carol,
+                              sender: Self.carol, signer: fixture.remote.eventSigner)
+        }
+        // The homeserver has since redacted carol's join: its displayname is gone.
+        let record = try #require(await homeserver.rooms[room.roomID])
+        var events = record.events.suffix(2).map(\.pdu)
+        var content = try #require(events[1]["content"]?.objectValue)
+        content["displayname"] = nil
+        events[1]["content"] = .object(content)
+        let body: JSONObject = ["room_version": .string(version), "events": .array(events.map { .object($0) })]
+        let pushed = try await HomeserverOfRecord.request(
+            "PUT", internalURL + "/_leave_worker/v1/rooms/\(HomeserverOfRecord.encode(room.roomID))/events",
+            token: token, body: body.compactBytes())
+        #expect(pushed.status == 200, "\(String(describing: pushed.body))")
+        #expect(pushed.body?["new_events"]?.integerValue == 2)
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "join")
+        _ = try await Self.leave(Self.carol, room: room.roomID, fixture: fixture, worker: worker)
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "leave")
+        await fixture.shutdown()
+    }
+
+    /// An event whose server's signing key cannot be had just now (the server unreachable) says
+    /// nothing about the push: 503 with Retry-After, the event named — not a 400, which told the
+    /// homeserver the push would never pass. Nothing is stored.
+    @Test func aPushWhoseSigningKeyCannotBeHadNowIsAnsweredRetryLater() async throws {
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try Self.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
+        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        defer { worker.stop() }
+        let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: Self.bob, membership: .join)],
+                                         label: "record-keys")
+        try await fixture.importRoom(room)
+        let homeserver = HomeserverOfRecord(token: token)
+        await homeserver.hold(room)
+        let ghost = EventSigner(serverName: "ghost.invalid", key: try SigningKey.generate(version: "g1"))
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["membership": "join"], type: EventType.member, stateKey: "@g:ghost.invalid",
+                              sender: "@g:ghost.invalid", signer: ghost)
+        }
+        let appended = try #require(await homeserver.rooms[room.roomID]?.events.last?.eventID)
+        let pushed = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(pushed.status == 503, "\(String(describing: pushed.body))")
+        #expect(pushed.body?["errcode"]?.stringValue == "M_UNKNOWN")
+        #expect((pushed.body?["error"]?.stringValue ?? "").contains(appended))
+        #expect(try await fixture.members(room.roomID)["@g:ghost.invalid"] == nil)
+        await fixture.shutdown()
+    }
+
     @Test func theFeedDeliversLeavesFromAnyWorkerAndResumesAfterARestart() async throws {
         let fixture = try await ResidentFixture()
         let (token, tokenFile) = try Self.makeToken()

@@ -87,6 +87,14 @@ final class ResidentFixture: Sendable {
         return members
     }
 
+    /// The stored PDU of `eventID`, parsed; nil if not stored.
+    func storedPDU(_ eventID: String) async throws -> JSONValue? {
+        let bytes = try await pool.withConnection { connection in
+            try connection.query("SELECT pdu FROM events WHERE event_id = $1", [.text(eventID)]).rows.first?.bytes(0)
+        }
+        return try bytes.map { try JSONParser.parse($0) }
+    }
+
     /// Rows in every table a leave writes, for "nothing was written" checks.
     func writtenRows(_ roomID: String) async throws -> [Int64] {
         try await pool.withConnection { connection in

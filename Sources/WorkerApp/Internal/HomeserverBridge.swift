@@ -56,7 +56,8 @@ public final class HomeserverBridge: Sendable {
 
     /// `PUT /_leave_worker/v1/rooms/{roomId}/events` with `{"room_version", "events": [...]}`:
     /// 200 and the import summary; 400 for a refused event (named), 409 for a conflict with the
-    /// room as held (e.g. a leave accepted meanwhile, both events named), 503 for our database.
+    /// room as held (e.g. a leave accepted meanwhile, both events named), 503 for our database or
+    /// a signing key that could not be had just now (the event named: retry the push later).
     func pushEvents(roomID: String, request: Request) async throws(MatrixError) -> Response {
         let body: ByteBuffer
         do {
@@ -70,6 +71,7 @@ public final class HomeserverBridge: Sendable {
             let report = try await importer.importRoom(Array(body.readableBytesView), roomID: roomID)
             return FederationResponder.json(200, report.json.compactBytes())
         } catch let error as ImportError {
+            if error.isUndecided { throw .unavailable("\(error.description); retry") }
             throw MatrixError(status: 400, errcode: "M_INVALID_PARAM", error.description)
         } catch let error as StorageError {
             if case .importConflict = error { throw MatrixError(status: 409, errcode: "M_CONFLICT", error.description) }
