@@ -8,32 +8,40 @@ import WorkDeadline
 /// one per caller.
 final class HealthProbe: Sendable {
     private let slot = ConnectionSlot(index: -1)
-    /// Callers waiting for the probe in flight; empty when none is.
-    private let waiting = Mutex<[FirstResume<Bool>]>([])
+    /// Callers waiting for the probe in flight (each leaves at its timeout, so a probe hung on a
+    /// vanished server does not collect every caller meanwhile), and whether one is in flight.
+    private let state = Mutex<(waiting: [FirstResume<Bool>], inFlight: Bool)>(([], false))
 
     /// True if the probe answers within `timeout`.
     func check(configuration: PostgresConfiguration, timeout: Duration) async -> Bool {
         // Nothing throws: every party answers with a Bool.
         (try? await withCheckedThrowingContinuation { continuation in
             let answer = FirstResume(continuation)
-            let startsProbe = waiting.withLock { waiting in
-                waiting.append(answer)
-                return waiting.count == 1
+            let startsProbe = state.withLock { state in
+                state.waiting.append(answer)
+                defer { state.inFlight = true }
+                return !state.inFlight
             }
             if startsProbe {
                 slot.queue.async {
                     let outcome = self.slot.run({ try $0.query("SELECT 1").rowCount == 1 }, configuration: configuration)
                     let healthy = (try? outcome.result.get()) ?? false
-                    let waiters = self.waiting.withLock { waiting in
-                        defer { waiting = [] }
-                        return waiting
+                    let waiters = self.state.withLock { state in
+                        defer { state = ([], false) }
+                        return state.waiting
                     }
                     for waiter in waiters { waiter.resume(returning: healthy) }
                 }
             }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) { answer.resume(returning: false) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) {
+                answer.resume(returning: false)
+                self.state.withLock { state in state.waiting.removeAll { $0 === answer } }
+            }
         }) ?? false
     }
+
+    /// Callers waiting now (for tests).
+    var waitingCount: Int { state.withLock { $0.waiting.count } }
 
     /// Closes the probe's connection once the probe in flight (if any) is done.
     func close() async {

@@ -30,6 +30,12 @@ public final class PostgresConnection {
             ("keepalives_idle", "30"),
             ("keepalives_interval", "10"),
             ("keepalives_count", "3"),
+            // Keepalives probe idle sockets only: a statement sent to a server that vanished without
+            // a reset (a failover's old address gone dark) waited for the kernel's retransmissions,
+            // ≈ 15 minutes, holding its pool slot (every slot, soon), /ready and shutdown. Bytes
+            // unacknowledged for 30 s now close the connection (the server acknowledges a statement
+            // at once, however long it runs).
+            ("tcp_user_timeout", "30000"),
             ("dbname", url),
             ("client_encoding", "UTF8"),
         ]
@@ -50,6 +56,18 @@ public final class PostgresConnection {
         handle = connection
         statements = PreparedStatementCache(capacity: statementCacheCapacity)
         runsUnnamed = transactionPooled
+    }
+
+    /// The value libpq uses for the connection option `keyword` (`PQconninfo`), if any.
+    public func option(_ keyword: String) -> String? {
+        guard let options = PQconninfo(handle) else { return nil }
+        defer { PQconninfoFree(options) }
+        var entry = options
+        while let name = entry.pointee.keyword {
+            if String(cString: name) == keyword { return entry.pointee.val.map { String(cString: $0) } }
+            entry += 1
+        }
+        return nil
     }
 
     /// A pooled connection as `configuration` describes it.

@@ -2,7 +2,11 @@ import Federation
 
 /// The bounds and tunables of a serving worker (defaults in README.md, "Configuration").
 extension Settings {
-    public var keyValiditySeconds: Int { get throws(Problem) { try positiveInteger(.keyValiditySeconds, default: 86_400) } }
+    /// At most 7 days: what receivers honour (room versions 5+), and far from where
+    /// `valid_until_ts` in milliseconds would leave JSON's exact integers (2^53) or overflow.
+    public var keyValiditySeconds: Int {
+        get throws(Problem) { try positiveInteger(.keyValiditySeconds, default: 86_400, maximum: 604_800) }
+    }
     public var keyFetchTimeoutSeconds: Int { get throws(Problem) { try positiveInteger(.keyFetchTimeoutSeconds, default: 5) } }
 
     /// Authenticated requests a second one origin may make to this process (average).

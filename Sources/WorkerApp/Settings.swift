@@ -74,7 +74,7 @@ public struct Settings: Sendable {
     /// Connections per process: by default two per core, at least 4.
     public var poolSize: Int {
         get throws(Problem) {
-            try positiveInteger(.poolSize, default: max(4, ProcessInfo.processInfo.activeProcessorCount * 2))
+            try positiveInteger(.poolSize, default: max(4, ProcessInfo.processInfo.activeProcessorCount * 2), maximum: 1_000)
         }
     }
 
@@ -127,10 +127,11 @@ public struct Settings: Sendable {
         return .milliseconds(value)
     }
 
-    func positiveInteger(_ variable: Variable, default fallback: Int) throws(Problem) -> Int {
+    func positiveInteger(_ variable: Variable, default fallback: Int, maximum: Int = .max) throws(Problem) -> Int {
         guard let text = values[variable] else { return fallback }
-        guard let value = Int(text), value > 0 else {
-            throw Problem(description: "\(variable.rawValue) must be a positive integer, got '\(text)'")
+        guard let value = Int(text), value > 0, value <= maximum else {
+            let bound = maximum == .max ? "" : " of at most \(maximum)"
+            throw Problem(description: "\(variable.rawValue) must be a positive integer\(bound), got '\(text)'")
         }
         return value
     }

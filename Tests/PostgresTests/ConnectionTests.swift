@@ -12,6 +12,12 @@ final class ConnectionTests: DatabaseTestCase {
         XCTAssertEqual(try plain.query("SHOW client_encoding")[0].string(0), "UTF8")
         XCTAssertTrue(plain.isConnected)
 
+        // A server that vanishes without a reset is noticed while idle (keepalives) and while a
+        // statement is unacknowledged (tcp_user_timeout); the URL may say otherwise.
+        XCTAssertEqual(plain.option("keepalives_idle"), "30")
+        XCTAssertEqual(plain.option("tcp_user_timeout"), "30000")
+        XCTAssertEqual(try PostgresConnection(url: url + "?tcp_user_timeout=5000").option("tcp_user_timeout"), "5000")
+
         let named = try PostgresConnection(url: url + "?application_name=custom&client_encoding=LATIN1")
         XCTAssertEqual(try named.query("SHOW application_name")[0].string(0), "custom")
         XCTAssertEqual(try named.query("SHOW client_encoding")[0].string(0), "UTF8", "results are always decoded as UTF-8")

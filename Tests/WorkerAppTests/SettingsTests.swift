@@ -107,6 +107,23 @@ struct SettingsTests {
         }
     }
 
+    /// Settings whose large values broke the worker have a maximum: a key validity past 2^53 ms
+    /// served an empty key document (and further on trapped), a huge pool allocated every slot.
+    @Test func boundedSettingsRefuseValuesPastTheirMaximum() throws {
+        #expect(try Settings(environment: ["LEAVE_WORKER_KEY_VALIDITY_SECONDS": "604800"]).keyValiditySeconds == 604_800)
+        #expect(try Settings(environment: ["LEAVE_WORKER_DB_POOL_SIZE": "1000"]).poolSize == 1_000)
+        for (variable, value) in [("LEAVE_WORKER_KEY_VALIDITY_SECONDS", "604801"), ("LEAVE_WORKER_KEY_VALIDITY_SECONDS", "9007199254741"),
+                                  ("LEAVE_WORKER_DB_POOL_SIZE", "1001"), ("LEAVE_WORKER_DB_POOL_SIZE", "100000000")] {
+            let settings = Settings(environment: [variable: value])
+            do {
+                let read = variable.hasSuffix("SECONDS") ? try settings.keyValiditySeconds : try settings.poolSize
+                Issue.record("\(variable)=\(value) accepted as \(read)")
+            } catch {
+                #expect("\(error)".contains("at most"), "\(error)")
+            }
+        }
+    }
+
     /// Every variable has a row above or a test of its own below.
     @Test func everyVariableIsCovered() {
         // The token file is read (and permission-checked) by the bridge: HomeserverBridgeTests.

@@ -1,16 +1,15 @@
 import Foundation
-import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A loopback port that takes connections (the kernel completes them into the listen backlog) and
 /// never answers: a destination that hangs.
-final class HangingPort {
+public final class HangingPort {
     private let descriptor: Int32
-    let port: Int
+    public let port: Int
 
-    init(port: Int) throws {
+    public init(port: Int) throws {
         self.port = port
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var reuse: Int32 = 1
@@ -30,7 +29,7 @@ final class HangingPort {
 
     /// Listens on `port`, trying again for up to `patience` while the port is still taken — by a
     /// server that was just stopped and whose socket is still closing (once seen under load).
-    static func listening(on port: Int, patience: Duration = .seconds(5)) async throws -> HangingPort {
+    public static func listening(on port: Int, patience: Duration = .seconds(5)) async throws -> HangingPort {
         let deadline = ContinuousClock.now + patience
         while true {
             do {
@@ -41,7 +40,7 @@ final class HangingPort {
         }
     }
 
-    func close() {
+    public func close() {
         Glibc.close(descriptor)
     }
 }
