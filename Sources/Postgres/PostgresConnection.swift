@@ -39,6 +39,14 @@ public final class PostgresConnection {
             ("dbname", url),
             ("client_encoding", "UTF8"),
         ]
+        // libpq's own message for a URL it cannot parse repeats the offending part — a password
+        // with a stray `%`, say — and connection errors are logged: say only that it is malformed.
+        var parseError: UnsafeMutablePointer<CChar>?
+        guard let parsed = PQconninfoParse(url, &parseError) else {
+            PQfreemem(parseError)
+            throw PostgresError(kind: .connectionFailed, message: "the database URL is malformed")
+        }
+        PQconninfoFree(parsed)
         if !transactionPooled { settings.append(("options", Self.options(url: url, parameters: parameters))) }
         let keywords = settings.map { strdup($0.0) } + [nil]
         let values = settings.map { strdup($0.1) } + [nil]

@@ -73,5 +73,13 @@ final class ConnectionTests: DatabaseTestCase {
         XCTAssertThrowsError(try PostgresConnection(url: "postgresql://[::1")) { error in
             XCTAssertEqual((error as? PostgresError)?.kind, .connectionFailed)
         }
+        // What the URL holds — a password among it — is not repeated (libpq's message quoted it).
+        for malformed in ["postgresql://app:pa%zzsecret@127.0.0.1/db", "host=127.0.0.1 password secret"] {
+            XCTAssertThrowsError(try PostgresConnection(url: malformed)) { error in
+                let failure = error as? PostgresError
+                XCTAssertEqual(failure?.kind, .connectionFailed)
+                XCTAssertFalse(failure?.message.contains("secret") ?? true, failure?.message ?? "")
+            }
+        }
     }
 }
