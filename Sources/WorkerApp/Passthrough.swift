@@ -10,7 +10,7 @@ import WorkDeadline
 /// `LEAVE_WORKER_PASSTHROUGH_URL`: `make_leave`/`send_leave` for a room this fleet does not hold
 /// are sent on, unchanged, to the homeserver of record — method, path, query, `Authorization` and
 /// body exactly as received (the X-Matrix signature stays valid: the destination is the same server
-/// name) — and its status and body answered, within `LEAVE_WORKER_PASSTHROUGH_TIMEOUT_MS`. Never
+/// name) — and its status and JSON body answered, within `LEAVE_WORKER_PASSTHROUGH_TIMEOUT_MS`. Never
 /// for a held room or another route. The URL is the operator's, so outbound address checks do not
 /// apply. As a service, it closes its HTTP client at shutdown (after the listener stops).
 public final class Passthrough: Service, Sendable {
@@ -54,7 +54,14 @@ public final class Passthrough: Service, Sendable {
         try await answering { () async throws(LeaveServiceError) in try await !leaves.holds(roomID: roomID) }
     }
 
-    /// Sends the request on; the upstream's status and body, or 502/504 with a Matrix error body.
+    /// `application/json`, with or without parameters.
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first ?? ""
+        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+    }
+
+    /// Sends the request on; the upstream's JSON answer (status and body), or 502/504 with a
+    /// Matrix error body (also for an answer that is not JSON).
     func forward(method: String, target: String, request: Request, body: ByteBuffer?) async -> Response {
         var outbound = HTTPClientRequest(url: baseURL + target)
         outbound.method = HTTPMethod(rawValue: method)
@@ -72,8 +79,15 @@ public final class Passthrough: Service, Sendable {
                 return (Int(response.status.code), response.headers.first(name: "Content-Type"),
                         try await response.body.collect(upTo: Self.maxResponseBytes))
             }
+            // A Matrix answer is JSON: anything else (a proxy's error page naming its software)
+            // is not relayed.
+            guard let contentType, Self.isJSON(contentType) else {
+                logger.warning("passthrough: upstream answered without JSON", metadata: ["status": "\(status)"])
+                return FederationResponder.errorResponse(
+                    MatrixError(status: 502, errcode: "M_UNKNOWN", "The homeserver of record gave no Matrix answer"))
+            }
             var headers = HTTPFields()
-            headers[.contentType] = contentType ?? "application/json"
+            headers[.contentType] = contentType
             return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: bytes))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             logger.warning("passthrough: upstream timed out", metadata: ["error": "\(error)"])

@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// A real TCP listener on a loopback address that accepts every connection, counts it and closes
-/// it at once: the proof that nothing connected where nothing may connect.
+/// it at once — the proof that nothing connected where nothing may connect —, or, given an
+/// `answer`, reads the request's head and writes those bytes first (an upstream with a fixed answer).
 public final class CountingListener: Sendable {
     public let port: Int
     /// `127.0.0.1` or `::1`.
@@ -14,9 +15,11 @@ public final class CountingListener: Sendable {
     private let accepted = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
+    private let answer: [UInt8]?
 
     /// Listens on an ephemeral port of `host` (`127.0.0.1` or `::1`).
-    public init(host: String = "127.0.0.1") throws {
+    public init(host: String = "127.0.0.1", answer: [UInt8]? = nil) throws {
+        self.answer = answer
         let family = host.contains(":") ? AF_INET6 : AF_INET
         let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw WorkerProcessError(description: "socket() failed (errno \(errno))") }
@@ -61,7 +64,8 @@ public final class CountingListener: Sendable {
         self.port = Int(UInt16(bigEndian: networkPort))
         self.host = host
         self.descriptor = descriptor
-        DispatchQueue.global().async { [self] in acceptLoop() }
+        // A thread of its own (a serial queue's): a global queue's is one of Swift's task threads.
+        DispatchQueue(label: "counting-listener").async { [self] in acceptLoop() }
     }
 
     /// Connections accepted so far.
@@ -85,8 +89,23 @@ public final class CountingListener: Sendable {
             let connection = accept(descriptor, nil, nil)
             if connection >= 0 {
                 accepted.add(1, ordering: .sequentiallyConsistent)
+                if let answer { Self.answer(connection, with: answer) }
                 Glibc.close(connection)
             }
         }
+    }
+
+    /// Reads until the end of a request head (or 2 s of silence), then writes `answer`.
+    private static func answer(_ connection: Int32, with answer: [UInt8]) {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !received.suffix(4).elementsEqual("\r\n\r\n".utf8) {
+            var poller = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 2_000) > 0 else { break }
+            let count = recv(connection, &buffer, buffer.count, 0)
+            guard count > 0 else { break }
+            received += buffer[0..<count]
+        }
+        _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 }

@@ -246,6 +246,28 @@ struct HomeserverBridgeTests {
         await fixture.shutdown()
     }
 
+    /// An upstream answer that is not JSON — a proxy's error page naming its software — is not
+    /// relayed: 502 with a Matrix error body.
+    @Test func aPassedThroughAnswerThatIsNotJSONIsAMatrixError() async throws {
+        let fixture = try await ResidentFixture()
+        let page = "<html><body>502 Bad Gateway<hr>nginx/1.25.3</body></html>"
+        let upstream = try CountingListener(answer: Array("""
+            HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: \(page.utf8.count)\r\nConnection: close\r\n\r\n\(page)
+            """.utf8))
+        defer { upstream.stop() }
+        let (_, tokenFile) = try Self.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
+        let (worker, _) = try await fixture.startBridgedWorker(tokenFile: tokenFile, passthrough: "http://127.0.0.1:\(upstream.port)")
+        defer { worker.stop() }
+        let answer = try await fixture.requester(worker).makeLeave(roomID: "!elsewhere:resident.test", userID: Self.bob)
+        #expect(upstream.acceptedConnections == 1)
+        #expect(answer.status == 502)
+        #expect(answer.errcode == "M_UNKNOWN")
+        let text = answer.json?["error"]?.stringValue ?? ""
+        #expect(!text.isEmpty && !text.contains("nginx"), "\(text)")
+        await fixture.shutdown()
+    }
+
     @Test func theBridgeEndpointsRefuseAMissingOrWrongToken() async throws {
         let fixture = try await ResidentFixture()
         let (token, tokenFile) = try Self.makeToken()
