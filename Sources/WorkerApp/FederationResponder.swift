@@ -125,20 +125,23 @@ public struct FederationResponder: HTTPResponder {
         case .version:
             return Self.json(200, Array(#"{"server":{"name":"leave-worker","version":"\#(WorkerVersion.current)"}}"#.utf8))
         case .makeLeave(let roomID, let userID):
+            // Authenticated (and rate limited) first, passed through or not: an unsigned request
+            // costs neither a database read nor the homeserver's attention.
+            let origin = try await authenticated(method, target, request, body: nil, into: &origin)
             if let passthrough = dependencies.passthrough, try await passthrough.passes(roomID: roomID) {
                 return await passthrough.forward(method: method, target: target, request: request, body: nil)
             }
-            let origin = try await authenticated(method, target, request, body: nil, into: &origin)
             let body = try await answering { () async throws(LeaveServiceError) in
                 try await dependencies.leaves.makeLeave(roomID: roomID, userID: userID, origin: origin)
             }
             return Self.json(200, body.compactBytes())
         case .sendLeave(let apiVersion, let roomID, let eventID):
-            if let passthrough = dependencies.passthrough, try await passthrough.passes(roomID: roomID) {
-                return await passthrough.forward(method: method, target: target, request: request, body: try await readBody(request))
-            }
-            let body = try await readJSONObject(request)
+            let raw = try await readBody(request)
+            let body = try Self.jsonObject(raw)
             let origin = try await authenticated(method, target, request, body: .object(body), into: &origin)
+            if let passthrough = dependencies.passthrough, try await passthrough.passes(roomID: roomID) {
+                return await passthrough.forward(method: method, target: target, request: request, body: raw)
+            }
             try await answering { () async throws(LeaveServiceError) in
                 try await dependencies.leaves.sendLeave(roomID: roomID, eventID: eventID, origin: origin, pdu: body)
             }
@@ -163,10 +166,9 @@ public struct FederationResponder: HTTPResponder {
         return origin
     }
 
-    /// Reads the body within the limit and parses it: 413 over the limit, 400 `M_NOT_JSON` for
-    /// anything that is not a JSON object, 400 `M_BAD_JSON` for duplicate keys.
-    private func readJSONObject(_ request: Request) async throws(MatrixError) -> JSONObject {
-        let buffer = try await readBody(request)
+    /// The body (read within the limit: 413 over it) parsed: 400 `M_NOT_JSON` for anything that
+    /// is not a JSON object, 400 `M_BAD_JSON` for duplicate keys.
+    private static func jsonObject(_ buffer: ByteBuffer) throws(MatrixError) -> JSONObject {
         let value: JSONValue
         do {
             value = try buffer.readableBytesView.withContiguousStorageIfAvailable { try JSONParser.parse($0) }

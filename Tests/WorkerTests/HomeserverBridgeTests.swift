@@ -215,6 +215,13 @@ struct HomeserverBridgeTests {
         #expect(relayed.method == "PUT")
         #expect(try JSONParser.parse(relayed.body) == .object(pdu))
 
+        // Passed through only once authenticated: an unsigned request never reaches the homeserver.
+        let unsigned = try await RawConnection(port: worker.port).exchange(
+            "GET \(FederationRequester.makeLeavePath(roomID: notHeld, userID: Self.bob)) HTTP/1.1\r\n"
+                + "Host: resident.test\r\nConnection: close\r\n\r\n")
+        #expect(unsigned.hasPrefix("HTTP/1.1 401"), "\(unsigned)")
+        #expect(upstream.receivedLeaveRequests.count == 2)
+
         // A held room is the fleet's; other routes are never passed through.
         let held = try await remote.makeLeave(roomID: room.roomID, userID: Self.bob)
         #expect(held.status == 200)
