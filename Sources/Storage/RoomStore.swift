@@ -121,6 +121,20 @@ public final class RoomStore: Sendable {
         }
     }
 
+    /// How many of the room's users have each membership.
+    public func membershipCounts(roomID: String) async throws -> [String: Int] {
+        try await pool.withConnection { connection in
+            let result = try connection.query(
+                "SELECT membership, count(*) FROM memberships WHERE room_id = $1 GROUP BY membership", [.text(roomID)])
+            var counts: [String: Int] = [:]
+            for row in result.rows {
+                guard let membership = row.string(0), let count = row.int64(1) else { throw StorageError.malformedRow("membership count") }
+                counts[membership] = Int(count)
+            }
+            return counts
+        }
+    }
+
     /// Every user with a membership in the room (any membership), ordered by user ID.
     public func members(roomID: String) async throws -> [(userID: String, membership: String, eventID: String)] {
         try await pool.withConnection { connection in

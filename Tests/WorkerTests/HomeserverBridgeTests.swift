@@ -112,6 +112,40 @@ struct HomeserverBridgeTests {
         await fixture.shutdown()
     }
 
+    /// A push is checked against the state entries its events' auth checks read, not the room's
+    /// whole state (every member event, read and parsed for every pushed message): here bob's
+    /// stored member event, which no check of the push needs, is made unreadable — the push still
+    /// passes (it failed: "cannot be read back"); its summary counts the room's memberships.
+    @Test func aPushReadsOnlyTheStateItsChecksNeed() async throws {
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try Self.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
+        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        defer { worker.stop() }
+        let room = try fixture.buildRoom(
+            version: "10", members: [PlannedMember(userID: Self.bob, membership: .join), PlannedMember(userID: "@dave:remote.test", membership: .join)],
+            label: "record-partial")
+        try await fixture.importRoom(room)
+        // Bob's join is followed by dave's, so the push does not cite it either.
+        let bobsJoin = try #require(room.events.last { $0.pdu["state_key"]?.stringValue == Self.bob }).eventID
+        try #require(room.events.last?.eventID != bobsJoin)
+        try await fixture.pool.withConnection { connection in
+            _ = try connection.query("UPDATE events SET pdu = '{}' WHERE event_id = $1", [.text(bobsJoin)])
+        }
+        let homeserver = HomeserverOfRecord(token: token)
+        await homeserver.hold(room)
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["membership": "invite"], type: EventType.member, stateKey: Self.carol, sender: room.adminUserID,
+                              signer: fixture.resident)
+        }
+        let pushed = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(pushed.status == 200, "\(String(describing: pushed.body))")
+        #expect(pushed.body?["new_events"]?.integerValue == 1)
+        #expect(pushed.body?["memberships"]?["join"]?.integerValue == 3)
+        #expect(pushed.body?["memberships"]?["invite"]?.integerValue == 1)
+        await fixture.shutdown()
+    }
+
     /// An event whose server's signing key cannot be had just now (the server unreachable) says
     /// nothing about the push: 503 with Retry-After, the event named — not a 400, which told the
     /// homeserver the push would never pass. Nothing is stored.
