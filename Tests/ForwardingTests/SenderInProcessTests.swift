@@ -57,6 +57,18 @@ struct SenderInProcessTests {
         return (sender, transport)
     }
 
+    /// Stores an accepted leave `eventID` of `user` in `roomID` and sends its NOTIFY, as the accept path does.
+    static func acceptLeave(_ eventID: String, of user: String, in roomID: String, depth: Int64, pool: PostgresPool) async throws {
+        try await pool.withConnection { connection in
+            _ = try connection.query("""
+                INSERT INTO events (room_id, event_id, type, state_key, sender, depth, origin_server_ts, membership,
+                                    prev_events, auth_events, pdu, accepted)
+                VALUES ($1, $2, 'm.room.member', $3, $3, $4, 1, 'leave', '{}', '{}', json_build_object('event_id', $2::text)::text, true)
+                """, [.text(roomID), .text(eventID), .text(user), .int(depth)])
+            _ = try connection.query("SELECT pg_notify($1, '{}')", [.text(StreamNotification.channel)])
+        }
+    }
+
     static func pendingCount(_ pool: PostgresPool) async throws -> Int {
         try await ForwardingStore(pool: pool, serverName: "resident.test").backlog().events
     }
@@ -195,15 +207,7 @@ struct SenderInProcessTests {
         #expect(drained != nil, "a destination the first scan found was left waiting")
         #expect(destination.transactions.count == 3)
 
-        try await pool.withConnection { connection in
-            _ = try connection.query("""
-                INSERT INTO events (room_id, event_id, type, state_key, sender, depth, origin_server_ts, membership,
-                                    prev_events, auth_events, pdu, accepted)
-                VALUES ('!r:resident.test', '$later', 'm.room.member', '@later:a.test', '@later:a.test', 9, 1, 'leave',
-                        '{}', '{}', '{"event_id":"$later"}', true)
-                """)
-            _ = try connection.query("SELECT pg_notify($1, '{}')", [.text(StreamNotification.channel)])
-        }
+        try await Self.acceptLeave("$later", of: "@later:a.test", in: "!r:resident.test", depth: 9, pool: pool)
         let forwarded = await waitUntil(timeout: .seconds(10)) {
             destination.transactions.filter { $0.eventIDs == ["$later"] }.count == 3
         }
@@ -245,15 +249,7 @@ struct SenderInProcessTests {
         // hang1.test holds the one slot (2 s to its timeout); hang2.test waits.
         let holding = await waitUntil(timeout: .seconds(10)) { (try? await Self.leased(pool)) == 1 }
         #expect(holding != nil, "no destination was claimed")
-        try await pool.withConnection { connection in
-            _ = try connection.query("""
-                INSERT INTO events (room_id, event_id, type, state_key, sender, depth, origin_server_ts, membership,
-                                    prev_events, auth_events, pdu, accepted)
-                VALUES ('!h:resident.test', '$healthy', 'm.room.member', '@h:a.test', '@h:a.test', 1, 1, 'leave',
-                        '{}', '{}', '{"event_id":"$healthy"}', true)
-                """)
-            _ = try connection.query("SELECT pg_notify($1, '{}')", [.text(StreamNotification.channel)])
-        }
+        try await Self.acceptLeave("$healthy", of: "@h:a.test", in: "!h:resident.test", depth: 1, pool: pool)
         let delivered = await waitUntil(timeout: .seconds(20)) { !healthy.transactions.isEmpty }
         #expect(delivered != nil, "healthy.test never got its event")
         #expect(try await Self.destinationRow(pool, "hang2.test")?.failures == 3, "hang2.test was tried first")
