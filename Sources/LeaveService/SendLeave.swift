@@ -22,7 +22,7 @@ extension LeaveService {
             try await rooms.leaveContext(
                 roomID: roomID, eventID: candidate.eventID,
                 stateKeys: RoomState.keys(for: event.sender).map { ($0.type, $0.stateKey) },
-                citedEventIDs: event.authEventIDs + event.prevEventIDs)
+                authEventIDs: event.authEventIDs, prevEventIDs: event.prevEventIDs)
         }
         // The sender's membership event is read for this leave only (the leave replaces it): not kept.
         let state = try parsed(context.state, version: version) { stored in

@@ -22,6 +22,10 @@ enum EventColumns {
     /// rest). Each column left out is decoding a send_leave's ≈ 7 rows no longer pays for.
     static let selectPDU = "e.event_id, e.depth, e.pdu"
 
+    /// ``selectPDU``'s columns with an empty PDU: for rows whose event need only exist (its PDU,
+    /// up to 64 KiB, is neither read nor sent).
+    static let selectWithoutPDU = "e.event_id, e.depth, ''::text"
+
     /// A `FROM`-clause continuation that adds `e`, the event of room `roomID` with ID `eventID`
     /// (SQL expressions over the items before it); rows without such an event are dropped.
     static func joinEvent(roomID: String, eventID: String) -> String {

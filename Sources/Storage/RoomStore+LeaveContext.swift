@@ -4,18 +4,23 @@ import Postgres
 public struct LeaveContext: Sendable {
     /// The current-state events at the requested (type, state key) entries that exist.
     public let state: [StoredPDU]
-    /// The room's events among the cited IDs (auth and prev events); unknown IDs are absent.
+    /// The room's events among the cited IDs (auth and prev events); unknown IDs are absent. Only
+    /// the auth events come with their PDU: a prev event that is not also an auth event need only
+    /// exist (its `pdu` is empty) — up to 20 of them, each up to 64 KiB, were read for every request.
     public let cited: [StoredPDU]
     /// Whether the event itself is already stored in this room (a replayed `send_leave`).
     public let alreadyStored: Bool
 }
 
-/// What one `send_leave` asks storage before deciding (``RoomStore/leaveContext(roomID:eventID:stateKeys:citedEventIDs:)``).
+/// What one `send_leave` asks storage before deciding (``RoomStore/leaveContext(roomID:eventID:stateKeys:authEventIDs:prevEventIDs:)``).
 struct LeaveContextRequest: Sendable {
     let roomID: String
     let eventID: String
     let stateKeys: [(type: String, stateKey: String)]
-    let citedEventIDs: [String]
+    /// Read with their PDUs.
+    let authEventIDs: [String]
+    /// Prev events that are not auth events too (byte for byte): read without their PDUs.
+    let prevOnlyEventIDs: [String]
 }
 
 /// What one `make_leave` asks storage for its template (``RoomStore/templateContext(roomID:stateKeys:extremityLimit:)``).
@@ -73,9 +78,12 @@ extension RoomStore {
     /// bytes are never equal, so `$\u{212A}…` never finds `$K…` (relied on by the byte-for-byte
     /// identifier rule).
     public func leaveContext(
-        roomID: String, eventID: String, stateKeys: [(type: String, stateKey: String)], citedEventIDs: [String]
+        roomID: String, eventID: String, stateKeys: [(type: String, stateKey: String)], authEventIDs: [String],
+        prevEventIDs: [String]
     ) async throws(StorageError) -> LeaveContext {
-        let request = LeaveContextRequest(roomID: roomID, eventID: eventID, stateKeys: stateKeys, citedEventIDs: citedEventIDs)
+        let prevOnly = prevEventIDs.filter { id in !authEventIDs.contains { $0.bytesEqual(id) } }
+        let request = LeaveContextRequest(
+            roomID: roomID, eventID: eventID, stateKeys: stateKeys, authEventIDs: authEventIDs, prevOnlyEventIDs: prevOnly)
         return try await StorageError.translating { try await contextReads.read(request) }
     }
 
@@ -94,27 +102,31 @@ extension RoomStore {
 struct LeaveContextReader: Sendable {
     let pool: PostgresPool
 
-    /// One send_leave's statement, built once: state entries, the cited events in $4 tagged `'c'`,
-    /// and the event $5 itself tagged `'r'` if stored.
+    /// One send_leave's statement, built once: state entries, the cited auth events in $4 and
+    /// (without their PDUs) prev events in $6 tagged `'c'`, and the event $5 itself tagged `'r'` if
+    /// stored (without its PDU).
     private static let oneSQL = RoomStore.stateEntriesSQL + """
 
         SELECT 'c', \(EventColumns.selectPDU) FROM \(EventColumns.eventsByID(roomID: "$1", eventIDs: "$4"))
         UNION ALL
-        SELECT 'r', \(EventColumns.selectPDU) FROM events e WHERE e.room_id = $1 AND e.event_id = $5
+        SELECT 'c', \(EventColumns.selectWithoutPDU) FROM \(EventColumns.eventsByID(roomID: "$1", eventIDs: "$6"))
+        UNION ALL
+        SELECT 'r', \(EventColumns.selectWithoutPDU) FROM events e WHERE e.room_id = $1 AND e.event_id = $5
         """
 
-    /// Several send_leaves' statement, built once: `oneSQL`'s three parts, every row led by the
-    /// index of the request it answers — state entries from $1–$4 (``IndexedStateKeys``), cited
-    /// events from $5–$7 (index, room, ID), the events themselves from $8–$10 (index, room, ID).
-    /// The same full-key lookups as `oneSQL` (``EventColumns``), one per entry.
+    /// Several send_leaves' statement, built once: `oneSQL`'s parts, every row led by the index
+    /// of the request it answers — state entries from $1–$4 (``IndexedStateKeys``), cited events
+    /// from $5–$7 and $11 (index, room, ID, `'a'` for an auth event: with its PDU), the events
+    /// themselves from $8–$10 (index, room, ID). The same full-key lookups as `oneSQL`
+    /// (``EventColumns``), one per entry.
     static let manySQL = IndexedStateKeys.sql + """
 
         UNION ALL
-        SELECT c.n, 'c', \(EventColumns.selectPDU)
-        FROM (SELECT DISTINCT * FROM unnest($5::text[], $6::text[], $7::text[]) AS c(n, room_id, event_id)) c
+        SELECT c.n, 'c', e.event_id, e.depth, CASE WHEN c.kind = 'a' THEN e.pdu ELSE '' END
+        FROM (SELECT DISTINCT * FROM unnest($5::text[], $6::text[], $7::text[], $11::text[]) AS c(n, room_id, event_id, kind)) c
         \(EventColumns.joinEvent(roomID: "c.room_id", eventID: "c.event_id"))
         UNION ALL
-        SELECT r.n, 'r', \(EventColumns.selectPDU)
+        SELECT r.n, 'r', \(EventColumns.selectWithoutPDU)
         FROM unnest($8::text[], $9::text[], $10::text[]) AS r(n, room_id, event_id)
         \(EventColumns.joinEvent(roomID: "r.room_id", eventID: "r.event_id"))
         """
@@ -123,24 +135,27 @@ struct LeaveContextReader: Sendable {
     @Sendable func read(_ request: LeaveContextRequest) async throws -> LeaveContext {
         let groups = try await pool.taggedEvents(
             Self.oneSQL, roomID: request.roomID, stateKeys: request.stateKeys,
-            parameters: [.textArray(request.citedEventIDs), .text(request.eventID)])
+            parameters: [.textArray(request.authEventIDs), .text(request.eventID), .textArray(request.prevOnlyEventIDs)])
         return LeaveContext(state: groups["s"] ?? [], cited: groups["c"] ?? [], alreadyStored: groups["r"] != nil)
     }
 
     /// The contexts of `requests`, in order.
     @Sendable func read(_ requests: [LeaveContextRequest]) async throws -> [LeaveContext] {
-        var citedIndex: [String] = [], citedRoom: [String] = [], citedID: [String] = []
+        var citedIndex: [String] = [], citedRoom: [String] = [], citedID: [String] = [], citedKind: [String] = []
         for (index, request) in requests.enumerated() {
-            for id in request.citedEventIDs {
-                citedIndex.append(String(index))
-                citedRoom.append(request.roomID)
-                citedID.append(id)
+            for (ids, kind) in [(request.authEventIDs, "a"), (request.prevOnlyEventIDs, "p")] {
+                for id in ids {
+                    citedIndex.append(String(index))
+                    citedRoom.append(request.roomID)
+                    citedID.append(id)
+                    citedKind.append(kind)
+                }
             }
         }
         let parameters = IndexedStateKeys(requests.map { ($0.roomID, $0.stateKeys) }).parameters + [
             .textArray(citedIndex), .textArray(citedRoom), .textArray(citedID),
             .textArray(requests.indices.map { String($0) }), .textArray(requests.map(\.roomID)),
-            .textArray(requests.map(\.eventID)),
+            .textArray(requests.map(\.eventID)), .textArray(citedKind),
         ]
         var state = Array(repeating: [StoredPDU](), count: requests.count)
         var cited = state

@@ -2,7 +2,7 @@ import Postgres
 import Synchronization
 import WorkDeadline
 
-/// send_leave's context reads, shared (``RoomStore/leaveContext(roomID:eventID:stateKeys:citedEventIDs:)``).
+/// send_leave's context reads, shared (``RoomStore/leaveContext(roomID:eventID:stateKeys:authEventIDs:prevEventIDs:)``).
 typealias LeaveContextReads = SharedReads<LeaveContextRequest, LeaveContext>
 /// make_leave's template reads, shared (``RoomStore/templateContext(roomID:stateKeys:extremityLimit:)``).
 typealias TemplateContextReads = SharedReads<TemplateContextRequest, TemplateContext>

@@ -35,17 +35,18 @@ final class LeaveContextReadsTests: XCTestCase {
         }
         let requests = [
             LeaveContextRequest(roomID: a.roomID, eventID: "$new-1", stateKeys: keys("@alice:remote.test"),
-                                citedEventIDs: ["$create-!a:resident.test", "$join-@alice:remote.test-!a:resident.test", a.lastEventID]),
+                                authEventIDs: ["$create-!a:resident.test", "$join-@alice:remote.test-!a:resident.test"],
+                                prevOnlyEventIDs: [a.lastEventID]),
             LeaveContextRequest(roomID: b.roomID, eventID: "$new-2", stateKeys: keys("@alice:remote.test"),
-                                citedEventIDs: ["$b-power", "$b-power", "$unknown", "$join-@bob:remote.test-!a:resident.test"]),
+                                authEventIDs: ["$b-power", "$b-power", "$unknown", "$join-@bob:remote.test-!a:resident.test"], prevOnlyEventIDs: []),
             LeaveContextRequest(roomID: a.roomID, eventID: bobLeftA.eventID, stateKeys: keys("@bob:remote.test"),
-                                citedEventIDs: ["$create-!a:resident.test", a.lastEventID]),
+                                authEventIDs: ["$create-!a:resident.test", a.lastEventID], prevOnlyEventIDs: []),
             LeaveContextRequest(roomID: a.roomID, eventID: "$new-3", stateKeys: keys("@\u{212A}im:remote.test"),
-                                citedEventIDs: ["$\u{212A}im-join"]),
-            LeaveContextRequest(roomID: a.roomID, eventID: "$new-4", stateKeys: keys("@Kim:remote.test"), citedEventIDs: ["$Kim-join"]),
+                                authEventIDs: ["$\u{212A}im-join"], prevOnlyEventIDs: []),
+            LeaveContextRequest(roomID: a.roomID, eventID: "$new-4", stateKeys: keys("@Kim:remote.test"), authEventIDs: ["$Kim-join"], prevOnlyEventIDs: []),
             LeaveContextRequest(roomID: "!nowhere:resident.test", eventID: "$new-5", stateKeys: keys("@alice:remote.test"),
-                                citedEventIDs: ["$create-!a:resident.test"]),
-            LeaveContextRequest(roomID: b.roomID, eventID: "$new-6", stateKeys: [], citedEventIDs: []),
+                                authEventIDs: ["$create-!a:resident.test"], prevOnlyEventIDs: []),
+            LeaveContextRequest(roomID: b.roomID, eventID: "$new-6", stateKeys: [], authEventIDs: [], prevOnlyEventIDs: []),
         ]
         let reader = LeaveContextReader(pool: pool)
         let together = try await reader.read(requests)
@@ -57,6 +58,12 @@ final class LeaveContextReadsTests: XCTestCase {
         // The single statement's answers themselves, so that two equally wrong statements fail.
         XCTAssertEqual(Self.summary(together[0]).cited, ["$create-!a:resident.test", "$join-@alice:remote.test-!a:resident.test",
                                                          a.lastEventID].sorted())
+        // Auth events come with their PDU; a prev event that is only that, and the event itself, without.
+        for context in [together[0], try await reader.read(requests[0])] {
+            for event in context.cited {
+                XCTAssertEqual(event.pdu.isEmpty, event.eventID == a.lastEventID, event.eventID)
+            }
+        }
         XCTAssertEqual(Self.summary(together[1]).state, ["$b-power", "$create-!b:resident.test", "$join-@alice:remote.test-!b:resident.test"])
         XCTAssertEqual(Self.summary(together[1]).cited, ["$b-power"])
         XCTAssertTrue(together[2].alreadyStored)
@@ -218,17 +225,17 @@ final class LeaveContextReadsTests: XCTestCase {
         _ = try blocker.query("BEGIN")
         _ = try blocker.query("LOCK TABLE current_state IN ACCESS EXCLUSIVE MODE")
         let first = Task {
-            try await store.leaveContext(roomID: room.roomID, eventID: "$x", stateKeys: keys("@alice:remote.test"), citedEventIDs: [])
+            try await store.leaveContext(roomID: room.roomID, eventID: "$x", stateKeys: keys("@alice:remote.test"), authEventIDs: [], prevEventIDs: [])
         }
         try await Task.sleep(for: .milliseconds(200))
         let scope = DeadlineScope(deadline: .now + .seconds(30))
         let late = Task {
             try await DeadlineScope.$current.withValue(scope) {
-                try await store.leaveContext(roomID: room.roomID, eventID: "$y", stateKeys: keys("@bob:remote.test"), citedEventIDs: [])
+                try await store.leaveContext(roomID: room.roomID, eventID: "$y", stateKeys: keys("@bob:remote.test"), authEventIDs: [], prevEventIDs: [])
             }
         }
         let patient = Task {
-            try await store.leaveContext(roomID: room.roomID, eventID: "$z", stateKeys: keys("@bob:remote.test"), citedEventIDs: [])
+            try await store.leaveContext(roomID: room.roomID, eventID: "$z", stateKeys: keys("@bob:remote.test"), authEventIDs: [], prevEventIDs: [])
         }
         try await Task.sleep(for: .milliseconds(200))   // both queued behind the held reader
         scope.expire()
@@ -260,7 +267,8 @@ final class LeaveContextReadsTests: XCTestCase {
             [.textArray(["0", "0"]), .textArray([room.roomID, room.roomID]), .textArray(["m.room.create", "m.room.member"]),
              .textArray(["", user]),
              .textArray(["0", "1"]), .textArray([room.roomID, room.roomID]), .textArray([room.lastEventID, "$unknown"]),
-             .textArray(["0", "1"]), .textArray([room.roomID, room.roomID]), .textArray(["$new", room.lastEventID])]
+             .textArray(["0", "1"]), .textArray([room.roomID, room.roomID]), .textArray(["$new", room.lastEventID]),
+             .textArray(["a", "p"])]
         }
 
         let connection = try PostgresConnection(url: pool.configuration.url)   // generic plans, as the workers'
@@ -328,7 +336,7 @@ private struct ReadsFixture: Sendable {
         request = { member in
             LeaveContextRequest(roomID: room.roomID, eventID: "$leave-\(member)",
                                 stateKeys: [(type: "m.room.member", stateKey: "@m\(member):remote.test")],
-                                citedEventIDs: ["$join-@m\(member):remote.test-\(room.roomID)"] + [extraCitedID(member)].compactMap { $0 })
+                                authEventIDs: ["$join-@m\(member):remote.test-\(room.roomID)"] + [extraCitedID(member)].compactMap { $0 }, prevOnlyEventIDs: [])
         }
     }
 }
