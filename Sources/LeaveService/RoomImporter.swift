@@ -41,7 +41,8 @@ public struct ImportError: Error, CustomStringConvertible {
 }
 
 /// `leave-worker rooms import`: checks a room's history event by event — format, content hash
-/// (an event that fails it goes on redacted, as the spec has every server keep it), the signatures of every server that must sign, the auth rules against the event's own auth
+/// (an event that fails it goes on redacted, as the spec has every server keep it), the
+/// signatures of every server that must sign, the auth rules against the event's own auth
 /// events and against the state built so far — and stores all of it in one transaction, with the
 /// current state, memberships and forward extremities that result. Nothing is stored unless
 /// every event passes; importing the same room again changes nothing.
