@@ -60,17 +60,6 @@ public final class RoomStore: Sendable {
         }
     }
 
-    /// The room's whole current state, ordered by (type, state key).
-    public func currentState(roomID: String) async throws -> [EventRecord] {
-        try await pool.withConnection { connection in
-            try connection.query("""
-                SELECT \(EventColumns.select)
-                FROM current_state s \(EventColumns.joinEvent(roomID: "s.room_id", eventID: "s.event_id"))
-                WHERE s.room_id = $1 ORDER BY s.type, s.state_key
-                """, [.text(roomID)]).eventRecords()
-        }
-    }
-
     /// Up to `limit` forward extremities, deepest (then most recently stored) first.
     public func forwardExtremities(roomID: String, limit: Int) async throws -> [(eventID: String, depth: Int64)] {
         try await pool.withConnection { connection in
