@@ -83,13 +83,13 @@ public enum ServerSignatures {
     }
 
     /// The key IDs worth fetching, in order, each only if the ones before it could not be had:
-    /// none when a key is at hand (the keys at hand decide), none past a signature that is not
-    /// base64 (the check refuses there anyway).
+    /// none when a key is at hand (the keys at hand decide), none for a signature that is not
+    /// base64 (no key could make it verify).
     public static func keyIDsToFetch(_ signatures: JSONObject, maximum: Int, known: (String) -> Bool) -> [String] {
         var ids: [String] = []
         for candidate in candidates(signatures, maximum: maximum, known: known) {
             if candidate.isKnown { return [] }
-            guard candidate.value.stringValue.flatMap(Base64.decode) != nil else { break }
+            guard candidate.value.stringValue.flatMap(Base64.decode) != nil else { continue }
             ids.append(candidate.keyID)
         }
         return ids
@@ -102,12 +102,14 @@ public enum ServerSignatures {
     ) throws(Failure) {
         var verified = false
         for candidate in candidates(signatures, maximum: maximum, known: { keys.keys[ExactString($0)] != nil }) {
-            guard let text = candidate.value.stringValue, let signature = Base64.decode(text) else {
-                throw Failure(description: "signature \(candidate.keyID) of \(server) is not base64")
-            }
+            // A signature under a key ID without a key is not read at all, as Synapse (which
+            // verifies the key IDs it found keys for): garbage there does not undo a valid one.
             guard let key = keys.keys[ExactString(candidate.keyID)] else {
                 if verified { break }   // the keys at hand came first, and one of them verified
                 continue
+            }
+            guard let text = candidate.value.stringValue, let signature = Base64.decode(text) else {
+                throw Failure(description: "signature \(candidate.keyID) of \(server) is not base64")
             }
             guard key.isValidSignature(signature, for: signingBytes) else {
                 throw Failure(description: "signature \(candidate.keyID) of \(server) does not verify")

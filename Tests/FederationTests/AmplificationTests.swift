@@ -189,6 +189,20 @@ import TestSupport
         #expect(failure?.description == "signature ed25519:bad of remote.test does not verify")
     }
 
+    /// Synapse reads only the signatures it has keys for: one that is not base64, under a key ID
+    /// without a key, neither refuses the event nor stops the look-ups for the others.
+    @Test func aSignatureThatIsNotBase64UnderAKeyIDWithoutAKeyIsIgnored() async {
+        let key = Self.remoteKey.publicKey
+        let garbage = Self.signatures(unknown: 0, extra: ["ed25519:good": Self.validSignature, "ed25519:zz": "!!"])
+        let atHand = await Self.check(garbage, known: ["ed25519:good": key])
+        #expect(atHand.lookups == 0 && atHand.failure == nil)
+        let fetched = await Self.check(garbage, fetchable: ["ed25519:good": key])
+        #expect(fetched.lookups == 1 && fetched.failure == nil)
+        // With its key at hand, a signature that is not base64 refuses.
+        let keyed = await Self.check(garbage, known: ["ed25519:good": key, "ed25519:zz": key])
+        #expect(keyed.failure?.description == "signature ed25519:zz of remote.test is not base64")
+    }
+
     @Test func lookUpsStopAtTheFirstVerifyingSignature() async {
         let key = Self.remoteKey.publicKey
         var signatures = JSONObject()
