@@ -87,12 +87,13 @@ extension RoomStore {
         return try await StorageError.translating { try await contextReads.read(request) }
     }
 
+    /// `hasMember`'s statement: a probe of `memberships_by_server` (`sql/0025`), whatever the room's size.
+    static let hasMemberSQL = "SELECT room_has_member_of($1, $2)"
+
     /// Whether `server` has (or had) a user with any membership in the room — who may read its events.
     public func hasMember(roomID: String, server: String) async throws(StorageError) -> Bool {
         try await StorageError.translating { try await pool.withConnection { connection in
-            try connection.query("""
-                SELECT EXISTS (SELECT 1 FROM memberships WHERE room_id = $1 AND user_server(user_id) = $2)
-                """, [.text(roomID), .text(server)]).rows.first?.bool(0) ?? false
+            try connection.query(Self.hasMemberSQL, [.text(roomID), .text(server)]).rows.first?.bool(0) ?? false
         } }
     }
 }
