@@ -2,6 +2,7 @@
 import MatrixCore
 import MatrixCrypto
 import Storage
+import Synchronization
 import Testing
 import TestSupport
 
@@ -110,6 +111,11 @@ import TestSupport
             let names = ["a.test", "b.test", "c.test"]
             let transport = try FederationHarness.transport(overrides: Dictionary(uniqueKeysWithValues: names.map { ($0, harness.remote.baseURL) }))
             let fetcher = KeyFetcher(store: harness.store, transport: transport, configuration: configuration)
+            for name in names {   // known servers (a key stored), so not held to the newcomers' share
+                try await harness.store.store(server: name, keys: [StoredServerKey(
+                    keyID: "ed25519:old", publicKey: Self.remoteKey.publicKey.bytes, validUntilTS: nowMS() - 1_000,
+                    expiredTS: nil, fetchedAt: nowMS())])
+            }
             let errors = await withTaskGroup(of: KeyFetchError?.self) { group in
                 for name in names {
                     group.addTask {
@@ -127,6 +133,59 @@ import TestSupport
             #expect(overloaded.count == 1)
             #expect(overloaded.allSatisfy { $0?.isUndecided == true })
             #expect(harness.remote.keyRequests == 2)
+            try? await transport.destinations.shutdown()
+        }
+    }
+
+    /// Origins nobody has proven (an unsigned request may name any) whose resolver never answers
+    /// hold at most the newcomers' share of the fetch slots, and look names up on threads of their
+    /// own: a known server (keys stored, a new key ID to fetch) still gets a slot at once. With
+    /// one line for all, four such names held every slot and the known server's fetch was
+    /// refused as overloaded.
+    @Test func newcomersWhoseNamesNeverResolveLeaveKnownServersTheirSlots() async throws {
+        var configuration = KeyFetcher.Configuration()
+        configuration.maximumConcurrentFetches = 4
+        configuration.fetchSlotWait = .milliseconds(300)
+        configuration.fetchTimeout = .seconds(2)
+        #expect(configuration.maximumConcurrentNewcomerFetches == 1)
+        let lookUps = Mutex<[(host: String, onNewcomerThreads: Bool)]>([])
+        let resolver = HostResolver { host in
+            lookUps.withLock { $0.append((host, LookUpThreads.current === LookUpThreads.newcomers)) }
+            try? await Task.sleep(for: .seconds(30))   // a resolver that never answers
+            return []
+        }
+        try await FederationHarness.with(keys: .document(XMatrixAuthenticatorTests.remoteDocument())) { harness async throws in
+            let transport = FederationTransport(destinations: FederationDestinations(
+                overrides: try FederationOverrides.parse("remote.test=\(harness.remote.baseURL)"),
+                connector: OutboundConnector(resolver: resolver, connectTimeout: .milliseconds(500))))
+            let fetcher = KeyFetcher(store: harness.store, transport: transport, configuration: configuration)
+            try await harness.store.store(server: "remote.test", keys: [StoredServerKey(
+                keyID: "ed25519:old", publicKey: Self.remoteKey.publicKey.bytes, validUntilTS: nowMS() - 1_000,
+                expiredTS: nil, fetchedAt: nowMS())])
+            let newcomers = Task {
+                await withTaskGroup(of: KeyFetchError?.self) { group in
+                    for index in 1...4 {
+                        group.addTask {
+                            do throws(KeyFetchError) {
+                                _ = try await fetcher.publicKey(server: "n\(index).newcomer.test:8448", keyID: "ed25519:a", use: .request(now: nowMS()))
+                                return nil
+                            } catch {
+                                return error
+                            }
+                        }
+                    }
+                    return await group.reduce(into: [KeyFetchError?]()) { $0.append($1) }
+                }
+            }
+            while lookUps.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+            try await Task.sleep(for: .milliseconds(100))   // the other newcomers at the slots by now
+            let key = try await fetcher.publicKey(server: "remote.test", keyID: "ed25519:rm1", use: .request(now: nowMS()))
+            #expect(key == Self.remoteKey.publicKey)
+            let errors = await newcomers.value
+            #expect(errors.count == 4 && errors.allSatisfy { $0?.isUndecided == true })
+            #expect(errors.filter { if case .overloaded = $0 { true } else { false } }.count == 3)
+            let seen = lookUps.withLock { $0 }
+            #expect(seen.count == 1 && seen.allSatisfy(\.onNewcomerThreads), "\(seen)")
             try? await transport.destinations.shutdown()
         }
     }

@@ -1,7 +1,7 @@
 import CResolv
 
 /// Looks up SRV records with the system resolver (libresolv's `res_query`). The blocking call
-/// runs on one of the process' ``LookUpThreads``, never on an event loop or a Swift concurrency
+/// runs on one of the running task's ``LookUpThreads`` (``LookUpThreads/current``), never on an event loop or a Swift concurrency
 /// thread, and is abandoned after `timeout` (the resolver's own retries, from `/etc/resolv.conf`,
 /// can take far longer).
 public struct SRVResolver: Sendable {
@@ -14,7 +14,7 @@ public struct SRVResolver: Sendable {
     /// The SRV records of `name` (e.g. `_matrix-fed._tcp.example.org`); empty when there are none
     /// or the look-up fails or times out (NXDOMAIN, no answer, resolver error): discovery then moves on.
     public func lookup(_ name: String) async -> [SRVRecord] {
-        await LookUpThreads.shared.run(timeout: timeout, fallback: []) {
+        await LookUpThreads.current.run(timeout: timeout, fallback: []) {
             var answer = [UInt8](repeating: 0, count: 8192)
             let length = answer.withUnsafeMutableBufferPointer { buffer in
                 res_query(name, Int32(ns_c_in.rawValue), Int32(ns_t_srv.rawValue), buffer.baseAddress, Int32(buffer.count))

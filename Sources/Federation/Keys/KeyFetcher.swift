@@ -15,7 +15,12 @@ import WorkDeadline
 /// interval after a refresh, a key ID the server does not have is refused from memory (no
 /// Postgres read), so random key IDs cost nothing. At most ``Configuration/maximumConcurrentFetches``
 /// fetches run at once; beyond that a fetch waits ``Configuration/fetchSlotWait`` for a slot, then
-/// fails as ``KeyFetchError/overloaded(server:)`` (undecided: 503). Key documents are bounded in
+/// fails as ``KeyFetchError/overloaded(server:)`` (undecided: 503). Servers without stored keys —
+/// newcomers, whose names nobody has proven: an unsigned request may name any — take at most
+/// ``Configuration/maximumConcurrentNewcomerFetches`` of those slots and look names up on threads
+/// of their own (``LookUpThreads/newcomers``), so origins made up by the thousand, whose key
+/// servers or resolvers never answer, cannot keep known servers' fetches (key rotations, expired
+/// keys) or the sender's look-ups waiting. Key documents are bounded in
 /// size (``Configuration/maximumDocumentBytes``) and keys (``Configuration/maximumDocumentKeys``).
 /// Every map is bounded (``Configuration/memoryCapacity``, LRU).
 public final class KeyFetcher: Sendable {
@@ -31,6 +36,8 @@ public final class KeyFetcher: Sendable {
         public var memoryCapacity: Int = 10_000
         /// Key fetches this process runs at once.
         public var maximumConcurrentFetches: Int = 32
+        /// Of those, fetches from servers without stored keys: a quarter (at least one).
+        public var maximumConcurrentNewcomerFetches: Int { max(1, maximumConcurrentFetches / 4) }
         /// How long a fetch waits for a free slot before failing as overloaded.
         public var fetchSlotWait: Duration = .seconds(1)
         /// The largest key document read (a longer response is refused as a bad response).
@@ -65,6 +72,8 @@ public final class KeyFetcher: Sendable {
     /// Servers fetched from within the last ``Configuration/minimumRefetchInterval``.
     private let recentFetches: ExpiringCache<String, Bool>
     private let slots: FetchSlots
+    /// The share of ``slots`` servers without stored keys may hold.
+    private let newcomerSlots: FetchSlots
 
     /// - Parameters:
     ///   - store: the shared Postgres key table.
@@ -88,6 +97,7 @@ public final class KeyFetcher: Sendable {
         self.failures = ExpiringCache(capacity: configuration.memoryCapacity, now: monotonicNow)
         self.recentFetches = ExpiringCache(capacity: configuration.memoryCapacity, now: monotonicNow)
         self.slots = FetchSlots(limit: configuration.maximumConcurrentFetches)
+        self.newcomerSlots = FetchSlots(limit: configuration.maximumConcurrentNewcomerFetches)
     }
 
     /// The key if memory holds it and it is valid for `use`; never reads Postgres or fetches.
@@ -172,8 +182,10 @@ public final class KeyFetcher: Sendable {
         let start = monotonicNow()
         if let failure = failures.value(for: server) { throw failure }
 
+        var isNewcomer = true
         do {
             let stored = try await store.keys(server: server)
+            isNewcomer = stored.isEmpty
             let lookup = state.withLock { state in
                 state.cache.install(server: server, keys: stored, at: start)
                 return state.cache.lookup(server: server, keyID: keyID, use: use)
@@ -191,7 +203,7 @@ public final class KeyFetcher: Sendable {
         let fetchedAt = now()
         let rows: [StoredServerKey]
         do {
-            rows = StoredServerKey.rows(from: try await fetchInSlot(server: server), fetchedAt: fetchedAt)
+            rows = StoredServerKey.rows(from: try await fetchInSlot(server: server, isNewcomer: isNewcomer), fetchedAt: fetchedAt)
         } catch {
             metrics.fetchFailures.increment()
             logger.info("server key fetch failed", metadata: ["server": "\(server)", "error": "\(error)"])
@@ -210,11 +222,27 @@ public final class KeyFetcher: Sendable {
         }
     }
 
-    /// ``fetchKeys(server:)`` within one of the process's fetch slots.
-    private func fetchInSlot(server: String) async throws(KeyFetchError) -> VerifiedServerKeys {
-        guard await slots.acquire(wait: configuration.fetchSlotWait) else { throw .overloaded(server: server) }
+    /// ``fetchKeys(server:)`` within one of the process's fetch slots — for a newcomer (a server
+    /// without stored keys, or whose stored keys could not be read), one of the newcomers' share
+    /// too, its look-ups on their threads. The wait for both is ``Configuration/fetchSlotWait``.
+    private func fetchInSlot(server: String, isNewcomer: Bool) async throws(KeyFetchError) -> VerifiedServerKeys {
+        let waitEnds = ContinuousClock.now + configuration.fetchSlotWait
+        guard isNewcomer else {
+            guard await slots.acquire(wait: configuration.fetchSlotWait) else { throw .overloaded(server: server) }
+            defer { slots.release() }
+            return try await fetchKeys(server: server)
+        }
+        guard await newcomerSlots.acquire(wait: configuration.fetchSlotWait) else { throw .overloaded(server: server) }
+        defer { newcomerSlots.release() }
+        guard await slots.acquire(wait: max(.zero, waitEnds - ContinuousClock.now)) else { throw .overloaded(server: server) }
         defer { slots.release() }
-        return try await fetchKeys(server: server)
+        do {
+            return try await LookUpThreads.$current.withValue(.newcomers) { try await fetchKeys(server: server) }
+        } catch let error as KeyFetchError {
+            throw error
+        } catch {
+            throw .unreachable(server: server, reason: "\(error)")
+        }
     }
 
     /// `GET /_matrix/key/v2/server` from `server`, verified: for that server, self-signed by a key

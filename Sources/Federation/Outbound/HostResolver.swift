@@ -14,11 +14,11 @@ public struct HostResolver: Sendable {
         self.resolve = resolve
     }
 
-    /// `getaddrinfo` on one of the process' ``LookUpThreads`` (never on an event loop or a Swift
-    /// concurrency thread), abandoned after `timeout` (the blocking call then finishes on its own
+    /// `getaddrinfo` on one of the running task's ``LookUpThreads`` (``LookUpThreads/current``;
+    /// never on an event loop or a Swift concurrency thread), abandoned after `timeout` (the blocking call then finishes on its own
     /// and is ignored).
     public static func system(timeout: Duration = .seconds(5)) -> HostResolver {
-        HostResolver { host in await LookUpThreads.shared.run(timeout: timeout, fallback: []) { lookUp(host) } }
+        HostResolver { host in await LookUpThreads.current.run(timeout: timeout, fallback: []) { lookUp(host) } }
     }
 
     /// The TCP addresses `getaddrinfo` gives for `host`, in its order, without duplicates.

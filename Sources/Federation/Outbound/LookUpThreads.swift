@@ -20,6 +20,17 @@ final class LookUpThreads: Sendable {
     /// The process's look-up threads (address and SRV look-ups share them).
     static let shared = LookUpThreads(threadCount: 32, maximumWaiting: 4_096)
 
+    /// The look-up threads of key fetches from servers without stored keys (``KeyFetcher``'s
+    /// newcomers), apart from ``shared``: an unauthenticated request may name any origin, and a
+    /// resolver that never answers for names made up by the thousand would otherwise hold every
+    /// thread the look-ups of destinations and known servers need (each abandoned look-up keeps
+    /// its thread for the resolver's own retries, 10–30 s).
+    static let newcomers = LookUpThreads(threadCount: 8, maximumWaiting: 1_024, label: "leave-worker.look-up.newcomer")
+
+    /// The threads the running task's look-ups use: ``shared``, or what a caller bound for the
+    /// look-ups it makes (``newcomers`` for a newcomer's key fetch).
+    @TaskLocal static var current: LookUpThreads = .shared
+
     let threadCount: Int
     let maximumWaiting: Int
     private let queues: [DispatchQueue]
