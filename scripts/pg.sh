@@ -4,7 +4,9 @@
 #   scripts/pg.sh start DIR   create (if needed) and start a cluster for DIR on a free
 #                             loopback port; prints the admin URL (postgresql://postgres@127.0.0.1:PORT/postgres)
 #   scripts/pg.sh stop DIR    stop it (fast shutdown)
-#   scripts/pg.sh restart DIR restart it on the same port
+#   scripts/pg.sh restart DIR [immediate]
+#                             restart it on the same port; `immediate` stops it as a crash does
+#                             (no checkpoint: WAL not yet written is lost, recovery on start)
 #   scripts/pg.sh url DIR     print the admin URL of a running cluster
 #   scripts/pg.sh remove DIR  stop it and delete DIR and its data directory
 #
@@ -108,7 +110,13 @@ stop)
 restart)
     [ -f "$dir/url" ] || die "no cluster was started for $dir"
     port=$(sed -E 's#.*:([0-9]+)/.*#\1#' "$dir/url")
-    as_owner "$bin/pg_ctl" -D "$home/data" -l "$home/postgres.log" -m fast -w -t 60 restart \
+    mode=fast
+    case "${3:-}" in
+        "") ;;
+        immediate) mode=immediate ;;
+        *) die "restart takes an optional 'immediate', not '$3'" ;;
+    esac
+    as_owner "$bin/pg_ctl" -D "$home/data" -l "$home/postgres.log" -m "$mode" -w -t 60 restart \
         -o "$(server_options "$port" "$(cat "$dir/fsync" 2>/dev/null || echo on)" "$(cat "$dir/server-options" 2>/dev/null)")" >/dev/null \
         || die "PostgreSQL did not restart (log: $home/postgres.log)"
     ;;

@@ -58,17 +58,26 @@ public final class StreamHorizon: Sendable {
     }
 
     /// One read of `stream_horizon()`, recorded. Reads never overlap (see `safePosition`), so they
-    /// are recorded in the order they were made.
+    /// are recorded in the order they were made. The read asks for the WAL the pending candidates
+    /// wait for to be flushed (`sql/0026`: under load it already is, and nothing is done).
     private func refresh() async throws -> Int64 {
-        let (position, writers) = try await pool.withConnection { connection in
-            let result = try connection.query(#"SELECT "position", writers FROM stream_horizon()"#)
-            guard let row = result.rows.first, let position = row.int64(0), let writers = row.stringArray(1) else {
+        let walNeeded = state.withLock { $0.candidates.walNeeded }
+        let read = try await pool.withConnection { connection in
+            let result = try connection.query("""
+                SELECT "position", writers, wal_inserted, wal_flushed, server_started_us FROM stream_horizon($1)
+                """, [.int(walNeeded)])
+            guard let row = result.rows.first, let position = row.int64(0), let writers = row.stringArray(1),
+                let walInserted = row.int64(2), let walFlushed = row.int64(3), let serverStarted = row.int64(4)
+            else {
                 throw StorageError.malformedRow("stream_horizon")
             }
-            return (position, writers)
+            return (position: position, writers: Set(writers), walInserted: walInserted, walFlushed: walFlushed,
+                    serverStarted: serverStarted)
         }
         return state.withLock { state in
-            state.candidates.record(position: position, writers: Set(writers))
+            state.candidates.record(
+                position: read.position, writers: read.writers, walInserted: read.walInserted, walFlushed: read.walFlushed,
+                serverStarted: read.serverStarted)
             return state.candidates.safePosition
         }
     }

@@ -50,6 +50,36 @@ final class StreamHorizonCandidatesTests: XCTestCase {
         XCTAssertEqual(candidates.safePosition, 25)
     }
 
+    /// A position is safe only once the WAL recording it is on disk (sql/0026): a crash could
+    /// otherwise take it back and hand it out again.
+    func testAPositionWaitsForTheWALRecordingItToBeFlushed() {
+        var candidates = StreamHorizonCandidates(safePosition: 2)
+        candidates.record(position: 7, writers: [], walInserted: 100, walFlushed: 90)
+        XCTAssertEqual(candidates.safePosition, 2, "nobody writes, but its WAL is not flushed yet")
+        XCTAssertEqual(candidates.walNeeded, 100)
+        candidates.record(position: 9, writers: ["1/1"], walInserted: 130, walFlushed: 99)
+        XCTAssertEqual(candidates.safePosition, 2)
+        XCTAssertEqual(candidates.walNeeded, 130)
+        candidates.record(position: 9, writers: [], walInserted: 140, walFlushed: 100)
+        XCTAssertEqual(candidates.safePosition, 7, "7's WAL flushed; 9's (130) not yet")
+        candidates.record(position: 9, writers: [], walInserted: 140, walFlushed: 140)
+        XCTAssertEqual(candidates.safePosition, 9)
+        XCTAssertEqual(candidates.walNeeded, 0)
+    }
+
+    /// After a restart WAL positions are those of another history: candidates read before it are
+    /// dropped, never promoted by the new server's flushes; the safe point stays (it was on disk).
+    func testCandidatesOfAServerThatRestartedAreDropped() {
+        var candidates = StreamHorizonCandidates(safePosition: 4)
+        candidates.record(position: 10, writers: ["3/1"], walInserted: 500, walFlushed: 400, serverStarted: 1)
+        XCTAssertEqual(candidates.pending.map(\.position), [10])
+        candidates.record(position: 6, writers: ["3/2"], walInserted: 700, walFlushed: 700, serverStarted: 2)
+        XCTAssertEqual(candidates.safePosition, 4, "10 came from before the restart")
+        XCTAssertEqual(candidates.pending.map(\.position), [6])
+        candidates.record(position: 8, writers: [], walInserted: 720, walFlushed: 720, serverStarted: 2)
+        XCTAssertEqual(candidates.safePosition, 8)
+    }
+
     func testALongWriterKeepsOnlyTheNewestCandidates() {
         var candidates = StreamHorizonCandidates()
         let count = StreamHorizonCandidates.maximumPending + 10

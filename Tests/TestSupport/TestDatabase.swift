@@ -40,15 +40,16 @@ public enum TestDatabase {
         try admin.execute(script: "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
     }
 
-    /// Restarts the test cluster on the same port (`scripts/pg.sh restart $LEAVE_WORKER_TEST_PG_DIR`).
-    public static func restartServer() throws {
+    /// Restarts the test cluster on the same port (`scripts/pg.sh restart $LEAVE_WORKER_TEST_PG_DIR`);
+    /// `likeACrash`: stopped as a crash stops it — no checkpoint, WAL not yet written lost.
+    public static func restartServer(likeACrash: Bool = false) throws {
         guard let directory = ProcessInfo.processInfo.environment["LEAVE_WORKER_TEST_PG_DIR"], !directory.isEmpty else {
             throw TestDatabaseError("LEAVE_WORKER_TEST_PG_DIR is not set; cannot restart the test cluster")
         }
         let script = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/pg.sh")
-        let status = try runToCompletion(["/bin/bash", script.path, "restart", directory])
+        let status = try runToCompletion(["/bin/bash", script.path, "restart", directory] + (likeACrash ? ["immediate"] : []))
         guard status == 0 else {
             throw TestDatabaseError("\(script.path) restart \(directory) exited with status \(status)")
         }
