@@ -10,11 +10,16 @@ public struct ImportSummary: Sendable, Equatable {
     /// Events this call stored.
     public let newEvents: Int
     /// Entries of the room's current state.
-    public let stateEvents: Int
-    public let joinedMembers: Int
-    public let forwardExtremities: Int
+    /// The room's totals after a first import; `nil` after an append or a repeated import (counting
+    /// them read the whole room under its lock for every push: `sql/0027`).
+    public let stateEvents: Int?
+    public let joinedMembers: Int?
+    public let forwardExtremities: Int?
 
-    public init(imported: Bool, events: Int, newEvents: Int, stateEvents: Int, joinedMembers: Int, forwardExtremities: Int) {
+    public init(
+        imported: Bool, events: Int, newEvents: Int, stateEvents: Int? = nil, joinedMembers: Int? = nil,
+        forwardExtremities: Int? = nil
+    ) {
         self.imported = imported
         self.events = events
         self.newEvents = newEvents
@@ -37,7 +42,7 @@ extension RoomStore {
         var all = events
         var seen = Set(events.map(\.eventID))
         for record in state where seen.insert(record.eventID).inserted { all.append(record) }
-        let document = String(decoding: JSONValue.array(all.map(Self.importObject)).compactBytes(), as: UTF8.self)
+        let document = Self.importDocument(all)
         let parameters: [PostgresValue] = [.text(roomID), .text(version), .text(document), .textArray(state.map(\.eventID))]
 
         return try await retryPolicy.run {
@@ -62,12 +67,10 @@ extension RoomStore {
         }
         switch outcome {
         case "imported", "appended", "already_imported":
-            guard let events = row.int64(1), let new = row.int64(2), let state = row.int64(3), let joined = row.int64(4),
-                  let extremities = row.int64(5) else {
-                throw .malformedRow("import_room summary")
-            }
+            guard let events = row.int64(1), let new = row.int64(2) else { throw .malformedRow("import_room summary") }
             return ImportSummary(imported: outcome != "already_imported", events: Int(events), newEvents: Int(new),
-                                 stateEvents: Int(state), joinedMembers: Int(joined), forwardExtremities: Int(extremities))
+                                 stateEvents: row.int64(3).map(Int.init), joinedMembers: row.int64(4).map(Int.init),
+                                 forwardExtremities: row.int64(5).map(Int.init))
         case "version_mismatch":
             throw .importConflict(roomID: roomID, reason: "the room is held with another room version")
         case "room_has_other_events":
@@ -85,6 +88,11 @@ extension RoomStore {
     }
 
     /// One element of `import_room`'s JSON document.
+    /// `import_room`'s JSON document: the records, in order.
+    static func importDocument(_ records: [EventRecord]) -> String {
+        String(decoding: JSONValue.array(records.map(importObject)).compactBytes(), as: UTF8.self)
+    }
+
     private static func importObject(_ record: EventRecord) -> JSONValue {
         .object([
             "event_id": .string(record.eventID), "type": .string(record.type),
