@@ -86,7 +86,10 @@ final class SchemaUpgradeTests: XCTestCase {
         let extremities = try await store.forwardExtremities(roomID: room.roomID, limit: 20)
         XCTAssertEqual(extremities.map(\.eventID), ["$erin-leave"])
 
-        // The sender forwards all three, the one stored before the upgrade first.
+        // The sender forwards all three, the one stored before the upgrade first. An earlier
+        // worker's read of the horizon (sql/0026 added a parameter and columns) still answers.
+        let earlierHorizon = try await StorageFixture.rows(pool, #"SELECT "position" > 0, writers FROM stream_horizon()"#)
+        XCTAssertEqual(earlierHorizon, [["t", "{}"]])
         let safe = try await store.horizon.safePosition()
         let forwarding = ForwardingStore(pool: pool, serverName: "resident.test")
         let batch = try await forwarding.claim(destination: "third.test", limit: 50, lease: .seconds(60), safe: safe)
