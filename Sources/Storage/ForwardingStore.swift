@@ -213,15 +213,16 @@ public final class ForwardingStore: Sendable {
         """
 
     /// The destination could not take the batch: the lease is released and the destination backed
-    /// off (its consecutive failures counted) — for every worker, since it lives in Postgres.
+    /// off (its consecutive failures counted) — for every worker, since it lives in Postgres. Only
+    /// while the batch's lease is still its owner's (expired or not): a send that outlived its lease
+    /// says nothing about a destination another sender has claimed since, and may just have served.
     public func fail(_ batch: ForwardingBatch, error: String, backoff: BackoffPolicy = BackoffPolicy()) async throws {
         _ = try await pool.withConnection { connection in
             try connection.query("""
                 UPDATE destinations AS d SET failures = d.failures + 1, last_error = $4, last_failure_at = now(),
                     retry_at = now() + least($3::float8, $2 * power(2, least(d.failures, 40))) * interval '1 millisecond',
-                    lease_until = CASE WHEN d.lease_owner = $5 THEN NULL ELSE d.lease_until END,
-                    lease_owner = CASE WHEN d.lease_owner = $5 THEN NULL ELSE d.lease_owner END
-                WHERE d.destination = $1
+                    lease_until = NULL, lease_owner = NULL
+                WHERE d.destination = $1 AND d.lease_owner = $5
                 """, [.text(batch.destination), .int(Self.milliseconds(backoff.base)), .int(Self.milliseconds(backoff.maximum)),
                       .text(String(error.prefix(1_000))), .text(batch.owner)])
         }

@@ -284,6 +284,22 @@ final class ForwardingStoreTests: XCTestCase {
         XCTAssertEqual(cleared, [["∅", "t"]])
     }
 
+    /// A sender whose lease ended while its send failed does not back off a destination another
+    /// sender now holds (and may just have served): only the lease's owner records a failure.
+    func testALateFailureDoesNotBackOffADestinationAnotherSenderHolds() async throws {
+        _ = try await leaves(2)
+        let claimedFirst = try await claim("b.test", limit: 2, lease: .milliseconds(1))
+        let lost = try XCTUnwrap(claimedFirst)
+        try await Task.sleep(for: .milliseconds(20))
+        let claimedAgain = try await claim("b.test", limit: 2, lease: .seconds(60))
+        let held = try XCTUnwrap(claimedAgain)
+        try await forwarding.fail(lost, error: "timed out", backoff: BackoffPolicy(base: .seconds(10), maximum: .seconds(35)))
+        let state = try await StorageFixture.rows(pool, """
+            SELECT failures, retry_at IS NULL, lease_owner = $1 FROM destinations WHERE destination = 'b.test'
+            """, [.text(held.owner)])
+        XCTAssertEqual(state, [["0", "t", "t"]])
+    }
+
     func testFailuresBackOffEveryWorkerAndSuccessClearsIt() async throws {
         _ = try await leave("@m0:a.test")
         let policy = BackoffPolicy(base: .seconds(10), maximum: .seconds(35))
