@@ -114,9 +114,18 @@ final class AuthRulesAuthEventsTests: XCTestCase {
             XCTAssertAuthError(.roomNotFederated, try room.member(User.bob, Membership.join), "v\(version)")
             XCTAssertNoThrow(try room.member(User.mod, Membership.join), "v\(version)")
         }
-        var federated = try TestRoom(version: "10", createContent: ["m.federate": "false"])
-        try federated.member(User.alice, Membership.join)
-        try federated.send(EventType.joinRules, from: User.alice, stateKey: "", content: ["join_rule": "public"])
-        XCTAssertNoThrow(try federated.member(User.bob, Membership.join), "only the boolean false forbids federation")
+        // As Synapse: federated only when the key is absent or the boolean true.
+        for value: JSONValue in ["false", 0, .null, "true"] {
+            var room = try TestRoom(version: "10", createContent: ["m.federate": value])
+            try room.member(User.alice, Membership.join)
+            try room.send(EventType.joinRules, from: User.alice, stateKey: "", content: ["join_rule": "public"])
+            XCTAssertAuthError(.roomNotFederated, try room.member(User.bob, Membership.join), "m.federate \(value)")
+        }
+        for createContent: JSONObject in [["m.federate": true], [:]] {
+            var federated = try TestRoom(version: "10", createContent: createContent)
+            try federated.member(User.alice, Membership.join)
+            try federated.send(EventType.joinRules, from: User.alice, stateKey: "", content: ["join_rule": "public"])
+            XCTAssertNoThrow(try federated.member(User.bob, Membership.join), "\(createContent)")
+        }
     }
 }

@@ -5,7 +5,9 @@ extension AuthRules {
         throws(AuthError)
     {
         let rules = event.roomVersion.authRules
-        if let create = state.create?.pdu, create.content["m.federate"] == .bool(false),
+        // Federated only when `m.federate` is absent or true: Synapse (`_can_federate`: `content.get(
+        // "m.federate", True) is True`) refuses a room whose create event says "false", 0 or null too.
+        if let create = state.create?.pdu, let federate = create.content["m.federate"], federate != .bool(true),
             !AuthState.sameDomain(event.sender, create.sender)
         {
             throw .roomNotFederated
