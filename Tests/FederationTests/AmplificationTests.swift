@@ -1,4 +1,5 @@
 @testable import Federation
+import Logging
 import MatrixCore
 import MatrixCrypto
 import Storage
@@ -190,6 +191,22 @@ import TestSupport
         }
     }
 
+    /// The spec: a stored key's bytes are never replaced under the same key ID without a word in
+    /// the log (events signed under the old bytes would no longer verify).
+    @Test func keyBytesReplacedUnderAStoredKeyIDAreLogged() async throws {
+        try await FederationHarness.with(keys: .document(XMatrixAuthenticatorTests.remoteDocument())) { harness async throws in
+            let logs = LogRecorder()
+            let fetcher = KeyFetcher(store: harness.store, transport: harness.transport, logger: logs.logger)
+            let otherBytes = try XMatrixVectors.signingKey(of: "resident.test").publicKey.bytes
+            try await harness.store.store(server: "remote.test", keys: [StoredServerKey(
+                keyID: "ed25519:rm1", publicKey: otherBytes, validUntilTS: nowMS() - 1_000, expiredTS: nil, fetchedAt: nowMS())])
+            let key = try await fetcher.publicKey(server: "remote.test", keyID: "ed25519:rm1", use: .request(now: nowMS()))
+            #expect(key == Self.remoteKey.publicKey)
+            let warnings = logs.lines.filter { $0.contains("server key replaced under the same key ID") }
+            #expect(warnings.count == 1 && warnings.allSatisfy { $0.hasPrefix("warning") && $0.contains("ed25519:rm1") }, "\(logs.lines)")
+        }
+    }
+
     // MARK: - Event signatures
 
     static let bytes = Array("signed bytes".utf8)
@@ -269,5 +286,30 @@ import TestSupport
         for index in 0..<3 { signatures["ed25519:b\(index)"] = Self.bogusSignature }
         let (lookups, failure) = await Self.check(signatures, fetchable: ["ed25519:a1": key])
         #expect(lookups == 1 && failure == nil)
+    }
+}
+
+/// Log lines kept in memory ("level message metadata"), for tests that look for a warning.
+final class LogRecorder: Sendable {
+    private let recorded = Mutex<[String]>([])
+
+    var lines: [String] { recorded.withLock { $0 } }
+
+    var logger: Logger { Logger(label: "test") { _ in Handler(recorder: self) } }
+
+    private struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+                 file: String, function: String, line: UInt) {
+            recorder.recorded.withLock { $0.append("\(level) \(message) \(self.metadata.merging(metadata ?? [:]) { $1 })") }
+        }
     }
 }

@@ -182,9 +182,10 @@ public final class KeyFetcher: Sendable {
         let start = monotonicNow()
         if let failure = failures.value(for: server) { throw failure }
 
+        var stored: [StoredServerKey] = []
         var isNewcomer = true
         do {
-            let stored = try await store.keys(server: server)
+            stored = try await store.keys(server: server)
             isNewcomer = stored.isEmpty
             let lookup = state.withLock { state in
                 state.cache.install(server: server, keys: stored, at: start)
@@ -213,6 +214,14 @@ public final class KeyFetcher: Sendable {
                 failures.set(error, for: server, lifetime: configuration.failureBackoff)
             }
             throw error
+        }
+        // The spec: a key ID's bytes are never replaced without a word in the log (a server that
+        // reused a key ID, or a new owner of its name; events signed under the old bytes no
+        // longer verify).
+        for row in rows {
+            if let old = stored.first(where: { $0.keyID.bytesEqual(row.keyID) }), old.publicKey != row.publicKey {
+                logger.warning("server key replaced under the same key ID", metadata: ["server": "\(server)", "key_id": "\(row.keyID)"])
+            }
         }
         state.withLock { $0.cache.install(server: server, keys: rows, at: start) }
         do {
