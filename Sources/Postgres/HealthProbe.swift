@@ -34,8 +34,9 @@ final class HealthProbe: Sendable {
                 }
             }
             DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) {
-                answer.resume(returning: false)
+                // Out of the line first: a caller answered is never still counted as waiting.
                 self.state.withLock { state in state.waiting.removeAll { $0 === answer } }
+                answer.resume(returning: false)
             }
         }) ?? false
     }
