@@ -25,6 +25,26 @@ import Testing
         #expect(cache.refreshedAt(server: "a.test") != nil && cache.refreshedAt(server: "c.test") != nil)
     }
 
+    /// Servers refreshed with no key known (an unsigned request may name any origin) are
+    /// remembered apart: made-up names do not push a known server's keys out.
+    @Test func serversWithoutKeysDoNotEvictKnownServersKeys() throws {
+        var cache = ServerKeyCache(capacity: 2)
+        let use = KeyUse.request(now: 1_999_999_500_000)
+        cache.install(server: "a.test", keys: [try Self.row("ed25519:k")], at: .now)
+        for index in 0..<10 { cache.install(server: "made-up\(index).test", keys: [], at: .now) }
+        guard case .usable = cache.lookup(server: "a.test", keyID: "ed25519:k", use: use) else {
+            Issue.record("a.test's key must still be in memory")
+            return
+        }
+        #expect(cache.refreshedAt(server: "made-up9.test") != nil, "a keyless refresh is remembered (answered from memory)")
+        #expect(cache.refreshedAt(server: "made-up0.test") == nil, "within its own bound")
+        cache.install(server: "made-up9.test", keys: [try Self.row("ed25519:k")], at: .now)   // it publishes a key after all
+        guard case .usable = cache.lookup(server: "made-up9.test", keyID: "ed25519:k", use: use) else {
+            Issue.record("a key installed later is usable")
+            return
+        }
+    }
+
     @Test func serverKeyCacheKeepsABoundedNumberOfKeysPerServer() throws {
         var cache = ServerKeyCache(capacity: 4)
         let use = KeyUse.request(now: 1_999_999_500_000)

@@ -4,6 +4,9 @@ import Storage
 
 /// The in-memory key cache: for each server, its known keys with their validity. A plain value,
 /// kept behind ``KeyFetcher``'s lock. Bounded: when full, the least recently used server goes (O(1)).
+/// Servers refreshed with no key known are remembered apart (as bounded): an unsigned request may
+/// name any origin, and names made up by the thousand would otherwise push every known server's
+/// keys out of memory (each then costing a Postgres read again).
 struct ServerKeyCache {
     /// One known public key.
     struct Key {
@@ -28,11 +31,14 @@ struct ServerKeyCache {
     }
 
     private var servers: BoundedLRU<String, Server>
+    /// When servers with no key known were last refreshed.
+    private var keyless: BoundedLRU<String, ContinuousClock.Instant>
     /// Keys remembered per server across refreshes (one document lists at most a few).
     static let maximumKeysPerServer = 64
 
     init(capacity: Int) {
         servers = BoundedLRU(capacity: capacity)
+        keyless = BoundedLRU(capacity: capacity)
     }
 
     /// The key if it is known and valid for `use`.
@@ -47,9 +53,9 @@ struct ServerKeyCache {
         return .notUsable(reason: "it is valid only until \(key.validUntilTS)")
     }
 
-    /// When `server`'s keys were last refreshed, if they are cached.
+    /// When `server`'s keys were last refreshed, if they are cached (or it had none).
     func refreshedAt(server: String) -> ContinuousClock.Instant? {
-        servers.peek(server)?.refreshedAt
+        servers.peek(server)?.refreshedAt ?? keyless.peek(server)
     }
 
     /// Replaces what is known about `server` with `keys` (rows as stored in Postgres).
@@ -65,6 +71,11 @@ struct ServerKeyCache {
         if keys.count > Self.maximumKeysPerServer {   // a server rotating key IDs: keep only the latest rows
             keys = keys.filter { keyID, _ in stored.contains { $0.keyID.utf8.elementsEqual(keyID.utf8) } }
         }
+        guard !keys.isEmpty else {
+            keyless.set(instant, for: server)
+            return
+        }
+        keyless.remove(server)
         servers.set(Server(keys: keys, refreshedAt: instant), for: server)
     }
 }
