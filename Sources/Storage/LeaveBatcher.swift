@@ -135,19 +135,38 @@ final class LeaveBatcher: Sendable {
         var next = first ?? nextBatch(releasing: [])
         while let (batch, rooms) = next {
             defer { next = nextBatch(releasing: rooms) }
-            if batch.count == 1 {
-                await writeAlone(batch[0])
-                continue
-            }
-            do {
-                let results = try await writeMany(batch.map(\.write))
-                for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result) }
-            } catch let error as PostgresError where error.isCausedByOneRowsValues {
-                for waiting in batch { await writeAlone(waiting) }
-            } catch {
-                for waiting in batch { waiting.continuation.resume(throwing: error) }
+            if await answer(batch) { continue }
+            // One room's lock could not be had in time (another worker's long transaction holds
+            // it): the batch's other rooms are not held to it — each room's leaves are written
+            // apart (always answered: one room), and only the busy room's fail, its lock waited
+            // for once more.
+            for room in rooms {
+                await answer(batch.filter { ExactString($0.write.event.roomID) == room })
             }
         }
+    }
+
+    /// Writes `batch` and answers each leave — except when a batch of several rooms could not
+    /// have one of their locks in time (SQLSTATE 55P03): then it answers none and returns false.
+    @discardableResult
+    private func answer(_ batch: [Waiting]) async -> Bool {
+        if batch.count == 1 {
+            await writeAlone(batch[0])
+            return true
+        }
+        do {
+            let results = try await writeMany(batch.map(\.write))
+            for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result) }
+        } catch let error as PostgresError where error.isCausedByOneRowsValues {
+            for waiting in batch { await writeAlone(waiting) }
+        } catch let error as PostgresError where error.sqlState == "55P03"
+            && Set(batch.map { ExactString($0.write.event.roomID) }).count > 1
+        {
+            return false
+        } catch {
+            for waiting in batch { waiting.continuation.resume(throwing: error) }
+        }
+        return true
     }
 
     private func writeAlone(_ waiting: Waiting) async {

@@ -311,6 +311,47 @@ final class LeaveBatchRoomsTests: XCTestCase {
 
     /// Another session locks `room` (BEGIN; SELECT … FOR UPDATE) and a leave of `member` from it is
     /// stored: the writer that takes it waits for the lock until `blocker` commits.
+    /// A batch that cannot have one of its rooms' locks in time (another worker's long transaction
+    /// holds it past `lock_timeout`) fails only that room's leaves: the others are written apart.
+    /// Before, every leave of the batch was answered with the lock's timeout.
+    func testARoomWhoseLockCannotBeHadFailsOnlyItsOwnLeaves() async throws {
+        let migrated = try await StorageFixture.migratedPool(prefix: "batch_busy_room")
+        var configuration = PostgresConfiguration(url: migrated.configuration.url, poolSize: 2)   // one writer
+        configuration.lockTimeout = .milliseconds(500)
+        let pool = PostgresPool(configuration: configuration)
+        let store = RoomStore(pool: pool)
+        var rooms: [RoomBuilder] = []
+        for name in ["x", "a", "b"] {
+            var room = RoomBuilder(roomID: "!\(name):resident.test")
+            room.join("@alice:remote.test")
+            _ = try await store.importRoom(roomID: room.roomID, version: room.version, events: room.events, state: room.stateRecords)
+            rooms.append(room)
+        }
+        let (x, a, b) = (rooms[0], rooms[1], rooms[2])
+        // Room B is held by "another worker" throughout; the writer is busy with room X's leave
+        // (held up by X's lock) while A's and B's leaves queue, so they are written together next.
+        let holderOfB = try PostgresConnection(url: pool.configuration.url)
+        _ = try holderOfB.query("BEGIN")
+        _ = try holderOfB.query("SELECT 1 FROM rooms WHERE room_id = $1 FOR UPDATE", [.text(b.roomID)])
+        let (holderOfX, first) = try await writerHeldUp(store, pool, by: x, leaving: "@alice:remote.test", id: "$leave-x")
+        let leaveA = Task { try await store.storeLeave(a.leave("@alice:remote.test", id: "$leave-a", prevEvents: [a.lastEventID]),
+                                                       expectedMembership: "join") }
+        let leaveB = Task { try await store.storeLeave(b.leave("@alice:remote.test", id: "$leave-b", prevEvents: [b.lastEventID]),
+                                                       expectedMembership: "join") }
+        _ = try? await first.value   // X's lock timed out; the writer takes A's and B's leaves together
+        guard case .stored = try await leaveA.value else { return XCTFail("A's leave must store") }
+        do {
+            _ = try await leaveB.value
+            XCTFail("B's leave cannot have its room's lock")
+        } catch {
+            XCTAssertTrue("\(error)".contains("[55P03]"), "\(error)")   // the lock's timeout, as the storage layer reports it
+        }
+        _ = try holderOfB.query("ROLLBACK")
+        _ = try holderOfX.query("ROLLBACK")
+        await pool.close()
+        await migrated.close()
+    }
+
     private func writerHeldUp(_ store: RoomStore, _ pool: PostgresPool, by room: RoomBuilder, leaving member: String,
                               id: String) async throws -> (blocker: PostgresConnection, first: Task<LeaveOutcome, any Error>) {
         let blocker = try PostgresConnection(url: pool.configuration.url)
