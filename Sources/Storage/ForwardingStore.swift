@@ -171,23 +171,46 @@ public final class ForwardingStore: Sendable {
 
     /// The claiming statements' shared part, after their `claimed` CTE (the destination's position
     /// after the update, and whether the lease is now $4's): the due events from that position to
-    /// the safe point, each room's read with ``roomEvents(after:through:)``; one row per event (its
-    /// PDU as the SQL expression `pdu` of the due row `u`), or one row of only the position when
-    /// nothing is due; no row when the lease is not ours.
+    /// the safe point, $2 at most, in stream order; one row per event (its PDU as the SQL
+    /// expression `pdu` of the due row `u`), or one row of only the position when nothing is due;
+    /// no row when the lease is not ours.
+    ///
+    /// In two steps, so that a claim reads about as many rows as it returns, however many rooms
+    /// the destination is behind in: `firsts` reads each room's first due event (one index probe
+    /// a room), `bound` is the $2-th smallest of those (the safe point when fewer rooms are due —
+    /// the $2 smallest due events are at or below it, since that many rooms have one there), and
+    /// only the rooms due by then are read, up to it, each with ``roomEvents(after:through:)``.
+    /// Reading $2 events of every room and keeping the $2 smallest read 15,000 rows, 45 ms, to
+    /// return 50 for a destination 50 behind in 300 rooms.
     private static func claimTail(pdu: String) -> String {
-        """
-        due AS (
-            SELECT p.room_id, p.event_id, p.stream_ordering, p.pdu
+        let due = { (through: String) in
+            """
+            \(roomEvents(after: "greatest(c.stream_position, j.since_position)", through: through))
+                      AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
+                      AND user_server(e.sender) <> $1
+            """
+        }
+        return """
+        firsts AS (
+            SELECT j.room_id, j.since_position, j.joined_members, j.left_position, f.stream_ordering AS first_due
             FROM claimed c
             JOIN room_joined_servers j ON j.server_name = $1
                                       AND (j.joined_members > 0 OR j.left_position > c.stream_position)
             CROSS JOIN LATERAL (
+                SELECT e.stream_ordering FROM events e
+                WHERE \(due("$6"))
+                ORDER BY e.room_id, e.stream_ordering LIMIT 1) f
+            WHERE c.is_ours),
+        bound AS (
+            SELECT coalesce((SELECT f.first_due FROM firsts f ORDER BY f.first_due OFFSET $2 - 1 LIMIT 1), $6) AS last),
+        due AS (
+            SELECT p.room_id, p.event_id, p.stream_ordering, p.pdu
+            FROM claimed c CROSS JOIN bound b
+            JOIN firsts j ON j.first_due <= b.last
+            CROSS JOIN LATERAL (
                 SELECT e.room_id, e.event_id, e.stream_ordering, e.pdu FROM events e
-                WHERE \(roomEvents(after: "greatest(c.stream_position, j.since_position)", through: "$6"))
-                  AND (j.joined_members > 0 OR e.stream_ordering < j.left_position)
-                  AND user_server(e.sender) <> $1
+                WHERE \(due("b.last"))
                 ORDER BY e.room_id, e.stream_ordering LIMIT $2) p
-            WHERE c.is_ours
             ORDER BY p.stream_ordering LIMIT $2)
         SELECT c.stream_position, u.room_id, u.event_id, u.stream_ordering, \(pdu)
         FROM claimed c LEFT JOIN due u ON true
