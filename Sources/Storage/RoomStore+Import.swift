@@ -9,9 +9,9 @@ public struct ImportSummary: Sendable, Equatable {
     public let events: Int
     /// Events this call stored.
     public let newEvents: Int
-    /// Entries of the room's current state.
-    /// The room's totals after a first import; `nil` after an append or a repeated import (counting
-    /// them read the whole room under its lock for every push: `sql/0027`).
+    /// The room's totals after a first import — current state entries, joined members, forward
+    /// extremities; `nil` after an append or a repeated import (counting them read the whole room
+    /// under its lock for every push: `sql/0027`).
     public let stateEvents: Int?
     public let joinedMembers: Int?
     public let forwardExtremities: Int?
@@ -87,12 +87,12 @@ extension RoomStore {
         }
     }
 
-    /// One element of `import_room`'s JSON document.
     /// `import_room`'s JSON document: the records, in order.
     static func importDocument(_ records: [EventRecord]) -> String {
         String(decoding: JSONValue.array(records.map(importObject)).compactBytes(), as: UTF8.self)
     }
 
+    /// One element of `import_room`'s JSON document.
     private static func importObject(_ record: EventRecord) -> JSONValue {
         .object([
             "event_id": .string(record.eventID), "type": .string(record.type),

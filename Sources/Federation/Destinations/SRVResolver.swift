@@ -1,9 +1,9 @@
 import CResolv
 
 /// Looks up SRV records with the system resolver (libresolv's `res_query`). The blocking call
-/// runs on one of the running task's ``LookUpThreads`` (``LookUpThreads/current``), never on an event loop or a Swift concurrency
-/// thread, and is abandoned after `timeout` (the resolver's own retries, from `/etc/resolv.conf`,
-/// can take far longer).
+/// runs on one of the running task's ``LookUpThreads`` (``LookUpThreads/current``), never on an
+/// event loop or a Swift concurrency thread, and is abandoned after `timeout` (the resolver's own
+/// retries, from `/etc/resolv.conf`, can take far longer).
 public struct SRVResolver: Sendable {
     private let timeout: Duration
 

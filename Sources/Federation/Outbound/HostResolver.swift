@@ -15,8 +15,8 @@ public struct HostResolver: Sendable {
     }
 
     /// `getaddrinfo` on one of the running task's ``LookUpThreads`` (``LookUpThreads/current``;
-    /// never on an event loop or a Swift concurrency thread), abandoned after `timeout` (the blocking call then finishes on its own
-    /// and is ignored).
+    /// never on an event loop or a Swift concurrency thread), abandoned after `timeout` (the
+    /// blocking call then finishes on its own and is ignored).
     public static func system(timeout: Duration = .seconds(5)) -> HostResolver {
         HostResolver { host in await LookUpThreads.current.run(timeout: timeout, fallback: []) { lookUp(host) } }
     }

@@ -30,7 +30,8 @@ public enum AuthError: Error, Equatable, CustomStringConvertible {
     case missingCreateEvent
     /// An `auth_events` entry belongs to another room.
     case authEventInOtherRoom(String)
-    /// The create event forbids federation (`m.federate` present and not `true`) and the sender is on another server.
+    /// The create event forbids federation (`m.federate` present and not `true`) and the sender is
+    /// on another server.
     case roomNotFederated
 
     // m.room.aliases (v1–v5)
