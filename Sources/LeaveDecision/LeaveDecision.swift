@@ -8,8 +8,9 @@ import MatrixCrypto
 ///
 /// State before the event: this worker changes room state only by self-leaves, and a self-leave's
 /// authorization reads only the create event and the sender's own membership, so the rules are
-/// evaluated against the room's *current* state (the write re-checks the sender's membership
-/// under the room lock: ``PriorMembership``).
+/// evaluated against the room's *current* state: the leave must cite the sender's current member
+/// event among its auth events, and the write re-checks under the room lock that it is still the
+/// current one (``PriorMembership``).
 public struct LeaveDecision: Sendable {
     /// Our server name: the countersignature's entity.
     public let serverName: String
@@ -35,7 +36,8 @@ public struct LeaveDecision: Sendable {
     }
 
     /// The verdict: server ACL, signatures, content hash (a mismatch continues with our redacted
-    /// copy), auth events, replay, prev events, auth rules against current state; then the event
+    /// copy), auth events, replay, prev events, the current member event cited, auth rules against
+    /// current state; then the event
     /// with our signature. `keys` holds, by server, the keys gathered for ``keysNeeded(_:snapshot:)``.
     public func decide(_ candidate: LeaveCandidate, snapshot: LeaveSnapshot, keys: [ExactString: ServerSignatures.Keys])
         -> LeaveVerdict
@@ -52,7 +54,15 @@ public struct LeaveDecision: Sendable {
             if let unknown = accepted.prevEventIDs.first(where: { !snapshot.storedIDs.contains(ExactString($0)) }) {
                 throw .prevEventNotInRoom(unknown)
             }
-            let expected = PriorMembership(snapshot.state.membership(of: accepted.sender))
+            let memberEvent = snapshot.state.events[.member(accepted.sender)]
+            // The leave must build on the member's membership as it stands: citing an earlier member
+            // event (a join before a kick and a rejoin) its auth events would admit a leave the
+            // current state was never asked about as its own parent, and the homeserver's next
+            // event for the member, built on the current one, would conflict with it.
+            if let memberEvent, !accepted.authEventIDs.contains(where: { $0.bytesEqual(memberEvent.eventID) }) {
+                throw .staleMembershipCited(current: memberEvent.eventID)
+            }
+            let expected = PriorMembership(memberEvent)
             do {
                 try AuthRules.check(accepted, against: snapshot.state.events, signatures: verified)
             } catch {

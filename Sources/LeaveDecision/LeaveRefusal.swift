@@ -38,6 +38,9 @@ public enum LeaveRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case noPrevEvents
     /// The auth rules refuse the leave against the room's current state.
     case refusedByCurrentState(AuthError)
+    /// The auth events do not cite the sender's current member event (the leave was built on an
+    /// earlier membership: make a new template with `make_leave`).
+    case staleMembershipCited(current: String)
     /// The member's membership changed between the decision and the write (another event won).
     case membershipChanged(sender: String, current: String?)
     /// make_leave: the user's membership does not allow a leave.
@@ -67,6 +70,8 @@ public enum LeaveRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         case .prevEventNotInRoom(let id): "prev_event \(id) is not an event of this room"
         case .noPrevEvents: "A leave must cite at least one prev_event: with none, the state before it is empty"
         case .refusedByCurrentState(let error): "Leave refused by the room's current state: \(error)"
+        case .staleMembershipCited(let current):
+            "The leave's auth_events must cite the sender's current membership event \(current); ask make_leave again"
         case .membershipChanged(let sender, let current):
             "Membership of \(sender) changed to \(current ?? "none") meanwhile; leave refused"
         case .cannotLeave(let error): "You cannot leave this room: \(error)"

@@ -20,23 +20,26 @@ public struct LeaveSnapshot: Sendable {
     }
 }
 
-/// The membership a leave was validated against, which the write must still find (else another
-/// event won the race and the leave is refused). Storage receives it as NULL or the value.
-public enum PriorMembership: Equatable, Sendable {
-    /// The user has no membership in the room.
-    case none
-    case membership(String)
+/// The membership a leave was validated against — the member event the decision read — which the
+/// write must still find, by event ID (else another event won the race, even one of the same
+/// value: a kick and a rejoin; the leave is refused). Storage receives NULLs or the value and ID.
+public struct PriorMembership: Equatable, Sendable {
+    /// The membership, `nil` for none.
+    public let value: String?
+    /// The member event's ID, `nil` for none.
+    public let eventID: String?
 
-    public init(_ membership: String?) {
-        self = membership.map(PriorMembership.membership) ?? .none
+    /// No membership in the room.
+    public static let none = PriorMembership(value: nil, eventID: nil)
+
+    public init(value: String?, eventID: String?) {
+        self.value = value
+        self.eventID = eventID
     }
 
-    /// The membership, `nil` for none.
-    public var value: String? {
-        switch self {
-        case .none: nil
-        case .membership(let membership): membership
-        }
+    /// The membership `memberEvent` records (`nil`: the user has none).
+    public init(_ memberEvent: AuthEvent?) {
+        self.init(value: memberEvent?.pdu.membership, eventID: memberEvent?.eventID)
     }
 }
 

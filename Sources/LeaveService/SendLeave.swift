@@ -51,7 +51,7 @@ extension LeaveService {
         case .store(let leave, let expected):
             let record = EventRecord(leave.event, eventID: leave.eventID, roomID: roomID, json: leave.json)
             let outcome = try await storage { () async throws(StorageError) in
-                try await rooms.storeLeave(record, expectedMembership: expected.value)
+                try await rooms.storeLeave(record, expectedMembership: expected.value, expectedMembershipEvent: expected.eventID)
             }
             switch outcome {
             case .stored, .alreadyStored: return

@@ -5,12 +5,14 @@ struct LeaveWrite: Sendable {
     let event: EventRecord
     /// nil: the member must have no membership (NULL in SQL).
     let expectedMembership: String?
+    /// The member event that membership must still be recorded by; nil: not compared.
+    var expectedMembershipEvent: String? = nil
 }
 
 /// The one Swift definition of a stored leave's fields: the attributes of the SQL composite type
 /// `leave_input` (`sql/0009_forwarding_positions.sql`), which `store_leaves` reads with
 /// `json_populate_recordset` — all but the PDU, which goes apart (``pdus(_:)``, `sql/0020`). A new
-/// column is one entry here and one attribute there (and one in `store_leaves_input`' row, `sql/0024`).
+/// column is one entry here and one attribute there (and one in `store_leaves_input`' row, `sql/0028`).
 enum LeaveInput {
     /// Each attribute of `leave_input` but `pdu`, with how a leave fills it.
     static let columns: [(name: String, value: @Sendable (LeaveWrite) -> JSONValue)] = [
@@ -25,6 +27,7 @@ enum LeaveInput {
         ("prev_events", { .array($0.event.prevEvents.map(JSONValue.string)) }),
         ("auth_events", { .array($0.event.authEvents.map(JSONValue.string)) }),
         ("expected_membership", { $0.expectedMembership.map(JSONValue.string) ?? .null }),
+        ("expected_membership_event", { $0.expectedMembershipEvent.map(JSONValue.string) ?? .null }),
     ]
 
     /// The `store_leaves` first argument for these leaves: a JSON array of `leave_input` objects

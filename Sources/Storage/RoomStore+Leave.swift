@@ -4,7 +4,8 @@ import Postgres
 extension RoomStore {
     /// The leave transaction (`store_leaves`, sql/README.md): takes the room's lock; a replay of a
     /// stored event ID is `.alreadyStored`; a member whose membership is no longer
-    /// `expectedMembership` is `.membershipChanged`; otherwise stores the event as accepted (to be
+    /// `expectedMembership`, or no longer recorded by `expectedMembershipEvent` (the member event
+    /// the leave was decided on; nil: the value alone is compared), is `.membershipChanged`; otherwise stores the event as accepted (to be
     /// forwarded), upserts the membership, replaces the member's current-state entry, moves the
     /// forward extremities and counts the member's server one joined member fewer — the same rows
     /// whatever the number of servers in the room. Nothing of this leave is written unless
@@ -13,8 +14,13 @@ extension RoomStore {
     /// (`StreamNotifier`, coalesced).
     /// `expectedMembership` nil: the member must have none. Throws `StorageError.unknownRoom`,
     /// `.eventIDInOtherRoom`, `.contended` (retries used up) or `.database`.
-    public func storeLeave(_ event: EventRecord, expectedMembership: String?) async throws(StorageError) -> LeaveOutcome {
-        try await StorageError.translating { try await batcher.store(LeaveWrite(event: event, expectedMembership: expectedMembership)) }
+    public func storeLeave(_ event: EventRecord, expectedMembership: String?, expectedMembershipEvent: String? = nil)
+        async throws(StorageError) -> LeaveOutcome
+    {
+        try await StorageError.translating {
+            try await batcher.store(LeaveWrite(event: event, expectedMembership: expectedMembership,
+                                               expectedMembershipEvent: expectedMembershipEvent))
+        }
     }
 }
 

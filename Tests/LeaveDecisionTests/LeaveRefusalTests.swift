@@ -66,7 +66,10 @@ final class LeaveRefusalTests: XCTestCase {
 
     func testTheUnalteredLeaveIsStored() {
         guard case .store(_, let prior) = verdict() else { return XCTFail() }
-        XCTAssertEqual(prior, .membership(Membership.invite))
+        let invite = room.snapshot(for: carol.body).state.events[.member("@carol:remote.test")]
+        XCTAssertEqual(prior.value, Membership.invite)
+        XCTAssertEqual(prior.eventID, invite?.eventID)
+        XCTAssertNotNil(prior.eventID)
     }
 
     func testRoomIDMismatch() {
@@ -245,6 +248,19 @@ final class LeaveRefusalTests: XCTestCase {
         assertRefused(verdict(snapshot: withoutCarol), 403, "M_FORBIDDEN") {
             $0 == .refusedByCurrentState(.cannotLeave(currentMembership: nil))
         }
+    }
+
+    /// The leave cites carol's invite, but her membership is now recorded by another event (of
+    /// the same value: the invite withdrawn and made again): built on a membership that is not the
+    /// current one, it is refused, though both the cited and the current event admit it.
+    func testALeaveCitingAnEarlierMemberEventIsRefused() {
+        let full = room.snapshot(for: carol.body)
+        guard let invite = full.state.events[.member("@carol:remote.test")] else { return XCTFail("no invite") }
+        let again = AuthEvent(eventID: "$invited-again", pdu: invite.pdu)
+        let reinvited = LeaveSnapshot(
+            version: room.version, state: full.state.events.filter { $0.key != .member("@carol:remote.test") }.map(\.value) + [again],
+            authEvents: full.authEvents, storedIDs: full.storedIDs.map(\.text), alreadyStored: false)
+        assertRefused(verdict(snapshot: reinvited), 403, "M_FORBIDDEN") { $0 == .staleMembershipCited(current: "$invited-again") }
     }
 
     func testNoSigningKey() {

@@ -45,7 +45,8 @@ final class LeaveTemplateTests: XCTestCase {
             guard case .store(_, let prior) = decision.decide(candidate, snapshot: snapshot, keys: servers.publicKeys) else {
                 return XCTFail("v\(room.version.id): \(decision.decide(candidate, snapshot: snapshot, keys: servers.publicKeys))")
             }
-            XCTAssertEqual(prior, .membership(Membership.invite), "v\(room.version.id)")
+            XCTAssertEqual(prior, PriorMembership(value: Membership.invite,
+                                                  eventID: snapshot.state.events[.member("@carol:remote.test")]?.eventID), "v\(room.version.id)")
         }
     }
 

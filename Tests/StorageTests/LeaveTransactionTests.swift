@@ -61,6 +61,33 @@ final class LeaveTransactionTests: XCTestCase {
         XCTAssertEqual(after, before)
     }
 
+    /// A membership of the same value recorded by another event — kicked and joined again since the
+    /// leave was decided against the first join — has changed too: the leave is refused, nothing
+    /// written; decided against the rejoin, it is stored.
+    func testAMembershipOfTheSameValueByAnotherEventHasChanged() async throws {
+        var rejoined = RoomBuilder(roomID: "!rejoined:resident.test")
+        rejoined.join("@bob:remote.test")
+        let firstJoin = rejoined.lastEventID
+        rejoined.append(type: "m.room.member", stateKey: "@bob:remote.test", sender: "@creator:resident.test",
+                        membership: "leave", id: "$kick-bob")
+        rejoined.append(type: "m.room.member", stateKey: "@bob:remote.test", sender: "@bob:remote.test",
+                        membership: "join", id: "$rejoin-bob")
+        _ = try await store.importRoom(roomID: rejoined.roomID, version: rejoined.version, events: rejoined.events,
+                                       state: rejoined.stateRecords)
+        let before = try await StorageFixture.dump(pool, roomID: rejoined.roomID)
+        let leave = rejoined.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [rejoined.lastEventID])
+
+        let stale = try await store.storeLeave(leave, expectedMembership: "join", expectedMembershipEvent: firstJoin)
+        XCTAssertEqual(stale, .membershipChanged(current: "join"))
+        let after = try await StorageFixture.dump(pool, roomID: rejoined.roomID)
+        XCTAssertEqual(after, before)
+
+        let current = try await store.storeLeave(leave, expectedMembership: "join", expectedMembershipEvent: "$rejoin-bob")
+        guard case .stored = current else { return XCTFail("not stored: \(current)") }
+        let membership = try await store.membership(roomID: rejoined.roomID, userID: "@bob:remote.test")
+        XCTAssertEqual(membership?.eventID, "$bob-leave")
+    }
+
     func testChangedMembershipIsReportedAndWritesNothing() async throws {
         let before = try await StorageFixture.dump(pool, roomID: room.roomID)
         let stale = room.leave("@bob:remote.test", id: "$bob-leave", prevEvents: [room.lastEventID])
