@@ -7,19 +7,31 @@ extension FederationSender {
     func drain(from first: String) async {
         var next: String? = first
         while let destination = next {
-            let madeProgress = await drain(destination)
-            next = finishDrain(destination, madeProgress: madeProgress, takeNext: !Task.isCancelled)
+            let end = await drain(destination)
+            next = finishDrain(destination, end: end, takeNext: !Task.isCancelled)
         }
     }
 
-    /// Called by a drain task when its destination's drain ends: queues the destination if a scan
-    /// found it due meanwhile, hands the task the first waiting destination when `takeNext` (marked
-    /// active), and rings for another scan if the drain made progress (more may have arrived) or
-    /// destinations still wait.
-    private func finishDrain(_ destination: String, madeProgress: Bool, takeNext: Bool) -> String? {
+    /// How a destination's drain ended.
+    enum DrainEnd {
+        /// Nothing was sent: nothing claimable, or the first send failed.
+        case nothingSent
+        /// Batches carried events; the destination has nothing more due, or a send failed.
+        case sent
+        /// Its turn ended while more was due and other destinations waited for a slot: it queues
+        /// behind them (its position and lease released).
+        case turnEnded
+    }
+
+    /// Called by a drain task when its destination's drain ends: queues the destination if its turn
+    /// ended or a scan found it due meanwhile, hands the task the first waiting destination when
+    /// `takeNext` (marked active), and rings for another scan if the drain made progress (more may
+    /// have arrived) or destinations still wait.
+    private func finishDrain(_ destination: String, end: DrainEnd, takeNext: Bool) -> String? {
+        let madeProgress = end != .nothingSent
         let (next, wake) = state.withLock { state -> (String?, AsyncStream<Void>.Continuation?) in
             state.active.remove(destination)
-            if state.dueAgain.remove(destination) != nil {
+            if state.dueAgain.remove(destination) != nil || end == .turnEnded {
                 // A drain that sent nothing failed (or found nothing claimable): behind the healthy ones.
                 state.waiting.append(destination, failing: !madeProgress)
             }
@@ -36,24 +48,31 @@ extension FederationSender {
     }
 
     /// Claims `destination` and sends its due events, a batch at a time, until none is left, a
-    /// send fails, or the sender stops. A batch smaller than the limit ends the drain (what
-    /// arrives later rings a new scan); a full one's completion claims the next batch in the same
-    /// statement. True when a batch carried events.
-    func drain(_ destination: String) async -> Bool {
-        guard !isStopping, !Task.isCancelled, var batch = await claim(destination) else { return false }
+    /// send fails, the sender stops — or, after a full batch, other destinations wait for a slot:
+    /// a destination with a long backlog (hours of leaves, a slow server answering each
+    /// transaction just inside the timeout) then takes its turn again behind them, so at most a
+    /// batch of it stands between a waiting destination and its slot. A batch smaller than the
+    /// limit ends the drain (what arrives later rings a new scan); a full one's completion claims
+    /// the next batch in the same statement.
+    func drain(_ destination: String) async -> DrainEnd {
+        guard !isStopping, !Task.isCancelled, var batch = await claim(destination) else { return .nothingSent }
         var held: [EncodedPDUCache.HeldEncoding] = []
-        var madeProgress = false
+        var end = DrainEnd.nothingSent
         while true {
-            guard case .finished(let delivered) = await deliver(batch, held: held) else { return madeProgress }
-            madeProgress = madeProgress || !batch.events.isEmpty
+            guard case .finished(let delivered) = await deliver(batch, held: held) else { return end }
+            if !batch.events.isEmpty { end = .sent }
             guard batch.events.count == configuration.batchSize, !isStopping, !Task.isCancelled else {
                 await complete(batch, delivered: delivered)
-                return madeProgress
+                return end
+            }
+            guard state.withLock({ $0.waiting.isEmpty }) else {
+                await complete(batch, delivered: delivered)
+                return .turnEnded
             }
             held = encodedPDUs.heldEncodings(after: batch.through, within: Self.heldPositionsSpan * configuration.batchSize,
                                              limit: configuration.batchSize)
             guard let next = await completeAndClaimNext(batch, delivered: delivered, holding: held.map(\.position)) else {
-                return madeProgress
+                return end
             }
             batch = next
         }

@@ -218,6 +218,37 @@ struct SenderInProcessTests {
         await Self.stop(sender, running, destination, transport, pool, url)
     }
 
+    /// A destination with a long backlog takes turns: once another destination waits for the one
+    /// slot, it goes behind it after the batch in hand. slow.test has 500 events due (ten batches,
+    /// each answered after 300 ms); quick.test's one event, accepted once slow.test's first batch
+    /// is on its way, goes within a batch or two — it waited for all ten before.
+    @Test func aDestinationWithALongBacklogLetsAWaitingOneGoAfterABatch() async throws {
+        let (url, pool) = try await Self.due(500, to: "slow.test")
+        try await pool.withConnection { connection in
+            _ = try connection.query("INSERT INTO rooms (room_id, room_version) VALUES ('!q:resident.test', '10')")
+            _ = try connection.query("""
+                INSERT INTO room_joined_servers (room_id, server_name, joined_members) VALUES ('!q:resident.test', 'quick.test', 1)
+                """)
+        }
+        let destination = try await ScriptedDestination(status: 200, delay: .milliseconds(300))
+        let (sender, transport) = try Self.sender(pool: pool, destination: "slow.test", baseURL: destination.baseURL,
+                                                  lease: .seconds(60), alsoAt: ["quick.test"], concurrency: 1,
+                                                  pollInterval: .seconds(3_600))
+        let running = Task { await sender.run() }
+        let started = await waitUntil(timeout: .seconds(10)) { destination.arrivals >= 1 }
+        #expect(started != nil, "slow.test's first batch was never sent")
+        try await Self.acceptLeave("$quick", of: "@q:a.test", in: "!q:resident.test", depth: 1, pool: pool)
+        let drained = await waitUntil(timeout: .seconds(30)) { (try? await Self.pendingCount(pool)) == 0 }
+        #expect(drained != nil, "the backlog was not drained")
+
+        let transactions = destination.transactions
+        let quick = try #require(transactions.firstIndex { $0.eventIDs == ["$quick"] }, "quick.test never got its event")
+        #expect(quick <= 3, "quick.test waited behind \(quick) of slow.test's batches")
+        let slowEvents = transactions.flatMap(\.eventIDs).filter { $0 != "$quick" }
+        #expect(slowEvents.count == 500 && Set(slowEvents).count == 500, "slow.test's events not delivered exactly once")
+        await Self.stop(sender, running, destination, transport, pool, url)
+    }
+
     /// Destinations that failed since their last delivery wait behind the healthy ones — also
     /// behind those a later scan finds: with one slot, held by a server that never answers, a
     /// healthy destination found after another failing one was queued goes first. (In one line in
