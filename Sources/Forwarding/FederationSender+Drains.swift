@@ -47,15 +47,19 @@ extension FederationSender {
         return next
     }
 
+    /// How long a drain keeps its slot while other destinations wait for one: past it, the drain
+    /// ends after the batch in hand and its destination queues behind them.
+    static let turnLength = Duration.seconds(1)
+
     /// Claims `destination` and sends its due events, a batch at a time, until none is left, a
-    /// send fails, the sender stops — or, after a full batch, other destinations wait for a slot:
-    /// a destination with a long backlog (hours of leaves, a slow server answering each
-    /// transaction just inside the timeout) then takes its turn again behind them, so at most a
-    /// batch of it stands between a waiting destination and its slot. A batch smaller than the
-    /// limit ends the drain (what arrives later rings a new scan); a full one's completion claims
-    /// the next batch in the same statement.
+    /// send fails, the sender stops — or its turn is over (``turnLength``) and other destinations
+    /// wait for a slot: a destination with a long backlog (hours of leaves, a slow server
+    /// answering each transaction just inside the timeout) then takes its turn again behind them.
+    /// A batch smaller than the limit ends the drain (what arrives later rings a new scan); a full
+    /// one's completion claims the next batch in the same statement.
     func drain(_ destination: String) async -> DrainEnd {
         guard !isStopping, !Task.isCancelled, var batch = await claim(destination) else { return .nothingSent }
+        let turnEnds = ContinuousClock.now + Self.turnLength
         var held: [EncodedPDUCache.HeldEncoding] = []
         var end = DrainEnd.nothingSent
         while true {
@@ -65,7 +69,7 @@ extension FederationSender {
                 await complete(batch, delivered: delivered)
                 return end
             }
-            guard state.withLock({ $0.waiting.isEmpty }) else {
+            guard ContinuousClock.now < turnEnds || state.withLock({ $0.waiting.isEmpty }) else {
                 await complete(batch, delivered: delivered)
                 return .turnEnded
             }

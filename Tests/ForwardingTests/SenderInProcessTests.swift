@@ -218,11 +218,11 @@ struct SenderInProcessTests {
         await Self.stop(sender, running, destination, transport, pool, url)
     }
 
-    /// A destination with a long backlog takes turns: once another destination waits for the one
-    /// slot, it goes behind it after the batch in hand. slow.test has 500 events due (ten batches,
-    /// each answered after 300 ms); quick.test's one event, accepted once slow.test's first batch
-    /// is on its way, goes within a batch or two — it waited for all ten before.
-    @Test func aDestinationWithALongBacklogLetsAWaitingOneGoAfterABatch() async throws {
+    /// A destination with a long backlog takes turns: once its turn is over (a second) and another
+    /// destination waits for the one slot, it goes behind it after the batch in hand. slow.test has
+    /// 500 events due (ten batches, each answered after 300 ms); quick.test's one event, accepted
+    /// once slow.test's first batch is on its way, goes after at most five — it waited for all ten before.
+    @Test func aDestinationWithALongBacklogLetsAWaitingOneGoAfterItsTurn() async throws {
         let (url, pool) = try await Self.due(500, to: "slow.test")
         try await pool.withConnection { connection in
             _ = try connection.query("INSERT INTO rooms (room_id, room_version) VALUES ('!q:resident.test', '10')")
@@ -243,7 +243,7 @@ struct SenderInProcessTests {
 
         let transactions = destination.transactions
         let quick = try #require(transactions.firstIndex { $0.eventIDs == ["$quick"] }, "quick.test never got its event")
-        #expect(quick <= 3, "quick.test waited behind \(quick) of slow.test's batches")
+        #expect(quick <= 5, "quick.test waited behind \(quick) of slow.test's batches")
         let slowEvents = transactions.flatMap(\.eventIDs).filter { $0 != "$quick" }
         #expect(slowEvents.count == 500 && Set(slowEvents).count == 500, "slow.test's events not delivered exactly once")
         await Self.stop(sender, running, destination, transport, pool, url)
