@@ -47,7 +47,6 @@ public final class FederationSender: Sendable {
         /// nil: a full scan.
         var scannedThrough: Int64?
         var wake: AsyncStream<Void>.Continuation?
-        var lastPendingSample: ContinuousClock.Instant?
     }
 
     /// - Parameters:
@@ -106,6 +105,10 @@ public final class FederationSender: Sendable {
                     wake.yield()
                 }
             }
+            // Apart from the scans: a slow read of the gauges must not hold up the next scan.
+            wakers.addTask {
+                repeat { await self.samplePending() } while (try? await Task.sleep(for: Self.pendingSampleInterval)) != nil
+            }
             await schedule(wakeups)
             listener?.stop()
             wakers.cancelAll()
@@ -150,7 +153,6 @@ public final class FederationSender: Sendable {
                 for destination in await destinationsToStart() {
                     drains.addTask { await self.drain(from: destination) }
                 }
-                await samplePendingIfDue()
             }
         }
     }
@@ -194,15 +196,11 @@ public final class FederationSender: Sendable {
         }
     }
 
-    /// Refreshes the backlog gauges, at most every 5 seconds (one probe per room and server).
-    private func samplePendingIfDue() async {
-        let now = ContinuousClock.now
-        let due = state.withLock { state in
-            guard state.lastPendingSample.map({ now - $0 >= .seconds(5) }) ?? true else { return false }
-            state.lastPendingSample = now
-            return true
-        }
-        guard due else { return }
+    /// How often the backlog gauges are refreshed.
+    static let pendingSampleInterval = Duration.seconds(5)
+
+    /// Refreshes the backlog gauges (one probe per room and server still owed events).
+    private func samplePending() async {
         do {
             let backlog = try await store.backlogGauge()
             metrics.recordBacklog(positions: backlog.positions, oldestWait: backlog.oldestWait)

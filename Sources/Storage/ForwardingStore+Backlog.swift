@@ -14,7 +14,7 @@ extension ForwardingStore {
                 CROSS JOIN LATERAL (
                     SELECT count(*) AS due, min(e.stored_at) AS oldest FROM events e
                     WHERE \(Self.dueEventConditions)) b
-                WHERE j.server_name <> $1
+                WHERE j.server_name <> $1 AND \(Self.stillOwed)
                 """, [.text(serverName)])
             guard let row = result.rows.first, let count = row.int64(0) else { throw StorageError.malformedRow("backlog") }
             return (Int(count), row.int64(1).map { Duration.milliseconds($0) })
@@ -44,12 +44,20 @@ extension ForwardingStore {
             CROSS JOIN LATERAL (
                 SELECT e.stream_ordering, e.stored_at FROM events e
                 WHERE \(dueEventConditions) ORDER BY e.room_id, e.stream_ordering LIMIT 1) b
-            WHERE j.server_name <> $1
+            WHERE j.server_name <> $1 AND \(stillOwed)
             GROUP BY j.server_name)
         SELECT coalesce(sum(h.head - f.first + 1), 0), (extract(epoch FROM now() - min(f.oldest)) * 1000)::bigint
         FROM first_due f
         CROSS JOIN (SELECT max(stream_ordering) AS head FROM events WHERE accepted) h
         """
+
+    /// Whether the server of `room_joined_servers` row `j` (destination row `d`) may be owed events:
+    /// it has members, or it left after its position. Checked before probing the room: a server
+    /// that left and had its leaves keeps its row and its position where it left, and the probe
+    /// from there walked every event accepted in the room since (its bound is a filter, not an
+    /// index condition).
+    static let stillOwed =
+        "(j.joined_members > 0 OR j.left_position > greatest(coalesce(d.stream_position, 0), j.since_position))"
 
     /// An event `e` due to the server of `room_joined_servers` row `j`, whose destination row is `d`
     /// (read from the destination's position: ``roomEvents(after:through:)``).

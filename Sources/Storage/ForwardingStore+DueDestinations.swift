@@ -80,7 +80,7 @@ extension ForwardingStore {
             LEFT JOIN destinations d ON d.destination = j.server_name
             WHERE \(dueConditions)
               AND c.last > greatest(coalesce(d.stream_position, 0), j.since_position)
-              AND (j.joined_members > 0 OR j.left_position > greatest(coalesce(d.stream_position, 0), j.since_position))
+              AND \(stillOwed)
             GROUP BY j.server_name ORDER BY failing, behind, server_name LIMIT $2)
         SELECT CASE WHEN (SELECT count(*) FROM window_events) >= $6 THEN (SELECT max(stream_ordering) FROM window_events)
                     ELSE least($4, (SELECT coalesce(max(stream_ordering), 0) FROM events)) END,

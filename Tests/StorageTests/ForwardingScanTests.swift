@@ -136,6 +136,30 @@ final class ForwardingScanTests: XCTestCase {
         }
     }
 
+    /// Servers that left the room and have had every leave they were owed cost the gauge nothing:
+    /// their rows stay (a server may come back) and their position stays where they left, so a
+    /// probe from there matched no event yet walked every event accepted in the room since (five
+    /// servers owed events from position 5, gone at 10, in the 3,000-event room: ≈ 15,000 index
+    /// entries, every 5 s per sender).
+    func testTheBacklogGaugeSkipsServersThatLeftAndHaveTheirLeaves() async throws {
+        try await longRoomWithAQuietDestination()
+        _ = try await StorageFixture.rows(pool, """
+            UPDATE room_joined_servers SET joined_members = 0, since_position = 5, left_position = 10
+            WHERE room_id = '!long:resident.test' AND server_name IN ('s1.test', 's2.test', 's3.test', 's4.test', 's5.test')
+            """)
+        _ = try await StorageFixture.rows(pool, """
+            UPDATE destinations SET stream_position = 10 WHERE destination IN ('s1.test', 's2.test', 's3.test', 's4.test', 's5.test')
+            """)
+        let gauge = try await forwarding.backlogGauge()
+        XCTAssertEqual(gauge.positions, 0, "nothing is due: the five left at position 10 and have everything before it")
+        let exact = try await forwarding.backlog().events
+        XCTAssertEqual(exact, 0)
+        try await inBothStatisticsStates { statistics in
+            let buffers = try await buffersRead(ForwardingStore.backlogGaugeSQL, [.text("resident.test")])
+            XCTAssertLessThan(buffers, 120, "buffers the gauge read for 24 (room, server) pairs, \(statistics)")
+        }
+    }
+
     /// The sender's full scan (every poll of every sender) probes each (room, server) pair from the
     /// destination's position, as the gauge does.
     func testTheFullScanProbesEachServerWithoutWalkingTheStream() async throws {
