@@ -141,7 +141,7 @@ extension FederationSender {
     }
 
     private static func errcode(in body: [UInt8]) -> String? {
-        (try? JSONParser.parse(body))?["errcode"]?.stringValue.map { FederationTransaction.clipped($0, toBytes: 64) }
+        (try? JSONParser.parse(body))?["errcode"]?.stringValue.map { $0.clipped(toUTF8Bytes: 64) }
     }
 
 }

@@ -72,23 +72,10 @@ struct FederationTransaction: Sendable {
         let sent = Set(deliveries.map { ExactString($0.eventID) })
         return results.members.compactMap { member in
             guard sent.contains(ExactString(member.key)), let error = member.value["error"]?.stringValue else { return nil }
-            return (member.key, Self.clipped(error, toBytes: Self.maximumErrorBytes))
+            return (member.key, error.clipped(toUTF8Bytes: Self.maximumErrorBytes))
         }
     }
 
     /// The most UTF-8 bytes of a destination's error text kept for the log.
     static let maximumErrorBytes = 200
-
-    /// The longest prefix of `text` of at most `limit` UTF-8 bytes that ends between two scalars.
-    static func clipped(_ text: String, toBytes limit: Int) -> String {
-        guard text.utf8.count > limit else { return text }
-        var bytes = 0
-        var scalars = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            bytes += String(scalar).utf8.count
-            guard bytes <= limit else { break }
-            scalars.append(scalar)
-        }
-        return String(scalars)
-    }
 }

@@ -1,6 +1,14 @@
+import MatrixCore
+
 /// An error answered to a remote server: an HTTP status and a Matrix error body
 /// `{"errcode": "M_…", "error": "…"}` (plus `retry_after_ms` and a `Retry-After` header where set).
+/// Its texts are clipped to ``maximumTextBytes``: they may quote what the remote server sent (a
+/// JSON member name, a number literal, an ID), and answered back or logged whole, one request of
+/// 64 KiB cost 64 KiB of log.
 public struct MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The most UTF-8 bytes of ``message`` (and of ``logDetail``).
+    public static let maximumTextBytes = 1_024
+
     public let status: Int
     public let errcode: String
     public let message: String
@@ -12,7 +20,7 @@ public struct MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
     public init(status: Int, errcode: String, _ message: String, retryAfterMilliseconds: Int? = nil) {
         self.status = status
         self.errcode = errcode
-        self.message = message
+        self.message = message.clipped(toUTF8Bytes: Self.maximumTextBytes)
         self.retryAfterMilliseconds = retryAfterMilliseconds
     }
 
@@ -21,7 +29,7 @@ public struct MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The same error with `detail` for the log (the remote caller sees only ``message``).
     public func withLogDetail(_ detail: String) -> MatrixError {
         var error = self
-        error.logDetail = detail
+        error.logDetail = detail.clipped(toUTF8Bytes: Self.maximumTextBytes)
         return error
     }
 

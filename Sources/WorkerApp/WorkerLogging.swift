@@ -1,8 +1,8 @@
 import Logging
 import Synchronization
 
-/// The process's log handler, chosen once by `LEAVE_WORKER_LOG_FORMAT`: swift-log's stream handler
-/// (`text`) or ``JSONLogHandler`` (`json`), both writing to standard error through ``LogOutput``. swift-log allows one bootstrap per
+/// The process's log handler, chosen once by `LEAVE_WORKER_LOG_FORMAT`: ``TextLogHandler`` (`text`:
+/// swift-log's stream handler, control characters escaped) or ``JSONLogHandler`` (`json`), both writing to standard error through ``LogOutput``. swift-log allows one bootstrap per
 /// process, so the first call wins and later ones (several runtimes in one test process) do nothing.
 enum WorkerLogging {
     private static let bootstrapped = Mutex(false)
@@ -15,9 +15,7 @@ enum WorkerLogging {
         guard first else { return }
         switch format {
         case .text:
-            LoggingSystem.bootstrap { label in
-                StreamLogHandler(label: label, stream: LogOutput.standardError, metadataProvider: LoggingSystem.metadataProvider)
-            }
+            LoggingSystem.bootstrap { label in TextLogHandler(label: label) }
         case .json: LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
         }
     }

@@ -103,6 +103,34 @@ import Testing
                 "no access line for the version request in: \(worker.outputText())")
     }
 
+    /// What a remote server sends and the worker quotes back — here a duplicate JSON member name of
+    /// 32 KiB full of line breaks, refused before any authentication — is clipped in the answer and
+    /// the access line, and in the text format its line breaks are escapes: it cannot write a line
+    /// of its own. (Quoted whole, the answer and the line were 32 KiB, and the name's lines stood
+    /// in the log as lines of the worker's.)
+    @Test func remoteTextIsClippedAndCannotForgeTextLogLines() async throws {
+        let setUp = try Migrated(settings: ["LEAVE_WORKER_LOG_FORMAT": "text", "LEAVE_WORKER_SHUTDOWN_DRAIN_MS": "0"])
+        defer { setUp.remove() }
+        let worker = try await WorkerProcess(environment: setUp.environment)
+        let forged = #"\ninfo : forged=line origin=victim.example status=200\n"#   // JSON escapes: line breaks once parsed
+        let name = String(repeating: forged, count: 32_768 / forged.count)
+        let body = Array("{\"\(name)\":1,\"\(name)\":1}".utf8)
+        var request = URLRequest(url: try #require(URL(string: worker.baseURL + "/_matrix/federation/v2/send_leave/!r:resident.test/$e")))
+        request.httpMethod = "PUT"
+        request.httpBody = Data(body)
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue("close", forHTTPHeaderField: "Connection")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 400)
+        #expect(data.count < 2_048, "an answer of \(data.count) bytes")
+        #expect(worker.stop() == 0)
+        let lines = worker.outputText().split(separator: "\n")
+        #expect(!lines.contains { $0.hasPrefix("info : forged") }, "a forged line was written")
+        let access = lines.filter { $0.contains("Duplicate key") }
+        #expect(access.count == 1, "\(access.count) lines quote the name")
+        #expect(access.allSatisfy { $0.utf8.count < 4_096 }, "lines of \(access.map(\.utf8.count)) bytes")
+    }
+
     /// A log reader that stops reading (a stalled container log pipe) does not stop the worker: it
     /// answers every request while its standard error takes nothing, drops the lines beyond its
     /// buffer, counts them in `/metrics`, and once read again its lines arrive whole, with a
