@@ -111,6 +111,16 @@ public final class PostgresConnection {
             // and no transaction was aborted, so prepare it afresh and run it once more.
             statements.removeAll()
             return try executePrepared(statementName(for: sql, types: encoded.types), encoded)
+        } catch where error.sqlState == "0A000" {
+            // "cached plan must not change result type": another session (a migration) changed the
+            // type or collation of a column this prepared statement returns, and every run of it
+            // would fail so. Nothing was executed: prepare it afresh, and run it once more unless
+            // the failure aborted a transaction (the caller's next attempt then prepares it).
+            guard let name = statements.forget(sql: sql, types: encoded.types) else { throw error }
+            guard PQtransactionStatus(handle) == PQTRANS_IDLE else { throw error }
+            _ = try simpleQuery("DEALLOCATE \(name)")
+            statements.deallocated()
+            return try executePrepared(statementName(for: sql, types: encoded.types), encoded)
         }
     }
 

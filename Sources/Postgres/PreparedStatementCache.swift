@@ -36,6 +36,21 @@ struct PreparedStatementCache {
         count += 1
     }
 
+    /// Takes the statement for `sql` and `types` out of the lookup, returning its name, so the next
+    /// use prepares it afresh. It stays counted until `deallocated()`: the server holds it until
+    /// then (or until `DEALLOCATE ALL`), so the capacity still bounds the server's statements.
+    mutating func forget(sql: String, types: [Oid]) -> String? {
+        guard let index = entries[sql]?.firstIndex(where: { $0.types == types }) else { return nil }
+        let name = entries[sql]?.remove(at: index).name
+        if entries[sql]?.isEmpty == true { entries[sql] = nil }
+        return name
+    }
+
+    /// One forgotten statement was deallocated on the server.
+    mutating func deallocated() {
+        count -= 1
+    }
+
     mutating func removeAll() {
         entries.removeAll()
         count = 0

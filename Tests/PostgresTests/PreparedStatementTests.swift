@@ -28,6 +28,23 @@ final class PreparedStatementTests: DatabaseTestCase {
         XCTAssertEqual(connection.preparedStatementCount, 1)
     }
 
+    /// A migration in another session (sql/0019 changed identifier columns' collation) changes a
+    /// cached statement's result type: the server refuses the old plan with 0A000 on every run.
+    func testStatementWhoseResultTypeChangedUnderItIsPreparedAgain() throws {
+        let connection = try PostgresConnection(url: url)
+        try connection.execute(script: "CREATE TABLE t (c text); INSERT INTO t VALUES ('x')")
+        XCTAssertEqual(try connection.query("SELECT c FROM t")[0].string(0), "x")
+        try PostgresConnection(url: url).execute(script: #"ALTER TABLE t ALTER COLUMN c TYPE text COLLATE "C""#)
+        XCTAssertEqual(try connection.query("SELECT c FROM t")[0].string(0), "x")
+        XCTAssertEqual(try serverSideStatements(connection, matching: "SELECT c FROM t"), 1, "the old one deallocated")
+
+        try PostgresConnection(url: url).execute(script: "ALTER TABLE t ALTER COLUMN c TYPE varchar(10)")
+        XCTAssertThrowsError(try connection.transaction { try $0.query("SELECT c FROM t") }) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, "0A000", "inside a transaction: refused once")
+        }
+        XCTAssertEqual(try connection.transaction { try $0.query("SELECT c FROM t")[0].string(0) }, "x")
+    }
+
     func testFullCacheIsResetOnClientAndServer() throws {
         let connection = try PostgresConnection(url: url, statementCacheCapacity: 3)
         for number in 0..<7 {
