@@ -2,9 +2,9 @@ import Dispatch
 import Synchronization
 import WorkDeadline
 
-/// The pool's readiness check: `SELECT 1` on one reserved connection of its own, outside the pool,
-/// so a pool whose every connection is busy with real work does not make a healthy database look
-/// down. Concurrent checks share the probe in flight, so a hung server costs one blocked queue, not
+/// The pool's readiness check: `SELECT 1` on one reserved connection of its own, outside the pool
+/// (and past a transaction pooler: `PostgresConfiguration.onSessionURL`), so a pool whose every
+/// connection is busy with real work does not make a healthy database look down. Concurrent checks share the probe in flight, so a hung server costs one blocked queue, not
 /// one per caller.
 final class HealthProbe: Sendable {
     private let slot = ConnectionSlot(index: -1)

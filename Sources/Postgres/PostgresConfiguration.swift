@@ -34,6 +34,17 @@ public struct PostgresConfiguration: Sendable {
     /// The URL for LISTEN and migrations: `directURL`, else `url`.
     public var sessionURL: String { directURL ?? url }
 
+    /// These settings on `sessionURL`, as one session of the server's own: the readiness probe's.
+    /// Behind a transaction pooler its `SELECT 1` would wait in the pooler's queue behind the
+    /// workers' own statements, and a busy database would make every worker unready at once.
+    var onSessionURL: PostgresConfiguration {
+        var direct = self
+        direct.url = sessionURL
+        direct.directURL = nil
+        direct.isTransactionPooled = false
+        return direct
+    }
+
     /// Server parameters set on every connection, after any the URL's `options` set (so these win);
     /// timeouts in milliseconds within what the server accepts (1 … 2^31−1).
     var sessionParameters: [(name: String, value: String)] {

@@ -78,10 +78,11 @@ public final class PostgresPool: Sendable {
     }
 
     /// True if `SELECT 1` answers within `timeout` on a reserved connection outside the pool (one
-    /// more connection than `poolSize`, opened on first use): a busy pool is not an unready database.
+    /// more connection than `poolSize`, opened on first use, on `sessionURL`: past a transaction
+    /// pooler): a busy pool, or a busy pooler, is not an unready database.
     public func isHealthy(timeout: Duration) async -> Bool {
         if state.withLock({ $0.machine.isShutDown }) { return false }
-        return await probe.check(configuration: configuration, timeout: timeout)
+        return await probe.check(configuration: configuration.onSessionURL, timeout: timeout)
     }
 
     public var statistics: PoolStatistics {

@@ -105,3 +105,32 @@ struct PgBouncerTests {
         return condition()
     }
 }
+
+/// `/ready`'s probe behind PgBouncer in transaction mode: its `SELECT 1` went through the pooler
+/// and waited in PgBouncer's queue behind the workers' own statements, so a busy (not down)
+/// database past the probe's timeout made every worker unready at once.
+@Suite(.enabled(if: PgBouncerProcess.binary != nil, "pgbouncer is not installed (apt-get install pgbouncer, or scripts/deps.sh)"))
+struct PgBouncerProbeTests {
+    @Test func probeAnswersWhilePgBouncersServerConnectionIsBusy() async throws {
+        let direct = try TestDatabase.create(prefix: "probe")
+        defer { try? TestDatabase.drop(direct) }
+        let bouncer = try await PgBouncerProcess(inFrontOf: direct, serverConnections: 1)
+        defer { bouncer.stop() }
+        let database = String(try #require(URLComponents(string: direct)?.path.dropFirst()))
+        var configuration = PostgresConfiguration(url: bouncer.url(database: database), poolSize: 1)
+        configuration.directURL = direct
+        configuration.isTransactionPooled = true
+        let pool = PostgresPool(configuration: configuration)
+        let holder = Task {
+            try await pool.withConnection { try $0.query("SELECT pg_sleep(4)").rowCount }
+        }
+        // PgBouncer's one server connection runs the sleep before the probe starts.
+        let watcher = try PostgresConnection(url: direct)
+        while try watcher.query("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(4)' AND state = 'active'")[0].int64(0) == 0 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(await pool.isHealthy(timeout: .milliseconds(500)), "the probe waited behind the pooled sleep")
+        #expect(try await holder.value == 1)
+        await pool.close()
+    }
+}
