@@ -239,6 +239,7 @@ public final class ForwardingStore: Sendable {
     /// off (its consecutive failures counted) — for every worker, since it lives in Postgres. Only
     /// while the batch's lease is still its owner's (expired or not): a send that outlived its lease
     /// says nothing about a destination another sender has claimed since, and may just have served.
+    /// `error` is stored for the operator, NUL-free (a remote's answer may hold one).
     public func fail(_ batch: ForwardingBatch, error: String, backoff: BackoffPolicy = BackoffPolicy()) async throws {
         _ = try await pool.withConnection { connection in
             try connection.query("""
@@ -247,7 +248,7 @@ public final class ForwardingStore: Sendable {
                     lease_until = NULL, lease_owner = NULL
                 WHERE d.destination = $1 AND d.lease_owner = $5
                 """, [.text(batch.destination), .int(Self.milliseconds(backoff.base)), .int(Self.milliseconds(backoff.maximum)),
-                      .text(String(error.prefix(1_000))), .text(batch.owner)])
+                      .text(error.prefix(1_000).storableText), .text(batch.owner)])
         }
     }
 

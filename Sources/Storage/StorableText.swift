@@ -4,4 +4,12 @@ extension StringProtocol {
     /// nothing — which storage answers itself rather than send a statement whose refusal would read
     /// as this server's failure (a remote's `%00` in a make_leave's room ID was answered 503, retry).
     var isStorableText: Bool { !utf8.contains(0) }
+
+    /// This string with each NUL replaced by U+FFFD, which Postgres `text` can hold: for text kept
+    /// for the operator whose source is remote (a destination's error code), so that writing it
+    /// cannot fail and take the rest of the row's update with it.
+    var storableText: String {
+        if isStorableText { return String(self) }
+        return String(String.UnicodeScalarView(unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : $0 }))
+    }
 }

@@ -337,6 +337,19 @@ final class ForwardingStoreTests: XCTestCase {
         XCTAssertEqual(done.events, [])
     }
 
+    /// A hostile destination's answer (`{"errcode":"\u0000"}`) puts a NUL into the failure's text,
+    /// which Postgres `text` refuses (22021): the back-off was never recorded, so the destination
+    /// was tried again at every lease, forever. The failure counts; the NUL is stored as U+FFFD.
+    func testAFailureWhoseTextHoldsANulIsRecorded() async throws {
+        _ = try await leave("@m0:a.test")
+        let claimed = try await claim("b.test", limit: 50, lease: .seconds(60))
+        try await forwarding.fail(try XCTUnwrap(claimed), error: "HTTP 400 \u{0}")
+        let recorded = try await StorageFixture.rows(pool, """
+            SELECT failures, retry_at IS NOT NULL, last_error FROM destinations WHERE destination = 'b.test'
+            """)
+        XCTAssertEqual(recorded, [["1", "t", "HTTP 400 \u{FFFD}"]])
+    }
+
     /// Accepting costs the same whatever the room's size in servers: a leave's transaction writes
     /// the same rows (row versions carrying its transaction ID) in a room of 2 servers and of 200.
     func testALeaveWritesTheSameRowsInARoomOfTwoOrTwoHundredServers() async throws {
