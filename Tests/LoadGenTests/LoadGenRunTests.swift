@@ -1,14 +1,17 @@
 import Foundation
 import LoadGen
+import MatrixCore
 import MatrixCrypto
 import Postgres
+import Synchronization
 import TestSupport
 import WorkerApp
 import XCTest
 
 /// Whole load runs against a worker served in this process on a fresh database: pairs and
 /// send-only leaves are accepted and stored, and the storage check counts leaves that were
-/// deleted from the database after they were answered 200.
+/// deleted from the database after they were answered 200. `events follow` prints a run's
+/// leaves across a Postgres restart.
 final class LoadGenRunTests: XCTestCase {
     private var databaseURL = ""
     private var directory: URL!
@@ -117,6 +120,52 @@ final class LoadGenRunTests: XCTestCase {
         XCTAssertEqual(forwarding.duplicated, 0)
         XCTAssertEqual(forwarding.unexpected, 0)
         XCTAssertTrue(report.text.contains("forwarding check: \(forwarding.expected ?? -1) deliveries due, missing 0"), report.text)
+    }
+
+    /// `leave-worker events follow` (FeedFollower) on the same database across a Postgres restart
+    /// that breaks its read in flight (held on a lock of `events` meanwhile): it goes on and prints
+    /// the leaves stored before and after the restart. It exited with the failed read.
+    func testEventsFollowGoesOnAcrossAPostgresRestart() async throws {
+        let settings = try XCTUnwrap(settings)
+        let options = LoadGenOptions(target: target, mode: .pairs, rooms: 1, membersPerRoom: 2, roomVersion: "10",
+                                     concurrency: 1, duration: .seconds(120), count: 1)
+        let before = try await LoadGenerator.run(options: options, settings: settings, log: { _ in })
+        XCTAssertEqual(before.accepted, 1)
+        let holder = try PostgresConnection(url: databaseURL)
+        try holder.execute(script: "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        let printed = Mutex<[String]>([])
+        let stopped = Mutex<String?>(nil)
+        let follower = Task {
+            do {
+                try await FeedFollower.follow(settings: settings, from: 0, once: false) { line in
+                    let eventID = (try? JSONParser.parse(Array(line.dropLast())))?["event_id"]?.stringValue
+                    printed.withLock { $0.append(eventID ?? "?") }
+                }
+            } catch {
+                stopped.withLock { $0 = "\(error)" }
+            }
+        }
+        let watcher = try PostgresConnection(url: databaseURL)
+        let feedReadWaits = """
+            SELECT count(*) FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT stream_ordering, room_id, event_id, pdu FROM events%'
+            """
+        while try watcher.query(feedReadWaits)[0].int64(0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        try TestDatabase.restartServer()
+
+        let after = try await LoadGenerator.run(options: options, settings: settings, log: { _ in })
+        XCTAssertEqual(after.accepted, 1)
+        let accepted = try PostgresConnection(url: databaseURL)
+            .query("SELECT event_id FROM events WHERE accepted ORDER BY stream_ordering").rows.compactMap { $0.string(0) }
+        XCTAssertEqual(accepted.count, 2)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while printed.withLock({ $0.count }) < accepted.count, stopped.withLock({ $0 }) == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTAssertNil(stopped.withLock { $0 }, "events follow stopped")
+        follower.cancel()
+        await follower.value
+        XCTAssertEqual(printed.withLock { $0 }, accepted)
     }
 
     /// Undoes a stored leave: the member's membership goes back to their join, and with
