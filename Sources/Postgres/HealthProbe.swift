@@ -4,8 +4,8 @@ import WorkDeadline
 
 /// The pool's readiness check: `SELECT 1` on one reserved connection of its own, outside the pool
 /// (and past a transaction pooler: `PostgresConfiguration.onSessionURL`), so a pool whose every
-/// connection is busy with real work does not make a healthy database look down. Concurrent checks share the probe in flight, so a hung server costs one blocked queue, not
-/// one per caller.
+/// connection is busy with real work does not make a healthy database look down. Concurrent
+/// checks share the probe in flight, so a hung server costs one blocked queue, not one per caller.
 final class HealthProbe: Sendable {
     private let slot = ConnectionSlot(index: -1)
     /// Callers waiting for the probe in flight (each leaves at its timeout, so a probe hung on a
