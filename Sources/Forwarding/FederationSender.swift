@@ -17,8 +17,9 @@ import Synchronization
 /// `PUT /_matrix/federation/v1/send/{txnId}`, and on 200 advances the destination's position — or
 /// records the failure, which backs the destination off for every worker. Any number of senders in
 /// any number of processes share the work: one transaction at a time per destination, and a
-/// destination whose sender died is claimable again when its lease ends, with the same batch and
-/// transaction ID (at-least-once delivery).
+/// destination whose sender died is claimable again when its lease ends, from the same position
+/// (at-least-once delivery: a full batch comes again with the same transaction ID; see
+/// `ForwardingBatch.transactionID`).
 ///
 /// ``run()`` returns when its task is cancelled (claimed batches then wait for their leases), or
 /// after ``stopClaiming()`` once the transactions in flight are answered — the graceful shutdown.

@@ -42,10 +42,12 @@ public struct ForwardingBatch: Sendable, Equatable {
         self.through = through
     }
 
-    /// The federation transaction ID: a function of the positions the batch spans, so a batch sent
-    /// again after its sender died (same position, same events) carries the same ID and a receiver
-    /// that already processed it answers from its transaction cache. Different events never share
-    /// an ID: the destination's position only grows.
+    /// The federation transaction ID: a function of the positions the batch spans, so a full batch
+    /// sent again after its sender died (same position, same events) carries the same ID and a
+    /// receiver that already processed it answers from its transaction cache. A short batch (ended
+    /// at the safe point) claimed again may carry more events — those accepted since — under a new
+    /// ID: the receiver then skips the repeated PDUs by event ID. Different events never share an
+    /// ID: the destination's position only grows.
     public var transactionID: String { "\(after).\(events.last?.streamPosition ?? through)" }
 }
 

@@ -23,8 +23,9 @@ public final class ForwardingStore: Sendable {
 
     /// Claims `destination` for `lease` and reads its next due events (at most `limit`, in stream
     /// order) up to `safe`, the stream's safe point (`StreamHorizon`: nothing at or below it commits
-    /// later); nil when another sender holds it, it is backed off, or it is this server. A batch whose sender dies is
-    /// claimed again, with the same events, when the lease ends (at-least-once).
+    /// later); nil when another sender holds it, it is backed off, or it is this server. A batch
+    /// whose sender dies is claimed again from the same position when the lease ends
+    /// (at-least-once; a short batch may come with more events: ``ForwardingBatch/transactionID``).
     public func claim(destination: String, limit: Int, lease: Duration, safe: Int64) async throws -> ForwardingBatch? {
         let owner = nextOwner()
         let limit = max(1, limit)
