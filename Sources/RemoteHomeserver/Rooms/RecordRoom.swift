@@ -24,8 +24,9 @@ public struct RecordRoom: Sendable {
 
     /// Makes the next event here: it follows the last event and cites its auth events from the
     /// current state; `signer` is the sender's server (and the resident server's key for ours).
+    /// `stateKey` nil: a message event.
     @discardableResult
-    public mutating func append(_ content: JSONObject, type: String, stateKey: String, sender: String,
+    public mutating func append(_ content: JSONObject, type: String, stateKey: String?, sender: String,
                                 signer: EventSigner) throws(RoomBuildError) -> SignedEvent {
         try assembly.append(content, type: type, stateKey: stateKey, sender: sender, signer: signer)
         return assembly.events[assembly.events.count - 1]

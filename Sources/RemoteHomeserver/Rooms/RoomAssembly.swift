@@ -28,22 +28,24 @@ struct RoomAssembly: Sendable {
 
     /// The next event before hashing and signing: it follows the last event (`prev_events`,
     /// `depth`) and cites the auth events the version's rules select from the current state.
-    func template(_ content: JSONObject, type: String, stateKey: String, sender: String,
+    /// `stateKey` nil: a message event (no `state_key`).
+    func template(_ content: JSONObject, type: String, stateKey: String?, sender: String,
                   originServerTS: Int64) -> JSONObject {
         var event: JSONObject = [
-            "type": .string(type), "state_key": .string(stateKey), "sender": .string(sender),
+            "type": .string(type), "sender": .string(sender),
             "content": .object(content), "origin_server_ts": .integer(originServerTS),
             "depth": .integer(Int64(events.count + 1)),
             "prev_events": .array(events.last.map { [$0.reference(in: version)] } ?? []),
             "auth_events": .array(authEvents(type: type, sender: sender, stateKey: stateKey, content: content)),
         ]
+        if let stateKey { event["state_key"] = .string(stateKey) }
         if let roomID { event["room_id"] = .string(roomID) }
         return event
     }
 
     /// Creates, hashes and signs the next event and applies it to the state. The first event
     /// appended must be the create event (in v12 it fixes the room ID).
-    mutating func append(_ content: JSONObject, type: String, stateKey: String, sender: String,
+    mutating func append(_ content: JSONObject, type: String, stateKey: String?, sender: String,
                          signer: EventSigner) throws(RoomBuildError) {
         var event = template(content, type: type, stateKey: stateKey, sender: sender, originServerTS: timestamp)
         if version.eventIDFormat == .explicit {
@@ -60,6 +62,7 @@ struct RoomAssembly: Sendable {
         }
         events.append(signed)
         timestamp += 1
+        guard let stateKey else { return }
         state[StateKey(type: type, stateKey: stateKey)] = signed
         if type == EventType.member, let membership = content["membership"]?.stringValue {
             members[stateKey] = BuiltRoom.MemberState(membership: membership, eventID: signed.eventID)
@@ -78,7 +81,7 @@ struct RoomAssembly: Sendable {
     }
 
     /// The references of the state events the version's rules select as an event's auth events.
-    private func authEvents(type: String, sender: String, stateKey: String, content: JSONObject) -> [JSONValue] {
+    private func authEvents(type: String, sender: String, stateKey: String?, content: JSONObject) -> [JSONValue] {
         AuthRules.authEventSelection(for: type, sender: sender, stateKey: stateKey, content: content, version: version)
             .compactMap { state[$0]?.reference(in: version) }
     }

@@ -1,0 +1,47 @@
+import Foundation
+import MatrixCore
+import RemoteHomeserver
+import TestSupport
+import Testing
+
+/// A message a member sent before leaving through the fleet, reaching the homeserver after the
+/// fleet accepted the leave, is pushed like any other event: its auth events admit it and it
+/// changes no state, so the fleet's current state (the member has left) need not. It was refused
+/// (400, "sender not in room") — and with it every later push citing it, whoever sent it: the
+/// room's pushes stopped for good.
+@Suite(.serialized)
+struct PushAfterAFleetLeaveTests {
+    @Test func aMessageSentBeforeAFleetLeaveIsPushedAndSoAreTheEventsCitingIt() async throws {
+        let carol = HomeserverBridgeTests.carol
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try HomeserverBridgeTests.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
+        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        defer { worker.stop() }
+        let room = try fixture.buildRoom(
+            version: "10", members: [PlannedMember(userID: carol, membership: .join)], label: "late-message")
+        try await fixture.importRoom(room)
+        let homeserver = HomeserverOfRecord(token: token)
+        await homeserver.hold(room)
+
+        _ = try await HomeserverBridgeTests.leave(carol, room: room.roomID, fixture: fixture, worker: worker)
+        #expect(try await fixture.members(room.roomID)[carol] == "leave")
+
+        // The homeserver has not applied the leave yet: carol's message, then the admin's, follow it.
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["msgtype": "m.text", "body": "bye"], type: "m.room.message", stateKey: nil, sender: carol,
+                              signer: fixture.remote.eventSigner)
+        }
+        let late = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(late.status == 200, "\(String(describing: late.body))")
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["msgtype": "m.text", "body": "see you"], type: "m.room.message", stateKey: nil,
+                              sender: room.adminUserID, signer: fixture.resident)
+        }
+        let next = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(next.status == 200, "\(String(describing: next.body))")
+        #expect(next.body?["new_events"]?.integerValue == 1)
+        #expect(try await fixture.members(room.roomID)[carol] == "leave", "a message changes no membership")
+        await fixture.shutdown()
+    }
+}
