@@ -39,6 +39,9 @@ public final class Passthrough: Service, Sendable {
         // Connection attempts are retried (AsyncHTTPClient's advice) for at most this long: an
         // unreachable homeserver is a 502 within 2 s, not after the whole timeout.
         configuration.timeout.connect = .nanoseconds(min(timeout, .seconds(2)).saturatingNanoseconds)
+        // The deadline below ends with the answer's head; an upstream silent this long mid-body
+        // is a timeout too (one that trickles is ended by the request's deadline).
+        configuration.timeout.read = .nanoseconds(timeout.saturatingNanoseconds)
         configuration.tracing.tracer = nil   // no tracer is bootstrapped: skip building spans
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

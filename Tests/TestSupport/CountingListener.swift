@@ -16,10 +16,16 @@ public final class CountingListener: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let answer: [UInt8]?
+    /// Connections answered and kept open (`holdsConnections`), closed by ``stop()``.
+    private let held = Mutex<[Int32]>([])
+    private let holdsConnections: Bool
 
-    /// Listens on an ephemeral port of `host` (`127.0.0.1` or `::1`).
-    public init(host: String = "127.0.0.1", answer: [UInt8]? = nil) throws {
+    /// Listens on an ephemeral port of `host` (`127.0.0.1` or `::1`). `holdsConnections`: after
+    /// the answer, a connection stays open, silent, until ``stop()`` (an upstream that stalls
+    /// mid-answer).
+    public init(host: String = "127.0.0.1", answer: [UInt8]? = nil, holdsConnections: Bool = false) throws {
         self.answer = answer
+        self.holdsConnections = holdsConnections
         let family = host.contains(":") ? AF_INET6 : AF_INET
         let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw WorkerProcessError(description: "socket() failed (errno \(errno))") }
@@ -79,6 +85,7 @@ public final class CountingListener: Sendable {
         guard !stopped.exchange(true, ordering: .sequentiallyConsistent) else { return }
         finished.wait()
         Glibc.close(descriptor)
+        for connection in held.withLock({ $0 }) { Glibc.close(connection) }
     }
 
     private func acceptLoop() {
@@ -90,7 +97,11 @@ public final class CountingListener: Sendable {
             if connection >= 0 {
                 accepted.add(1, ordering: .sequentiallyConsistent)
                 if let answer { Self.answer(connection, with: answer) }
-                Glibc.close(connection)
+                if holdsConnections {
+                    held.withLock { $0.append(connection) }
+                } else {
+                    Glibc.close(connection)
+                }
             }
         }
     }
