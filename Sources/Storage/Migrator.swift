@@ -54,9 +54,14 @@ public struct Migrator: Sendable {
     }
 
     /// Applies the pending migrations in order; returns the names applied (empty when up to date).
+    /// Without the statement and lock timeouts of the session (the workers' role may set them,
+    /// deploy/README.md): a migration rewriting a populated table outlasts them, and so may the wait
+    /// for another replica's migrator; they are the session's again afterwards.
     public func migrate(pool: PostgresPool) async throws -> [String] {
         let migrations = migrations
         return try await pool.withConnection { connection in
+            try connection.execute(script: "SET statement_timeout = 0; SET lock_timeout = 0")
+            defer { try? connection.execute(script: "RESET statement_timeout; RESET lock_timeout") }
             _ = try connection.query("SELECT pg_advisory_lock($1)", [.int(Self.lockKey)])
             defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [.int(Self.lockKey)]) }
             if try !Self.hasMigrationTable(connection) {

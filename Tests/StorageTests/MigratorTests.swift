@@ -37,6 +37,26 @@ final class MigratorTests: XCTestCase {
         await pool.close()
     }
 
+    /// The timeouts deploy/README.md has operators set on the workers' role (or database) bound the
+    /// workers' statements, not the migrations: a migration that rewrites a table of a populated
+    /// database outlasts them. Here 1 ms: before, the first migration's statements were cancelled.
+    func testTheRolesStatementAndLockTimeoutsDoNotCutAMigrationShort() async throws {
+        let url = try TestDatabase.create(prefix: "migrate_timeouts")
+        let admin = pool(url)
+        let database = try await StorageFixture.rows(admin, "SELECT current_database()")[0][0]
+        _ = try await StorageFixture.rows(admin, "ALTER DATABASE \(database) SET statement_timeout = '1ms'")
+        _ = try await StorageFixture.rows(admin, "ALTER DATABASE \(database) SET lock_timeout = '1ms'")
+        await admin.close()
+
+        let pool = pool(url)
+        let migrator = try Migrator(directory: StorageFixture.sqlDirectory)
+        let applied = try await migrator.migrate(pool: pool)
+        XCTAssertEqual(applied, migrator.migrations.map(\.name))
+        let timeout = try await StorageFixture.rows(pool, "SHOW statement_timeout")
+        XCTAssertEqual(timeout, [["1ms"]], "the session's own setting is back once migrate is done")
+        await pool.close()
+    }
+
     func testSecondRunAppliesNothingAndChangesNothing() async throws {
         let migrator = try Migrator(directory: StorageFixture.sqlDirectory)
         let pool = pool(try TestDatabase.create(prefix: "migrate_twice"))
