@@ -58,5 +58,5 @@ EXPOSE 8448 9448
 # /health answers 200 while the process runs (readiness, /ready, is the load balancer's
 # business). No curl in the image: bash's /dev/tcp speaks the one HTTP request.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${LEAVE_WORKER_LISTEN##*:} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+    CMD ["bash", "-c", "listen=${LEAVE_WORKER_INTERNAL_LISTEN:-$LEAVE_WORKER_LISTEN}; exec 3<>/dev/tcp/127.0.0.1/${listen##*:} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 ENTRYPOINT ["leave-worker", "serve"]
