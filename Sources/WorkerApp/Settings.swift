@@ -11,7 +11,8 @@ public struct Settings: Sendable {
         public let description: String
     }
 
-    /// The raw values: the environment with flag overrides applied on top.
+    /// The raw values: the environment with flag overrides applied on top (an empty value, of
+    /// either, counts as unset).
     public let values: [Variable: String]
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, overrides: [Variable: String] = [:]) {
@@ -19,7 +20,7 @@ public struct Settings: Sendable {
         for variable in Variable.allCases {
             if let value = environment[variable.rawValue], !value.isEmpty { values[variable] = value }
         }
-        for (variable, value) in overrides { values[variable] = value }
+        for (variable, value) in overrides where !value.isEmpty { values[variable] = value }
         self.values = values
     }
 

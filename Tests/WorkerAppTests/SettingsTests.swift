@@ -155,6 +155,12 @@ struct SettingsTests {
                                 overrides: [.logFormat: "text"])
         #expect(try settings.logFormat == .text)
         #expect(try settings.logLevel == "info")
+        // An empty flag counts as unset too (`--database-direct-url "$UNSET"` kept the pooled URL's
+        // meaning apart from the direct one's: pooled mode with LISTEN on libpq's defaults).
+        let emptyFlags = Settings(environment: ["LEAVE_WORKER_DATABASE_URL": "postgresql://db/x"],
+                                  overrides: [.databaseDirectURL: "", .shutdownDrainMilliseconds: ""])
+        #expect(emptyFlags.databaseDirectURL == "postgresql://db/x")
+        #expect(try emptyFlags.shutdownDrain == .zero)
     }
 
     @Test func everyVariableHasADistinctFlag() {
