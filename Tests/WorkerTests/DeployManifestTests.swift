@@ -87,6 +87,7 @@ import Testing
             cat "$OUT/cert.pem" "$OUT/key.pem" > "$OUT/certs/localhost.pem"
             grep -q 'bind :8448 ssl crt /etc/haproxy/certs/' deploy/haproxy/haproxy.cfg
             grep -q 'check port 9448' deploy/haproxy/haproxy.cfg
+            PATH=$PATH:/usr/sbin:/sbin   # haproxy's place on Debian, not in a user's PATH
             for config in haproxy homeserver; do
                 sed "s#/etc/haproxy/certs/#$OUT/certs/#" "deploy/haproxy/$config.cfg" > "$OUT/$config.cfg"
                 haproxy -c -f "$OUT/$config.cfg"

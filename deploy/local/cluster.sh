@@ -39,6 +39,7 @@
 # The migrations are this checkout's sql/, or $LEAVE_WORKER_CLUSTER_SQL_DIR (another build's, for
 # scripts/ab.sh --a-root).
 set -Eeuo pipefail
+PATH=$PATH:/usr/sbin:/sbin   # haproxy lives there on Debian, outside a normal user's PATH
 root=$(cd "$(dirname "$0")/../.." && pwd)
 state=${LEAVE_WORKER_CLUSTER_DIR:-$root/.local/cluster}
 
