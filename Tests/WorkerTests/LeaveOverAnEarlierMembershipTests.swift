@@ -12,16 +12,10 @@ import Testing
 struct LeaveOverAnEarlierMembershipTests {
     @Test func aTemplateMadeBeforeAKickAndARejoinIsRefused() async throws {
         let carol = HomeserverBridgeTests.carol
-        let fixture = try await ResidentFixture()
-        let (token, tokenFile) = try HomeserverBridgeTests.makeToken()
-        defer { try? FileManager.default.removeItem(at: tokenFile) }
-        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
-        defer { worker.stop() }
-        let room = try fixture.buildRoom(
-            version: "10", members: [PlannedMember(userID: carol, membership: .join)], label: "rejoined")
-        try await fixture.importRoom(room)
-        let homeserver = HomeserverOfRecord(token: token)
-        await homeserver.hold(room)
+        let bridged = try await BridgedRoom(label: "rejoined")
+        let (fixture, worker, room, homeserver, internalURL) =
+            (bridged.fixture, bridged.worker, bridged.room, bridged.homeserver, bridged.internalURL)
+        defer { bridged.stopWorker() }
 
         let remote = fixture.requester(worker)
         let template = try await remote.makeLeave(roomID: room.roomID, userID: carol)

@@ -13,16 +13,10 @@ import Testing
 struct PushAfterAFleetLeaveTests {
     @Test func aMessageSentBeforeAFleetLeaveIsPushedAndSoAreTheEventsCitingIt() async throws {
         let carol = HomeserverBridgeTests.carol
-        let fixture = try await ResidentFixture()
-        let (token, tokenFile) = try HomeserverBridgeTests.makeToken()
-        defer { try? FileManager.default.removeItem(at: tokenFile) }
-        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
-        defer { worker.stop() }
-        let room = try fixture.buildRoom(
-            version: "10", members: [PlannedMember(userID: carol, membership: .join)], label: "late-message")
-        try await fixture.importRoom(room)
-        let homeserver = HomeserverOfRecord(token: token)
-        await homeserver.hold(room)
+        let bridged = try await BridgedRoom(label: "late-message")
+        let (fixture, worker, room, homeserver, internalURL) =
+            (bridged.fixture, bridged.worker, bridged.room, bridged.homeserver, bridged.internalURL)
+        defer { bridged.stopWorker() }
 
         _ = try await HomeserverBridgeTests.leave(carol, room: room.roomID, fixture: fixture, worker: worker)
         #expect(try await fixture.members(room.roomID)[carol] == "leave")
