@@ -58,7 +58,7 @@ public struct RoomImporter: Sendable {
     /// elsewhere extends a held room: it is checked against the room's stored current state and
     /// the stored events it cites, and events already held are skipped. Only events the room does
     /// not hold are stored. `roomID`, when given, is the room the events must belong to.
-    public func importRoom(_ bytes: [UInt8], roomID expectedRoomID: String? = nil) async throws -> ImportReport {
+    public func importRoom(_ bytes: some Collection<UInt8>, roomID expectedRoomID: String? = nil) async throws -> ImportReport {
         let file: JSONValue
         do {
             file = try JSONParser.parse(bytes, limits: Self.parseLimits)

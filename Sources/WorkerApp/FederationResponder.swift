@@ -136,7 +136,7 @@ public struct FederationResponder: HTTPResponder {
             }
             return Self.json(200, body.compactBytes())
         case .sendLeave(let apiVersion, let roomID, let eventID):
-            let raw = try await readBody(request)
+            let raw = try await Self.readBody(request, upTo: Self.maxBodyBytes)
             let body = try Self.jsonObject(raw)
             let origin = try await authenticated(method, target, request, body: .object(body), into: &origin)
             if let passthrough = dependencies.passthrough, try await passthrough.passes(roomID: roomID) {
@@ -184,14 +184,16 @@ public struct FederationResponder: HTTPResponder {
     }
 
     /// Reads the body within the limit (413 over it).
-    private func readBody(_ request: Request) async throws(MatrixError) -> ByteBuffer {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.maxBodyBytes {
-            throw .tooLarge("Request body over \(Self.maxBodyBytes) bytes")
+    /// The request's whole body, at most `limit` bytes: 413 `M_TOO_LARGE` on a declared length
+    /// over it (before reading any), or once more arrives.
+    static func readBody(_ request: Request, upTo limit: Int) async throws(MatrixError) -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw .tooLarge("Request body over \(limit) bytes")
         }
         do {
-            return try await request.body.collect(upTo: Self.maxBodyBytes)
+            return try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw .tooLarge("Request body over \(Self.maxBodyBytes) bytes")
+            throw .tooLarge("Request body over \(limit) bytes")
         } catch {
             throw .badJSON("Could not read the request body")
         }

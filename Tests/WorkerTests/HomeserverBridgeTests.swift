@@ -174,6 +174,63 @@ struct HomeserverBridgeTests {
         await fixture.shutdown()
     }
 
+    /// A push's body and its parsed events are held in memory while it is imported, so one
+    /// process imports one push at a time and takes at most 8 MiB of body: a second push while one
+    /// is under way (here: still sending its body) is answered 503 with Retry-After, and a body
+    /// declared over the limit 413 `M_TOO_LARGE` before it is read. (Several 20,000-member
+    /// histories of up to 64 MiB at once could take the pod past its memory limit.)
+    @Test func aSecondPushWhileOneIsUnderWayIsRefusedAndAnOversizedOneIsTooLarge() async throws {
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try Self.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
+        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        defer { worker.stop() }
+        let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: Self.bob, membership: .join)], label: "record-one")
+        try await fixture.importRoom(room)
+        let homeserver = HomeserverOfRecord(token: token)
+        await homeserver.hold(room)
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["membership": "invite"], type: EventType.member, stateKey: Self.carol, sender: room.adminUserID,
+                              signer: fixture.resident)
+        }
+        let path = "/_leave_worker/v1/rooms/\(HomeserverOfRecord.encode(room.roomID))/events"
+        let head = { (length: Int) in
+            "PUT \(path) HTTP/1.1\r\nHost: internal\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(length)\r\n\r\n"
+        }
+        var record = try #require(await homeserver.rooms[room.roomID])
+        let document = record.takePush().compactBytes()
+        let port = try #require(Int(internalURL.split(separator: ":").last ?? ""))
+
+        // The first push sends its head and part of its body, and stalls.
+        let stalled = try RawConnection(port: port)
+        stalled.send(head(document.count))
+        stalled.send(Array(document.prefix(10)))
+        var second: (status: Int, body: JSONValue?) = (0, nil)
+        for _ in 0..<50 where second.status != 503 {
+            try await Task.sleep(for: .milliseconds(100))
+            second = try await HomeserverOfRecord.request("PUT", internalURL + path, token: token, body: document)
+        }
+        #expect(second.status == 503, "\(String(describing: second.body))")
+        #expect(second.body?["errcode"]?.stringValue == "M_UNKNOWN")
+        #expect(second.body?["retry_after_ms"]?.integerValue != nil)
+
+        // The first push ends its body and is answered; the next push is served.
+        stalled.send(Array(document.dropFirst(10)))
+        let first = String(decoding: await stalled.read(quiet: .seconds(5)).bytes, as: UTF8.self)
+        #expect(first.hasPrefix("HTTP/1.1 200"), "\(first)")
+        let third = try await HomeserverOfRecord.request("PUT", internalURL + path, token: token, body: document)
+        #expect(third.status == 200, "\(String(describing: third.body))")
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "invite")
+
+        // Over 8 MiB: 413 on the head alone.
+        let oversized = try RawConnection(port: port)
+        let refused = await oversized.exchange(head(8 << 20 + 1), quiet: .seconds(5))
+        #expect(refused.hasPrefix("HTTP/1.1 413"), "\(refused)")
+        #expect(refused.contains("M_TOO_LARGE"))
+        await fixture.shutdown()
+    }
+
     @Test func theFeedDeliversLeavesFromAnyWorkerAndResumesAfterARestart() async throws {
         let fixture = try await ResidentFixture()
         let (token, tokenFile) = try Self.makeToken()
