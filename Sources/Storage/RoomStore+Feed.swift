@@ -23,6 +23,16 @@ extension RoomStore {
     /// The most events one feed read returns.
     public static let maxFeedEvents = 1_000
 
+    /// The last stream position handed out (0 before any): every event's position, committed or
+    /// not, is at or below it, so a feed reader can never have been given a position above it.
+    public func streamHead() async throws -> Int64 {
+        try await pool.withConnection { connection in
+            let result = try connection.query("SELECT coalesce(pg_sequence_last_value('event_stream_ordering'), 0)")
+            guard let head = result.rows.first?.int64(0) else { throw StorageError.malformedRow("the stream's last position") }
+            return head
+        }
+    }
+
     /// Up to `limit` (1…`maxFeedEvents`) events the fleet accepted (`events.accepted`), after
     /// stream position `after`, in stream order, up to the stream's safe point (`horizon`): event
     /// writers commit in any order, so a later position may be visible before an earlier one

@@ -231,6 +231,35 @@ struct HomeserverBridgeTests {
         await fixture.shutdown()
     }
 
+    /// A feed position the stream has not reached — the homeserver's saved position after the
+    /// database was restored to an earlier point, or failed over to a replica that was behind — is
+    /// refused 400: answered empty, with `next_from` the same position, the homeserver would wait
+    /// there while the stream grew up to it, and never see the leaves accepted below it.
+    @Test func aFeedPositionBeyondTheStreamIsRefused() async throws {
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try Self.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
+        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile)
+        defer { worker.stop() }
+        let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: Self.bob, membership: .join)], label: "record-head")
+        try await fixture.importRoom(room)
+        _ = try await Self.leave(Self.bob, room: room.roomID, fixture: fixture, worker: worker)
+        let streamHead = try await fixture.pool.withConnection { connection in
+            try connection.query("SELECT pg_sequence_last_value('event_stream_ordering')").rows.first?.int64(0)
+        }
+        let head = try #require(streamHead)
+        let feed = internalURL + "/_leave_worker/v1/events?timeout_ms=0&from="
+
+        let beyond = try await HomeserverOfRecord.request("GET", feed + String(head + 1000), token: token)
+        #expect(beyond.status == 400, "\(String(describing: beyond.body))")
+        #expect(beyond.body?["errcode"]?.stringValue == "M_INVALID_PARAM")
+        let atHead = try await HomeserverOfRecord.request("GET", feed + String(head), token: token)
+        #expect(atHead.status == 200, "\(String(describing: atHead.body))")
+        #expect(atHead.body?["events"]?.arrayValue?.isEmpty == true)
+        #expect(atHead.body?["next_from"]?.integerValue == head)
+        await fixture.shutdown()
+    }
+
     @Test func theFeedDeliversLeavesFromAnyWorkerAndResumesAfterARestart() async throws {
         let fixture = try await ResidentFixture()
         let (token, tokenFile) = try Self.makeToken()

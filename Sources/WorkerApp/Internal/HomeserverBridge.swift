@@ -89,7 +89,8 @@ public final class HomeserverBridge: Sendable {
 
     /// `GET /_leave_worker/v1/events?from=POS&limit=N&timeout_ms=T`: `{"events": [...], "next_from"}`,
     /// each event `{"stream_position", "room_id", "event_id", "pdu"}`; `next_from` is the position
-    /// to ask from next (the last event's, or `from` when none came within the wait).
+    /// to ask from next (the last event's, or `from` when none came within the wait); 400
+    /// `M_INVALID_PARAM` for a `from` above the stream's last position.
     func readFeed(query: [String: String]) async throws(MatrixError) -> Response {
         func number(_ name: String, default fallback: Int64, minimum: Int64) throws(MatrixError) -> Int64 {
             guard let text = query[name] else { return fallback }
@@ -105,6 +106,8 @@ public final class HomeserverBridge: Sendable {
         do {
             events = try await feed.read(after: from, limit: Int(min(limit, Int64(RoomStore.maxFeedEvents))),
                                          wait: .milliseconds(min(timeout, 86_400_000)))
+        } catch let error as PositionBeyondStream {
+            throw MatrixError(status: 400, errcode: "M_INVALID_PARAM", error.description)
         } catch {
             throw storageFailure(error)
         }

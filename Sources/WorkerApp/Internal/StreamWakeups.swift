@@ -86,7 +86,13 @@ struct HomeserverFeed: Sendable {
     /// The longest a read waits, whatever the caller asks for.
     let maximumWait: Duration
 
+    /// The events after `position`; throws ``PositionBeyondStream`` for a position the stream
+    /// has not reached (no read gave it: the database was restored to an earlier point, or failed
+    /// over to a replica that was behind) — answered empty, the reader would wait there for ever
+    /// while the leaves accepted below it went by.
     func read(after position: Int64, limit: Int, wait: Duration) async throws -> [FeedEvent] {
+        let head = try await rooms.streamHead()
+        guard position <= head else { throw PositionBeyondStream(head: head) }
         let deadline = ContinuousClock.now + min(wait, maximumWait)
         while true {
             let subscription = wakeups.subscribe()
@@ -96,5 +102,15 @@ struct HomeserverFeed: Sendable {
             if !events.isEmpty || now >= deadline || Task.isCancelled || wakeups.isClosing { return events }
             await subscription.wait(upTo: min(deadline - now, Self.pollInterval))
         }
+    }
+}
+
+/// A feed read from a position above the stream's last one (``HomeserverFeed/read(after:limit:wait:)``).
+struct PositionBeyondStream: Error, CustomStringConvertible {
+    /// The stream's last position handed out.
+    let head: Int64
+
+    var description: String {
+        "from is beyond the stream's last position \(head) (was the database restored?); read again from a position at or below it"
     }
 }
