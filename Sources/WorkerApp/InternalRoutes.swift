@@ -36,13 +36,15 @@ public struct InternalRoutes: Sendable {
         return router
     }
 
-    /// The listener as a service of the worker's service group.
-    func application(address: (host: String, port: Int), runtime: WorkerRuntime,
+    /// The listener as a service of the worker's service group, with the federation listener's
+    /// connection bounds (`limits`; a connection count of its own).
+    func application(address: (host: String, port: Int), limits: HTTPLimits, runtime: WorkerRuntime,
                      isReady: @escaping @Sendable () async -> Bool,
                      metricsText: @escaping @Sendable () -> [UInt8]) -> some Service {
         let logger = runtime.logger
         return Application(
             router: router(runtime: runtime, isReady: isReady, metricsText: metricsText),
+            server: BoundedHTTP1Channel.builder(limits: limits),
             configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port)),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? address.port

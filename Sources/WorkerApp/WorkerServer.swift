@@ -77,8 +77,12 @@ public struct WorkerServer: Sendable {
         if let passthrough { services.append(passthrough) }
         if let internalAddress {
             let installers = internalRoutes + (bridge.map { bridge in [{ router, _ in addHomeserverBridgeRoutes(to: router, bridge: bridge) }] } ?? [])
+            // The bridge's requests may outlast a federation request (``HomeserverBridge/longestRequest``).
+            var internalLimits = limits
+            if let bridge { internalLimits.requestDeadline = max(limits.requestDeadline, bridge.longestRequest) }
             let listener = InternalRoutes(installers: installers).application(
-                address: internalAddress, runtime: runtime, isReady: dependencies.isReady, metricsText: dependencies.metricsText)
+                address: internalAddress, limits: internalLimits, runtime: runtime, isReady: dependencies.isReady,
+                metricsText: dependencies.metricsText)
             services.append(bridge.map { HomeserverBridge.ClosingFeed(listener: listener, bridge: $0) } ?? listener)
         }
         services += [app, DrainService(readiness: readiness, drain: try settings.shutdownDrain, logger: logger)]

@@ -100,6 +100,34 @@ struct ConnectionBoundsTests {
         await fixture.shutdown()
     }
 
+    /// The internal listener (probes, metrics, the homeserver bridge) has the same bounds: a
+    /// silent connection, a trickled head and a push that stops sending its body are closed (all
+    /// three were held open for good: the listener had none of the bounds).
+    @Test func theInternalListenerClosesSlowAndIdleConnections() async throws {
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try HomeserverBridgeTests.makeToken()
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
+        let (worker, internalURL) = try await fixture.startBridgedWorker(
+            tokenFile: tokenFile, settings: Self.smallBounds)
+        defer { worker.stop() }
+        let port = try #require(Int(internalURL.split(separator: ":").last ?? ""))
+        // In a scope of their own: a push left open would hold the worker's shutdown.
+        do {
+            let head = Array("GET /metrics HTTP/1.1\r\nHost: internal\r\nX-Slow: \(String(repeating: "a", count: 60))\r\n\r\n".utf8)
+            let slow = try RawConnection(port: port)
+            slow.send([head[0]])
+            let silent = try RawConnection(port: port)
+            let stalledPush = try RawConnection(port: port)
+            stalledPush.send("PUT /_leave_worker/v1/rooms/%21r%3Aresident.test/events HTTP/1.1\r\nHost: internal\r\n"
+                + "Authorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            #expect(try await Self.trickle(Array(head.dropFirst()), on: slow), "slow head left open")
+            #expect(await Self.closes(silent, within: .seconds(20)), "silent connection left open")
+            #expect(await Self.closes(stalledPush, within: .seconds(20)), "stalled push left open")
+        }
+        await worker.stopWithoutBlocking()
+        await fixture.shutdown()
+    }
+
     @Test func connectionsBeyondTheLimitAreClosedAtOnceAndAFreedPlaceIsUsable() async throws {
         let fixture = try await ResidentFixture()
         let worker = try await Self.startWorker(fixture, ["LEAVE_WORKER_MAX_CONNECTIONS": "4", "LEAVE_WORKER_IDLE_TIMEOUT_MS": "60000"])

@@ -449,9 +449,12 @@ struct HomeserverBridgeTests {
 
 extension ResidentFixture {
     /// A worker with the homeserver bridge on an internal port of its own (and, if given, the
-    /// passthrough to `passthrough`); returns it with the internal listener's base URL.
-    func startBridgedWorker(tokenFile: URL, passthrough: String? = nil) async throws -> (WorkerProcess, String) {
-        var environment = self.environment
+    /// passthrough to `passthrough`, and `settings` on top of the fixture's); returns it with the
+    /// internal listener's base URL.
+    func startBridgedWorker(tokenFile: URL, passthrough: String? = nil, settings: [String: String] = [:]) async throws
+        -> (WorkerProcess, String)
+    {
+        var environment = self.environment.merging(settings) { $1 }
         environment["LEAVE_WORKER_PASSTHROUGH_TIMEOUT_MS"] = "5000"
         let port = WorkerProcess.freePort()
         environment["LEAVE_WORKER_INTERNAL_LISTEN"] = "127.0.0.1:\(port)"

@@ -18,6 +18,10 @@ public final class HomeserverBridge: Sendable {
     /// keeps one push within the pod's 256 MiB. A longer history is pushed in several pushes, in
     /// order: the first starting with the create event, each next one appending to the held room.
     static let maxPushBytes = 8 << 20
+    /// How long a push may take before it is answered 503 (retry; a repeated push is harmless):
+    /// four times a federation request's default deadline, as a push may check thousands of events
+    /// and fetch their servers' keys.
+    static let pushDeadline = Duration.seconds(120)
     /// Events a feed read returns when `limit` is absent.
     static let defaultFeedLimit = 100
 
@@ -25,6 +29,10 @@ public final class HomeserverBridge: Sendable {
     let importer: RoomImporter
     let feed: HomeserverFeed
     let logger: Logger
+    /// The bound on a push's work (``pushDeadline``), and on a feed read's: its longest wait
+    /// (`LEAVE_WORKER_FEED_MAX_WAIT_MS`) plus a federation request's deadline for the reads.
+    let pushDeadline: RequestDeadline
+    let feedDeadline: RequestDeadline
     /// Set while a push is being read and imported: one at a time per process, so that pushes
     /// arriving together do not multiply that memory (a second one is answered 503, retry).
     private let pushing = Atomic<Bool>(false)
@@ -33,18 +41,24 @@ public final class HomeserverBridge: Sendable {
     public static func make(settings: Settings, runtime: WorkerRuntime) throws -> HomeserverBridge? {
         guard let path = settings.values[.internalTokenFile] else { return nil }
         let wakeups = StreamWakeups(url: settings.databaseDirectURL, logger: runtime.logger)
+        let feedMaxWait = try settings.feedMaxWait
         return HomeserverBridge(
             token: try BridgeToken.read(path: path), importer: runtime.leaves.importer,
-            feed: HomeserverFeed(rooms: runtime.rooms, wakeups: wakeups, maximumWait: try settings.feedMaxWait),
-            logger: runtime.logger)
+            feed: HomeserverFeed(rooms: runtime.rooms, wakeups: wakeups, maximumWait: feedMaxWait),
+            feedDeadline: feedMaxWait + (try settings.httpLimits.requestDeadline), logger: runtime.logger)
     }
 
-    init(token: BridgeToken, importer: RoomImporter, feed: HomeserverFeed, logger: Logger) {
+    init(token: BridgeToken, importer: RoomImporter, feed: HomeserverFeed, feedDeadline: Duration, logger: Logger) {
         self.token = token
         self.importer = importer
         self.feed = feed
         self.logger = logger
+        pushDeadline = RequestDeadline(limit: Self.pushDeadline)
+        self.feedDeadline = RequestDeadline(limit: feedDeadline)
     }
+
+    /// The longest a bridge request may work: the internal listener's bound on an answer.
+    var longestRequest: Duration { max(pushDeadline.limit, feedDeadline.limit) }
 
     /// Stops the feed's LISTEN connection.
     public func stop() {
