@@ -115,7 +115,7 @@ public final class FederationSender: Sendable {
             wakers.cancelAll()
         }
         state.withLock { $0.wake = nil }
-        logger.debug("forwarding stopped")
+        logger.info("forwarding stopped")
     }
 
     /// Stops claiming: ``run()`` returns once the transactions already sent are answered and

@@ -16,16 +16,19 @@ final class Readiness: Sendable {
 }
 
 /// The last service of the worker's group, so the first a graceful shutdown stops: it fails
-/// readiness, then waits `drain` (`LEAVE_WORKER_SHUTDOWN_DRAIN_MS`, matched to Kubernetes'
-/// preStop) before the federation listener is told to close.
+/// readiness and runs `onDrain`, then waits `drain` (`LEAVE_WORKER_SHUTDOWN_DRAIN_MS`, matched to
+/// Kubernetes' preStop) before the federation listener is told to close.
 struct DrainService: Service {
     let readiness: Readiness
     let drain: Duration
     let logger: Logger
+    /// What starts stopping with the drain (the sender's claiming).
+    var onDrain: @Sendable () -> Void = {}
 
     func run() async {
         try? await gracefulShutdown()
         readiness.beginDraining()
+        onDrain()
         guard drain > .zero else { return }
         logger.info("draining: /ready answers 503", metadata: ["drain_ms": .stringConvertible(Int(drain / .milliseconds(1)))])
         try? await Task.sleep(for: drain)

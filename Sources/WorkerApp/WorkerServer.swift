@@ -73,7 +73,8 @@ public struct WorkerServer: Sendable {
         // A graceful shutdown stops the services in reverse order: readiness fails and the drain
         // period passes, then the federation listener closes, then the internal one, sending, pruning.
         let pruner = StoragePruner(serverKeys: ServerKeyStore(pool: runtime.pool), logger: logger)
-        var services: [any Service] = [pruner] + (try federationSender(runtime).map { [SenderService(sender: $0)] } ?? [])
+        let sender = try federationSender(runtime)
+        var services: [any Service] = [pruner] + (sender.map { [SenderService(sender: $0)] } ?? [])
         if let passthrough { services.append(passthrough) }
         if let internalAddress {
             let installers = internalRoutes + (bridge.map { bridge in [{ router, _ in addHomeserverBridgeRoutes(to: router, bridge: bridge) }] } ?? [])
@@ -85,7 +86,11 @@ public struct WorkerServer: Sendable {
                 metricsText: dependencies.metricsText)
             services.append(bridge.map { HomeserverBridge.ClosingFeed(listener: listener, bridge: $0) } ?? listener)
         }
-        services += [app, DrainService(readiness: readiness, drain: try settings.shutdownDrain, logger: logger)]
+        // The sender stops claiming as the drain begins: its transaction in flight (≤ its send
+        // timeout) ends while the listeners drain, not after them (the grace period covers the
+        // longer of the two, not their sum). Leaves accepted meanwhile are due to every sender.
+        services += [app, DrainService(readiness: readiness, drain: try settings.shutdownDrain, logger: logger,
+                                       onDrain: { sender?.stopClaiming() })]
         try await ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }
@@ -126,12 +131,14 @@ public struct WorkerServer: Sendable {
     }
 }
 
-/// The federation sender as a service: a graceful shutdown stops its claiming, and it returns once
-/// the transactions in flight are answered.
+/// The federation sender as a service: a graceful shutdown stops its claiming (the drain's start
+/// has, usually), and it returns once the transactions in flight are answered and its turn to
+/// stop has come.
 private struct SenderService: Service {
     let sender: FederationSender
 
     func run() async {
         await withGracefulShutdownHandler { await sender.run() } onGracefulShutdown: { sender.stopClaiming() }
+        try? await gracefulShutdown()   // stopped by the drain: the services after it still run
     }
 }

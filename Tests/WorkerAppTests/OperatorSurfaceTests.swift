@@ -86,6 +86,17 @@ import Testing
         #expect(readyStatus == 503)
         #expect(try await Self.get(worker.baseURL + "/health").status == 200)
         #expect(worker.process.isRunning)
+        // The sender stopped with the drain's start, not after the listeners (its transaction in
+        // flight then ran on past the grace period's share for them).
+        var senderStopped = false
+        for _ in 0..<200 where !senderStopped {
+            senderStopped = worker.outputText().split(separator: "\n").contains {
+                (try? JSONParser.parse(String($0)))?["message"]?.stringValue == "forwarding stopped"
+            }
+            if !senderStopped { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(senderStopped, "the sender still ran during the drain")
+        #expect(worker.process.isRunning)
         await remote.stop()
     }
 
