@@ -5,11 +5,11 @@ extension RoomStore {
     /// The leave transaction (`store_leaves`, sql/README.md): takes the room's lock; a replay of a
     /// stored event ID is `.alreadyStored`; a member whose membership is no longer
     /// `expectedMembership`, or no longer recorded by `expectedMembershipEvent` (the member event
-    /// the leave was decided on; nil: the value alone is compared), is `.membershipChanged`; otherwise stores the event as accepted (to be
-    /// forwarded), upserts the membership, replaces the member's current-state entry, moves the
-    /// forward extremities and counts the member's server one joined member fewer — the same rows
-    /// whatever the number of servers in the room. Nothing of this leave is written unless
-    /// everything is. Leaves that arrive while others are being written are committed together
+    /// the leave was decided on; nil: the value alone is compared), is `.membershipChanged`;
+    /// otherwise stores the event as accepted (to be forwarded), upserts the membership, replaces
+    /// the member's current-state entry, moves the forward extremities and counts the member's
+    /// server one joined member fewer — the same rows whatever the number of servers in the room.
+    /// Nothing of this leave is written unless everything is. Leaves that arrive while others are being written are committed together
     /// (`LeaveBatcher`), each with its own outcome. Then the event is announced on the stream
     /// (`StreamNotifier`, coalesced).
     /// `expectedMembership` nil: the member must have none. Throws `StorageError.unknownRoom`,
