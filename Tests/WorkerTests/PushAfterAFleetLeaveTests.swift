@@ -38,4 +38,26 @@ struct PushAfterAFleetLeaveTests {
         #expect(try await fixture.members(room.roomID)[carol] == "leave", "a message changes no membership")
         await fixture.shutdown()
     }
+
+    /// A ban made on the homeserver before it applied the member's fleet leave cites the member's old
+    /// join: it supersedes the leave (as state resolution has it: a power event, after which the
+    /// self-leave is not allowed) instead of conflicting with it. It was refused 409, and since the
+    /// homeserver cannot rebuild another user's event, so was every later push of the room.
+    @Test func aBanMadeBeforeTheHomeserverAppliedAFleetLeaveSupersedesIt() async throws {
+        let carol = HomeserverBridgeTests.carol
+        let bridged = try await BridgedRoom(label: "late-ban")
+        let (fixture, worker, room, homeserver, internalURL) =
+            (bridged.fixture, bridged.worker, bridged.room, bridged.homeserver, bridged.internalURL)
+        defer { bridged.stopWorker() }
+
+        _ = try await HomeserverBridgeTests.leave(carol, room: room.roomID, fixture: fixture, worker: worker)
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["membership": "ban"], type: EventType.member, stateKey: carol, sender: room.adminUserID,
+                              signer: fixture.resident)
+        }
+        let banned = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(banned.status == 200, "\(String(describing: banned.body))")
+        #expect(try await fixture.members(room.roomID)[carol] == "ban")
+        await fixture.shutdown()
+    }
 }
