@@ -173,11 +173,13 @@ struct CheckedRoom {
         let authSignatures = await signatures.authSignatures(for: pdu)
         do {
             try AuthRules.check(pdu, authEvents: byID, signatures: authSignatures)
-            // Against the current state too — except a held room's message events: they change no
-            // state, and one the homeserver accepted may fairly fail it (its member left through the
-            // fleet after sending it, before the homeserver applied the leave); refused, it stopped
-            // every later push citing it. (Synapse stores such an event soft-failed.)
-            if held == nil || pdu.stateKey != nil {
+            // Against the current state too — except a held room's events other than memberships:
+            // one the homeserver accepted may fairly fail it (its sender left through the fleet
+            // after sending it, before the homeserver applied the leave), and refused, it stopped
+            // every later push citing it. The homeserver, whose room it is, holds it valid by the
+            // state before it, as its auth events show; a membership still meets the current
+            // state and the conflict rule (sql/0029), which guard the fleet's leaves.
+            if held == nil || pdu.type.bytesEqual(EventType.member) {
                 try AuthRules.check(pdu, against: state, signatures: authSignatures)
             }
         } catch {

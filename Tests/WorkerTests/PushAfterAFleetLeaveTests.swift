@@ -60,4 +60,35 @@ struct PushAfterAFleetLeaveTests {
         #expect(try await fixture.members(room.roomID)[carol] == "ban")
         await fixture.shutdown()
     }
+
+    /// A state event other than a membership — here a topic — that a member with the power to set
+    /// it sent before leaving through the fleet goes in like a message: checked against its own
+    /// auth events (the member was joined there), not the current state (where the member has
+    /// left). It was refused 400, and with it every later push citing it.
+    @Test func aTopicSetBeforeAFleetLeaveIsPushed() async throws {
+        let carol = HomeserverBridgeTests.carol
+        let bridged = try await BridgedRoom(label: "late-topic")
+        let (fixture, worker, room, homeserver, internalURL) =
+            (bridged.fixture, bridged.worker, bridged.room, bridged.homeserver, bridged.internalURL)
+        defer { bridged.stopWorker() }
+        try await homeserver.update(room.roomID) { record in
+            let levels: JSONObject = [
+                "users": [room.adminUserID: 100, carol: 50], "users_default": 0, "events": [:], "events_default": 0,
+                "state_default": 50, "ban": 50, "kick": 50, "redact": 50, "invite": 0,
+            ]
+            try record.append(levels, type: EventType.powerLevels, stateKey: "", sender: room.adminUserID, signer: fixture.resident)
+        }
+        let raised = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(raised.status == 200, "\(String(describing: raised.body))")
+
+        _ = try await HomeserverBridgeTests.leave(carol, room: room.roomID, fixture: fixture, worker: worker)
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["topic": "moving on"], type: "m.room.topic", stateKey: "", sender: carol,
+                              signer: fixture.remote.eventSigner)
+        }
+        let topic = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(topic.status == 200, "\(String(describing: topic.body))")
+        #expect(try await fixture.members(room.roomID)[carol] == "leave")
+        await fixture.shutdown()
+    }
 }
