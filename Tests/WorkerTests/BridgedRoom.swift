@@ -1,4 +1,5 @@
 import Foundation
+import MatrixCore
 import RemoteHomeserver
 import TestSupport
 
@@ -23,6 +24,17 @@ struct BridgedRoom {
         try await fixture.importRoom(room)
         homeserver = HomeserverOfRecord(token: token)
         await homeserver.hold(room)
+    }
+
+    /// Appends the events `change` makes to the homeserver's copy of the room, and pushes them.
+    func push(_ change: @Sendable (inout RecordRoom) throws -> Void) async throws -> (status: Int, body: JSONValue?) {
+        try await homeserver.update(room.roomID, change)
+        return try await homeserver.push(room.roomID, to: internalURL)
+    }
+
+    /// `userID` leaves through the fleet (make_leave, signed, send_leave), unknown to the homeserver.
+    func leaveThroughTheFleet(_ userID: String) async throws {
+        _ = try await HomeserverBridgeTests.leave(userID, room: room.roomID, fixture: fixture, worker: worker)
     }
 
     /// Stops the worker and removes the token file (for a `defer`; the test shuts the fixture down).

@@ -13,20 +13,18 @@ struct LeaveOverAnEarlierMembershipTests {
     @Test func aTemplateMadeBeforeAKickAndARejoinIsRefused() async throws {
         let carol = HomeserverBridgeTests.carol
         let bridged = try await BridgedRoom(label: "rejoined")
-        let (fixture, worker, room, homeserver, internalURL) =
-            (bridged.fixture, bridged.worker, bridged.room, bridged.homeserver, bridged.internalURL)
         defer { bridged.stopWorker() }
+        let (fixture, worker, room, homeserver) = (bridged.fixture, bridged.worker, bridged.room, bridged.homeserver)
 
         let remote = fixture.requester(worker)
         let template = try await remote.makeLeave(roomID: room.roomID, userID: carol)
         let body = try #require(template.json, "make_leave answered \(template.status)")
-        try await homeserver.update(room.roomID) { record in
+        let pushed = try await bridged.push { record in
             try record.append(["membership": "leave"], type: EventType.member, stateKey: carol, sender: room.adminUserID,
                               signer: fixture.resident)
             try record.append(["membership": "join"], type: EventType.member, stateKey: carol, sender: carol,
                               signer: fixture.remote.eventSigner)
         }
-        let pushed = try await homeserver.push(room.roomID, to: internalURL)
         #expect(pushed.status == 200, "\(String(describing: pushed.body))")
         let rejoin = try #require(await homeserver.rooms[room.roomID]?.events.last?.eventID)
         let before = try await fixture.members(room.roomID)

@@ -11,31 +11,28 @@ import Testing
 /// room's pushes stopped for good.
 @Suite(.serialized)
 struct PushAfterAFleetLeaveTests {
-    @Test func aMessageSentBeforeAFleetLeaveIsPushedAndSoAreTheEventsCitingIt() async throws {
-        let carol = HomeserverBridgeTests.carol
-        let bridged = try await BridgedRoom(label: "late-message")
-        let (fixture, worker, room, homeserver, internalURL) =
-            (bridged.fixture, bridged.worker, bridged.room, bridged.homeserver, bridged.internalURL)
-        defer { bridged.stopWorker() }
+    static let carol = HomeserverBridgeTests.carol
 
-        _ = try await HomeserverBridgeTests.leave(carol, room: room.roomID, fixture: fixture, worker: worker)
-        #expect(try await fixture.members(room.roomID)[carol] == "leave")
+    @Test func aMessageSentBeforeAFleetLeaveIsPushedAndSoAreTheEventsCitingIt() async throws {
+        let bridged = try await BridgedRoom(label: "late-message")
+        defer { bridged.stopWorker() }
+        let (fixture, room) = (bridged.fixture, bridged.room)
+        try await bridged.leaveThroughTheFleet(Self.carol)
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "leave")
 
         // The homeserver has not applied the leave yet: carol's message, then the admin's, follow it.
-        try await homeserver.update(room.roomID) { record in
-            try record.append(["msgtype": "m.text", "body": "bye"], type: "m.room.message", stateKey: nil, sender: carol,
+        let late = try await bridged.push { record in
+            try record.append(["msgtype": "m.text", "body": "bye"], type: "m.room.message", stateKey: nil, sender: Self.carol,
                               signer: fixture.remote.eventSigner)
         }
-        let late = try await homeserver.push(room.roomID, to: internalURL)
         #expect(late.status == 200, "\(String(describing: late.body))")
-        try await homeserver.update(room.roomID) { record in
+        let next = try await bridged.push { record in
             try record.append(["msgtype": "m.text", "body": "see you"], type: "m.room.message", stateKey: nil,
                               sender: room.adminUserID, signer: fixture.resident)
         }
-        let next = try await homeserver.push(room.roomID, to: internalURL)
         #expect(next.status == 200, "\(String(describing: next.body))")
         #expect(next.body?["new_events"]?.integerValue == 1)
-        #expect(try await fixture.members(room.roomID)[carol] == "leave", "a message changes no membership")
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "leave", "a message changes no membership")
         await fixture.shutdown()
     }
 
@@ -44,20 +41,16 @@ struct PushAfterAFleetLeaveTests {
     /// self-leave is not allowed) instead of conflicting with it. It was refused 409, and since the
     /// homeserver cannot rebuild another user's event, so was every later push of the room.
     @Test func aBanMadeBeforeTheHomeserverAppliedAFleetLeaveSupersedesIt() async throws {
-        let carol = HomeserverBridgeTests.carol
         let bridged = try await BridgedRoom(label: "late-ban")
-        let (fixture, worker, room, homeserver, internalURL) =
-            (bridged.fixture, bridged.worker, bridged.room, bridged.homeserver, bridged.internalURL)
         defer { bridged.stopWorker() }
-
-        _ = try await HomeserverBridgeTests.leave(carol, room: room.roomID, fixture: fixture, worker: worker)
-        try await homeserver.update(room.roomID) { record in
-            try record.append(["membership": "ban"], type: EventType.member, stateKey: carol, sender: room.adminUserID,
+        let (fixture, room) = (bridged.fixture, bridged.room)
+        try await bridged.leaveThroughTheFleet(Self.carol)
+        let banned = try await bridged.push { record in
+            try record.append(["membership": "ban"], type: EventType.member, stateKey: Self.carol, sender: room.adminUserID,
                               signer: fixture.resident)
         }
-        let banned = try await homeserver.push(room.roomID, to: internalURL)
         #expect(banned.status == 200, "\(String(describing: banned.body))")
-        #expect(try await fixture.members(room.roomID)[carol] == "ban")
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "ban")
         await fixture.shutdown()
     }
 
@@ -66,29 +59,24 @@ struct PushAfterAFleetLeaveTests {
     /// auth events (the member was joined there), not the current state (where the member has
     /// left). It was refused 400, and with it every later push citing it.
     @Test func aTopicSetBeforeAFleetLeaveIsPushed() async throws {
-        let carol = HomeserverBridgeTests.carol
         let bridged = try await BridgedRoom(label: "late-topic")
-        let (fixture, worker, room, homeserver, internalURL) =
-            (bridged.fixture, bridged.worker, bridged.room, bridged.homeserver, bridged.internalURL)
         defer { bridged.stopWorker() }
-        try await homeserver.update(room.roomID) { record in
+        let (fixture, room) = (bridged.fixture, bridged.room)
+        let raised = try await bridged.push { record in
             let levels: JSONObject = [
-                "users": [room.adminUserID: 100, carol: 50], "users_default": 0, "events": [:], "events_default": 0,
+                "users": [room.adminUserID: 100, Self.carol: 50], "users_default": 0, "events": [:], "events_default": 0,
                 "state_default": 50, "ban": 50, "kick": 50, "redact": 50, "invite": 0,
             ]
             try record.append(levels, type: EventType.powerLevels, stateKey: "", sender: room.adminUserID, signer: fixture.resident)
         }
-        let raised = try await homeserver.push(room.roomID, to: internalURL)
         #expect(raised.status == 200, "\(String(describing: raised.body))")
-
-        _ = try await HomeserverBridgeTests.leave(carol, room: room.roomID, fixture: fixture, worker: worker)
-        try await homeserver.update(room.roomID) { record in
-            try record.append(["topic": "moving on"], type: "m.room.topic", stateKey: "", sender: carol,
+        try await bridged.leaveThroughTheFleet(Self.carol)
+        let topic = try await bridged.push { record in
+            try record.append(["topic": "moving on"], type: "m.room.topic", stateKey: "", sender: Self.carol,
                               signer: fixture.remote.eventSigner)
         }
-        let topic = try await homeserver.push(room.roomID, to: internalURL)
         #expect(topic.status == 200, "\(String(describing: topic.body))")
-        #expect(try await fixture.members(room.roomID)[carol] == "leave")
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "leave")
         await fixture.shutdown()
     }
 }
