@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages leave-worker needs to build, test and run locally,
+# Installs the Debian packages leave-worker needs to build, test and run locally (libjemalloc2:
+# the allocator the workers run with, as in the image — cluster.sh falls back to glibc without it),
 # when they are missing. Safe to run again.
 #   scripts/deps.sh           build and run (scripts/run.sh)
 #   scripts/deps.sh --tests   also what only the suite uses: promtool (Debian package prometheus;
 #                             no daemon is started) and python3-yaml, so the alert rules' unit tests
 #                             run instead of being skipped (scripts/test.sh)
 set -euo pipefail
-wanted=(libsodium-dev libpq-dev libssl-dev postgresql pgbouncer haproxy python3)
+wanted=(libsodium-dev libpq-dev libssl-dev libjemalloc2 postgresql pgbouncer haproxy python3)
 testing=()
 [ "${1:-}" = --tests ] && testing=(prometheus python3-yaml)
 
