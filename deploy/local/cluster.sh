@@ -163,6 +163,7 @@ resolve_binary() {
 worker_preload() {
     if [ -n "${LD_PRELOAD+set}" ]; then echo "$LD_PRELOAD"
     elif /sbin/ldconfig -p 2>/dev/null | grep -q 'libjemalloc\.so\.2 '; then echo libjemalloc.so.2
+    else say "libjemalloc2 is not installed (scripts/deps.sh installs it): the workers run on glibc's malloc, not as in the image"
     fi
 }
 
