@@ -51,7 +51,7 @@ public struct LeaveDecision: Sendable {
             if snapshot.alreadyStored { return .alreadyStored }   // a replay: same checks passed, nothing to write
             // With no prev events the state before the leave is empty: no rule admits it (spec check 5).
             guard !accepted.prevEventIDs.isEmpty else { throw .noPrevEvents }
-            if let unknown = accepted.prevEventIDs.first(where: { !snapshot.storedIDs.contains(ExactString($0)) }) {
+            if let unknown = accepted.prevEventIDs.first(where: { snapshot.streamPositions[ExactString($0)] == nil }) {
                 throw .prevEventNotInRoom(unknown)
             }
             let memberEvent = snapshot.state.events[.member(accepted.sender)]
@@ -61,6 +61,20 @@ public struct LeaveDecision: Sendable {
             // event for the member, built on the current one, would conflict with it.
             if let memberEvent, !accepted.authEventIDs.contains(where: { $0.bytesEqual(memberEvent.eventID) }) {
                 throw .staleMembershipCited(current: memberEvent.eventID)
+            }
+            // The spec judges a leave on the state before it, resolved from its prev events; this
+            // worker keeps the current state only, and may judge on it only when the state before
+            // can hold the member event judged against (leave-handshake §2.5: conservatively, or
+            // 403): some prev event must be that event or stored after it. Prev events all stored
+            // before it (the create event; a moment the sender had left or was banned) have states
+            // without it, which other servers judge the leave on — and a fork stored off them
+            // would become an extremity of ours. (Not an ancestry walk: a prev event stored later
+            // on a branch that forked before the member event passes; only the homeserver's pushes
+            // store such branches.)
+            if let memberEvent, let memberPosition = snapshot.streamPositions[ExactString(memberEvent.eventID)],
+                !accepted.prevEventIDs.contains(where: { (snapshot.streamPositions[ExactString($0)] ?? .min) >= memberPosition })
+            {
+                throw .prevEventsPrecedeMembership(current: memberEvent.eventID)
             }
             let expected = PriorMembership(memberEvent)
             do {

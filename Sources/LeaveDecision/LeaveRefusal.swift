@@ -41,6 +41,9 @@ public enum LeaveRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     /// The auth events do not cite the sender's current member event (the leave was built on an
     /// earlier membership: make a new template with `make_leave`).
     case staleMembershipCited(current: String)
+    /// Every prev event was stored before the sender's current member event: the state before the
+    /// leave does not hold the membership it was judged against.
+    case prevEventsPrecedeMembership(current: String)
     /// The member's membership changed between the decision and the write (another event won).
     case membershipChanged(sender: String, current: String?)
     /// make_leave: the user's membership does not allow a leave.
@@ -72,6 +75,8 @@ public enum LeaveRefusal: Error, Equatable, Sendable, CustomStringConvertible {
         case .refusedByCurrentState(let error): "Leave refused by the room's current state: \(error)"
         case .staleMembershipCited(let current):
             "The leave's auth_events must cite the sender's current membership event \(current); ask make_leave again"
+        case .prevEventsPrecedeMembership(let current):
+            "The leave's prev_events all precede the sender's current membership event \(current); ask make_leave again"
         case .membershipChanged(let sender, let current):
             "Membership of \(sender) changed to \(current ?? "none") meanwhile; leave refused"
         case .cannotLeave(let error): "You cannot leave this room: \(error)"

@@ -8,14 +8,18 @@ public struct LeaveSnapshot: Sendable {
     public let state: RoomState
     /// The room's events among the leave's auth events; unknown IDs are absent.
     public let authEvents: [AuthEvent]
-    /// The IDs of the room's events among all the cited IDs (auth and prev events), byte for byte.
-    public let storedIDs: Set<ExactString>
+    /// The room's events among all the cited IDs (auth and prev events), by ID byte for byte, with
+    /// each one's position in the event stream — the order they were stored in, which is a
+    /// topological order: an event is stored only after its prev events.
+    public let streamPositions: [ExactString: Int64]
     public let alreadyStored: Bool
 
-    public init(version: RoomVersion, state: [AuthEvent], authEvents: [AuthEvent], storedIDs: [String], alreadyStored: Bool) {
+    public init(
+        version: RoomVersion, state: [AuthEvent], authEvents: [AuthEvent], streamPositions: [ExactString: Int64], alreadyStored: Bool
+    ) {
         self.state = RoomState(version: version, events: state)
         self.authEvents = authEvents
-        self.storedIDs = Set(storedIDs.map { ExactString($0) })
+        self.streamPositions = streamPositions
         self.alreadyStored = alreadyStored
     }
 }

@@ -38,9 +38,10 @@ extension LeaveService {
                 authEvents += try parsed([record], version: version)
             }
         }
+        var positions: [ExactString: Int64] = [:]
+        for record in context.cited { positions[ExactString(record.eventID)] = record.streamPosition }
         let snapshot = LeaveSnapshot(
-            version: version, state: state, authEvents: authEvents,
-            storedIDs: context.cited.map(\.eventID), alreadyStored: context.alreadyStored)
+            version: version, state: state, authEvents: authEvents, streamPositions: positions, alreadyStored: context.alreadyStored)
         let needed: [(server: String, signatures: JSONObject)]
         do { needed = try decision.keysNeeded(candidate, snapshot: snapshot) } catch { throw .refused(error) }
         let keys = await signatures.keys(for: needed, use: candidate.keyUse)

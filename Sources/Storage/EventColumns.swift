@@ -1,7 +1,7 @@
 import Postgres
 
 /// The `events` columns event queries select — all of them in the order `EventRecord(row:)` reads
-/// them, or the three `StoredPDU(row:)` reads — and the lookups those queries are built from.
+/// them, or the four `StoredPDU(row:)` reads — and the lookups those queries are built from.
 ///
 /// Every lookup of an event or a state entry is an equality on the table's whole primary key,
 /// inside a `LATERAL (… LIMIT 1)` that the planner cannot flatten. Written as a plain join or
@@ -20,11 +20,11 @@ enum EventColumns {
     /// Column list of a `StoredPDU` for a query whose `events` row is aliased `e`: what a leave or
     /// template is decided on (the PDU, parsed or taken from the parsed-event cache by ID, holds the
     /// rest). Each column left out is decoding a send_leave's ≈ 7 rows no longer pays for.
-    static let selectPDU = "e.event_id, e.depth, e.pdu"
+    static let selectPDU = "e.event_id, e.depth, e.stream_ordering, e.pdu"
 
     /// ``selectPDU``'s columns with an empty PDU: for rows whose event need only exist (its PDU,
     /// up to 64 KiB, is neither read nor sent).
-    static let selectWithoutPDU = "e.event_id, e.depth, ''::text"
+    static let selectWithoutPDU = "e.event_id, e.depth, e.stream_ordering, ''::text"
 
     /// A `FROM`-clause continuation that adds `e`, the event of room `roomID` with ID `eventID`
     /// (SQL expressions over the items before it); rows without such an event are dropped.
@@ -74,10 +74,12 @@ extension EventRecord {
 extension StoredPDU {
     /// Reads a row selected with `EventColumns.selectPDU`, starting at column `offset`.
     init(row: PostgresRow, offset o: Int = 0) throws(StorageError) {
-        guard let eventID = row.string(o), let depth = row.int64(o + 1), let pdu = row.bytes(o + 2) else {
+        guard let eventID = row.string(o), let depth = row.int64(o + 1), let position = row.int64(o + 2),
+              let pdu = row.bytes(o + 3)
+        else {
             throw .malformedRow("events row with a missing or undecodable column")
         }
-        self.init(eventID: eventID, depth: depth, pdu: pdu)
+        self.init(eventID: eventID, depth: depth, streamPosition: position, pdu: pdu)
     }
 }
 

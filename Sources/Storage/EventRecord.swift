@@ -38,12 +38,15 @@ public struct EventRecord: Sendable, Equatable {
 public struct StoredPDU: Sendable, Equatable {
     public let eventID: String
     public let depth: Int64
+    /// Where the event was stored in the event stream (`stream_ordering`).
+    public let streamPosition: Int64
     /// The PDU's JSON text exactly as stored and served.
     public let pdu: [UInt8]
 
-    public init(eventID: String, depth: Int64, pdu: [UInt8]) {
+    public init(eventID: String, depth: Int64, streamPosition: Int64, pdu: [UInt8]) {
         self.eventID = eventID
         self.depth = depth
+        self.streamPosition = streamPosition
         self.pdu = pdu
     }
 }

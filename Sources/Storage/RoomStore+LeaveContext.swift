@@ -123,7 +123,7 @@ struct LeaveContextReader: Sendable {
     static let manySQL = IndexedStateKeys.sql + """
 
         UNION ALL
-        SELECT c.n, 'c', e.event_id, e.depth, CASE WHEN c.kind = 'a' THEN e.pdu ELSE '' END
+        SELECT c.n, 'c', e.event_id, e.depth, e.stream_ordering, CASE WHEN c.kind = 'a' THEN e.pdu ELSE '' END
         FROM (SELECT DISTINCT * FROM unnest($5::text[], $6::text[], $7::text[], $11::text[]) AS c(n, room_id, event_id, kind)) c
         \(EventColumns.joinEvent(roomID: "c.room_id", eventID: "c.event_id"))
         UNION ALL

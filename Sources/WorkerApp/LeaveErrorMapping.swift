@@ -28,7 +28,8 @@ extension MatrixError {
             .templateUnbuildable:
             error = .badJSON(message)
         case .senderNotOnOrigin, .userNotOnOrigin, .bannedByServerACL, .badSignature, .authEventNotInRoom, .refusedByAuthEvents,
-            .prevEventNotInRoom, .noPrevEvents, .refusedByCurrentState, .staleMembershipCited, .membershipChanged, .cannotLeave:
+            .prevEventNotInRoom, .noPrevEvents, .refusedByCurrentState, .staleMembershipCited, .prevEventsPrecedeMembership,
+            .membershipChanged, .cannotLeave:
             error = .forbidden(message)
         case .signaturesUndecided:
             // Keys that could not be fetched decide nothing: 503, as for the request's own key.

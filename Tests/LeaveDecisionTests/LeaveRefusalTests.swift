@@ -191,7 +191,7 @@ final class LeaveRefusalTests: XCTestCase {
         let snapshot = room.snapshot(for: carol.body)
         let banned = LeaveSnapshot(
             version: room.version, state: Array(snapshot.state.events.values) + [aclEvent], authEvents: snapshot.authEvents,
-            storedIDs: snapshot.storedIDs.map(\.text), alreadyStored: false)
+            streamPositions: snapshot.streamPositions, alreadyStored: false)
         assertRefused(verdict(snapshot: banned), 403, "M_FORBIDDEN") { $0 == .bannedByServerACL(origin: "remote.test") }
     }
 
@@ -220,7 +220,7 @@ final class LeaveRefusalTests: XCTestCase {
         let partial = LeaveSnapshot(
             version: room.version, state: Array(full.state.events.values),
             authEvents: full.authEvents.filter { !$0.eventID.bytesEqual(firstAuth) },
-            storedIDs: full.storedIDs.map(\.text).filter { !$0.bytesEqual(firstAuth) }, alreadyStored: false)
+            streamPositions: full.streamPositions.filter { !$0.key.text.bytesEqual(firstAuth) }, alreadyStored: false)
         assertRefused(verdict(snapshot: partial), 403, "M_FORBIDDEN") { $0 == .authEventNotInRoom(firstAuth) }
     }
 
@@ -236,7 +236,8 @@ final class LeaveRefusalTests: XCTestCase {
         let prev = carol.body["prev_events"]?.arrayValue?.first?.stringValue ?? ""
         let partial = LeaveSnapshot(
             version: room.version, state: Array(full.state.events.values),
-            authEvents: full.authEvents, storedIDs: full.storedIDs.map(\.text).filter { !$0.bytesEqual(prev) }, alreadyStored: false)
+            authEvents: full.authEvents, streamPositions: full.streamPositions.filter { !$0.key.text.bytesEqual(prev) },
+            alreadyStored: false)
         assertRefused(verdict(snapshot: partial), 403, "M_FORBIDDEN") { $0 == .prevEventNotInRoom(prev) }
     }
 
@@ -244,7 +245,7 @@ final class LeaveRefusalTests: XCTestCase {
         let full = room.snapshot(for: carol.body)
         let withoutCarol = LeaveSnapshot(
             version: room.version, state: full.state.events.filter { $0.key != .member("@carol:remote.test") }.map(\.value),
-            authEvents: full.authEvents, storedIDs: full.storedIDs.map(\.text), alreadyStored: false)
+            authEvents: full.authEvents, streamPositions: full.streamPositions, alreadyStored: false)
         assertRefused(verdict(snapshot: withoutCarol), 403, "M_FORBIDDEN") {
             $0 == .refusedByCurrentState(.cannotLeave(currentMembership: nil))
         }
@@ -259,8 +260,25 @@ final class LeaveRefusalTests: XCTestCase {
         let again = AuthEvent(eventID: "$invited-again", pdu: invite.pdu)
         let reinvited = LeaveSnapshot(
             version: room.version, state: full.state.events.filter { $0.key != .member("@carol:remote.test") }.map(\.value) + [again],
-            authEvents: full.authEvents, storedIDs: full.storedIDs.map(\.text), alreadyStored: false)
+            authEvents: full.authEvents, streamPositions: full.streamPositions, alreadyStored: false)
         assertRefused(verdict(snapshot: reinvited), 403, "M_FORBIDDEN") { $0 == .staleMembershipCited(current: "$invited-again") }
+    }
+
+    /// The state before a leave is resolved from its prev events; with all of them stored before
+    /// the sender's current member event (here the create event, before carol's invite), that
+    /// state does not hold the membership the leave was judged against, and other servers would
+    /// reject it: refused, not stored as a fork of the room (found by review, 2026-12-06: stored
+    /// before). One prev event at or after the member event suffices.
+    func testALeaveWhosePrevEventsAllPrecedeTheMembershipIsRefused() throws {
+        let create = try XCTUnwrap(room.finalState[.create]).eventID
+        let invite = try XCTUnwrap(room.finalState[.member("@carol:remote.test")]).eventID
+        let onTheCreate = try resigned { $0["prev_events"] = [.string(create)] }
+        assertRefused(verdict(onTheCreate), 403, "M_FORBIDDEN") { $0 == .prevEventsPrecedeMembership(current: invite) }
+
+        let onTheInvite = try resigned { $0["prev_events"] = [.string(invite)] }
+        guard case .store = verdict(onTheInvite) else { return XCTFail("refused a leave built on the member event itself") }
+        let onBoth = try resigned { $0["prev_events"] = [.string(create), .string(invite)] }
+        guard case .store = verdict(onBoth) else { return XCTFail("refused a leave with one prev event after the membership") }
     }
 
     func testNoSigningKey() {

@@ -11,6 +11,8 @@ struct VectorRoom {
     let roomID: String
     /// Every event of the room as stored (`stored_pdu` where present), by event ID.
     let events: [ExactString: AuthEvent]
+    /// Each event's stream position: its place in the file (which lists a room's events in order).
+    let positions: [ExactString: Int64]
     /// The room's current state at its end.
     let finalState: [StateKey: AuthEvent]
 
@@ -21,10 +23,12 @@ struct VectorRoom {
             let room = try XCTUnwrap(member.value.objectValue)
             let version = try XCTUnwrap(RoomVersion(member.key))
             var events: [ExactString: AuthEvent] = [:]
-            for value in room["events"]?.arrayValue ?? [] {
+            var positions: [ExactString: Int64] = [:]
+            for (index, value) in (room["events"]?.arrayValue ?? []).enumerated() {
                 let json = try XCTUnwrap((value["stored_pdu"] ?? value["pdu"])?.objectValue)
                 let id = try XCTUnwrap(value["event_id"]?.stringValue)
                 events[ExactString(id)] = AuthEvent(eventID: id, pdu: try PDU(json: json, roomVersion: version))
+                positions[ExactString(id)] = Int64(index + 1)
             }
             var finalState: [StateKey: AuthEvent] = [:]
             for entry in try XCTUnwrap(room["final_state"]?.objectValue).members {
@@ -33,7 +37,8 @@ struct VectorRoom {
                 finalState[key] = try XCTUnwrap(events[ExactString(try XCTUnwrap(entry.value.stringValue))])
             }
             rooms[member.key] = VectorRoom(
-                version: version, roomID: try XCTUnwrap(room["room_id"]?.stringValue), events: events, finalState: finalState)
+                version: version, roomID: try XCTUnwrap(room["room_id"]?.stringValue), events: events, positions: positions,
+                finalState: finalState)
         }
         return rooms
     }
@@ -44,8 +49,9 @@ struct VectorRoom {
         let sender = body["sender"]?.stringValue ?? ""
         let state = RoomState.keys(for: sender).compactMap { finalState[$0] }
         let authEvents = references(body["auth_events"]).compactMap { events[ExactString($0)] }
-        let stored = (references(body["auth_events"]) + references(body["prev_events"])).filter { events[ExactString($0)] != nil }
-        return LeaveSnapshot(version: version, state: state, authEvents: authEvents, storedIDs: stored, alreadyStored: alreadyStored)
+        var stored: [ExactString: Int64] = [:]
+        for id in references(body["auth_events"]) + references(body["prev_events"]) { stored[ExactString(id)] = positions[ExactString(id)] }
+        return LeaveSnapshot(version: version, state: state, authEvents: authEvents, streamPositions: stored, alreadyStored: alreadyStored)
     }
 
     /// Event IDs of `prev_events`/`auth_events` in either format.

@@ -17,14 +17,14 @@ struct ParsedEventCacheTests {
         return try (room["events"]?.arrayValue ?? []).map { value in
             let json = try #require((value["stored_pdu"] ?? value["pdu"])?.objectValue)
             let pdu = try PDU(json: json, roomVersion: version)
-            return (pdu.type, StoredPDU(eventID: try #require(value["event_id"]?.stringValue), depth: pdu.depth, pdu: json.compactBytes()))
+            return (pdu.type, StoredPDU(eventID: try #require(value["event_id"]?.stringValue), depth: pdu.depth, streamPosition: 1, pdu: json.compactBytes()))
         }
     }
 
     /// `stored` under its own ID but with `other`'s bytes: a cached parse answers without reading
     /// them, a fresh parse reads `other`.
     private func lookUp(_ stored: StoredPDU, withBytesOf other: StoredPDU, in cache: ParsedEventCache) throws -> String {
-        let altered = StoredPDU(eventID: stored.eventID, depth: stored.depth, pdu: other.pdu)
+        let altered = StoredPDU(eventID: stored.eventID, depth: stored.depth, streamPosition: stored.streamPosition, pdu: other.pdu)
         return try cache.event(altered, version: version).pdu.type
     }
 
@@ -58,7 +58,7 @@ struct ParsedEventCacheTests {
         json["content"] = .object(JSONObject([
             ("membership", .string("leave")), ("x", .array(Array(repeating: .array([.integer(0)]), count: 16_000))),
         ]))
-        return StoredPDU(eventID: id, depth: member.depth, pdu: json.compactBytes())
+        return StoredPDU(eventID: id, depth: member.depth, streamPosition: 1, pdu: json.compactBytes())
     }
 
     /// The cache is bounded by the memory its parsed events hold, not only by their count: 4,096

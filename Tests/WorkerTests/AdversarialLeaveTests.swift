@@ -145,6 +145,10 @@ struct AdversarialLeaveTests {
             Case(name: "no prev_events", version: "10", status: 403, errcode: "M_FORBIDDEN") { leaver in
                 try await leaver.send { $0["prev_events"] = [] }
             },
+            // The state before it (the create event's) holds no membership of the sender.
+            Case(name: "a prev_event before the sender's membership", version: "10", status: 403, errcode: "M_FORBIDDEN") { leaver in
+                try await leaver.send { $0["prev_events"] = [leaver.room.events[0].reference(in: leaver.version)] }
+            },
             Case(name: "10 auth_events (the selected ones repeated)", version: "10", status: 403, errcode: "M_FORBIDDEN") { leaver in
                 try await leaver.send { event in
                     let selected = event["auth_events"]?.arrayValue ?? []
