@@ -20,8 +20,12 @@ public final class LeaveService: Sendable {
     /// Room import (`leave-worker rooms import`), sharing this service's checks.
     public let importer: RoomImporter
 
+    /// - Parameters:
+    ///   - signingKeys: our current keys, the first signing.
+    ///   - oldSigningKeys: our retired keys: events our server signed with them still verify,
+    ///     as far as their `expired_ts` allows (``KeyValidity/isUsable(expiredTS:for:)``).
     public init(
-        serverName: String, signingKeys: [SigningKey], rooms: RoomStore, keys: KeyFetcher,
+        serverName: String, signingKeys: [SigningKey], oldSigningKeys: [OldVerifyKey], rooms: RoomStore, keys: KeyFetcher,
         maximumSignaturesPerServer: Int = 4, logger: Logger = Logger(label: "leave-worker.leaves"),
         now: @escaping @Sendable () -> Int64 = UnixMilliseconds.now
     ) {
@@ -32,8 +36,11 @@ public final class LeaveService: Sendable {
         self.versions = RoomVersionCache(rooms: rooms)
         var ownKeys: [ExactString: Ed25519PublicKey] = [:]
         for key in signingKeys { ownKeys[ExactString(key.keyID)] = key.publicKey }
+        var oldOwnKeys: [ExactString: OldVerifyKey] = [:]
+        for key in oldSigningKeys { oldOwnKeys[ExactString(key.keyID)] = key }
         let signatures = EventSignatureChecker(
-            ownServer: serverName, ownKeys: ownKeys, fetcher: keys, maximumSignaturesPerServer: max(1, maximumSignaturesPerServer))
+            ownServer: serverName, ownKeys: ownKeys, oldOwnKeys: oldOwnKeys, fetcher: keys,
+            maximumSignaturesPerServer: max(1, maximumSignaturesPerServer), logger: logger)
         self.signatures = signatures
         self.logger = logger
         self.now = now

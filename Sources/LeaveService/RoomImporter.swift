@@ -26,7 +26,8 @@ public struct ImportReport: Sendable {
 public struct ImportError: Error, CustomStringConvertible {
     public let description: String
     /// Whether the refusal says nothing about the events: a signing key could not be had just now
-    /// (its server unreachable, timing out, the fetches overloaded). The same push may pass later.
+    /// (its server unreachable, timing out, the fetches overloaded), or our own server signed with a
+    /// key this worker was not given (yet: a key rotation). The same push may pass later.
     public let isUndecided: Bool
 
     init(_ description: String) {

@@ -37,4 +37,12 @@ public enum KeyValidity {
         case .event(let originServerTS, let enforcesKeyValidity): return !enforcesKeyValidity || originServerTS <= expiredTS
         }
     }
+
+    /// Why an `old_verify_keys` key that expired at `expiredTS` may not be used for `use`, or nil
+    /// when ``isUsable(expiredTS:for:)`` allows it.
+    public static func refusal(expiredTS: Int64, for use: KeyUse) -> String? {
+        if isUsable(expiredTS: expiredTS, for: use) { return nil }
+        if case .request = use { return "it is an old key (expired_ts \(expiredTS)), never valid for requests" }
+        return "it expired (expired_ts \(expiredTS)) before the event was sent"
+    }
 }

@@ -13,6 +13,8 @@ public final class WorkerRuntime: Sendable {
     public let settings: Settings
     public let serverName: String
     public let signingKeys: [SigningKey]
+    /// Our retired keys (`LEAVE_WORKER_OLD_SIGNING_KEYS`): published, and trusted for the events we signed with them.
+    public let oldSigningKeys: [OldVerifyKey]
     public let pool: PostgresPool
     public let rooms: RoomStore
     public let keyFetcher: KeyFetcher
@@ -22,7 +24,7 @@ public final class WorkerRuntime: Sendable {
 
     /// - Parameters:
     ///   - requireSigningKey: `serve` needs our key; `rooms import` uses it when present
-    ///     (to check events we signed) and fetches nothing for our own server.
+    ///     (to check events we signed, with the old keys) and fetches nothing for our own server.
     ///   - boundStatements: `serve` runs every connection with the statement and lock timeouts;
     ///     an operator's import of a large room is not cut short by them.
     public init(settings: Settings, requireSigningKey: Bool, boundStatements: Bool = false) throws {
@@ -36,6 +38,7 @@ public final class WorkerRuntime: Sendable {
         logger.logLevel = Logger.Level(rawValue: try settings.logLevel) ?? .info
         self.logger = logger
         signingKeys = try settings.signingKeys(required: requireSigningKey) ?? []
+        oldSigningKeys = try settings.oldSigningKeys
         let overrides = try settings.federationOverrides
         let timeout = Duration.seconds(try settings.keyFetchTimeoutSeconds)
         var database = settings.databaseConfiguration(poolSize: try settings.poolSize)
@@ -61,7 +64,7 @@ public final class WorkerRuntime: Sendable {
         keyConfiguration.maximumDocumentKeys = try settings.keyDocumentMaxKeys
         keyFetcher = KeyFetcher(store: ServerKeyStore(pool: pool), transport: transport, configuration: keyConfiguration, logger: logger)
         leaves = LeaveService(
-            serverName: serverName, signingKeys: signingKeys, rooms: rooms, keys: keyFetcher,
+            serverName: serverName, signingKeys: signingKeys, oldSigningKeys: oldSigningKeys, rooms: rooms, keys: keyFetcher,
             maximumSignaturesPerServer: try settings.maxSignaturesPerServer, logger: logger)
     }
 

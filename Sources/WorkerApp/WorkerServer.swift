@@ -100,7 +100,7 @@ public struct WorkerServer: Sendable {
         let settings = runtime.settings
         let metrics = WorkerMetrics.shared
         let publisher = ServerKeyPublisher(
-            serverName: runtime.serverName, keys: runtime.signingKeys, oldKeys: try settings.oldSigningKeys,
+            serverName: runtime.serverName, keys: runtime.signingKeys, oldKeys: runtime.oldSigningKeys,
             validitySeconds: try settings.keyValiditySeconds)
         let authenticator = XMatrixAuthentication(
             serverName: runtime.serverName, keys: runtime.keyFetcher,

@@ -174,6 +174,51 @@ struct HomeserverBridgeTests {
         await fixture.shutdown()
     }
 
+    /// After a key rotation the homeserver signs with its new key and lists the old one as retired.
+    /// Events it signed with the old key, given to the worker in `LEAVE_WORKER_OLD_SIGNING_KEYS`,
+    /// are imported; an event signed with a key of ours the worker was not given — the homeserver
+    /// rotated before the workers were restarted with its new key — is 503 (retry: the push passes
+    /// once they have it). Both were 400, the second telling the homeserver it never would.
+    @Test func pushesSignedWithOurRetiredKeyPassAndWithAKeyNotGivenAreRetriedLater() async throws {
+        let fixture = try await ResidentFixture()
+        let (token, tokenFile) = try Self.makeToken()
+        let rotation = try fixture.rotation(to: try SigningKey.generate(version: "rs2"), retiredAt: 1_900_000_000_000)
+        defer { for file in rotation.files + [tokenFile] { try? FileManager.default.removeItem(at: file) } }
+        let (worker, internalURL) = try await fixture.startBridgedWorker(tokenFile: tokenFile, settings: rotation.settings)
+        defer { worker.stop() }
+        let room = try fixture.buildRoom(version: "10", members: [PlannedMember(userID: Self.bob, membership: .join)],
+                                         label: "record-rotated")
+        try await fixture.importRoom(room)
+        let homeserver = HomeserverOfRecord(token: token)
+        await homeserver.hold(room)
+
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["membership": "invite"], type: EventType.member, stateKey: Self.carol, sender: room.adminUserID,
+                              signer: fixture.resident)
+        }
+        let retired = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(retired.status == 200, "\(String(describing: retired.body))")
+        #expect(try await fixture.members(room.roomID)[Self.carol] == "invite")
+
+        let notGiven = EventSigner(serverName: ResidentFixture.serverName, key: try SigningKey.generate(version: "rs3"))
+        let dave = "@dave:remote.test"
+        try await homeserver.update(room.roomID) { record in
+            try record.append(["membership": "invite"], type: EventType.member, stateKey: dave, sender: room.adminUserID,
+                              signer: notGiven)
+        }
+        let appended = try #require(await homeserver.rooms[room.roomID]?.events.last?.eventID)
+        let unknown = try await homeserver.push(room.roomID, to: internalURL)
+        #expect(unknown.status == 503, "\(String(describing: unknown.body))")
+        let message = unknown.body?["error"]?.stringValue ?? ""
+        #expect(message.contains(appended) && !message.contains("LEAVE_WORKER_"), "\(message)")
+        #expect(try await fixture.members(room.roomID)[dave] == nil)
+        // The operator reads in the log which settings lack the key (stopped: its log written out).
+        worker.stop()
+        let log = worker.outputText()
+        #expect(log.contains("ed25519:rs3") && log.contains("LEAVE_WORKER_OLD_SIGNING_KEYS"), "\(log)")
+        await fixture.shutdown()
+    }
+
     /// A push's body and its parsed events are held in memory while it is imported, so one
     /// process imports one push at a time and takes at most 8 MiB of body: a second push while one
     /// is under way (here: still sending its body) is answered 503 with Retry-After, and a body

@@ -63,4 +63,35 @@ struct ImportTests {
         #expect(try await fixture.members(room.roomID).values.filter { $0 == "join" }.count == 6)
         await fixture.shutdown()
     }
+
+    /// After a key rotation (deploy/README.md, "Key rotation") the events our server signed before
+    /// it carry the key now in `LEAVE_WORKER_OLD_SIGNING_KEYS`: they verify with it, as far as its
+    /// `expired_ts` allows in a room enforcing key validity (v5+). The import refused them ("does
+    /// not publish key"): only the key file's keys counted as ours.
+    @Test func eventsWeSignedWithARetiredKeyImportAsItsExpiryAllows() async throws {
+        let fixture = try await ResidentFixture()
+        let room = try fixture.buildRoom(
+            version: "10", members: PlannedMember.generate(count: 3, membership: .join, servers: ["remote.test"]), label: "rotated")
+        let sent = room.events.compactMap { $0.pdu["origin_server_ts"]?.integerValue }
+        let lastSent = try #require(sent.max())
+        let newKey = try SigningKey.generate(version: "rs2")
+
+        // Retired before the room's events were sent: they cannot carry it.
+        let early = try fixture.rotation(to: newKey, retiredAt: 1)
+        defer { for file in early.files { try? FileManager.default.removeItem(at: file) } }
+        let refused = try await WorkerProcess.runWithoutBlocking(
+            ["rooms", "import", "-"], environment: fixture.environment.merging(early.settings) { $1 }, stdin: Data(room.importBytes()))
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("event #0") && refused.stderr.contains("expired"), "\(refused.stderr)")
+        #expect(try await fixture.writtenRows(room.roomID) == [0, 0, 0, 0])
+
+        // Retired after: the room imports.
+        let late = try fixture.rotation(to: newKey, retiredAt: lastSent)
+        defer { for file in late.files { try? FileManager.default.removeItem(at: file) } }
+        let imported = try await WorkerProcess.runWithoutBlocking(
+            ["rooms", "import", "-"], environment: fixture.environment.merging(late.settings) { $1 }, stdin: Data(room.importBytes()))
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try JSONParser.parse(imported.stdout)["new_events"]?.integerValue == Int64(room.events.count))
+        await fixture.shutdown()
+    }
 }

@@ -54,6 +54,18 @@ final class ResidentFixture: Sendable {
         ]
     }
 
+    /// The settings of a worker after a key rotation: `newKey` in a key file of its own
+    /// (`LEAVE_WORKER_SIGNING_KEY`) and this fixture's key retired at `expiredTS` in an old-keys
+    /// file (`LEAVE_WORKER_OLD_SIGNING_KEYS`); `files` are the caller's to remove.
+    func rotation(to newKey: SigningKey, retiredAt expiredTS: Int64) throws -> (settings: [String: String], files: [URL]) {
+        let directory = FileManager.default.temporaryDirectory
+        let keyFile = directory.appendingPathComponent("rotated-\(UUID().uuidString).key")
+        let oldKeysFile = directory.appendingPathComponent("rotated-\(UUID().uuidString).old")
+        try PrivateFile.write(newKey.keyFileLine + "\n", to: keyFile)
+        try PrivateFile.write("ed25519 \(residentKey.version) \(expiredTS) \(residentKey.publicKeyBase64)\n", to: oldKeysFile)
+        return (["LEAVE_WORKER_SIGNING_KEY": keyFile.path, "LEAVE_WORKER_OLD_SIGNING_KEYS": oldKeysFile.path], [keyFile, oldKeysFile])
+    }
+
     /// Builds a room of `version` whose members live on the first remote server.
     func buildRoom(version: String, members: [PlannedMember], serverACL: JSONObject? = nil, label: String = "room")
         throws -> BuiltRoom

@@ -45,9 +45,8 @@ struct ServerKeyCache {
     mutating func lookup(server: String, keyID: String, use: KeyUse) -> Lookup {
         guard let key = servers.value(for: server)?.keys[keyID] else { return .unknown }
         if let expiredTS = key.expiredTS {
-            if KeyValidity.isUsable(expiredTS: expiredTS, for: use) { return .usable(key.publicKey) }
-            if case .request = use { return .notUsable(reason: "it is an old key (expired_ts \(expiredTS)), never valid for requests") }
-            return .notUsable(reason: "it expired (expired_ts \(expiredTS)) before the event was sent")
+            if let reason = KeyValidity.refusal(expiredTS: expiredTS, for: use) { return .notUsable(reason: reason) }
+            return .usable(key.publicKey)
         }
         if KeyValidity.isUsable(validUntilTS: key.validUntilTS, for: use) { return .usable(key.publicKey) }
         return .notUsable(reason: "it is valid only until \(key.validUntilTS)")

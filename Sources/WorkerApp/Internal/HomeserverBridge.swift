@@ -79,8 +79,9 @@ public final class HomeserverBridge: Sendable {
     /// `PUT /_leave_worker/v1/rooms/{roomId}/events` with `{"room_version", "events": [...]}`:
     /// 200 and the import summary; 400 for a refused event (named), 409 for a conflict with the
     /// room as held (e.g. a leave accepted meanwhile, both events named), 503 for our database or
-    /// a signing key that could not be had just now (the event named: retry the push later), or
-    /// for another push being imported; 413 for a body over ``maxPushBytes``.
+    /// a signing key that could not be had just now — a remote server's, or ours under a key ID
+    /// this worker was not given yet (the event named: retry the push later) — or for another push
+    /// being imported; 413 for a body over ``maxPushBytes``.
     func pushEvents(roomID: String, request: Request) async throws(MatrixError) -> Response {
         guard pushing.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             throw .unavailable("Another push is being imported; retry")
