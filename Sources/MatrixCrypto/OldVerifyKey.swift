@@ -21,7 +21,8 @@ public struct OldVerifyKey: Sendable, Equatable {
 
     /// Reads an old-keys file as `signedjson.key.read_old_signing_keys` does: one
     /// `ed25519 <version> <expired_ts> <unpadded base64 public key>` per line (blank lines ignored).
-    /// The last column is the retired **public** (verify) key, never a seed.
+    /// The last column is the retired **public** (verify) key, never a seed; `expired_ts` is at
+    /// most 2^53 − 1 (it is published, in canonical JSON).
     public static func parseKeyFile(_ text: String) throws(SigningKeyError) -> [OldVerifyKey] {
         var keys: [OldVerifyKey] = []
         var seen: Set<String> = []
@@ -31,6 +32,11 @@ public struct OldVerifyKey: Sendable, Equatable {
             try KeyFile.checkUnique(keyID, line: line.number, seen: &seen)
             guard let expiredTS = Int64(line.fields[2]), expiredTS >= 0 else {
                 throw .malformedLine(line: line.number, reason: "expired_ts \"\(line.fields[2])\" is not a timestamp in ms")
+            }
+            // Published in our key document, which is signed as canonical JSON.
+            guard expiredTS <= JSONValue.maxCanonicalInteger else {
+                throw .malformedLine(line: line.number,
+                                     reason: "expired_ts \"\(line.fields[2])\" is above 2^53 - 1, the largest integer canonical JSON carries")
             }
             let bytes = try KeyFile.keyBytes(line.fields[3], line: line.number, what: "the public key")
             do {

@@ -17,30 +17,47 @@ public final class ServerKeyPublisher: Sendable {
     private let oldKeys: [OldVerifyKey]
     private let validityMilliseconds: Int64
     private let now: @Sendable () -> Int64
-    private let document = Mutex<Document?>(nil)
+    private let document: Mutex<Document>
 
+    /// Signs the first document, so that a document that cannot be signed (a number beyond
+    /// canonical JSON's 2^53 − 1) stops the start rather than being served empty.
     public init(
         serverName: String, keys: [SigningKey], oldKeys: [OldVerifyKey], validitySeconds: Int,
         now: @escaping @Sendable () -> Int64 = UnixMilliseconds.now
-    ) {
+    ) throws(Settings.Problem) {
         self.serverName = serverName
         self.keys = keys
         self.oldKeys = oldKeys
-        self.validityMilliseconds = Int64(validitySeconds) * 1000
+        let validity = Int64(validitySeconds) * 1000
+        self.validityMilliseconds = validity
         self.now = now
+        do {
+            document = Mutex(try Self.sign(serverName: serverName, keys: keys, oldKeys: oldKeys,
+                                           validUntil: now() + validity))
+        } catch {
+            throw Settings.Problem(description: "the key document cannot be signed: \(error)")
+        }
     }
 
     /// The current signed document as JSON bytes.
     public func currentDocument() -> [UInt8] {
         let time = now()
         return document.withLock { cached in
-            if let cached, cached.validUntil - time > validityMilliseconds / 2 { return cached.bytes }
-            let validUntil = time + validityMilliseconds
-            // `make` throws only for a timestamp beyond 2^53 − 1, which `now` + a configured period cannot reach.
-            let bytes = (try? ServerKeyDocument.make(serverName: serverName, keys: keys, oldKeys: oldKeys, validUntil: validUntil))?
-                .compactBytes() ?? []
-            cached = Document(bytes: bytes, validUntil: validUntil)
-            return bytes
+            guard cached.validUntil - time <= validityMilliseconds / 2 else { return cached.bytes }
+            // Only `valid_until_ts` differs from the document signed at start, and `now` plus a
+            // configured period (at most 7 days) stays far below 2^53 − 1; were it not, the last
+            // document would be served again, never an empty one.
+            if let renewed = try? Self.sign(serverName: serverName, keys: keys, oldKeys: oldKeys,
+                                            validUntil: time + validityMilliseconds) {
+                cached = renewed
+            }
+            return cached.bytes
         }
+    }
+
+    private static func sign(serverName: String, keys: [SigningKey], oldKeys: [OldVerifyKey],
+                             validUntil: Int64) throws(CanonicalJSONError) -> Document {
+        let json = try ServerKeyDocument.make(serverName: serverName, keys: keys, oldKeys: oldKeys, validUntil: validUntil)
+        return Document(bytes: json.compactBytes(), validUntil: validUntil)
     }
 }

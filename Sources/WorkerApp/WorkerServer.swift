@@ -99,7 +99,7 @@ public struct WorkerServer: Sendable {
     static func dependencies(_ runtime: WorkerRuntime, readiness: Readiness) throws -> ResponderDependencies {
         let settings = runtime.settings
         let metrics = WorkerMetrics.shared
-        let publisher = ServerKeyPublisher(
+        let publisher = try ServerKeyPublisher(
             serverName: runtime.serverName, keys: runtime.signingKeys, oldKeys: runtime.oldSigningKeys,
             validitySeconds: try settings.keyValiditySeconds)
         let authenticator = XMatrixAuthentication(

@@ -117,6 +117,8 @@ final class SigningKeyTests: XCTestCase {
             "ed25519 old1 1699999999000 vdcr0BZYKpfbX5aqWT9lCyvYZ+/97TWMAlrykf9YRoU\ned25519 old2 5 \(specPublicKey)\n")
         XCTAssertEqual(keys.map(\.keyID), ["ed25519:old1", "ed25519:old2"])
         XCTAssertEqual(keys.map(\.expiredTS), [1_699_999_999_000, 5])
+        XCTAssertEqual(try OldVerifyKey.parseKeyFile("ed25519 old3 9007199254740991 \(specPublicKey)").map(\.expiredTS),
+                       [9_007_199_254_740_991])
         XCTAssertEqual(Base64.encodeUnpadded(keys[1].publicKey.bytes), specPublicKey)
         XCTAssertEqual(try OldVerifyKey.parseKeyFile("\n"), [])
         let retired = OldVerifyKey(retiring: try SigningKey.parseKeyFile("ed25519 k \(specSeed)")[0], expiredTS: 9)
@@ -130,6 +132,11 @@ final class SigningKeyTests: XCTestCase {
             ("ed25519 old1 soon \(specPublicKey)", "expired_ts \"soon\" is not a timestamp in ms"),
             ("ed25519 old1 -1 \(specPublicKey)", "expired_ts \"-1\" is not a timestamp in ms"),
             ("ed25519 old1 99999999999999999999 \(specPublicKey)", "expired_ts \"99999999999999999999\" is not a timestamp in ms"),
+            // Beyond canonical JSON: the key document could not be signed (it was served empty).
+            ("ed25519 old1 9007199254740992 \(specPublicKey)",
+             "expired_ts \"9007199254740992\" is above 2^53 - 1, the largest integer canonical JSON carries"),
+            ("ed25519 old1 9223372036854775807 \(specPublicKey)",
+             "expired_ts \"9223372036854775807\" is above 2^53 - 1, the largest integer canonical JSON carries"),
             ("ed25519 old1 1 AAAA", "the public key decodes to 3 bytes, expected 32"),
         ]
         for (text, reason) in cases {
