@@ -20,7 +20,10 @@ public final class ServerKeyPublisher: Sendable {
     private let document: Mutex<Document>
 
     /// Signs the first document, so that a document that cannot be signed (a number beyond
-    /// canonical JSON's 2^53 − 1) stops the start rather than being served empty.
+    /// canonical JSON's 2^53 − 1) stops the start rather than being served empty. An old key that
+    /// is one of the current keys (same key ID or same public key) stops it too: Synapse reads
+    /// `old_verify_keys` after `verify_keys`, by key ID, so our current key would count as expired
+    /// there and every request we sign would be refused.
     public init(
         serverName: String, keys: [SigningKey], oldKeys: [OldVerifyKey], validitySeconds: Int,
         now: @escaping @Sendable () -> Int64 = UnixMilliseconds.now
@@ -31,6 +34,14 @@ public final class ServerKeyPublisher: Sendable {
         let validity = Int64(validitySeconds) * 1000
         self.validityMilliseconds = validity
         self.now = now
+        for old in oldKeys {
+            if let current = keys.first(where: { $0.keyID.bytesEqual(old.keyID) || $0.publicKey == old.publicKey }) {
+                throw Settings.Problem(description: """
+                    \(Settings.Variable.oldSigningKeys.rawValue) lists \(old.keyID), which is the current key \(current.keyID) \
+                    of \(Settings.Variable.signingKey.rawValue): list a key as old only once it no longer signs
+                    """)
+            }
+        }
         do {
             document = Mutex(try Self.sign(serverName: serverName, keys: keys, oldKeys: oldKeys,
                                            validUntil: now() + validity))
