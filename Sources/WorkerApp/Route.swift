@@ -90,7 +90,9 @@ public enum Route: Equatable, Sendable {
         case 1 where s[0] == "health": return .health
         case 1 where s[0] == "ready": return .ready
         case 1 where s[0] == "metrics": return .metrics
-        case 4 where s[0] == "_matrix" && s[1] == "key" && s[2] == "v2" && s[3] == "server": return .serverKeys
+        // Also the deprecated `/_matrix/key/v2/server/{keyId}` (older Synapses fetch it) and a
+        // trailing `/`: the same document whatever the key ID, as Synapse serves it.
+        case 4...5 where s[0] == "_matrix" && s[1] == "key" && s[2] == "v2" && s[3] == "server": return .serverKeys
         case 4 where s[0] == "_matrix" && s[1] == "federation" && s[2] == "v1" && s[3] == "version": return .version
         case 5 where s[0] == "_matrix" && s[1] == "federation" && s[2] == "v1" && s[3] == "event":
             return .event(eventID: s[4].text)

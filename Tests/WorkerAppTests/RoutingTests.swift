@@ -18,9 +18,12 @@ struct RoutingTests {
                 #expect(response.status == .ok)
                 #expect(ResponderFixture.object(response)["server"]?.objectValue?["version"]?.stringValue == WorkerVersion.current)
             }
-            try await client.execute(uri: "/_matrix/key/v2/server", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(ResponderFixture.object(response)["server_name"]?.stringValue == ResponderFixture.serverName)
+            // The deprecated form with a key ID (older Synapses) and a trailing `/` serve the same document.
+            for path in ["/_matrix/key/v2/server", "/_matrix/key/v2/server/ed25519:rs1", "/_matrix/key/v2/server/"] {
+                try await client.execute(uri: path, method: .get) { response in
+                    #expect(response.status == .ok, "\(path)")
+                    #expect(ResponderFixture.object(response)["server_name"]?.stringValue == ResponderFixture.serverName, "\(path)")
+                }
             }
             try await client.execute(uri: "/health", method: .head) { response in #expect(response.status == .ok) }
         }
