@@ -1,5 +1,6 @@
 import Federation
 import Foundation
+import MatrixCore
 
 /// The worker's settings: every `LEAVE_WORKER_*` environment variable (``Variable``), read once
 /// from the environment with the command-line flags on top, and parsed here only — every other
@@ -31,7 +32,21 @@ public struct Settings: Sendable {
         return value
     }
 
-    public var serverName: String { get throws(Problem) { try required(.serverName) } }
+    /// This server's name, as other servers address it: a server name (a host with an optional
+    /// port, as in user IDs), checked here — a URL or a stray newline would have the worker start
+    /// and answer every signed request 401, as no request would be addressed to it.
+    public var serverName: String {
+        get throws(Problem) {
+            let text = try required(.serverName)
+            guard ServerName(text) != nil else {
+                throw Problem(description: """
+                    \(Variable.serverName.rawValue) must be a server name (host or host:port, as in user IDs), got \
+                    \(String(reflecting: text))
+                    """)
+            }
+            return text
+        }
+    }
 
     /// The output format of the process's logs.
     public enum LogFormat: String, Sendable {

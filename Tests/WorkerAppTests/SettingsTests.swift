@@ -150,6 +150,25 @@ struct SettingsTests {
         }
     }
 
+    /// A server name that is not one — a URL, a stray newline from a secret, a path, a bad port —
+    /// started a worker that answered every signed request 401 (no request named it as its
+    /// destination): refused at start, in one line.
+    @Test func theServerNameMustBeAServerName() throws {
+        for valid in ["resident.test", "localhost:8448", "matrix.example.org", "resident.localhost", "127.0.0.1:8448", "[::1]:8448"] {
+            #expect(try Settings(environment: ["LEAVE_WORKER_SERVER_NAME": valid]).serverName == valid)
+        }
+        for invalid in ["https://example.org", "example.org\n", "example.org/", "example.org:0", "example.org:", "exa mple.org",
+                        "example.org.", "_matrix.example.org"] {
+            do {
+                let name = try Settings(environment: ["LEAVE_WORKER_SERVER_NAME": invalid]).serverName
+                Issue.record("\(String(reflecting: invalid)) accepted as \(name)")
+            } catch {
+                #expect(error.description.contains("LEAVE_WORKER_SERVER_NAME"), "\(error)")
+                #expect(!error.description.contains("\n"), "\(error)")
+            }
+        }
+    }
+
     @Test func flagsOverrideTheEnvironmentAndEmptyValuesAreUnset() throws {
         let settings = Settings(environment: ["LEAVE_WORKER_LOG_FORMAT": "json", "LEAVE_WORKER_LOG_LEVEL": ""],
                                 overrides: [.logFormat: "text"])
