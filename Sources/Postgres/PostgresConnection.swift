@@ -248,11 +248,18 @@ public final class PostgresConnection {
         return PostgresError(kind: kind, message: Self.trimmedMessage(PQerrorMessage(handle)))
     }
 
+    /// libpq's message on one line: each line trimmed, the lines joined with "; ". Its connection
+    /// errors go on over a tab-indented line ("Is the server running on that host…?"), one
+    /// attempt's lines after another's for a name with several addresses; a command's failure is
+    /// one line on stderr.
     private static func trimmedMessage(_ text: UnsafePointer<CChar>?) -> String {
         guard let text else { return "unknown libpq error" }
-        var message = String(cString: text)
-        while message.last?.isWhitespace == true { message.removeLast() }
-        return message.isEmpty ? "unknown libpq error" : message
+        let lines = String(cString: text).split(whereSeparator: \.isNewline).compactMap { line -> Substring? in
+            guard let first = line.firstIndex(where: { !$0.isWhitespace }), let last = line.lastIndex(where: { !$0.isWhitespace })
+            else { return nil }
+            return line[first...last]
+        }
+        return lines.isEmpty ? "unknown libpq error" : lines.joined(separator: "; ")
     }
 }
 

@@ -39,6 +39,17 @@ struct LifecycleTests {
         await fixture.shutdown()
     }
 
+    /// A command's failure is one line on stderr (INTERFACE.md): libpq's "Connection refused"
+    /// goes on over a second, tab-indented line, which came through as it was.
+    @Test func aDatabaseThatRefusesTheConnectionIsOneLineOnStderr() async throws {
+        let result = try await WorkerProcess.runWithoutBlocking(
+            ["rooms", "members", "!a:b"], environment: ["LEAVE_WORKER_DATABASE_URL": "postgresql://127.0.0.1:1/x"])
+        #expect(result.status != 0)
+        let message = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(message.contains("127.0.0.1") && message.contains("port 1"), "\(message)")
+        #expect(!message.contains("\n") && !message.contains("\t"), "\(message)")
+    }
+
     @Test func startupRefusesASigningKeyFileOthersCanReachAndStartsWithAPrivateOne() async throws {
         let fixture = try await ResidentFixture()
         let path = fixture.keyFile.path
