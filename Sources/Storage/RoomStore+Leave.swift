@@ -9,9 +9,9 @@ extension RoomStore {
     /// otherwise stores the event as accepted (to be forwarded), upserts the membership, replaces
     /// the member's current-state entry, moves the forward extremities and counts the member's
     /// server one joined member fewer — the same rows whatever the number of servers in the room.
-    /// Nothing of this leave is written unless everything is. Leaves that arrive while others are being written are committed together
-    /// (`LeaveBatcher`), each with its own outcome. Then the event is announced on the stream
-    /// (`StreamNotifier`, coalesced).
+    /// Nothing of this leave is written unless everything is. Leaves that arrive while others are
+    /// being written are committed together (`LeaveBatcher`), each with its own outcome. Then the
+    /// event is announced on the stream (`StreamNotifier`, coalesced).
     /// `expectedMembership` nil: the member must have none. Throws `StorageError.unknownRoom`,
     /// `.eventIDInOtherRoom`, `.contended` (retries used up) or `.database`.
     public func storeLeave(_ event: EventRecord, expectedMembership: String?, expectedMembershipEvent: String? = nil)
