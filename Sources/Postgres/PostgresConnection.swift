@@ -237,8 +237,8 @@ public final class PostgresConnection {
         func field(_ code: UInt8) -> String? {
             PQresultErrorField(result, Int32(code)).map { String(cString: $0) }
         }
-        let primary = field(UInt8(ascii: "M")) ?? Self.trimmedMessage(PQresultErrorMessage(result))
-        let message = field(UInt8(ascii: "D")).map { "\(primary) (\($0))" } ?? primary
+        let primary = field(UInt8(ascii: "M")).map(Self.oneLine) ?? Self.trimmedMessage(PQresultErrorMessage(result))
+        let message = field(UInt8(ascii: "D")).map { "\(primary) (\(Self.oneLine($0)))" } ?? primary
         let kind: PostgresError.Kind = PQstatus(handle) == CONNECTION_OK ? .query : .connectionLost
         return PostgresError(kind: kind, sqlState: field(UInt8(ascii: "C")), message: message)
     }
@@ -248,18 +248,23 @@ public final class PostgresConnection {
         return PostgresError(kind: kind, message: Self.trimmedMessage(PQerrorMessage(handle)))
     }
 
-    /// libpq's message on one line: each line trimmed, the lines joined with "; ". Its connection
-    /// errors go on over a tab-indented line ("Is the server running on that host…?"), one
-    /// attempt's lines after another's for a name with several addresses; a command's failure is
-    /// one line on stderr.
+    /// libpq's message on one line (`oneLine`). Its connection errors go on over a tab-indented
+    /// line ("Is the server running on that host…?"), one attempt's lines after another's for a
+    /// name with several addresses; a command's failure is one line on stderr.
     private static func trimmedMessage(_ text: UnsafePointer<CChar>?) -> String {
         guard let text else { return "unknown libpq error" }
-        let lines = String(cString: text).split(whereSeparator: \.isNewline).compactMap { line -> Substring? in
+        let message = oneLine(String(cString: text))
+        return message.isEmpty ? "unknown libpq error" : message
+    }
+
+    /// Each line trimmed, the non-empty ones joined with "; ": libpq's messages, and a server
+    /// error's message and detail (a function's RAISE may span lines).
+    private static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).compactMap { line -> Substring? in
             guard let first = line.firstIndex(where: { !$0.isWhitespace }), let last = line.lastIndex(where: { !$0.isWhitespace })
             else { return nil }
             return line[first...last]
-        }
-        return lines.isEmpty ? "unknown libpq error" : lines.joined(separator: "; ")
+        }.joined(separator: "; ")
     }
 }
 

@@ -45,6 +45,18 @@ final class ErrorAndTransactionTests: ConnectionTestCase {
         }
     }
 
+    /// A server error's message and detail may span lines (a function's RAISE, a constraint's
+    /// detail); the CLI prints errors on one line, as INTERFACE.md promises.
+    func testAServerErrorOverSeveralLinesIsOneLine() {
+        let raise = "DO $$ BEGIN RAISE EXCEPTION E'first\\n  second' USING DETAIL = E'third\\r\\n\\tfourth'; END $$"
+        for run in [{ try self.connection.execute(script: raise) }, { _ = try self.connection.query(raise) }] {
+            XCTAssertThrowsError(try run()) { error in
+                XCTAssertEqual((error as? PostgresError)?.sqlState, "P0001")
+                XCTAssertEqual((error as? PostgresError)?.message, "first; second (third; fourth)")
+            }
+        }
+    }
+
     func testTransactionCommits() throws {
         let value = try connection.transaction { connection in
             _ = try connection.query("INSERT INTO members VALUES ($1, $2)", [.text("!r"), .text("@a")])
