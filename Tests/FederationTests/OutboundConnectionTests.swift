@@ -104,7 +104,7 @@ import TestSupport
 
     @Test func srvTargetsAreCheckedLikeAnyHost() async throws {
         let connector = OutboundConnector(resolver: HostResolver { host in
-            host == "target.test" ? [IPAddress("169.254.169.254")!] : [IPAddress("203.0.113.9")!]
+            host == "target.test" ? [IPAddress("169.254.169.254")!] : [IPAddress("8.8.4.4")!]
         })
         do {
             try await connector.withCheckedClient(server: "srv.test", host: "srv.test", connectHost: "target.test") { _ in }

@@ -105,8 +105,8 @@ import Testing
         let destinations = FederationDestinations(overrides: try FederationOverrides.parse("remote.test=http://127.0.0.1:5"))
         let override = try await destinations.destination(for: "remote.test")
         #expect(override.url(target: "/x") == "http://127.0.0.1:5/x")
-        let direct = try await destinations.destination(for: "203.0.113.7:1234")
-        #expect(direct.url(target: "/x") == "https://203.0.113.7:1234/x")
+        let direct = try await destinations.destination(for: "8.8.4.4:1234")
+        #expect(direct.url(target: "/x") == "https://8.8.4.4:1234/x")
         await #expect(throws: FederationRequestError.invalidServerName("not a name")) {
             try await destinations.destination(for: "not a name")
         }
