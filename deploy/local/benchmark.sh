@@ -10,8 +10,10 @@
 #   --direct     target worker 1 itself instead of the load balancer
 #   --duration   seconds per run (default 60); --rooms/--members: rooms per run and joined members
 #                per room (default 8 × 12000; every run imports rooms of its own)
-#   --drain      after each run, wait up to S seconds for the forwarding backlog to drain and
-#                report how long it took (default 30; 0: do not wait — with LEAVE_WORKER_SENDER=off)
+#   --drain      after each run, wait up to S seconds for the forwarding backlog to drain, report
+#                how long it took and check that every accepted leave reached each played server due
+#                it exactly once (`--verify-forwarding`; default 30; 0: neither — with
+#                LEAVE_WORKER_SENDER=off)
 #
 # Example (1 worker, forwarding on to the servers the generator plays):
 #   deploy/local/cluster.sh up --workers 1 --port 0
@@ -44,15 +46,15 @@ workers=$(find "$state" -name 'worker-*.pid' | wc -l)
 
 echo "target $target ($workers worker(s)$($direct && echo ', worker 1 direct' || echo ' behind HAProxy')), ${duration} s per run, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| run | throughput /s | make_leave p50 / p99 ms | send_leave p50 / p99 ms | pair p99 ms | CPU cores: worker / postgres / generator / haproxy / idle | errors | lost | backlog drained after s |"
-echo "|---|---:|---|---|---:|---|---:|---:|---:|"
+echo "| run | throughput /s | make_leave p50 / p99 ms | send_leave p50 / p99 ms | pair p99 ms | CPU cores: worker / postgres / generator / haproxy / idle | errors | lost | backlog drained after s | delivered exactly once |"
+echo "|---|---:|---|---|---:|---|---:|---:|---:|---|"
 ceilings=()
 for run in "${runs[@]}"; do
     IFS=: read -r mode concurrency rate <<<"$run"
     args=(--target "$target" --mode "$mode" --concurrency "$concurrency" --duration "$duration"
           --rooms "$rooms" --members "$members" --quiet --json)
     [ -n "${rate:-}" ] && args+=(--rate "$rate")
-    [ "$drain" != 0 ] && [ "$mode" != make-only ] && args+=(--drain-timeout "$drain")
+    [ "$drain" != 0 ] && [ "$mode" != make-only ] && args+=(--drain-timeout "$drain" --verify-forwarding)
     report=$("$LEAVE_WORKER_CLUSTER_BIN" loadgen "${args[@]}" 2>/dev/null) || true
     python3 - "$run" "$report" <<'PY'
 import json, sys
@@ -60,7 +62,7 @@ run, text = sys.argv[1], sys.argv[2]
 try:
     r = json.loads(text.strip().splitlines()[-1])
 except Exception:
-    print(f"| {run} | failed | | | | | | | |"); sys.exit()
+    print(f"| {run} | failed | | | | | | | | |"); sys.exit()
 lat = r["latency"]
 def pair(name):
     return f'{lat[name]["p50_ms"]:.1f} / {lat[name]["p99_ms"]:.1f}' if name in lat else "–"
@@ -69,7 +71,10 @@ split = " / ".join(f'{cpu.get(k, 0):.2f}' for k in ("leave-worker", "postgres", 
 pair_p99 = f'{lat["pair"]["p99_ms"]:.1f}' if "pair" in lat else "–"
 fwd = r.get("forwarding") or {}
 drained = "–" if not fwd else (f'{fwd["drain_seconds"]:.1f}' if fwd.get("drain_seconds") is not None else f'not ({fwd["backlog_left"]} due)')
-print(f'| {run} | {r["throughput_per_s"]:.0f} | {pair("make_leave")} | {pair("send_leave")} | {pair_p99} | {split} | {r["failed_requests"]} | {r["lost"]} | {drained} |')
+counts = [fwd.get(k) for k in ("missing", "duplicated", "unexpected", "unauthenticated")]
+checked = "–" if fwd.get("expected") is None else (f'yes ({fwd["expected"]} deliveries)' if all(c == 0 for c in counts)
+          else "no: missing / duplicated / unexpected / unauthenticated " + " / ".join(str(c) for c in counts))
+print(f'| {run} | {r["throughput_per_s"]:.0f} | {pair("make_leave")} | {pair("send_leave")} | {pair_p99} | {split} | {r["failed_requests"]} | {r["lost"]} | {drained} | {checked} |')
 PY
     [ "$mode" = send-only ] && ceilings+=("$concurrency")
 done
