@@ -137,7 +137,9 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "WorkerApp", "Postgres", "MatrixCore", "MatrixCrypto", "TestSupport"]),
+        .testTarget(name: "LoadGenTests", dependencies: [
+            "LoadGen", "WorkerApp", "Postgres", "MatrixCore", "MatrixCrypto", "Federation", "RemoteHomeserver", "TestSupport",
+        ]),
         .testTarget(name: "RemoteHomeserverTests", dependencies: ["RemoteHomeserver", "MatrixCore", "MatrixCrypto", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -18,6 +18,25 @@ public struct ForwardingOutcome: Sendable, Equatable {
     public var missing: Int?
     public var duplicated: Int?
     public var unexpected: Int?
+    /// PDUs of transactions that were not signed by the resident server's key as the resident
+    /// server (they deliver nothing: a real homeserver would refuse them).
+    public var unauthenticated: Int?
+}
+
+/// What one room tells the forwarding count: its accepted events' stream positions, and per server
+/// the position up to which it had a joined member (Int64.max: it still has one).
+struct RoomFacts: Sendable {
+    var positions: [String: Int64]
+    var joinedUntil: [String: Int64]
+}
+
+/// The forwarding count's figures (see ``ForwardingOutcome``).
+struct DeliveryCounts: Sendable, Equatable {
+    var expected = 0
+    var missing = 0
+    var duplicated = 0
+    var unexpected = 0
+    var unauthenticated = 0
 }
 
 /// The end-of-run forwarding check: waits for the backlog to drain, then counts what the played
@@ -48,7 +67,16 @@ enum ForwardingCheck {
             var outcome = ForwardingOutcome(drainSeconds: drained, backlogLeft: left)
             if verify {
                 try await Task.sleep(for: .milliseconds(500))   // a duplicate in flight has time to arrive
-                try await count(accepted: accepted, played: played, version: version, pool: pool, into: &outcome)
+                var rooms: [String: RoomFacts] = [:]
+                for roomID in Set(accepted.map(\.roomID)) { rooms[roomID] = try await roomFacts(roomID, pool: pool) }
+                let received = Dictionary(uniqueKeysWithValues: played.servers.map { ($0.serverName, $0.receivedTransactions) })
+                let counts = count(received: received, accepted: accepted, rooms: rooms, version: version,
+                                   residentServer: residentServer)
+                outcome.expected = counts.expected
+                outcome.missing = counts.missing
+                outcome.duplicated = counts.duplicated
+                outcome.unexpected = counts.unexpected
+                outcome.unauthenticated = counts.unauthenticated
             }
             await pool.close()
             return outcome
@@ -58,46 +86,49 @@ enum ForwardingCheck {
         }
     }
 
-    private static func count(accepted: [AcceptedLeave], played: PlayedServers, version: RoomVersion, pool: PostgresPool,
-                              into outcome: inout ForwardingOutcome) async throws {
-        var received: [String: [String: Int]] = [:]   // server → event ID → times
-        for server in played.servers {
-            var counts: [String: Int] = [:]
-            for transaction in server.receivedTransactions {
+    /// What the played servers received (`received`: every played server's name → its
+    /// transactions) against what was due: each accepted leave to every played server other than
+    /// the leaver's with a joined member in the room after the leave (`rooms`: by room ID).
+    /// Events go by the ID recomputed from each PDU, across all transactions, so the same event
+    /// twice — in one transaction or two — is a duplicate; an unhashable PDU, or an event a server
+    /// was not due, is unexpected. Only transactions whose X-Matrix signature verified and whose
+    /// origin is `residentServer` deliver; the PDUs of any other are counted as unauthenticated.
+    static func count(received: [String: [ReceivedTransaction]], accepted: [AcceptedLeave], rooms: [String: RoomFacts],
+                      version: RoomVersion, residentServer: String) -> DeliveryCounts {
+        var counts = DeliveryCounts()
+        var times: [String: [String: Int]] = [:]   // server → event ID → times
+        for (server, transactions) in received {
+            var perEvent: [String: Int] = [:]
+            for transaction in transactions {
+                guard transaction.isAuthenticated, transaction.origin?.bytesEqual(residentServer) == true else {
+                    counts.unauthenticated += transaction.pdus.count
+                    continue
+                }
                 for pdu in transaction.pdus {
-                    counts[(try? EventHashing.eventID(of: pdu, version: version)) ?? "unhashable", default: 0] += 1
+                    perEvent[(try? EventHashing.eventID(of: pdu, version: version)) ?? "unhashable", default: 0] += 1
                 }
             }
-            received[server.serverName] = counts
+            times[server] = perEvent
         }
-        var expected = 0, missing = 0, duplicated = 0
         var due: [String: Set<String>] = [:]   // server → event IDs due
-        for (roomID, leaves) in Dictionary(grouping: accepted, by: \.roomID) {
-            let (positions, joinedUntil) = try await roomFacts(roomID, pool: pool)
-            for leave in leaves {
-                guard let position = positions[leave.eventID] else { continue }
-                let leaver = Self.server(of: leave.userID)
-                for server in played.servers where !server.serverName.bytesEqual(leaver)
-                    && (joinedUntil[server.serverName] ?? 0) > position {
-                    expected += 1
-                    due[server.serverName, default: []].insert(leave.eventID)
-                    let times = received[server.serverName]?[leave.eventID] ?? 0
-                    if times == 0 { missing += 1 } else if times > 1 { duplicated += times - 1 }
-                }
+        for leave in accepted {
+            guard let facts = rooms[leave.roomID], let position = facts.positions[leave.eventID] else { continue }
+            let leaver = Self.server(of: leave.userID)
+            for server in received.keys where !server.bytesEqual(leaver) && (facts.joinedUntil[server] ?? 0) > position {
+                counts.expected += 1
+                due[server, default: []].insert(leave.eventID)
+                let received = times[server]?[leave.eventID] ?? 0
+                if received == 0 { counts.missing += 1 } else if received > 1 { counts.duplicated += received - 1 }
             }
         }
-        let unexpected = received.reduce(0) { sum, entry in
+        counts.unexpected = times.reduce(0) { sum, entry in
             sum + entry.value.filter { due[entry.key]?.contains($0.key) != true }.values.reduce(0, +)
         }
-        outcome.expected = expected
-        outcome.missing = missing
-        outcome.duplicated = duplicated
-        outcome.unexpected = unexpected
+        return counts
     }
 
-    /// The room's accepted events' stream positions, and per server the position up to which it
-    /// had a joined member (Int64.max: it still has one).
-    private static func roomFacts(_ roomID: String, pool: PostgresPool) async throws -> ([String: Int64], [String: Int64]) {
+    /// A room's ``RoomFacts``, from the stored events and memberships.
+    private static func roomFacts(_ roomID: String, pool: PostgresPool) async throws -> RoomFacts {
         try await pool.withConnection { connection in
             var positions: [String: Int64] = [:]
             for row in try connection.query("SELECT event_id, stream_ordering FROM events WHERE room_id = $1 AND accepted",
@@ -114,7 +145,7 @@ enum ForwardingCheck {
                 """, [.text(roomID)]).rows {
                 if let server = row.string(0), let until = row.int64(1) { joinedUntil[server] = until }
             }
-            return (positions, joinedUntil)
+            return RoomFacts(positions: positions, joinedUntil: joinedUntil)
         }
     }
 

@@ -30,7 +30,7 @@ public enum LoadGenerator {
         let residentName = try settings.serverName
         let resident = EventSigner(serverName: residentName, key: try residentKey(settings))
         let overrides = try settings.federationOverrides
-        let played = try PlayedServers(overrides: overrides, residentServer: residentName)
+        let played = try PlayedServers(overrides: overrides, resident: resident)
         for server in played.servers { server.recordsTransactions = options.verifyForwarding }
         try await played.start()
         do {

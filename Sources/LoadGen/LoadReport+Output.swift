@@ -42,7 +42,8 @@ extension LoadReport {
                                                    ?? "\(forwarding.backlogLeft) deliveries still due"))
             if let expected = forwarding.expected {
                 lines.append("forwarding check: \(expected) deliveries due, missing \(forwarding.missing ?? 0), "
-                    + "duplicated \(forwarding.duplicated ?? 0), unexpected \(forwarding.unexpected ?? 0)")
+                    + "duplicated \(forwarding.duplicated ?? 0), unexpected \(forwarding.unexpected ?? 0), "
+                    + "unauthenticated \(forwarding.unauthenticated ?? 0)")
             }
         }
         return lines.joined(separator: "\n")
@@ -89,7 +90,8 @@ extension LoadReport {
             "forwarding": forwarding.map { forwarding in
                 let counts: [(String, Int?)] = [("backlog_left", forwarding.backlogLeft), ("expected", forwarding.expected),
                                                 ("missing", forwarding.missing), ("duplicated", forwarding.duplicated),
-                                                ("unexpected", forwarding.unexpected)]
+                                                ("unexpected", forwarding.unexpected),
+                                                ("unauthenticated", forwarding.unauthenticated)]
                 var object = JSONObject(counts.map { ($0.0, $0.1.map { .integer(Int64($0)) } ?? .null) })
                 object["drain_seconds"] = forwarding.drainSeconds.map(Self.number) ?? .null
                 return .object(object)

@@ -11,15 +11,17 @@ struct PlayedServers: Sendable {
     /// Key version of the played servers' keys.
     static let keyVersion = "loadgen"
 
-    /// The servers named by `overrides`, not yet started.
-    init(overrides: FederationOverrides, residentServer: String) throws {
+    /// The servers named by `overrides`, not yet started. Each authenticates transactions signed
+    /// with `resident`'s key (``ReceivedTransaction/isAuthenticated``).
+    init(overrides: FederationOverrides, resident: EventSigner) throws {
         var servers: [SimulatedHomeserver] = []
-        for name in overrides.destinations.keys.sorted() where name != residentServer {
+        for name in overrides.destinations.keys.sorted() where name != resident.serverName {
             guard let destination = overrides.destinations[name], destination.scheme == .http,
                   destination.pathPrefix.isEmpty, TargetPolicy.isLoopback(destination.host)
             else { continue }
             let server = SimulatedHomeserver(serverName: name, signingKey: try Self.key(for: name))
             server.recordsTransactions = false
+            server.trust(server: resident.serverName, keyID: resident.key.keyID, publicKey: resident.key.publicKey)
             servers.append(server)
         }
         guard !servers.isEmpty else { throw LoadGenError.noRemoteServers }

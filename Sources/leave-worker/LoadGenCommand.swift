@@ -77,7 +77,8 @@ struct LoadGenCommand: AsyncParsableCommand {
             print(json ? String(decoding: report.json.compactBytes(), as: UTF8.self) : report.text)
             if (report.lost ?? 0) > 0 { throw ExitCode.failure }
             if let forwarding = report.forwarding,
-               forwarding.backlogLeft > 0 || (forwarding.missing ?? 0) + (forwarding.duplicated ?? 0) + (forwarding.unexpected ?? 0) > 0 {
+               forwarding.backlogLeft > 0 || (forwarding.missing ?? 0) + (forwarding.duplicated ?? 0) + (forwarding.unexpected ?? 0)
+                + (forwarding.unauthenticated ?? 0) > 0 {
                 throw ExitCode.failure
             }
         }

@@ -102,7 +102,7 @@ final class LoadGenRunTests: XCTestCase {
     /// Forwarding under load (the worker's sender is on): a 60 s send-only run over several rooms
     /// whose members live on 3 played servers; afterwards nothing is left due, and each played
     /// server received every leave due to it (a joined member in the room after the leave, not
-    /// its own) exactly once and nothing else.
+    /// its own) exactly once and nothing else, each from the resident server, authenticated.
     func testASixtySecondRunForwardsEveryLeaveExactlyOnceToEachServer() async throws {
         let options = LoadGenOptions(target: target, mode: .sendOnly, rooms: 4, membersPerRoom: 2_000, roomVersion: "10",
                                      concurrency: 8, duration: .seconds(60), rate: 100, drainTimeout: .seconds(30),
@@ -119,6 +119,7 @@ final class LoadGenRunTests: XCTestCase {
         XCTAssertEqual(forwarding.missing, 0)
         XCTAssertEqual(forwarding.duplicated, 0)
         XCTAssertEqual(forwarding.unexpected, 0)
+        XCTAssertEqual(forwarding.unauthenticated, 0)
         XCTAssertTrue(report.text.contains("forwarding check: \(forwarding.expected ?? -1) deliveries due, missing 0"), report.text)
     }
 

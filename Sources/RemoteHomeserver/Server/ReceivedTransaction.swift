@@ -12,4 +12,11 @@ public struct ReceivedTransaction: Sendable {
     public let isAuthenticated: Bool
     /// The PDUs of the body (`pdus`), as received.
     public let pdus: [JSONObject]
+
+    public init(transactionID: String, origin: String?, isAuthenticated: Bool, pdus: [JSONObject]) {
+        self.transactionID = transactionID
+        self.origin = origin
+        self.isAuthenticated = isAuthenticated
+        self.pdus = pdus
+    }
 }
