@@ -13,7 +13,9 @@ struct MachineCPU: Sendable {
         case other
     }
 
-    /// CPU ticks (user + system, in `clockTicksPerSecond`) by process ID, with each process's group.
+    /// CPU ticks (user + system, in `clockTicksPerSecond`) by process ID, with each process's group:
+    /// its own and those of its children that ended and that it reaped (a Postgres backend's or
+    /// autovacuum worker's land in the postmaster's when it exits).
     var processes: [Int32: (group: Group, ticks: UInt64)] = [:]
     /// Idle ticks of the whole machine (all cores), from `/proc/stat`.
     var idleTicks: UInt64 = 0
@@ -37,15 +39,17 @@ struct MachineCPU: Sendable {
         return snapshot
     }
 
-    /// The command name and user + system ticks of a `/proc/PID/stat` line. The name is between the
-    /// first "(" and the last ")" (it may hold spaces and parentheses); utime and stime are the
-    /// 12th and 13th fields after it.
+    /// The command name and user + system ticks, its own and its reaped children's, of a
+    /// `/proc/PID/stat` line. The name is between the first "(" and the last ")" (it may hold spaces
+    /// and parentheses); utime, stime, cutime and cstime are the 12th to 15th fields after it.
     static func parseProcessStat(_ line: String) -> (command: String, ticks: UInt64)? {
         guard let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")"), open < close else { return nil }
         let command = String(line[line.index(after: open)..<close])
         let fields = line[line.index(after: close)...].split(separator: " ")
-        guard fields.count > 12, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
-        return (command, user + system)
+        guard fields.count > 14, let user = UInt64(fields[11]), let system = UInt64(fields[12]),
+              let childrenUser = UInt64(fields[13]), let childrenSystem = UInt64(fields[14])
+        else { return nil }
+        return (command, user + system + childrenUser + childrenSystem)
     }
 
     /// The idle + iowait ticks of the `cpu` line of `/proc/stat`.
@@ -67,19 +71,24 @@ struct MachineCPU: Sendable {
     }
 
     /// CPU used between `earlier` and this snapshot, `seconds` apart, in cores per group. A process
-    /// that started in between counts from zero; one that ended in between is not counted.
+    /// that started in between counts from zero. One that ended in between counts in its parent's
+    /// reaped children's ticks with its whole life, so what it had used before `earlier` is taken
+    /// back from its group (the parent's, for Postgres').
     func split(since earlier: MachineCPU, seconds: Double) -> CPUSplit {
-        var ticks: [Group: UInt64] = [:]
+        var ticks: [Group: Int64] = [:]
         for (pid, now) in processes {
             let before = earlier.processes[pid].map { $0.group == now.group ? $0.ticks : 0 } ?? 0
-            ticks[now.group, default: 0] += now.ticks >= before ? now.ticks - before : 0
+            ticks[now.group, default: 0] += Int64(clamping: now.ticks) - Int64(clamping: before)
         }
-        func cores(_ ticks: UInt64) -> Double {
-            seconds > 0 ? Double(ticks) / Self.clockTicksPerSecond / seconds : 0
+        for (pid, ended) in earlier.processes where processes[pid]?.group != ended.group {
+            ticks[ended.group, default: 0] -= Int64(clamping: ended.ticks)
+        }
+        func cores(_ ticks: Int64) -> Double {
+            seconds > 0 ? Double(max(0, ticks)) / Self.clockTicksPerSecond / seconds : 0
         }
         return CPUSplit(
             shares: Group.allCases.map { (group: $0.rawValue, cores: cores(ticks[$0] ?? 0)) },
-            idleCores: cores(idleTicks >= earlier.idleTicks ? idleTicks - earlier.idleTicks : 0),
+            idleCores: cores(Int64(clamping: idleTicks) - Int64(clamping: earlier.idleTicks)),
             machineCores: ProcessInfo.processInfo.activeProcessorCount)
     }
 }

@@ -1,7 +1,8 @@
 @testable import LoadGen
 import XCTest
 
-/// The CPU split reads /proc lines correctly and attributes each process's ticks to its group.
+/// The CPU split reads /proc lines correctly (with reaped children's ticks) and attributes each
+/// process's ticks to its group, exited processes' to the parent that reaped them.
 final class MachineCPUTests: XCTestCase {
     func testReadsTheTicksAfterACommandNameWithSpacesAndParentheses() throws {
         let line = "4242 (odd (name) x) S 1 4242 4242 0 -1 4194560 500 0 0 0 1234 567 0 0 20 0 9 0 100 0 0"
@@ -18,6 +19,16 @@ final class MachineCPUTests: XCTestCase {
         XCTAssertNil(MachineCPU.idleTicks(fromStat: "intr 1 2 3"))
     }
 
+    /// A postmaster's line (PID 812, a child of init): user 150, system 90, and its exited
+    /// children's — backends, autovacuum workers it reaped — user 3200, system 1100.
+    func testTheTicksIncludeThoseOfReapedChildren() throws {
+        let line = "812 (postgres) S 1 812 812 0 -1 4194560 5000 120000 0 12 150 90 3200 1100 20 0 1 0 4567 "
+            + "226803712 3000 18446744073709551615 1 1 0 0 0 0 4194304 19935 0 0 0 17 1 0 0 0 0 0"
+        let parsed = try XCTUnwrap(MachineCPU.parseProcessStat(line))
+        XCTAssertEqual(parsed.command, "postgres")
+        XCTAssertEqual(parsed.ticks, 150 + 90 + 3200 + 1100)
+    }
+
     func testTheSplitCountsEachGroupsTicksDuringTheRun() throws {
         let hz = UInt64(MachineCPU.clockTicksPerSecond)
         let before = MachineCPU(processes: [
@@ -27,13 +38,13 @@ final class MachineCPUTests: XCTestCase {
         let after = MachineCPU(processes: [
             10: (.generator, 6 * hz),          // +1 s
             20: (.worker, 103 * hz),           // +3 s
-            30: (.postgres, 9 * hz),           // +2 s
+            30: (.postgres, 12 * hz),          // +2 s of its own, and process 40's whole life (1 s before, 2 s during)
             60: (.postgres, 1 * hz),           // started during the run: +1 s
             50: (.haproxy, 2 * hz),            // PID reused by another program: counted from zero
-        ], idleTicks: 1004 * hz)              // process 40 ended: not counted
+        ], idleTicks: 1004 * hz)              // process 40 ended and was reaped by 30: its 1 s before the run is not counted
         let split = after.split(since: before, seconds: 2)
         let cores = Dictionary(uniqueKeysWithValues: split.shares.map { ($0.group, $0.cores) })
-        XCTAssertEqual(cores, ["generator": 0.5, "leave-worker": 1.5, "postgres": 1.5, "haproxy": 1.0, "other": 0])
+        XCTAssertEqual(cores, ["generator": 0.5, "leave-worker": 1.5, "postgres": 2.5, "haproxy": 1.0, "other": 0])
         XCTAssertEqual(split.shares.map(\.group), ["generator", "leave-worker", "postgres", "haproxy", "other"])
         XCTAssertEqual(split.idleCores, 2)
     }
