@@ -138,7 +138,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "LoadGenTests", dependencies: [
-            "LoadGen", "WorkerApp", "Postgres", "MatrixCore", "MatrixCrypto", "Federation", "RemoteHomeserver", "TestSupport",
+            "LoadGen", "WorkerApp", "Postgres", "Storage", "MatrixCore", "MatrixCrypto", "Federation", "RemoteHomeserver",
+            "TestSupport",
         ]),
         .testTarget(name: "RemoteHomeserverTests", dependencies: ["RemoteHomeserver", "MatrixCore", "MatrixCrypto", "TestSupport"]),
     ],

@@ -39,30 +39,34 @@ struct DeliveryCounts: Sendable, Equatable {
     var unauthenticated = 0
 }
 
-/// The end-of-run forwarding check: waits for the backlog to drain, then counts what the played
-/// servers received against what was due, from the stored events and memberships (not from the
-/// sender's own bookkeeping).
+/// The end-of-run forwarding check: waits for the backlog to drain (timed from the last answer),
+/// then counts what the played servers received against what was due, from the stored events and
+/// memberships (not from the sender's own bookkeeping).
 enum ForwardingCheck {
+    /// The outcome, and a snapshot of the machine's CPU taken when the gauge first read 0 (nil:
+    /// it did not within `drainTimeout` of `lastAnswer`).
     static func run(accepted: [AcceptedLeave], played: PlayedServers, version: RoomVersion, residentServer: String,
-                    databaseURL: String, drainTimeout: Duration, verify: Bool) async throws -> ForwardingOutcome {
+                    databaseURL: String, lastAnswer: ContinuousClock.Instant, drainTimeout: Duration,
+                    verify: Bool) async throws -> (outcome: ForwardingOutcome, machineWhenDrained: MachineCPU?) {
         let pool = PostgresPool(configuration: PostgresConfiguration(url: databaseURL, poolSize: 2))
         do {
             let store = ForwardingStore(pool: pool, serverName: residentServer)
             let clock = ContinuousClock()
-            let start = clock.now
             // Waits on the sender's gauge (one probe per (room, server); 0 exactly when nothing is
             // due), at most a fifth of the time in it: the exact count reads the whole backlog —
             // 200 ms of Postgres a call in a 100-server room, every 50 ms — and so slowed the drain
             // it was timing. Counted once at the end.
+            let first = clock.now
             var pending = try await store.backlogGauge().positions
-            var took = clock.now - start
-            while pending > 0 && clock.now - start < drainTimeout {
+            var took = clock.now - first
+            while pending > 0 && clock.now - lastAnswer < drainTimeout {
                 try await Task.sleep(for: max(.milliseconds(50), took * 4))
                 let asked = clock.now
                 pending = try await store.backlogGauge().positions
                 took = clock.now - asked
             }
-            let drained = pending == 0 ? RoomSetup.seconds(clock.now - start) : nil
+            let drained = pending == 0 ? RoomSetup.seconds(clock.now - lastAnswer) : nil
+            let machineWhenDrained = pending == 0 ? MachineCPU.snapshot() : nil
             let left = pending == 0 ? 0 : try await store.backlog().events
             var outcome = ForwardingOutcome(drainSeconds: drained, backlogLeft: left)
             if verify {
@@ -79,7 +83,7 @@ enum ForwardingCheck {
                 outcome.unauthenticated = counts.unauthenticated
             }
             await pool.close()
-            return outcome
+            return (outcome, machineWhenDrained)
         } catch {
             await pool.close()
             throw error

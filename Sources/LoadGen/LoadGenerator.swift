@@ -15,8 +15,9 @@ public enum LoadGenerator {
     /// Runs a whole load test. `settings` are the workers' own: the resident server's name and
     /// signing key (the rooms are created as it), the database, the federation overrides.
     /// Setup messages go to `log`; the report is returned (the caller prints it).
-    /// `beforeStorageCheck` runs between the last answer and the check in Postgres (tests use it to
-    /// lose a leave on purpose).
+    /// `beforeStorageCheck` runs after the forwarding check (which waits for the drain first, so
+    /// that the check in Postgres does not delay it) and before the check in Postgres (tests use it
+    /// to lose a leave on purpose).
     public static func run(options: LoadGenOptions, settings: Settings,
                            log: @escaping @Sendable (String) -> Void = LoadGenerator.logToStandardError,
                            beforeStorageCheck: @Sendable ([AcceptedLeave]) async throws -> Void = { _ in })
@@ -93,7 +94,8 @@ public enum LoadGenerator {
         } else {
             await driver.run(queue: queue, concurrency: options.concurrency)
         }
-        let elapsed = RoomSetup.seconds(ContinuousClock.now - start)
+        let lastAnswer = ContinuousClock.now
+        let elapsed = RoomSetup.seconds(lastAnswer - start)
         let cpu = CPUTime.now() - cpuBefore
         let machineAfter = MachineCPU.snapshot()
         progress?.cancel()
@@ -107,14 +109,19 @@ public enum LoadGenerator {
             report.cpuSplit = machineAfter.split(since: machineBefore, seconds: elapsed)
         }
         report.ed25519VerifyMicroseconds = verifyMicroseconds
+        if options.drainTimeout != nil || options.verifyForwarding {
+            let (forwarding, machineWhenDrained) = try await ForwardingCheck.run(
+                accepted: statistics.accepted, played: played, version: version, residentServer: resident.serverName,
+                databaseURL: settings.databaseURL, lastAnswer: lastAnswer, drainTimeout: options.drainTimeout ?? .seconds(60),
+                verify: options.verifyForwarding)
+            report.forwarding = forwarding
+            if let machineBefore, let machineWhenDrained, let drainSeconds = forwarding.drainSeconds {
+                report.elapsedWithDrainSeconds = elapsed + drainSeconds
+                report.cpuSplitWithDrain = machineWhenDrained.split(since: machineBefore, seconds: elapsed + drainSeconds)
+            }
+        }
         try await beforeStorageCheck(statistics.accepted)
         report.lost = try await checkStored(statistics.accepted, settings: settings)
-        if options.drainTimeout != nil || options.verifyForwarding {
-            report.forwarding = try await ForwardingCheck.run(
-                accepted: statistics.accepted, played: played, version: version, residentServer: resident.serverName,
-                databaseURL: settings.databaseURL, drainTimeout: options.drainTimeout ?? .seconds(60),
-                verify: options.verifyForwarding)
-        }
         return report
     }
 

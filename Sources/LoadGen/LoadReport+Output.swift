@@ -29,8 +29,11 @@ extension LoadReport {
         lines.append("generator CPU: \(Self.format(generatorCores, 2)) cores (user \(Self.format(generatorCPU.user, 2)) s, "
             + "system \(Self.format(generatorCPU.system, 2)) s)")
         if let cpuSplit {
-            let shares = cpuSplit.shares.map { "\($0.group) \(Self.format($0.cores, 2))" }.joined(separator: "  ")
-            lines.append("machine CPU (cores of \(cpuSplit.machineCores)): \(shares)  idle \(Self.format(cpuSplit.idleCores, 2))")
+            lines.append("machine CPU (cores of \(cpuSplit.machineCores)): \(Self.text(cpuSplit))")
+        }
+        if let cpuSplitWithDrain, let elapsedWithDrainSeconds {
+            lines.append("machine CPU with the drain (\(Self.format(elapsedWithDrainSeconds, 2)) s, "
+                + "cores of \(cpuSplitWithDrain.machineCores)): \(Self.text(cpuSplitWithDrain))")
         }
         if let ed25519VerifyMicroseconds {
             lines.append("box speed: Ed25519 verify \(Self.format(ed25519VerifyMicroseconds, 1)) µs (one core, before the run)")
@@ -78,12 +81,9 @@ extension LoadReport {
                 "user_s": Self.number(generatorCPU.user), "system_s": Self.number(generatorCPU.system),
                 "cores": Self.number(generatorCores),
             ],
-            "machine_cpu": cpuSplit.map { split in
-                var cores = JSONObject()
-                for share in split.shares { cores[share.group] = Self.number(share.cores) }
-                cores["idle"] = Self.number(split.idleCores)
-                return .object(cores)
-            } ?? .null,
+            "machine_cpu": cpuSplit.map(Self.json) ?? .null,
+            "machine_cpu_with_drain": cpuSplitWithDrain.map(Self.json) ?? .null,
+            "elapsed_with_drain_s": elapsedWithDrainSeconds.map(Self.number) ?? .null,
             "box": ed25519VerifyMicroseconds.map { ["ed25519_verify_us": Self.number($0)] } ?? .null,
             "forwarded_transactions": .integer(Int64(forwardedTransactions)),
             "lost": lost.map { .integer(Int64($0)) } ?? .null,
@@ -97,6 +97,20 @@ extension LoadReport {
                 return .object(object)
             } ?? .null,
         ]
+    }
+
+    /// A CPU split's shares and idle cores, for people.
+    private static func text(_ split: CPUSplit) -> String {
+        (split.shares.map { "\($0.group) \(format($0.cores, 2))" } + ["idle \(format(split.idleCores, 2))"])
+            .joined(separator: "  ")
+    }
+
+    /// A CPU split's shares and idle cores, in cores by group name and `idle`.
+    private static func json(_ split: CPUSplit) -> JSONValue {
+        var cores = JSONObject()
+        for share in split.shares { cores[share.group] = number(share.cores) }
+        cores["idle"] = number(split.idleCores)
+        return .object(cores)
     }
 
     /// A fraction as JSON: written with 3 decimals (a non-canonical number is fine in a report).

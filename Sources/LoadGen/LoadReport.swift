@@ -40,6 +40,10 @@ public struct LoadReport: Sendable {
     public let generatorCPU: CPUTime
     /// Where the machine's CPU went during the run (Linux only; nil elsewhere).
     public var cpuSplit: CPUSplit?
+    /// Where it went from the first request until the forwarding backlog drained (the run and the
+    /// forwarding after it), and how long that was; nil when no drain was waited for or it did not end.
+    public var cpuSplitWithDrain: CPUSplit?
+    public var elapsedWithDrainSeconds: Double?
     /// The machine's speed when the run started (``BoxSpeed``): µs per Ed25519 verification; nil
     /// when not measured.
     public var ed25519VerifyMicroseconds: Double?

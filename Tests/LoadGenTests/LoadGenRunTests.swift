@@ -3,6 +3,7 @@ import LoadGen
 import MatrixCore
 import MatrixCrypto
 import Postgres
+import Storage
 import Synchronization
 import TestSupport
 import WorkerApp
@@ -102,12 +103,23 @@ final class LoadGenRunTests: XCTestCase {
     /// Forwarding under load (the worker's sender is on): a 60 s send-only run over several rooms
     /// whose members live on 3 played servers; afterwards nothing is left due, and each played
     /// server received every leave due to it (a joined member in the room after the leave, not
-    /// its own) exactly once and nothing else, each from the resident server, authenticated.
+    /// its own) exactly once and nothing else, each from the resident server, authenticated. The
+    /// drain is waited for before the storage check (nothing is left due when it starts), and the
+    /// CPU split is also given over the run and the drain.
     func testASixtySecondRunForwardsEveryLeaveExactlyOnceToEachServer() async throws {
         let options = LoadGenOptions(target: target, mode: .sendOnly, rooms: 4, membersPerRoom: 2_000, roomVersion: "10",
                                      concurrency: 8, duration: .seconds(60), rate: 100, drainTimeout: .seconds(30),
                                      verifyForwarding: true)
-        let report = try await LoadGenerator.run(options: options, settings: settings, log: { _ in })
+        let dueAtTheStorageCheck = Mutex<Int?>(nil)
+        let databaseURL = self.databaseURL
+        let report = try await LoadGenerator.run(options: options, settings: settings, log: { _ in },
+                                                 beforeStorageCheck: { _ in
+            let pool = PostgresPool(configuration: PostgresConfiguration(url: databaseURL, poolSize: 1))
+            let due = try? await ForwardingStore(pool: pool, serverName: "resident.test").backlog().events
+            await pool.close()
+            dueAtTheStorageCheck.withLock { $0 = due }
+        })
+        XCTAssertEqual(dueAtTheStorageCheck.withLock { $0 }, 0)
         XCTAssertEqual(report.failures.map(\.kind), [])
         XCTAssertEqual(report.stopReason, .duration)
         XCTAssertGreaterThan(report.accepted, 1_000)
@@ -120,6 +132,9 @@ final class LoadGenRunTests: XCTestCase {
         XCTAssertEqual(forwarding.duplicated, 0)
         XCTAssertEqual(forwarding.unexpected, 0)
         XCTAssertEqual(forwarding.unauthenticated, 0)
+        let drainSeconds = try XCTUnwrap(forwarding.drainSeconds)
+        XCTAssertEqual(try XCTUnwrap(report.elapsedWithDrainSeconds), report.elapsedSeconds + drainSeconds, accuracy: 1e-6)
+        XCTAssertNotNil(report.cpuSplitWithDrain)
         XCTAssertTrue(report.text.contains("forwarding check: \(forwarding.expected ?? -1) deliveries due, missing 0"), report.text)
     }
 

@@ -83,6 +83,24 @@ final class LoadReportTests: XCTestCase {
         XCTAssertEqual(measured["box"]?["ed25519_verify_us"], .nonCanonicalNumber("57.300"))
     }
 
+    func testTheSplitWithTheDrainIsRenderedBesideTheRunsOwn() throws {
+        var report = LoadReport(mode: .sendOnly, target: "http://127.0.0.1:8448", concurrency: 8, stopReason: .duration,
+                                statistics: statistics(latenciesMS: 1...10, endpoint: .sendLeave), elapsedSeconds: 2,
+                                generatorCPU: CPUTime(user: 0.25, system: 0.25))
+        XCTAssertEqual(try JSONParser.parse(report.json.compactBytes())["machine_cpu_with_drain"], .null)
+        XCTAssertFalse(report.text.contains("with the drain"))
+        report.cpuSplit = CPUSplit(shares: [(group: "postgres", cores: 0.5)], idleCores: 1.5, machineCores: 2)
+        report.cpuSplitWithDrain = CPUSplit(shares: [(group: "postgres", cores: 1.25)], idleCores: 0.75, machineCores: 2)
+        report.elapsedWithDrainSeconds = 6.5
+        let json = try JSONParser.parse(report.json.compactBytes())
+        XCTAssertEqual(json["machine_cpu"], ["postgres": .nonCanonicalNumber("0.500"), "idle": .nonCanonicalNumber("1.500")])
+        XCTAssertEqual(json["machine_cpu_with_drain"],
+                       ["postgres": .nonCanonicalNumber("1.250"), "idle": .nonCanonicalNumber("0.750")])
+        XCTAssertEqual(json["elapsed_with_drain_s"], .nonCanonicalNumber("6.500"))
+        XCTAssertTrue(report.text.contains("machine CPU with the drain (6.50 s, cores of 2): postgres 1.25  idle 0.75"),
+                      report.text)
+    }
+
     /// The calibration verifies real signatures and reports a time per verification.
     func testTheBoxCalibrationTimesSuccessfulVerifications() throws {
         let microseconds = try BoxSpeed.ed25519VerifyMicroseconds(iterations: 50)
