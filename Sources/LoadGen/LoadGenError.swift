@@ -8,6 +8,8 @@ public enum LoadGenError: Error, Equatable, CustomStringConvertible {
     case noRemoteServers
     /// A generated room could not be built or imported.
     case setupFailed(String)
+    /// The run ended but its checks failed (``LoadReport/failure``); the report was printed.
+    case checkFailed(String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum LoadGenError: Error, Equatable, CustomStringConvertible {
             return "no remote servers to play: set LEAVE_WORKER_FEDERATION_OVERRIDES (as for the workers) to "
                 + "loopback entries, e.g. remote1.test=http://127.0.0.1:18448"
         case .setupFailed(let reason): return "setup failed: \(reason)"
+        case .checkFailed(let reason): return "loadgen: \(reason)"
         }
     }
 }

@@ -82,6 +82,21 @@ public struct LoadReport: Sendable {
     public var serverErrorCount: Int {
         failures.reduce(0) { $0 + (($1.kind.status ?? 0) >= 500 ? $1.count : 0) }
     }
+    /// Why the run failed — accepted leaves lost, the backlog not drained in time, deliveries
+    /// missing, duplicated, unexpected or unauthenticated — in one line; nil when it did not.
+    public var failure: String? {
+        if let lost, lost > 0 { return "\(lost) accepted \(lost == 1 ? "leave" : "leaves") lost" }
+        guard let forwarding else { return nil }
+        guard forwarding.drainSeconds != nil else {
+            return "backlog not drained: \(forwarding.backlogLeft) deliveries still due"
+        }
+        let counts = [forwarding.missing, forwarding.duplicated, forwarding.unexpected, forwarding.unauthenticated]
+            .map { $0 ?? 0 }
+        guard counts.contains(where: { $0 > 0 }) else { return nil }
+        return "forwarding check failed: \(counts[0]) missing, \(counts[1]) duplicated, \(counts[2]) unexpected, "
+            + "\(counts[3]) unauthenticated"
+    }
+
     /// The generator's CPU use in cores (1.0 = one core busy for the whole run).
     public var generatorCores: Double { elapsedSeconds > 0 ? generatorCPU.total / elapsedSeconds : 0 }
 

@@ -75,12 +75,7 @@ struct LoadGenCommand: AsyncParsableCommand {
                 drainTimeout: drainTimeout.map { .seconds($0) }, verifyForwarding: verifyForwarding)
             let report = try await LoadGenerator.run(options: loadOptions, settings: options.settings())
             print(json ? String(decoding: report.json.compactBytes(), as: UTF8.self) : report.text)
-            if (report.lost ?? 0) > 0 { throw ExitCode.failure }
-            if let forwarding = report.forwarding,
-               forwarding.backlogLeft > 0 || (forwarding.missing ?? 0) + (forwarding.duplicated ?? 0) + (forwarding.unexpected ?? 0)
-                + (forwarding.unauthenticated ?? 0) > 0 {
-                throw ExitCode.failure
-            }
+            if let failure = report.failure { throw LoadGenError.checkFailed(failure) }
         }
     }
 }

@@ -101,6 +101,25 @@ final class LoadReportTests: XCTestCase {
                       report.text)
     }
 
+    /// Why a run fails, in the one line the command prints on standard error.
+    func testAFailedRunSaysWhyInOneLine() {
+        var report = LoadReport(mode: .sendOnly, target: "http://127.0.0.1:8448", concurrency: 8, stopReason: .duration,
+                                statistics: statistics(latenciesMS: 1...10, endpoint: .sendLeave), elapsedSeconds: 2,
+                                generatorCPU: CPUTime(user: 0.25, system: 0.25), lost: 0)
+        XCTAssertNil(report.failure)
+        report.forwarding = ForwardingOutcome(drainSeconds: 0.5, backlogLeft: 0, expected: 9, missing: 0, duplicated: 0,
+                                              unexpected: 0, unauthenticated: 0)
+        XCTAssertNil(report.failure)
+        report.forwarding?.unauthenticated = 4
+        XCTAssertEqual(report.failure, "forwarding check failed: 0 missing, 0 duplicated, 0 unexpected, 4 unauthenticated")
+        report.forwarding?.missing = 2
+        XCTAssertEqual(report.failure, "forwarding check failed: 2 missing, 0 duplicated, 0 unexpected, 4 unauthenticated")
+        report.forwarding = ForwardingOutcome(drainSeconds: nil, backlogLeft: 7)
+        XCTAssertEqual(report.failure, "backlog not drained: 7 deliveries still due")
+        report.lost = 3
+        XCTAssertEqual(report.failure, "3 accepted leaves lost")
+    }
+
     /// The calibration verifies real signatures and reports a time per verification.
     func testTheBoxCalibrationTimesSuccessfulVerifications() throws {
         let microseconds = try BoxSpeed.ed25519VerifyMicroseconds(iterations: 50)
