@@ -14,8 +14,9 @@ struct LoadGenCommand: AsyncParsableCommand {
             this server (LEAVE_WORKER_SERVER_NAME, LEAVE_WORKER_SIGNING_KEY) with members on those servers, imports \
             them through the same code path as `rooms import`, then drives leaves. Prints throughput, latency \
             percentiles per endpoint, errors by status and errcode, its own CPU use, and finally checks in \
-            Postgres that every leave answered 200 is stored (`lost: N`). Refuses targets outside loopback \
-            unless --allow-remote.
+            Postgres that every leave answered 200 is stored (`lost: N`). Exits 1, with the reason on one line \
+            of standard error, when a leave was lost or the forwarding check failed. Refuses targets outside \
+            loopback unless --allow-remote.
             """
     )
 
@@ -51,10 +52,16 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Flag(help: "Allow a target outside the loopback range.")
     var allowRemote = false
 
-    @Option(help: "After the run, wait up to this many seconds for the forwarding backlog to drain, and report how long it took.")
+    @Option(help: """
+        After the run, wait up to this many seconds for the forwarding backlog to drain; report how long it took from the \
+        last answer, and the machine's CPU split over the run and the drain.
+        """)
     var drainTimeout: Int?
 
-    @Flag(help: "Check after the run (and the drain) that every accepted leave reached each played server it was due to exactly once.")
+    @Flag(help: """
+        Check after the run (and the drain) that every accepted leave reached each played server it was due to exactly once, \
+        in transactions authenticated (X-Matrix) as this server.
+        """)
     var verifyForwarding = false
 
     @Flag(help: "Print the report as JSON.")
