@@ -1,5 +1,7 @@
 @testable import Federation
+import CResolv
 import MatrixCore
+import Synchronization
 import Testing
 
 @Suite struct ServerDiscoveryTests {
@@ -71,6 +73,77 @@ import Testing
         }
         #expect(SRVRecord.parse(response: Array(repeating: 0xFF, count: 64)).isEmpty)
         #expect(SRVRecord.parse(response: []).isEmpty)
+    }
+
+    /// `res_query`'s outcomes: only "no such name" and "no data" mean no SRV records; a server
+    /// failure or an answer too large for the buffer says nothing about the name.
+    @Test func srvLookUpFailuresAreNotNoRecords() {
+        let response = Self.srvResponse()
+        #expect(SRVResolver.answer(length: -1, resolverError: HOST_NOT_FOUND, response: []) == .none)
+        #expect(SRVResolver.answer(length: -1, resolverError: NO_DATA, response: []) == .none)
+        for error in [TRY_AGAIN, NO_RECOVERY] {
+            guard case .failed = SRVResolver.answer(length: -1, resolverError: error, response: []) else {
+                Issue.record("h_errno \(error) taken for an answer")
+                continue
+            }
+        }
+        guard case .failed = SRVResolver.answer(length: response.count + 1, resolverError: 0, response: response) else {
+            Issue.record("an answer longer than the buffer taken for an answer")
+            return
+        }
+        #expect(SRVResolver.answer(length: response.count, resolverError: 0, response: response)
+            == .records(SRVRecord.parse(response: response)))
+        #expect(SRVResolver.answer(length: 12, resolverError: 0, response: response) == .none)
+    }
+
+    /// Discovery with no `.well-known` (its host has no address) and SRV answers from `answers`:
+    /// a name's answers in turn, then none; `lookedUp` is told each SRV name looked up.
+    private static func discovering(
+        _ answers: [String: [SRVResolver.Answer]], lookedUp: @escaping @Sendable (String) -> Void = { _ in }
+    ) -> FederationDestinations {
+        let remaining = Mutex(answers)
+        let srvResolver = SRVResolver { name in
+            lookedUp(name)
+            return remaining.withLock { answers -> SRVResolver.Answer in
+                guard let answer = answers[name]?.first else { return .none }
+                answers[name]?.removeFirst()
+                return answer
+            }
+        }
+        return FederationDestinations(
+            overrides: FederationOverrides(destinations: [:]), srvResolver: srvResolver,
+            connector: OutboundConnector(resolver: HostResolver { _ in [] }))
+    }
+
+    /// A failed SRV look-up (a timeout, SERVFAIL, no look-up thread free) is not "no records":
+    /// discovery fails without remembering port 8448, and the next discovery finds the SRV target.
+    /// (Until 2026-12-06 the failure sent the server's traffic to port 8448 for up to an hour.)
+    @Test func aFailedSRVLookUpIsNotRememberedAsNoRecords() async throws {
+        let destinations = Self.discovering(["_matrix-fed._tcp.srv.test": [
+            .failed(reason: "SERVFAIL"),
+            .records([SRVRecord(priority: 0, weight: 0, port: 443, target: "fed.test")]),
+        ]])
+        await #expect(throws: FederationRequestError.unreachable(
+            server: "srv.test", reason: "SRV look-up of _matrix-fed._tcp.srv.test failed: SERVFAIL")
+        ) { try await destinations.destination(for: "srv.test") }
+        let destination = try await destinations.destination(for: "srv.test")
+        #expect(destination.connectHost == "fed.test")
+        #expect(destination.port == 443)
+        #expect(destination.hostHeader == "srv.test")
+        try await destinations.shutdown()
+    }
+
+    /// No SRV records (NXDOMAIN, no data) moves on to `_matrix._tcp`, then port 8448, and that
+    /// answer is remembered: the next discovery looks nothing up.
+    @Test func noSRVRecordsMeansPort8448Remembered() async throws {
+        let lookUps = Mutex<[String]>([])
+        let destinations = Self.discovering([:]) { name in lookUps.withLock { $0.append(name) } }
+        for _ in 0..<2 {
+            let destination = try await destinations.destination(for: "srv.test")
+            #expect(destination == FederationDestination(scheme: .https, host: "srv.test", port: 8448, hostHeader: "srv.test"))
+        }
+        #expect(lookUps.withLock { $0 } == ["_matrix-fed._tcp.srv.test", "_matrix._tcp.srv.test"])
+        try await destinations.shutdown()
     }
 
     @Test func wellKnownAnswersAndTheirLifetimes() {

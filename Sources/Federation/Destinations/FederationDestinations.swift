@@ -35,11 +35,12 @@ public final class FederationDestinations: Sendable {
     /// - Parameters:
     ///   - overrides: fixed base URLs for some servers.
     ///   - timeout: bound on one `.well-known` request (all its redirects included).
+    ///   - srvResolver: SRV look-ups (the system resolver's by default).
     ///   - connector: the clients and the address policy for everything not overridden.
     ///   - cacheCapacity: how many server and host names each discovery cache holds (LRU).
     public init(
         overrides: FederationOverrides, timeout: Duration = .seconds(5),
-        srvResolver: SRVResolver = SRVResolver(), connector: OutboundConnector = OutboundConnector(),
+        srvResolver: SRVResolver = .system(), connector: OutboundConnector = OutboundConnector(),
         cacheCapacity: Int = 10_000, logger: Logger = Logger(label: "leave-worker.federation")
     ) {
         self.overrides = overrides
@@ -72,10 +73,10 @@ public final class FederationDestinations: Sendable {
             if let direct = ServerDiscovery.directDestination(for: delegated) {
                 destination = try checked(direct, server: serverName)
             } else {
-                destination = await srvDestination(hostname: delegated.host)
+                destination = try await srvDestination(hostname: delegated.host, server: serverName)
             }
         } else {
-            destination = await srvDestination(hostname: name.host)
+            destination = try await srvDestination(hostname: name.host, server: serverName)
         }
         guard !Task.isCancelled else { throw .timedOut(server: serverName) }
         logger.debug("server discovery", metadata: ["server": "\(serverName)", "destination": "\(destination)"])
@@ -89,11 +90,18 @@ public final class FederationDestinations: Sendable {
         return destination
     }
 
-    /// Steps 3.3–3.5 / 4–6: `_matrix-fed._tcp`, then `_matrix._tcp`, then port 8448.
-    private func srvDestination(hostname: String) async -> FederationDestination {
+    /// Steps 3.3–3.5 / 4–6: `_matrix-fed._tcp`, then `_matrix._tcp`, then port 8448 — moving on
+    /// only when a name has no SRV records. A look-up that failed (a timeout, a server failure, no
+    /// look-up thread free) fails the discovery: nothing is remembered, the next send looks up again.
+    private func srvDestination(hostname: String, server: String) async throws(FederationRequestError) -> FederationDestination {
         for srvName in ServerDiscovery.srvNames(for: hostname) {
-            let records = await srvResolver.lookup(srvName)
-            if !records.isEmpty { return ServerDiscovery.destination(hostname: hostname, srvRecords: records) }
+            switch await srvResolver.lookup(srvName) {
+            case .records(let records): return ServerDiscovery.destination(hostname: hostname, srvRecords: records)
+            case .none: continue
+            case .failed(let reason):
+                if Task.isCancelled { throw .timedOut(server: server) }
+                throw .unreachable(server: server, reason: "SRV look-up of \(srvName) failed: \(reason)")
+            }
         }
         return ServerDiscovery.destination(hostname: hostname, srvRecords: [])
     }
