@@ -39,8 +39,11 @@ extension FederationSender {
         let failure: String
         var answered = false
         do {
-            let response = try await client.put(destination, target: "/_matrix/federation/v1/send/\(transactionID)",
-                                                 encodedBody: transaction.body)
+            // Look-ups on threads of their own: origins anyone can make "known" never hold them.
+            let response = try await LookUpThreads.$current.withValue(.destinations) {
+                try await client.put(destination, target: "/_matrix/federation/v1/send/\(transactionID)",
+                                     encodedBody: transaction.body)
+            }
             metrics.sendDuration.record(duration: .now - started)
             if response.status == 200 {
                 metrics.delivered.increment(by: transaction.deliveries.count)
@@ -56,7 +59,7 @@ extension FederationSender {
         } catch {
             // Cancelled (shutdown): the lease, not a back-off, decides when the batch is tried again.
             guard !Task.isCancelled else { return .unfinished }
-            failure = error.description
+            failure = "\(error)"
         }
         metrics.recordFailure(answered: answered)
         logger.notice("forwarding failed; backing off", metadata: [

@@ -1,3 +1,6 @@
+#if canImport(CDispatch)
+import CDispatch
+#endif
 import Federation
 @testable import Forwarding
 import Foundation
@@ -6,6 +9,7 @@ import MatrixCrypto
 import Postgres
 import Storage
 import TestSupport
+import Synchronization
 import Testing
 
 /// The sender in this process against a migrated database filled directly with accepted events due
@@ -285,6 +289,49 @@ struct SenderInProcessTests {
         #expect(delivered != nil, "healthy.test never got its event")
         #expect(try await Self.destinationRow(pool, "hang2.test")?.failures == 3, "hang2.test was tried first")
         await Self.stop(sender, running, healthy, transport, pool, url)
+    }
+
+    /// The label of the Dispatch queue running the caller.
+    private static func currentQueueLabel() -> String {
+        #if canImport(CDispatch)
+        String(cString: dispatch_queue_get_label(nil))
+        #else
+        String(cString: __dispatch_queue_get_label(nil))
+        #endif
+    }
+
+    /// The sender's deliveries look names up on threads of their own (`LookUpThreads.destinations`),
+    /// never on the shared ones that known servers' key fetches use — origins an attacker can make
+    /// known with one successful fetch, whose silent resolver would otherwise starve the sender.
+    @Test func deliveriesLookNamesUpOnTheDestinationsThreads() async throws {
+        let (url, pool) = try await Self.due(1, to: "dest.test")
+        let queues = Mutex<[String]>([])
+        let resolver = HostResolver.onLookUpThreads { _ in
+            let label = Self.currentQueueLabel()
+            queues.withLock { $0.append(label) }
+            return []
+        }
+        var configuration = SenderConfiguration()
+        configuration.backoff = BackoffPolicy(base: .seconds(60), maximum: .seconds(60))
+        let transport = FederationTransport(destinations: FederationDestinations(
+            overrides: FederationOverrides(destinations: [:]), srvResolver: SRVResolver { _ in .none },
+            connector: OutboundConnector(resolver: resolver)))
+        let client = FederationClient(serverName: "resident.test", signingKey: try SigningKey.generate(version: "s1"),
+                                      transport: transport, timeout: configuration.requestTimeout)
+        var logger = Logger(label: "sender-test")
+        logger.logLevel = .critical
+        let sender = FederationSender(pool: pool, horizon: StreamHorizon(pool: pool), client: client,
+                                      configuration: configuration, logger: logger)
+        let running = Task { await sender.run() }
+        let failed = await waitUntil(timeout: .seconds(10)) {
+            (try? await Self.destinationRow(pool, "dest.test"))?.failures ?? 0 >= 1
+        }
+        #expect(failed != nil, "the delivery did not fail for want of an address")
+        let seen = queues.withLock { $0 }
+        #expect(!seen.isEmpty && seen.allSatisfy { $0.hasPrefix("leave-worker.look-up.destination.") }, "\(seen)")
+        sender.stopClaiming()
+        await running.value
+        await Self.shutDown(transport, pool, url)
     }
 
     @Test func cancellingLeavesTheClaimToItsLeaseWithoutBackingOff() async throws {

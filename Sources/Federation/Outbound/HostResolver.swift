@@ -18,6 +18,15 @@ public struct HostResolver: Sendable {
     /// never on an event loop or a Swift concurrency thread), abandoned after `timeout` (the
     /// blocking call then finishes on its own and is ignored).
     public static func system(timeout: Duration = .seconds(5)) -> HostResolver {
+        onLookUpThreads(timeout: timeout, lookUp)
+    }
+
+    /// A resolver whose blocking `lookUp` runs as ``system(timeout:)``'s `getaddrinfo` does: on one
+    /// of the running task's ``LookUpThreads``, abandoned after `timeout`. Tests give their own
+    /// answers this way while the look-up still takes the threads the real one would.
+    public static func onLookUpThreads(
+        timeout: Duration = .seconds(5), _ lookUp: @escaping @Sendable (_ host: String) -> [IPAddress]
+    ) -> HostResolver {
         HostResolver { host in await LookUpThreads.current.run(timeout: timeout, fallback: []) { lookUp(host) } }
     }
 

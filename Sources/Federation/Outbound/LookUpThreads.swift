@@ -16,20 +16,33 @@ import WorkDeadline
 /// look-ups wait in order, each at most its timeout, and at most ``maximumWaiting`` wait (more
 /// answer their fallback at once). A look-up abandoned at its timeout keeps its thread until the
 /// resolver gives up; its place is taken by the next only then.
-final class LookUpThreads: Sendable {
-    /// The process's look-up threads (address and SRV look-ups share them).
+///
+/// Three pools, so that names anyone can choose never hold the threads others need: ``destinations``
+/// for the federation sender's deliveries (room destinations, which a remote cannot add at will),
+/// ``newcomers`` for key fetches from servers without stored keys, ``shared`` for the rest.
+public final class LookUpThreads: Sendable {
+    /// The process's look-up threads for whatever no caller bound elsewhere (known servers' key
+    /// fetches, their `.well-known` and SRV look-ups). Address and SRV look-ups share them.
     static let shared = LookUpThreads(threadCount: 32, maximumWaiting: 4_096)
+
+    /// The look-up threads of the federation sender's deliveries, apart from ``shared``: one
+    /// successful key fetch makes any origin a known server, so names an attacker mints could
+    /// otherwise fill ``shared`` with look-ups a silent resolver never answers and starve the
+    /// destinations of rooms. As many threads as the sender's default concurrent destinations.
+    public static let destinations = LookUpThreads(
+        threadCount: 32, maximumWaiting: 4_096, label: "leave-worker.look-up.destination")
 
     /// The look-up threads of key fetches from servers without stored keys (``KeyFetcher``'s
     /// newcomers), apart from ``shared``: an unauthenticated request may name any origin, and a
     /// resolver that never answers for names made up by the thousand would otherwise hold every
-    /// thread the look-ups of destinations and known servers need (each abandoned look-up keeps
+    /// thread the look-ups of known servers need (each abandoned look-up keeps
     /// its thread for the resolver's own retries, 10–30 s).
     static let newcomers = LookUpThreads(threadCount: 8, maximumWaiting: 1_024, label: "leave-worker.look-up.newcomer")
 
     /// The threads the running task's look-ups use: ``shared``, or what a caller bound for the
-    /// look-ups it makes (``newcomers`` for a newcomer's key fetch).
-    @TaskLocal static var current: LookUpThreads = .shared
+    /// look-ups it makes (``destinations`` for the sender's deliveries, ``newcomers`` for a
+    /// newcomer's key fetch).
+    @TaskLocal public static var current: LookUpThreads = .shared
 
     let threadCount: Int
     let maximumWaiting: Int
