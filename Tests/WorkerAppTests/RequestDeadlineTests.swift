@@ -77,6 +77,27 @@ struct RequestDeadlineTests {
         #expect(try await background?.value == 7)
     }
 
+    /// Requests that finish behind one still under way leave the timer's queue: it holds the
+    /// requests in flight, not every request since the oldest unfinished one (found by review:
+    /// one slow request kept every later request's scope until its own deadline).
+    @Test func finishedRequestsBehindASlowOneAreNotKept() async throws {
+        let deadline = RequestDeadline(limit: .seconds(60))
+        let release = Gate()
+        let (entered, enter) = AsyncStream.makeStream(of: Void.self)
+        async let slow = deadline.run {
+            enter.yield()
+            return try? await release.wait()
+        }
+        for await _ in entered { break }
+        for index in 0..<10_000 {
+            #expect(await deadline.run { index } == index)
+        }
+        #expect(deadline.pendingCount == 1)
+        release.open(7)
+        #expect(await slow == 7)
+        #expect(deadline.pendingCount == 0)
+    }
+
     /// Waits in a deadline-bound wait nothing else ends; sets `flag` when the deadline cuts it.
     private static func waitUntilCut(setting flag: Flag) async -> Int {
         do {
