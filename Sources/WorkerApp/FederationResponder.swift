@@ -3,6 +3,7 @@ import LeaveService
 import Logging
 import MatrixCore
 import NIOCore
+import NIOHTTP1
 
 /// What the responder needs from the rest of the worker, as plain values and closures so that
 /// each piece (authentication, the leave service, health) stays in its own module.
@@ -194,6 +195,8 @@ public struct FederationResponder: HTTPResponder {
             return try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw .tooLarge("Request body over \(limit) bytes")
+        } catch is HTTPParserError {
+            throw .malformedRequest
         } catch {
             throw .badJSON("Could not read the request body")
         }

@@ -35,6 +35,8 @@ public struct MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public static func unrecognized(_ message: String) -> MatrixError { .init(status: 404, errcode: "M_UNRECOGNIZED", message) }
     public static func methodNotAllowed(_ message: String) -> MatrixError { .init(status: 405, errcode: "M_UNRECOGNIZED", message) }
+    /// A request the HTTP decoder cannot read: its head, or its body's framing.
+    public static let malformedRequest = MatrixError(status: 400, errcode: "M_UNRECOGNIZED", "Malformed HTTP request")
     public static func tooLarge(_ message: String) -> MatrixError { .init(status: 413, errcode: "M_TOO_LARGE", message) }
     public static func notJSON(_ message: String) -> MatrixError { .init(status: 400, errcode: "M_NOT_JSON", message) }
     public static func badJSON(_ message: String) -> MatrixError { .init(status: 400, errcode: "M_BAD_JSON", message) }

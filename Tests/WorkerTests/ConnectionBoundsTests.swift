@@ -203,6 +203,44 @@ struct ConnectionBoundsTests {
         await fixture.shutdown()
     }
 
+    /// A request whose body the decoder cannot read (a bad chunk size, a transfer coding other than
+    /// chunked) is answered 400 `M_UNRECOGNIZED` and its connection closed, as a malformed head is,
+    /// and counted as that 400; bad bytes after a request's answer close the connection without a
+    /// second answer. (Found by review: no answer until the body bound closed the connection — a
+    /// 503 in the metrics when the deadline was the shorter — and the late bytes got a second one.)
+    @Test func aBodyTheDecoderCannotReadIsAnsweredOnceAndItsConnectionClosed() async throws {
+        let fixture = try await ResidentFixture()
+        let worker = try await Self.startWorker(fixture, ["LEAVE_WORKER_REQUEST_DEADLINE_MS": "2000"])
+        defer { worker.stop() }
+        let sendLeave = "PUT /_matrix/federation/v2/send_leave/%21r%3Aresident.test/%24e HTTP/1.1\r\n"
+            + "Host: resident.test\r\nContent-Type: application/json\r\n"
+        for request in [sendLeave + "Transfer-Encoding: chunked\r\n\r\nZZ\r\n", sendLeave + "Transfer-Encoding: xchunked\r\n\r\n{}"] {
+            let connection = try RawConnection(port: worker.port)
+            connection.send(request)
+            let answer = await connection.read(quiet: .seconds(10))
+            let text = String(decoding: answer.bytes, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 400"), "\(request): \(text)")
+            #expect(text.contains(#""errcode":"M_UNRECOGNIZED""#), "\(request): \(text)")
+            #expect(answer.closed, "\(request)")
+        }
+
+        let health = try RawConnection(port: worker.port)
+        health.send("GET /health HTTP/1.1\r\nHost: resident.test\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let first = await health.read(quiet: .seconds(1))
+        health.send("ZZ\r\n")
+        let rest = await health.read(quiet: .seconds(10))
+        let answers = String(decoding: first.bytes + rest.bytes, as: UTF8.self)
+        #expect(answers.hasPrefix("HTTP/1.1 200"), "\(answers)")
+        #expect(answers.components(separatedBy: "HTTP/1.1 ").count == 2, "more than one answer: \(answers)")
+        #expect(rest.closed)
+
+        let metrics = await RawConnection.metrics(port: worker.port)
+        #expect(metrics.contains(#"leave_worker_requests_total{route="send_leave_v2",status="400"} 2"#), "\(metrics)")
+        #expect(!metrics.contains(#"status="503""#), "\(metrics)")
+        await worker.stopWithoutBlocking()
+        await fixture.shutdown()
+    }
+
     @Test func connectAsteriskAndAbsoluteFormTargetsGetAMatrixAnswer() async throws {
         let fixture = try await ResidentFixture()
         let worker = try await Self.startWorker(fixture, [:])

@@ -11,7 +11,10 @@ import NIOHTTP1
 /// header, a head past the decoder's limit, `Content-Length` beside chunked): 400
 /// `M_UNRECOGNIZED` with a Matrix error body, where the HTTP stack would answer an empty 400 —
 /// unless it follows pipelined requests still being answered: their answers go out in order and
-/// the connection closes after them.
+/// the connection closes after them. A request whose body the decoder cannot read (a bad chunk
+/// size, a transfer coding other than chunked) has its body read fail at once, so the route
+/// answers it the same 400 in order, and the connection closes after that answer; if the request
+/// was already answered, the connection closes without a second answer.
 final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -26,6 +29,10 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
     private var closesAfterAnswers = false
     /// For each request read and not yet answered, in order: whether the connection stays open after it.
     private var keepAlive: [Bool] = []
+    /// Set from a request's head to its end.
+    private var readingRequest = false
+    /// Set once the last answer is written and the connection closing: later parts are dropped.
+    private var answeredLast = false
 
     init(connectionGuard: ConnectionGuard) {
         self.connectionGuard = connectionGuard
@@ -41,10 +48,12 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
             return
         case .head(let head):
             keepAlive.append(head.isKeepAlive)
+            readingRequest = true
             connectionGuard.requestHeadArrived()
         case .body:
             break
         case .end:
+            readingRequest = false
             connectionGuard.requestEnded()
         }
         context.fireChannelRead(data)
@@ -54,6 +63,13 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
         guard error is HTTPParserError else { return context.fireErrorCaught(error) }
         guard !isClosing else { return }
         isClosing = true
+        if readingRequest {
+            // Its answer went out already: nothing more to say.
+            guard !keepAlive.isEmpty else { return context.close(promise: nil) }
+            // Its body read fails now, and the route answers it in order.
+            closesAfterAnswers = true
+            return context.fireErrorCaught(error)
+        }
         // A raw answer now would go out before those of the requests before it.
         guard keepAlive.isEmpty else {
             closesAfterAnswers = true
@@ -64,10 +80,13 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // The HTTP stack's own empty 400, after the answer to a request whose body was unreadable.
+        guard !answeredLast else { return promise?.fail(ChannelError.ioOnClosedChannel) ?? () }
         guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
         connectionGuard.responseEnded()
         let staysOpen = keepAlive.isEmpty || keepAlive.removeFirst()
         guard !staysOpen || (closesAfterAnswers && keepAlive.isEmpty) else { return context.write(data, promise: promise) }
+        answeredLast = true
         let written = promise ?? context.eventLoop.makePromise()
         context.write(data, promise: written)
         written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
