@@ -241,6 +241,58 @@ struct ConnectionBoundsTests {
         await fixture.shutdown()
     }
 
+    /// Thousands of requests pipelined in one write by a client that does not read its answers:
+    /// the worker decodes only a few ahead of their answers (found by review: it decoded and kept
+    /// every request in what it had read — hundreds of MB over some hundred connections), and
+    /// once the client reads, every request is answered, in order.
+    @Test func pipelinedRequestsAreDecodedOnlyAFewAheadOfTheirAnswers() async throws {
+        let fixture = try await ResidentFixture()
+        let worker = try await Self.startWorker(fixture, [:])
+        defer { worker.stop() }
+        let count = 3_000
+        let requests = (0..<count).map { index in
+            index.isMultiple(of: 100) ? "GET /_matrix/federation/v1/version HTTP/1.1\r\nHost: resident.test\r\n\r\n"
+                : "GET /health HTTP/1.1\r\nHost: resident.test\r\n\r\n"
+        }
+        let connection = try RawConnection(port: worker.port, bufferBytes: 4096)
+        async let sent = connection.sendUnlessStalled(Array(requests.joined().utf8), quiet: .seconds(60))
+        var deepest = 0
+        for _ in 0..<10 {
+            try await Task.sleep(for: .milliseconds(200))
+            let metrics = await RawConnection.metrics(port: worker.port)
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("leave_worker_http_requests_unanswered ") }
+            // The /metrics request itself is one of them.
+            deepest = max(deepest, (line?.split(separator: " ").last.flatMap { Double($0) }).map { Int($0) - 1 } ?? -1)
+        }
+        #expect((0...16).contains(deepest), "requests read ahead of their answers: \(deepest)")
+
+        var received: [UInt8] = []
+        while !(await sent) || String(decoding: received, as: UTF8.self).components(separatedBy: "HTTP/1.1 ").count <= count {
+            let more = await connection.read(quiet: .seconds(2))
+            if more.bytes.isEmpty { break }
+            received += more.bytes
+        }
+        let answers = String(decoding: received, as: UTF8.self).components(separatedBy: "HTTP/1.1 ").dropFirst()
+        #expect(answers.count == count)
+        for (index, answer) in answers.enumerated() {
+            let expected = index.isMultiple(of: 100) ? "leave-worker" : #""status":"ok""#
+            guard answer.hasPrefix("200"), answer.contains(expected) else {
+                Issue.record("answer \(index) out of order or failed: \(answer)")
+                break
+            }
+        }
+
+        // Requests pipelined past the limit, then the sending side shut: all are answered still.
+        let halfClosed = try RawConnection(port: worker.port)
+        halfClosed.send(String(repeating: "GET /health HTTP/1.1\r\nHost: resident.test\r\n\r\n", count: 40))
+        halfClosed.closeSending()
+        let halfClosedAnswers = await halfClosed.read(quiet: .seconds(10))
+        let text = String(decoding: halfClosedAnswers.bytes, as: UTF8.self)
+        #expect(text.components(separatedBy: "HTTP/1.1 200").count == 41, "\(text)")
+        await worker.stopWithoutBlocking()
+        await fixture.shutdown()
+    }
+
     @Test func connectAsteriskAndAbsoluteFormTargetsGetAMatrixAnswer() async throws {
         let fixture = try await ResidentFixture()
         let worker = try await Self.startWorker(fixture, [:])

@@ -44,6 +44,11 @@ final class RawConnection: Sendable {
     @discardableResult
     func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
+    /// Shuts the connection's sending side (the worker reads an end of stream); reading goes on.
+    func closeSending() {
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
     /// True if the peer has closed the connection (an end of stream or a reset is waiting), without blocking.
     var isClosedByPeer: Bool {
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)

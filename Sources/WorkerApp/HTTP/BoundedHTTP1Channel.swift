@@ -31,6 +31,10 @@ struct BoundedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            // One read of at most 16 KiB at a time: what ConnectionGuard holds while a pipeline is full.
+            try channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
+            try channel.syncOptions?.setOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16_384))
             let pipeline = channel.pipeline.syncOperations
             let connectionGuard = ConnectionGuard(limits: limits, connections: connections, logger: logger)
             let decoder = try pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)

@@ -9,9 +9,20 @@ import NIOCore
 /// no answer ended in time (a client that does not read its answers).
 /// ``RequestPhaseObserver`` (after the decoder) reports where each request stands. Both run on the
 /// connection's event loop; nothing here blocks.
-final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// It also bounds pipelining: the decoder decodes every request in the bytes it is given, so it is
+/// given them one request head at a time (cut after each blank line), and once
+/// ``pipelineLimit`` requests await their answers the rest are held, undecoded, and the
+/// connection stops reading until answers go out. A connection then holds at most that many
+/// decoded requests and one read's bytes, however many requests its client sends in one write.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Requests of one connection decoded ahead of their answers, at most.
+    static let pipelineLimit = 16
 
     private enum Phase {
         /// No request under way: the idle bound runs until a byte arrives.
@@ -40,6 +51,14 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var timer: (task: Scheduled<Void>, firesAt: NIODeadline)?
     private var context: ChannelHandlerContext?
     private var started = false
+    /// Bytes read and not yet given to the decoder (while ``pipelineLimit`` requests await answers).
+    private var held: ByteBuffer?
+    /// A read asked for while bytes were held or the pipeline full: done once answers go out.
+    private var readHeld = false
+    /// How many bytes of a blank line (CR LF CR LF) end the bytes given to the decoder so far.
+    private var blankLineMatched = 0
+    /// The client's end of input came while bytes were held: passed on after them.
+    private var inputClosedHeld = false
 
     init(limits: HTTPLimits, connections: ConnectionCounter, logger: Logger) {
         self.limits = limits
@@ -65,6 +84,9 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         cancelTimer()
         context.fireChannelInactive()
+        // After the decoder's last requests, if any: none is answered now.
+        Self.unansweredRequests.decrement(by: Double(unanswered))
+        unanswered = 0
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -72,7 +94,24 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
             phase = .readingHead
             arm(limits.headerTimeout, reason: "header_timeout")
         }
-        context.fireChannelRead(data)
+        let bytes = unwrapInboundIn(data)
+        if held == nil { held = bytes } else { held!.writeImmutableBuffer(bytes) }
+        passOnHeldBytes(context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard held != nil, case .inputClosed? = event as? ChannelEvent else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        inputClosedHeld = true
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard held == nil, unanswered < Self.pipelineLimit else {
+            readHeld = true
+            return
+        }
+        context.read()
     }
 
     // MARK: - Reported by RequestPhaseObserver
@@ -80,6 +119,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// A request head was decoded.
     func requestHeadArrived() {
         unanswered += 1
+        Self.unansweredRequests.increment()
         phase = .readingBody
         arm(limits.bodyTimeout, reason: "body_timeout")
     }
@@ -98,13 +138,25 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     /// A response's end was written.
     func responseEnded() {
+        if unanswered > 0 { Self.unansweredRequests.decrement() }
         unanswered = max(0, unanswered - 1)
-        guard phase == .responding else { return }
-        if unanswered == 0 {
-            phase = .awaitingRequest
-            arm(limits.idleTimeout, reason: "idle_timeout")
-        } else {
-            armResponseBound()
+        if phase == .responding {
+            if unanswered == 0 {
+                phase = .awaitingRequest
+                arm(limits.idleTimeout, reason: "idle_timeout")
+            } else {
+                armResponseBound()
+            }
+        }
+        guard let context else { return }
+        if held != nil, passOnHeldBytes(context) { context.fireChannelReadComplete() }
+        if inputClosedHeld, held == nil {
+            inputClosedHeld = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+        if readHeld, held == nil, unanswered < Self.pipelineLimit {
+            readHeld = false
+            context.read()
         }
     }
 
@@ -119,6 +171,39 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     // MARK: - Private
+
+    /// Gives the decoder the held bytes, up to one request head at a time, until the pipeline is
+    /// full; true if it gave any.
+    @discardableResult
+    private func passOnHeldBytes(_ context: ChannelHandlerContext) -> Bool {
+        var gave = false
+        while unanswered < Self.pipelineLimit, let bytes = held {
+            let length = lengthThroughBlankLine(bytes)
+            let slice = held!.readSlice(length: length)!
+            if held!.readableBytes == 0 { held = nil }
+            gave = true
+            context.fireChannelRead(wrapInboundOut(slice))
+        }
+        return gave
+    }
+
+    /// The length of `bytes`' start through its first blank line (counting one begun in the bytes
+    /// before), or all of them: a part in which at most one request head ends.
+    private func lengthThroughBlankLine(_ bytes: ByteBuffer) -> Int {
+        bytes.withUnsafeReadableBytes { raw in
+            for (offset, byte) in raw.enumerated() {
+                switch (blankLineMatched, byte) {
+                case (0, UInt8(ascii: "\r")), (2, UInt8(ascii: "\r")): blankLineMatched += 1
+                case (1, UInt8(ascii: "\n")): blankLineMatched = 2
+                case (3, UInt8(ascii: "\n")):
+                    blankLineMatched = 0
+                    return offset + 1
+                default: blankLineMatched = byte == UInt8(ascii: "\r") ? 1 : 0
+                }
+            }
+            return raw.count
+        }
+    }
 
     private func start(_ context: ChannelHandlerContext) {
         guard !started else { return }
@@ -170,6 +255,9 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         timer = nil
         bound = nil
     }
+
+    /// Requests read whose answer has not been written yet, over all connections.
+    private static let unansweredRequests = Meter(label: "leave_worker_http_requests_unanswered")
 
     /// Connections the worker closed, by reason (a fixed set of label values).
     private static func recordClose(_ reason: String) {

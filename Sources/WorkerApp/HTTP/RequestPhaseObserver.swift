@@ -83,13 +83,17 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
         // The HTTP stack's own empty 400, after the answer to a request whose body was unreadable.
         guard !answeredLast else { return promise?.fail(ChannelError.ioOnClosedChannel) ?? () }
         guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
-        connectionGuard.responseEnded()
         let staysOpen = keepAlive.isEmpty || keepAlive.removeFirst()
-        guard !staysOpen || (closesAfterAnswers && keepAlive.isEmpty) else { return context.write(data, promise: promise) }
-        answeredLast = true
-        let written = promise ?? context.eventLoop.makePromise()
-        context.write(data, promise: written)
-        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        if !staysOpen || (closesAfterAnswers && keepAlive.isEmpty) {
+            answeredLast = true
+            let written = promise ?? context.eventLoop.makePromise()
+            context.write(data, promise: written)
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.write(data, promise: promise)
+        }
+        // After the answer's end: the guard may pass on held requests now.
+        connectionGuard.responseEnded()
     }
 
     /// The answer to a `CONNECT`: this server is no proxy.
