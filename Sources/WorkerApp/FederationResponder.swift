@@ -218,6 +218,7 @@ public struct FederationResponder: HTTPResponder {
         } else {
             response = json(error.status, body.compactBytes())
         }
+        if let allowed = error.allowedMethods { response.headers[.allow] = allowed }
         return response
     }
 }

@@ -16,6 +16,8 @@ public struct MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
     public let retryAfterMilliseconds: Int?
     /// What only the log may say (connection errors, addresses, TLS codes): never sent.
     public private(set) var logDetail: String?
+    /// For 405: the methods the path takes, sent as `Allow`.
+    public private(set) var allowedMethods: String?
 
     public init(status: Int, errcode: String, _ message: String, retryAfterMilliseconds: Int? = nil) {
         self.status = status
@@ -34,7 +36,11 @@ public struct MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public static func unrecognized(_ message: String) -> MatrixError { .init(status: 404, errcode: "M_UNRECOGNIZED", message) }
-    public static func methodNotAllowed(_ message: String) -> MatrixError { .init(status: 405, errcode: "M_UNRECOGNIZED", message) }
+    public static func methodNotAllowed(_ message: String, allowed: String) -> MatrixError {
+        var error = MatrixError(status: 405, errcode: "M_UNRECOGNIZED", message)
+        error.allowedMethods = allowed
+        return error
+    }
     /// A request the HTTP decoder cannot read: its head, or its body's framing.
     public static let malformedRequest = MatrixError(status: 400, errcode: "M_UNRECOGNIZED", "Malformed HTTP request")
     public static func tooLarge(_ message: String) -> MatrixError { .init(status: 413, errcode: "M_TOO_LARGE", message) }

@@ -52,7 +52,8 @@ public enum Route: Equatable, Sendable {
     }
 
     /// Finds the route for a method and raw request target, or the error to answer:
-    /// 404 `M_UNRECOGNIZED` for an unknown path, 405 `M_UNRECOGNIZED` for a known path and another method.
+    /// 404 `M_UNRECOGNIZED` for an unknown path, 405 `M_UNRECOGNIZED` (naming the path's methods)
+    /// for a known path and another method.
     /// Only an origin-form target (RFC 9112 §3.2.1: it starts with `/`) names a route: the parser also
     /// lets through `*…` and absolute forms, and the pass-through appends the target to the
     /// homeserver's URL — `*@10.0.0.7:9200/_matrix/…` would make `10.0.0.7:9200` its host.
@@ -76,7 +77,8 @@ public enum Route: Equatable, Sendable {
         }
         guard let route = route(for: segments) else { throw .unrecognized("Unrecognized request") }
         guard route.method == method || (method == "HEAD" && route.method == "GET") else {
-            throw .methodNotAllowed("Method \(method) not allowed on this endpoint")
+            throw .methodNotAllowed("Method \(method) not allowed on this endpoint",
+                                    allowed: route.method == "GET" ? "GET, HEAD" : route.method)
         }
         return route
     }

@@ -19,7 +19,7 @@ struct ErrorMappingTests {
 
     static let cases: [Case] = [
         Case(error: .unrecognized("x"), status: 404, errcode: "M_UNRECOGNIZED", retryAfter: nil),
-        Case(error: .methodNotAllowed("x"), status: 405, errcode: "M_UNRECOGNIZED", retryAfter: nil),
+        Case(error: .methodNotAllowed("x", allowed: "PUT"), status: 405, errcode: "M_UNRECOGNIZED", retryAfter: nil),
         Case(error: .tooLarge("x"), status: 413, errcode: "M_TOO_LARGE", retryAfter: nil),
         Case(error: .notJSON("x"), status: 400, errcode: "M_NOT_JSON", retryAfter: nil),
         Case(error: .badJSON("x"), status: 400, errcode: "M_BAD_JSON", retryAfter: nil),

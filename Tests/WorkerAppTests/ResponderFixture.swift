@@ -13,10 +13,11 @@ enum ResponderFixture {
     static let serverName = "resident.test"
 
     /// Runs `body` against a responder built from `settings` (on top of the fixture's), after
-    /// `configure` adjusted its dependencies.
+    /// `configure` adjusted its dependencies; `.live` serves it on a loopback port over real HTTP.
     static func withClient(
         settings extra: [Settings.Variable: String] = [:],
         configure: (inout ResponderDependencies) -> Void = { _ in },
+        mode: TestingSetup = .router,
         _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
         let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("responder-\(UUID().uuidString).key")
@@ -31,7 +32,7 @@ enum ResponderFixture {
             var dependencies = try WorkerServer.dependencies(runtime, readiness: Readiness())
             configure(&dependencies)
             let app = Application(responder: FederationResponder(dependencies: dependencies))
-            try await app.test(.router, body)
+            try await app.test(mode, body)
         } catch {
             await runtime.shutdown()
             throw error
