@@ -141,7 +141,9 @@ struct ConnectionBoundsTests {
         }
         let beyond = try RawConnection(port: worker.port)
         let refused = await beyond.exchange("GET /health HTTP/1.1\r\nHost: resident.test\r\n\r\n", quiet: .seconds(5))
-        #expect(refused.isEmpty, "a fifth connection was answered: \(refused)")
+        // The overload answer, then the close (it was closed without a word: found by review).
+        #expect(refused.hasPrefix("HTTP/1.1 503"), "a fifth connection: \(refused)")
+        #expect(refused.contains("Retry-After: 1\r\n") && refused.contains(#""errcode":"M_UNKNOWN""#), "\(refused)")
         #expect(beyond.isClosedByPeer)
         #expect(open.allSatisfy { !$0.isClosedByPeer }, "the four admitted connections stay open")
 

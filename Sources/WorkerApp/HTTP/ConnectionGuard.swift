@@ -4,7 +4,8 @@ import Metrics
 import NIOCore
 
 /// First handler of every HTTP connection (raw bytes, before the HTTP decoder): admits the
-/// connection within the process's connection limit and closes it when a phase outlasts its bound
+/// connection within the process's connection limit (beyond it: 503 `M_UNKNOWN` with
+/// `Retry-After`, then the close) and closes it when a phase outlasts its bound
 /// — no byte while idle, a request head not complete in time, a request body not complete in time,
 /// no answer ended in time (a client that does not read its answers).
 /// ``RequestPhaseObserver`` (after the decoder) reports where each request stands. Both run on the
@@ -51,6 +52,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var timer: (task: Scheduled<Void>, firesAt: NIODeadline)?
     private var context: ChannelHandlerContext?
     private var started = false
+    /// Over the connection limit: answered 503 and closing; what it sends is dropped.
+    private var refused = false
     /// Bytes read and not yet given to the decoder (while ``pipelineLimit`` requests await answers).
     private var held: ByteBuffer?
     /// A read asked for while bytes were held or the pipeline full: done once answers go out.
@@ -90,6 +93,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
         if phase == .awaitingRequest {
             phase = .readingHead
             arm(limits.headerTimeout, reason: "header_timeout")
@@ -211,7 +215,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         guard connections.admit(limit: limits.maxConnections) else {
             Self.recordClose("over_limit")
             logger.debug("connection refused: over the connection limit", metadata: ["limit": "\(limits.maxConnections)"])
-            context.close(promise: nil)
+            refused = true
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: Self.overLimitAnswer)))
+                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             return
         }
         let connections = connections
@@ -255,6 +261,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer = nil
         bound = nil
     }
+
+    /// The answer to a connection over the limit (INTERFACE's overload answer), before its close.
+    static let overLimitAnswer = RequestPhaseObserver.closingAnswer(
+        status: "503 Service Unavailable", extraHeader: "Retry-After: 1\r\n",
+        body: #"{"errcode":"M_UNKNOWN","error":"Too many connections; retry","retry_after_ms":1000}"#)
 
     /// Requests read whose answer has not been written yet, over all connections.
     private static let unansweredRequests = Meter(label: "leave_worker_http_requests_unanswered")

@@ -8,7 +8,7 @@ public struct HTTPLimits: Sendable {
     public var idleTimeout: Duration
     /// A request body must be complete this long after its head.
     public var bodyTimeout: Duration
-    /// Connections open at once; beyond this a new connection is closed straight away.
+    /// Connections open at once; beyond this a new connection is answered 503 and closed straight away.
     public var maxConnections: Int
     /// Past this, a request is answered 503 `M_UNKNOWN` + `Retry-After` and its work cancelled.
     public var requestDeadline: Duration

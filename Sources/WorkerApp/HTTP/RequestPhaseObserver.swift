@@ -106,7 +106,7 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
         status: "400 Bad Request", body: #"{"errcode":"M_UNRECOGNIZED","error":"Malformed HTTP request"}"#)
 
     /// A complete HTTP/1.1 response with a JSON body that closes the connection.
-    private static func closingAnswer(status: String, extraHeader: String = "", body: String) -> [UInt8] {
+    static func closingAnswer(status: String, extraHeader: String = "", body: String) -> [UInt8] {
         Array("""
             HTTP/1.1 \(status)\r
             Content-Type: application/json\r
