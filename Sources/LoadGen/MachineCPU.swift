@@ -13,10 +13,10 @@ struct MachineCPU: Sendable {
         case other
     }
 
-    /// CPU ticks (user + system, in `clockTicksPerSecond`) by process ID, with each process's group:
-    /// its own and those of its children that ended and that it reaped (a Postgres backend's or
-    /// autovacuum worker's land in the postmaster's when it exits).
-    var processes: [Int32: (group: Group, ticks: UInt64)] = [:]
+    /// CPU ticks (user + system, in `clockTicksPerSecond`) by process ID, with each process's group
+    /// and parent: its own and those of its children that ended and that it reaped (a Postgres
+    /// backend's or autovacuum worker's land in the postmaster's when it exits).
+    var processes: [Int32: (group: Group, parent: Int32, ticks: UInt64)] = [:]
     /// Idle ticks of the whole machine (all cores), from `/proc/stat`.
     var idleTicks: UInt64 = 0
 
@@ -34,22 +34,23 @@ struct MachineCPU: Sendable {
                   let line = try? String(contentsOfFile: "\(procDirectory)/\(entry)/stat", encoding: .utf8),
                   let process = parseProcessStat(line)
             else { continue }   // a process that ended meanwhile
-            snapshot.processes[pid] = (group(command: process.command, isSelf: pid == ownProcessID), process.ticks)
+            snapshot.processes[pid] = (group(command: process.command, isSelf: pid == ownProcessID), process.parent, process.ticks)
         }
         return snapshot
     }
 
-    /// The command name and user + system ticks, its own and its reaped children's, of a
-    /// `/proc/PID/stat` line. The name is between the first "(" and the last ")" (it may hold spaces
-    /// and parentheses); utime, stime, cutime and cstime are the 12th to 15th fields after it.
-    static func parseProcessStat(_ line: String) -> (command: String, ticks: UInt64)? {
+    /// The command name, parent process ID and user + system ticks, its own and its reaped
+    /// children's, of a `/proc/PID/stat` line. The name is between the first "(" and the last ")"
+    /// (it may hold spaces and parentheses); the parent is the 2nd field after it, utime, stime,
+    /// cutime and cstime the 12th to 15th.
+    static func parseProcessStat(_ line: String) -> (command: String, parent: Int32, ticks: UInt64)? {
         guard let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")"), open < close else { return nil }
         let command = String(line[line.index(after: open)..<close])
         let fields = line[line.index(after: close)...].split(separator: " ")
-        guard fields.count > 14, let user = UInt64(fields[11]), let system = UInt64(fields[12]),
+        guard fields.count > 14, let parent = Int32(fields[1]), let user = UInt64(fields[11]), let system = UInt64(fields[12]),
               let childrenUser = UInt64(fields[13]), let childrenSystem = UInt64(fields[14])
         else { return nil }
-        return (command, user + system + childrenUser + childrenSystem)
+        return (command, parent, user + system + childrenUser + childrenSystem)
     }
 
     /// The idle + iowait ticks of the `cpu` line of `/proc/stat`.
@@ -73,7 +74,7 @@ struct MachineCPU: Sendable {
     /// CPU used between `earlier` and this snapshot, `seconds` apart, in cores per group. A process
     /// that started in between counts from zero. One that ended in between counts in its parent's
     /// reaped children's ticks with its whole life, so what it had used before `earlier` is taken
-    /// back from its group (the parent's, for Postgres').
+    /// back from the group of that parent (the postmaster's, for Postgres' backends).
     func split(since earlier: MachineCPU, seconds: Double) -> CPUSplit {
         var ticks: [Group: Int64] = [:]
         for (pid, now) in processes {
@@ -81,7 +82,10 @@ struct MachineCPU: Sendable {
             ticks[now.group, default: 0] += Int64(clamping: now.ticks) - Int64(clamping: before)
         }
         for (pid, ended) in earlier.processes where processes[pid]?.group != ended.group {
-            ticks[ended.group, default: 0] -= Int64(clamping: ended.ticks)
+            // Its whole life is in its reaper's ticks now (another cluster's postmaster reaped by a
+            // shell lands in "other", not "postgres"); a reaper not seen took it nowhere counted.
+            guard let reaper = processes[ended.parent] ?? earlier.processes[ended.parent] else { continue }
+            ticks[reaper.group, default: 0] -= Int64(clamping: ended.ticks)
         }
         func cores(_ ticks: Int64) -> Double {
             seconds > 0 ? Double(max(0, ticks)) / Self.clockTicksPerSecond / seconds : 0
