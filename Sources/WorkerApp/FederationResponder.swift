@@ -209,15 +209,8 @@ public struct FederationResponder: HTTPResponder {
     }
 
     static func errorResponse(_ error: MatrixError) -> Response {
-        var body: JSONObject = ["errcode": .string(error.errcode), "error": .string(error.message)]
-        var response: Response
-        if let retry = error.retryAfterMilliseconds {
-            body["retry_after_ms"] = .integer(Int64(retry))
-            response = json(error.status, body.compactBytes())
-            response.headers[.retryAfter] = String(max(1, (retry + 999) / 1000))
-        } else {
-            response = json(error.status, body.compactBytes())
-        }
+        var response = json(error.status, error.body.compactBytes())
+        if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
         if let allowed = error.allowedMethods { response.headers[.allow] = allowed }
         return response
     }

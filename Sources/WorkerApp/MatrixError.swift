@@ -52,6 +52,16 @@ public struct MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
     public static func limitExceeded(retryAfterMilliseconds: Int) -> MatrixError {
         .init(status: 429, errcode: "M_LIMIT_EXCEEDED", "Too many requests", retryAfterMilliseconds: retryAfterMilliseconds)
     }
+    /// The body every answer of this error carries: `errcode`, `error` and, when set, `retry_after_ms`.
+    var body: JSONObject {
+        var body: JSONObject = ["errcode": .string(errcode), "error": .string(message)]
+        if let retryAfterMilliseconds { body["retry_after_ms"] = .integer(Int64(retryAfterMilliseconds)) }
+        return body
+    }
+
+    /// `Retry-After` in whole seconds (at least 1), for an error that says when to retry.
+    var retryAfterSeconds: Int? { retryAfterMilliseconds.map { max(1, ($0 + 999) / 1000) } }
+
     /// Our side cannot answer now (database unreachable, pool exhausted, lock retries exhausted).
     public static func unavailable(_ message: String, retryAfterMilliseconds: Int = 1000) -> MatrixError {
         .init(status: 503, errcode: "M_UNKNOWN", message, retryAfterMilliseconds: retryAfterMilliseconds)

@@ -216,8 +216,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             Self.recordClose("over_limit")
             logger.debug("connection refused: over the connection limit", metadata: ["limit": "\(limits.maxConnections)"])
             refused = true
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: Self.overLimitAnswer)))
-                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            answerAndClose(Self.overLimitAnswer)
             return
         }
         let connections = connections
@@ -263,9 +262,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The answer to a connection over the limit (INTERFACE's overload answer), before its close.
-    static let overLimitAnswer = RequestPhaseObserver.closingAnswer(
-        status: "503 Service Unavailable", extraHeader: "Retry-After: 1\r\n",
-        body: #"{"errcode":"M_UNKNOWN","error":"Too many connections; retry","retry_after_ms":1000}"#)
+    static let overLimitAnswer = RequestPhaseObserver.closingAnswer(.unavailable("Too many connections; retry"))
 
     /// Requests read whose answer has not been written yet, over all connections.
     private static let unansweredRequests = Meter(label: "leave_worker_http_requests_unanswered")

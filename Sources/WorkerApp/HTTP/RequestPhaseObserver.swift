@@ -97,23 +97,19 @@ final class RequestPhaseObserver: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     /// The answer to a `CONNECT`: this server is no proxy.
-    static let connectAnswer = closingAnswer(
-        status: "405 Method Not Allowed", extraHeader: "Allow: GET, PUT\r\n",
-        body: #"{"errcode":"M_UNRECOGNIZED","error":"Method CONNECT not allowed"}"#)
+    static let connectAnswer = closingAnswer(.methodNotAllowed("Method CONNECT not allowed", allowed: "GET, PUT"))
 
     /// The answer to a request the HTTP decoder cannot read.
-    static let malformedAnswer = closingAnswer(
-        status: "400 Bad Request", body: #"{"errcode":"M_UNRECOGNIZED","error":"Malformed HTTP request"}"#)
+    static let malformedAnswer = closingAnswer(.malformedRequest)
 
-    /// A complete HTTP/1.1 response with a JSON body that closes the connection.
-    static func closingAnswer(status: String, extraHeader: String = "", body: String) -> [UInt8] {
-        Array("""
-            HTTP/1.1 \(status)\r
-            Content-Type: application/json\r
-            Content-Length: \(body.utf8.count)\r
-            \(extraHeader)Connection: close\r
-            \r
-            \(body)
-            """.utf8)
+    /// `error` as a complete HTTP/1.1 response that closes the connection: the body and the
+    /// `Retry-After` and `Allow` headers the responder would send for it.
+    static func closingAnswer(_ error: MatrixError) -> [UInt8] {
+        let body = error.body.compactBytes()
+        var head = "HTTP/1.1 \(error.status) \(HTTPResponseStatus(statusCode: error.status).reasonPhrase)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        if let seconds = error.retryAfterSeconds { head += "Retry-After: \(seconds)\r\n" }
+        if let allowed = error.allowedMethods { head += "Allow: \(allowed)\r\n" }
+        return Array((head + "Connection: close\r\n\r\n").utf8) + body
     }
 }
